@@ -1,0 +1,558 @@
+/**
+ * A real Kubernetes control plane on 127.0.0.1, without containers: etcd, kube-apiserver (TLS,
+ * RBAC), kube-controller-manager (deployment, replicaset, endpointslice, garbage-collector and
+ * namespace controllers), kube-scheduler, and kwok playing the kubelet of a few fake nodes.
+ *
+ * Used by the integration tests (one control plane per suite), the sandbox (`make sandbox-up`),
+ * the demo and the benchmarks. Every component listens on a free loopback port and keeps its state
+ * in one folder; `stop()` ends every process and frees every port. Each child is tied to this
+ * process' life (see process.ts), so an interrupted run leaves nothing behind.
+ *
+ *     const cp = await ControlPlane.start({ nodes: 3 });
+ *     // cp.kubeconfigPath is an admin kubeconfig (client certificate in system:masters)
+ *     await cp.restartApiServer();   // fault tests
+ *     await cp.stop();
+ */
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { request } from "node:https";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { promisify } from "node:util";
+
+import { findBinaries, type Binaries } from "./binaries.ts";
+import { kwokStages } from "./kwok-stages.ts";
+import { clientCert, createPki, type ClientCert, type Pki } from "./pki.ts";
+import { Supervised, tailFile, type ProcessSpec } from "./process.ts";
+
+const runFile = promisify(execFile);
+
+export interface ControlPlaneOptions {
+  /** The folder for state, logs and kubeconfigs; a new temporary folder when omitted (removed on stop). */
+  readonly dir?: string;
+  /** How many fake Ready nodes to create (default 3). */
+  readonly nodes?: number;
+  /** How long a scheduled pod takes to become Ready (default 300 ms) ... */
+  readonly readyDelayMs?: number;
+  /** ... plus up to this much more at random (default 400 ms). */
+  readonly readyJitterMs?: number;
+  /** Progress lines ("etcd ready in 0.8s"); silent when omitted. */
+  readonly log?: (line: string) => void;
+  /** The binaries; found in the cache when omitted. */
+  readonly binaries?: Binaries;
+  /** Keep a temporary folder after stop(), for a post-mortem of the logs. */
+  readonly keepDir?: boolean;
+  /** Extra kube-apiserver flags, e.g. ["--max-requests-inflight=1000"]. */
+  readonly apiserverArgs?: readonly string[];
+}
+
+export class ControlPlaneError extends Error {
+  override readonly name = "ControlPlaneError";
+}
+
+/** The components, in start order. */
+export const COMPONENTS = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+export interface ComponentStatus {
+  readonly name: Component;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  readonly logFile: string;
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it; the socket is closed before use). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** Polls `probe` every `intervalMs` until it returns true, `check` throws, or `timeoutMs` passes. */
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean>,
+  options: { timeoutMs: number; intervalMs?: number; check?: () => void },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    options.check?.();
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
+      throw new ControlPlaneError(`timed out after ${options.timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await delay(options.intervalMs ?? 200);
+  }
+}
+
+/** A GET over http, or over https with the given TLS material; resolves with status and body. */
+function get(
+  url: string,
+  tls?: { ca: Buffer; cert: Buffer; key: Buffer },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const onResponse = (res: IncomingMessage): void => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    };
+    const req = tls
+      ? request(url, { ...tls, timeout: 5000 }, onResponse)
+      : httpRequest(url, { timeout: 5000 }, onResponse);
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** A kubeconfig with everything embedded, so it can be copied anywhere. */
+export function renderKubeconfig(args: {
+  server: string;
+  caPem: string;
+  user: string;
+  certPem?: string;
+  keyPem?: string;
+  token?: string;
+}): string {
+  const b64 = (s: string): string => Buffer.from(s).toString("base64");
+  const auth = args.token
+    ? `    token: ${args.token}`
+    : `    client-certificate-data: ${b64(args.certPem ?? "")}\n    client-key-data: ${b64(args.keyPem ?? "")}`;
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: ${args.server}
+    certificate-authority-data: ${b64(args.caPem)}
+users:
+- name: ${args.user}
+  user:
+${auth}
+contexts:
+- name: ${args.user}@local
+  context:
+    cluster: local
+    user: ${args.user}
+current-context: ${args.user}@local
+`;
+}
+
+export class ControlPlane {
+  readonly dir: string;
+  readonly binaries: Binaries;
+  readonly pki: Pki;
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+  /** An admin kubeconfig (system:masters). */
+  readonly kubeconfigPath: string;
+  readonly ports: { readonly etcd: number; readonly etcdPeer: number; readonly apiserver: number };
+  readonly #removeDirOnStop: boolean;
+  readonly #log: (line: string) => void;
+  readonly #specs = new Map<Component, ProcessSpec>();
+  readonly #procs = new Map<Component, Supervised>();
+  readonly #admin: ClientCert;
+  #stopped = false;
+
+  private constructor(init: {
+    dir: string;
+    removeDirOnStop: boolean;
+    binaries: Binaries;
+    pki: Pki;
+    admin: ClientCert;
+    ports: ControlPlane["ports"];
+    log: (line: string) => void;
+  }) {
+    this.dir = init.dir;
+    this.#removeDirOnStop = init.removeDirOnStop;
+    this.binaries = init.binaries;
+    this.pki = init.pki;
+    this.#admin = init.admin;
+    this.ports = init.ports;
+    this.#log = init.log;
+    this.server = `https://127.0.0.1:${init.ports.apiserver}`;
+    this.kubeconfigPath = join(init.dir, "kubeconfig");
+  }
+
+  /**
+   * Starts every component and waits until the API server is ready and the nodes are Ready.
+   * On any failure everything started so far is stopped before the error is thrown.
+   */
+  static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const started = Date.now();
+    const log = options.log ?? ((): void => undefined);
+    const binaries = options.binaries ?? findBinaries();
+    const ownsDir = options.dir === undefined;
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), "meo-controlplane-"));
+    for (const sub of ["pki", "logs", "etcd", "kwok-home"]) mkdirSync(join(dir, sub), { recursive: true });
+    const pki = await createPki(join(dir, "pki"));
+    const admin = await clientCert(pki, "admin", ["system:masters"]);
+    const ports = { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort() };
+    const removeDirOnStop = ownsDir && options.keepDir !== true;
+    const cp = new ControlPlane({ dir, removeDirOnStop, binaries, pki, admin, ports, log });
+    try {
+      await cp.#writeAdminKubeconfig();
+      cp.#defineSpecs(options);
+      await cp.#startEtcd();
+      await cp.startApiServer();
+      writeFileSync(
+        join(dir, "kwok.yaml"),
+        kwokStages({
+          readyDelayMs: options.readyDelayMs ?? 300,
+          readyJitterMs: options.readyJitterMs ?? 400,
+        }),
+      );
+      for (const name of ["kube-controller-manager", "kube-scheduler", "kwok"] as const)
+        cp.#startProcess(name);
+      await cp.#createNodes(options.nodes ?? 3);
+      log(
+        `control plane ${binaries.kubernetesVersion} ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+      );
+      return cp;
+    } catch (err) {
+      await cp.stop();
+      throw err;
+    }
+  }
+
+  async #writeAdminKubeconfig(): Promise<void> {
+    writeFileSync(
+      this.kubeconfigPath,
+      renderKubeconfig({
+        server: this.server,
+        caPem: await readFile(this.pki.caCert, "utf8"),
+        user: "admin",
+        certPem: await readFile(this.#admin.cert, "utf8"),
+        keyPem: await readFile(this.#admin.key, "utf8"),
+      }),
+      { mode: 0o600 },
+    );
+  }
+
+  #defineSpecs(options: ControlPlaneOptions): void {
+    const b = this.binaries;
+    const logFile = (name: string): string => join(this.dir, "logs", `${name}.log`);
+    const etcdUrl = `http://127.0.0.1:${this.ports.etcd}`;
+    const peerUrl = `http://127.0.0.1:${this.ports.etcdPeer}`;
+    this.#specs.set("etcd", {
+      name: "etcd",
+      command: b.etcd,
+      logFile: logFile("etcd"),
+      args: [
+        "--name=default",
+        `--data-dir=${join(this.dir, "etcd")}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=default=${peerUrl}`,
+        "--unsafe-no-fsync=true",
+        "--quota-backend-bytes=8589934592",
+        "--log-level=warn",
+      ],
+    });
+    this.#specs.set("kube-apiserver", {
+      name: "kube-apiserver",
+      command: b.kubeApiserver,
+      logFile: logFile("kube-apiserver"),
+      args: [
+        `--etcd-servers=${etcdUrl}`,
+        `--secure-port=${this.ports.apiserver}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        // The endpoint reconciler refuses loopback addresses (v1.37); nothing here needs it.
+        "--endpoint-reconciler-type=none",
+        `--cert-dir=${join(this.dir, "pki")}`,
+        `--tls-cert-file=${this.pki.serverCert}`,
+        `--tls-private-key-file=${this.pki.serverKey}`,
+        `--client-ca-file=${this.pki.caCert}`,
+        "--authorization-mode=RBAC",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        `--service-account-key-file=${this.pki.serviceAccountPub}`,
+        `--service-account-signing-key-file=${this.pki.serviceAccountKey}`,
+        "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=0",
+        ...(options.apiserverArgs ?? []),
+      ],
+    });
+    this.#specs.set("kube-controller-manager", {
+      name: "kube-controller-manager",
+      command: b.kubeControllerManager,
+      logFile: logFile("kube-controller-manager"),
+      args: [
+        `--kubeconfig=${this.kubeconfigPath}`,
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--use-service-account-credentials=false",
+        "--controllers=deployment-controller,replicaset-controller,endpointslice-controller,garbage-collector-controller,namespace-controller",
+        "--concurrent-replicaset-syncs=10",
+        "--concurrent-deployment-syncs=10",
+        "--kube-api-qps=500",
+        "--kube-api-burst=1000",
+        "--v=0",
+      ],
+    });
+    this.#specs.set("kube-scheduler", {
+      name: "kube-scheduler",
+      command: b.kubeScheduler,
+      logFile: logFile("kube-scheduler"),
+      args: [
+        `--kubeconfig=${this.kubeconfigPath}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--secure-port=0",
+        "--kube-api-qps=500",
+        "--kube-api-burst=1000",
+        "--v=0",
+      ],
+    });
+    this.#specs.set("kwok", {
+      name: "kwok",
+      command: b.kwok,
+      logFile: logFile("kwok"),
+      // kwok reads ~/.kwok/kwok.yaml before --config: give it a HOME of its own.
+      env: { ...process.env, HOME: join(this.dir, "kwok-home") },
+      args: [
+        `--kubeconfig=${this.kubeconfigPath}`,
+        `--config=${join(this.dir, "kwok.yaml")}`,
+        "--manage-all-nodes=true",
+        "--cidr=10.244.0.0/16",
+      ],
+    });
+  }
+
+  #startProcess(name: Component): Supervised {
+    const spec = this.#specs.get(name);
+    if (!spec) throw new ControlPlaneError(`no process spec for ${name}`);
+    const proc = Supervised.start(spec);
+    this.#procs.set(name, proc);
+    return proc;
+  }
+
+  async #startEtcd(): Promise<void> {
+    const t = Date.now();
+    const proc = this.#startProcess("etcd");
+    await waitFor(
+      "etcd /health",
+      async () => (await get(`http://127.0.0.1:${this.ports.etcd}/health`)).body.includes('"true"'),
+      {
+        timeoutMs: 30_000,
+        check: () => {
+          proc.assertRunning();
+        },
+      },
+    );
+    this.#log(`etcd ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  }
+
+  /** GET a path of the API server with the admin identity. */
+  async apiGet(path: string): Promise<{ status: number; body: string }> {
+    const [ca, cert, key] = await Promise.all([
+      readFile(this.pki.caCert),
+      readFile(this.#admin.cert),
+      readFile(this.#admin.key),
+    ]);
+    return get(`${this.server}${path}`, { ca, cert, key });
+  }
+
+  /** Starts the API server (again) on its port and waits for /readyz. */
+  async startApiServer(): Promise<void> {
+    const t = Date.now();
+    const proc = this.#startProcess("kube-apiserver");
+    await waitFor("kube-apiserver /readyz", async () => (await this.apiGet("/readyz")).status === 200, {
+      timeoutMs: 120_000,
+      intervalMs: 250,
+      check: () => {
+        proc.assertRunning();
+      },
+    });
+    this.#log(`kube-apiserver ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  }
+
+  /** Stops the API server (SIGTERM, like a rolling restart); the rest keeps running. */
+  async stopApiServer(): Promise<void> {
+    await this.#procs.get("kube-apiserver")?.stop(5_000);
+  }
+
+  /** Kills the API server with SIGKILL (a crash). */
+  async killApiServer(): Promise<void> {
+    await this.#procs.get("kube-apiserver")?.kill();
+  }
+
+  async restartApiServer(): Promise<void> {
+    await this.stopApiServer();
+    await this.startApiServer();
+  }
+
+  async #createNodes(count: number): Promise<void> {
+    const t = Date.now();
+    const nodes = Array.from({ length: count }, (_, i) =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+          name: `kwok-node-${i}`,
+          labels: { type: "kwok", "kubernetes.io/hostname": `kwok-node-${i}`, "kubernetes.io/os": "linux" },
+          annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+        },
+      }),
+    );
+    await this.kubectl(["apply", "-f", "-"], {
+      input: `{"apiVersion":"v1","kind":"List","items":[${nodes.join(",")}]}`,
+    });
+    await waitFor(
+      `${count} Ready nodes`,
+      async () => {
+        const out = await this.kubectl([
+          "get",
+          "nodes",
+          "-o",
+          'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+        ]);
+        return out.split("\n").filter((s) => s === "True").length >= count;
+      },
+      {
+        timeoutMs: 60_000,
+        check: () => {
+          this.#procs.get("kwok")?.assertRunning();
+        },
+      },
+    );
+    this.#log(`${count} nodes Ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  }
+
+  /** Runs kubectl against this control plane (admin unless `kubeconfig` is given); returns stdout. */
+  async kubectl(
+    args: readonly string[],
+    opts: { input?: string; kubeconfig?: string } = {},
+  ): Promise<string> {
+    const full = [`--kubeconfig=${opts.kubeconfig ?? this.kubeconfigPath}`, ...args];
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        this.binaries.kubectl,
+        full,
+        { maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err) {
+            reject(
+              new ControlPlaneError(`kubectl ${args.join(" ")} failed: ${stderr.trim() || err.message}`, {
+                cause: err,
+              }),
+            );
+          } else {
+            resolve(stdout);
+          }
+        },
+      );
+      if (opts.input !== undefined) child.stdin?.end(opts.input);
+    });
+  }
+
+  /**
+   * A kubeconfig for another identity, for RBAC tests: a user (client certificate with CN=user and
+   * O=groups) or a service account (a token from the TokenRequest API). Returns the file's path.
+   */
+  async kubeconfigFor(
+    who:
+      | { readonly user: string; readonly groups?: readonly string[] }
+      | { readonly serviceAccount: { readonly namespace: string; readonly name: string } },
+  ): Promise<string> {
+    const caPem = await readFile(this.pki.caCert, "utf8");
+    let content: string;
+    let fileName: string;
+    if ("user" in who) {
+      const cert = await clientCert(this.pki, who.user, who.groups ?? []);
+      content = renderKubeconfig({
+        server: this.server,
+        caPem,
+        user: who.user,
+        certPem: await readFile(cert.cert, "utf8"),
+        keyPem: await readFile(cert.key, "utf8"),
+      });
+      fileName = `kubeconfig-user-${who.user}`;
+    } else {
+      const { namespace, name } = who.serviceAccount;
+      const token = (await this.kubectl(["create", "token", name, "-n", namespace, "--duration=24h"])).trim();
+      content = renderKubeconfig({ server: this.server, caPem, user: `${namespace}-${name}`, token });
+      fileName = `kubeconfig-sa-${namespace}-${name}`;
+    }
+    const path = join(this.dir, fileName.replace(/[^a-zA-Z0-9_.-]/g, "_"));
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
+  }
+
+  /** Each component's pid and whether it runs. */
+  status(): ComponentStatus[] {
+    return COMPONENTS.map((name) => {
+      const proc = this.#procs.get(name);
+      return {
+        name,
+        pid: proc?.pid,
+        running: proc !== undefined && !proc.exited,
+        logFile: this.#specs.get(name)?.logFile ?? "",
+      };
+    });
+  }
+
+  /** The pids of every process this control plane ever started (for leak checks). */
+  pids(): number[] {
+    return [...this.#procs.values()].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+  }
+
+  /** The last lines of a component's log, for error messages. */
+  logTail(name: Component, lines = 30): string {
+    return tailFile(join(this.dir, "logs", `${name}.log`), lines);
+  }
+
+  /**
+   * Stops every component in reverse start order and waits for each to exit; removes the folder if
+   * the control plane created it (unless `keepDir` was set).
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const name of [...COMPONENTS].reverse()) {
+      await this.#procs.get(name)?.stop(name === "etcd" ? 10_000 : 5_000);
+    }
+    if (this.#removeDirOnStop) {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The kubectl version of the binaries, e.g. for the README's checks. */
+export async function kubectlVersion(binaries: Binaries = findBinaries()): Promise<string> {
+  const { stdout } = await runFile(binaries.kubectl, ["version", "--client", "-o", "json"]);
+  const parsed = JSON.parse(stdout) as { clientVersion?: { gitVersion?: string } };
+  return parsed.clientVersion?.gitVersion ?? "unknown";
+}
