@@ -1,0 +1,234 @@
+/**
+ * The CustomResourceDefinition of ModelEndpoint, generated from the zod schemas.
+ *
+ * Why `z.toJSONSchema` and not a hand-written walk over zod's internals: it is zod's public,
+ * maintained conversion, it already carries the `.meta()` annotations (descriptions, CEL rules,
+ * list types) through, and what Kubernetes needs on top is a small, closed set of rewrites
+ * (`toStructural` below). Anything outside that set (unions, refs, constants) makes the generator
+ * throw instead of producing a schema the API server would reject or silently prune.
+ */
+import { stringify } from "yaml";
+import { z } from "zod";
+
+import {
+  API_VERSION,
+  CRD_NAME,
+  GROUP,
+  KIND,
+  LIST_KIND,
+  PLURAL,
+  SHORT_NAMES,
+  SINGULAR,
+  VERSION,
+} from "./constants.ts";
+import { ModelEndpointSchema, rootRules } from "./resource.ts";
+import { toCelValidation } from "./rule.ts";
+import { ModelEndpointSpecSchema } from "./spec.ts";
+import { ModelEndpointStatusSchema } from "./status.ts";
+
+/** A node of a Kubernetes structural OpenAPI v3 schema (JSONSchemaProps), as plain JSON. */
+export type JsonSchema = { [key: string]: unknown };
+
+export class SchemaGenerationError extends Error {
+  override readonly name = "SchemaGenerationError";
+}
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/** The order keys are written in, so the YAML reads top-down and never reorders between runs. */
+const KEY_ORDER = [
+  "description",
+  "type",
+  "format",
+  "enum",
+  "default",
+  "minimum",
+  "maximum",
+  "minLength",
+  "maxLength",
+  "minItems",
+  "maxItems",
+  "maxProperties",
+  "x-kubernetes-list-type",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-map-type",
+  "x-kubernetes-preserve-unknown-fields",
+  "items",
+  "additionalProperties",
+  "properties",
+  "required",
+  "x-kubernetes-validations",
+];
+
+/** Keys zod emits that Kubernetes' JSONSchemaProps has no place for, dropped on purpose. */
+const DROPPED = new Set(["$schema", "propertyNames", "id", "$id"]);
+
+/** Keys that would make the schema non-structural or that Kubernetes rejects. */
+const FORBIDDEN = new Set(["anyOf", "oneOf", "allOf", "not", "$ref", "$defs", "definitions", "const"]);
+
+function isJsonSchema(value: unknown): value is JsonSchema {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Rewrites one zod JSON-Schema node into Kubernetes' structural dialect:
+ * - integers: zod's int32 bounds become `format: int32`, its safe-integer bounds `format: int64`;
+ * - date-times: zod's regular expression is dropped in favour of `format: date-time`;
+ * - `propertyNames` (map keys) is dropped: Kubernetes cannot constrain keys; CEL rules do;
+ * - keys are ordered (KEY_ORDER), properties keep their declaration order.
+ */
+export function toStructural(node: JsonSchema, path = "<root>"): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (DROPPED.has(key)) continue;
+    if (FORBIDDEN.has(key)) {
+      throw new SchemaGenerationError(`${path}: '${key}' is not allowed in a structural schema`);
+    }
+    if (key === "properties") {
+      if (!isJsonSchema(value)) throw new SchemaGenerationError(`${path}: properties is not an object`);
+      const props: JsonSchema = {};
+      for (const [name, child] of Object.entries(value)) {
+        if (!isJsonSchema(child)) throw new SchemaGenerationError(`${path}.${name}: not a schema`);
+        props[name] = toStructural(child, `${path}.${name}`);
+      }
+      out[key] = props;
+    } else if (key === "items" || key === "additionalProperties") {
+      if (value === false) continue;
+      if (!isJsonSchema(value)) throw new SchemaGenerationError(`${path}: ${key} must be a schema`);
+      out[key] = toStructural(value, `${path}[]`);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (out.type === undefined) throw new SchemaGenerationError(`${path}: no type`);
+  if (out.type === "integer") {
+    if (out.minimum === INT32_MIN || out.minimum === Number.MIN_SAFE_INTEGER) delete out.minimum;
+    if (out.maximum === INT32_MAX) {
+      delete out.maximum;
+      out.format = "int32";
+    } else if (out.maximum === Number.MAX_SAFE_INTEGER) {
+      delete out.maximum;
+      out.format = "int64";
+    }
+  }
+  if (out.type === "string" && out.format === "date-time") delete out.pattern;
+  if (out.properties !== undefined && out.additionalProperties !== undefined) {
+    throw new SchemaGenerationError(`${path}: both properties and additionalProperties`);
+  }
+  return orderKeys(out);
+}
+
+function orderKeys(node: JsonSchema): JsonSchema {
+  const rank = (k: string) => {
+    const i = KEY_ORDER.indexOf(k);
+    return i === -1 ? KEY_ORDER.length : i;
+  };
+  const keys = Object.keys(node).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return Object.fromEntries(keys.map((k) => [k, node[k]]));
+}
+
+/** The structural schema of one zod schema, as it is accepted on input (defaults are optional). */
+export function structuralSchemaOf(schema: z.ZodType): JsonSchema {
+  const json = z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "throw",
+    cycles: "throw",
+    reused: "inline",
+  });
+  return toStructural(json);
+}
+
+/** The openAPIV3Schema of the CRD's only version. */
+export function openApiSchema(): JsonSchema {
+  const rootDescription = z.globalRegistry.get(ModelEndpointSchema)?.description;
+  return {
+    ...(rootDescription !== undefined ? { description: rootDescription } : {}),
+    type: "object",
+    properties: {
+      apiVersion: { description: `Always ${API_VERSION}.`, type: "string" },
+      kind: { description: `Always ${KIND}.`, type: "string" },
+      metadata: { type: "object" },
+      spec: structuralSchemaOf(ModelEndpointSpecSchema),
+      status: structuralSchemaOf(ModelEndpointStatusSchema),
+    },
+    required: ["spec"],
+    "x-kubernetes-validations": rootRules.map((r) => toCelValidation(r)),
+  };
+}
+
+const readyCondition = '.status.conditions[?(@.type=="Ready")]';
+
+/** The columns of `kubectl get modelendpoints` (see summary.ts for the status strings). */
+export const PRINTER_COLUMNS = [
+  {
+    name: "Revision",
+    type: "string",
+    description: "<id>@<revision> of each rollout chain's intended deployed model",
+    jsonPath: ".status.revision",
+  },
+  {
+    name: "State",
+    type: "string",
+    description: "State of each rollout chain's intended deployed model",
+    jsonPath: ".status.state",
+  },
+  {
+    name: "Replicas",
+    type: "string",
+    description: "Ready replicas / desired replicas",
+    jsonPath: ".status.ready",
+  },
+  { name: "Traffic", type: "string", description: "Effective traffic split", jsonPath: ".status.traffic" },
+  { name: "Ready", type: "string", description: "The Ready condition", jsonPath: `${readyCondition}.status` },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+  {
+    name: "Message",
+    type: "string",
+    priority: 1,
+    description: "Message of the Ready condition",
+    jsonPath: `${readyCondition}.message`,
+  },
+] as const;
+
+/** The whole CRD object. */
+export function buildCrd(): JsonSchema {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: CRD_NAME },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: KIND,
+        listKind: LIST_KIND,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: [...SHORT_NAMES],
+      },
+      scope: "Namespaced",
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: PRINTER_COLUMNS,
+          schema: { openAPIV3Schema: openApiSchema() },
+        },
+      ],
+    },
+  };
+}
+
+/** The file name the CRD is written to under crds/. */
+export const CRD_FILE = `${CRD_NAME}.yaml`;
+
+const HEADER =
+  "# Generated from the zod schemas in src/api by scripts/gen-crds.ts (`make crds`). Do not edit:\n" +
+  "# `make crds-check` fails when this file and the schemas differ.\n";
+
+/** The CRD as the YAML committed under crds/. */
+export function renderCrdYaml(): string {
+  return HEADER + stringify(buildCrd(), { lineWidth: 0, aliasDuplicateObjects: false });
+}

@@ -1,0 +1,135 @@
+/**
+ * The operator's own validation of ModelEndpoint objects: the same rules as the CRD, so an object
+ * that never went through admission (created before a CRD upgrade, restored from a backup, written
+ * with validation off) gets a clear status error instead of undefined behaviour.
+ *
+ *     const parsed = parseModelEndpoint(obj);
+ *     if (!parsed.ok) return reportInvalid(parsed.issues);   // [{path, message}]
+ *     plan(parsed.value);                                      // typed, defaults applied
+ *
+ * Paths and messages follow the API server's: a rule's message is the CEL rule's message, word for
+ * word, and a schema error reads like the API server's ("should be greater than or equal to 1").
+ *
+ * What the parser does not do: ratcheting (the API server lets an update keep an unchanged value
+ * that a newer rule forbids); validateUpdate applies every rule to the new object.
+ */
+import { z } from "zod";
+
+import { ModelEndpointSchema, type ModelEndpoint } from "./resource.ts";
+import { fieldPathSegments, transitionRuleMessage, transitionRules, type TransitionRule } from "./rule.ts";
+import { SPEC_RULES, type DeployedModel } from "./spec.ts";
+
+/** One reason an object is invalid. */
+export interface ValidationIssue {
+  /** Kubernetes field path, e.g. `spec.deployedModels[1].rolloutOptions.maxSurgePercentage`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type ParseResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
+
+/** `["spec", "deployedModels", 0, "id"]` -> `spec.deployedModels[0].id`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else out += out === "" ? String(segment) : `.${String(segment)}`;
+  }
+  return out;
+}
+
+const K8S_TYPES: Record<string, string> = { int: "integer", record: "object", map: "object" };
+
+/** zod's issues phrased as the API server phrases the same schema violations. */
+function kubernetesMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return "Required value";
+      return `must be of type ${K8S_TYPES[issue.expected] ?? issue.expected}`;
+    case "too_big":
+      if (issue.origin === "string") return `may not be more than ${String(issue.maximum)} bytes`;
+      if (issue.origin === "array") return `must have at most ${String(issue.maximum)} items`;
+      return `should be less than or equal to ${String(issue.maximum)}`;
+    case "too_small":
+      if (issue.origin === "string") return `should be at least ${String(issue.minimum)} chars long`;
+      if (issue.origin === "array") return `should have at least ${String(issue.minimum)} items`;
+      return `should be greater than or equal to ${String(issue.minimum)}`;
+    case "invalid_value":
+      return `supported values: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_format":
+      if (issue.format === "regex" && issue.pattern !== undefined) return `should match '${issue.pattern}'`;
+      return `must be of type ${issue.format}`;
+    default:
+      return undefined;
+  }
+}
+
+function toIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+}
+
+/**
+ * Validates an object as the operator reads it (from a cache or the API server): the schema and
+ * every rule that holds on a single object. Rules about a change (immutability, rules judged when a
+ * deployed model is added) need the previous object: see validateUpdate.
+ */
+export function parseModelEndpoint(obj: unknown): ParseResult<ModelEndpoint> {
+  const result = ModelEndpointSchema.safeParse(obj, { error: kubernetesMessage });
+  return result.success ? { ok: true, value: result.data } : { ok: false, issues: toIssues(result.error) };
+}
+
+/** What the API server checks when `obj` is created: parseModelEndpoint plus the create-time rules. */
+export function validateCreate(obj: unknown): ParseResult<ModelEndpoint> {
+  return validateUpdate(undefined, obj);
+}
+
+/**
+ * What the API server checks when `oldObj` is replaced by `newObj` (or, with `oldObj` undefined,
+ * when `newObj` is created): the schema, every rule, and the transition rules (immutability, and
+ * the rules judged once when a deployed model is added). When `oldObj` is given but does not parse
+ * itself, nothing reliable can be said about the change and only `newObj` is validated.
+ */
+export function validateUpdate(oldObj: unknown, newObj: unknown): ParseResult<ModelEndpoint> {
+  const parsed = parseModelEndpoint(newObj);
+  if (!parsed.ok) return parsed;
+  let old: ModelEndpoint | undefined;
+  if (oldObj !== undefined) {
+    const oldParsed = parseModelEndpoint(oldObj);
+    if (!oldParsed.ok) return parsed;
+    old = oldParsed.value;
+  }
+  const issues = transitionIssues(parsed.value, old);
+  return issues.length === 0 ? parsed : { ok: false, issues };
+}
+
+function transitionIssues(obj: ModelEndpoint, old: ModelEndpoint | undefined): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const check = <T>(rules: readonly TransitionRule<T>[], self: T, oldSelf: T | undefined, at: string) => {
+    for (const rule of rules) {
+      if (oldSelf === undefined && !rule.optionalOldSelf) continue;
+      if (rule.check(self, oldSelf)) continue;
+      const path = [at, ...fieldPathSegments(rule.fieldPath)].join(".");
+      issues.push({ path, message: transitionRuleMessage(rule, self, oldSelf) });
+    }
+  };
+  const models = obj.spec.deployedModels;
+  const oldModels = old?.spec.deployedModels;
+  check(transitionRules(SPEC_RULES.deployedModels), models, oldModels, "spec.deployedModels");
+  models.forEach((m, i) => {
+    const before: DeployedModel | undefined = oldModels?.find((o) => o.id === m.id);
+    if (before === undefined) return;
+    const at = `spec.deployedModels[${i}]`;
+    check(transitionRules(SPEC_RULES.deployedModel), m, before, at);
+    if (m.dedicatedResources !== undefined && before.dedicatedResources !== undefined) {
+      check(
+        transitionRules(SPEC_RULES.dedicatedResources),
+        m.dedicatedResources,
+        before.dedicatedResources,
+        `${at}.dedicatedResources`,
+      );
+    }
+  });
+  return issues;
+}

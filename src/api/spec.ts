@@ -1,0 +1,715 @@
+/**
+ * The ModelEndpoint spec: zod schemas, the single source of the API. The CRD's OpenAPI schema and
+ * its CEL rules are generated from these (crd.ts), and the TypeScript types are inferred from them.
+ *
+ * Field names are Vertex AI's v1beta1 JSON names where Vertex has the field (Endpoint,
+ * DeployedModel, ModelContainerSpec, DedicatedResources, RolloutOptions). Every rule that the API
+ * server enforces at admission is written next to the node it applies to, as CEL and as TypeScript
+ * (see rule.ts); the integration suite checks on a real API server that both agree.
+ */
+import { z } from "zod";
+
+import {
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
+  MAX_DEPLOYED_MODEL_ID_LENGTH,
+  MAX_DEPLOYED_MODELS,
+} from "./constants.ts";
+import { jsonEqual } from "./json.ts";
+import { MACHINE_TYPE_NAMES } from "./machine-types.ts";
+import { withRules, type Rule } from "./rule.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Formats. Each is checked by a CEL `matches` with a message a user understands (an OpenAPI
+// `pattern` would answer "should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'").
+
+/** RFC 1123 label: what Kubernetes calls a DNS label. */
+export const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/** RFC 1035 label: a DNS label that starts with a letter (Service names). */
+export const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+/** RFC 1123 subdomain (ServiceAccount names). */
+export const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/** A container environment variable name, as Kubernetes validates it. */
+export const ENV_VAR_NAME = "^[-._a-zA-Z][-._a-zA-Z0-9]*$";
+/** A Kubernetes resource quantity (the pattern Kubernetes publishes for `Quantity`). */
+export const QUANTITY =
+  "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
+
+/** A CEL raw-string literal of a regular expression. */
+function celRegex(pattern: string): string {
+  return `r'${pattern}'`;
+}
+
+/** A plain rule "self matches pattern". */
+function matchesRule(name: string, pattern: string, message: string): Rule<string> {
+  const re = new RegExp(pattern);
+  return {
+    kind: "plain",
+    name,
+    rule: `self.matches(${celRegex(pattern)})`,
+    message,
+    check: (self) => re.test(self),
+  };
+}
+
+/** A string map (`additionalProperties`) with at most `max` keys. */
+export function boundedRecord<V extends z.ZodType>(value: V, max: number) {
+  return z
+    .record(z.string(), value)
+    .superRefine((map, ctx) => {
+      const size = Object.keys(map).length;
+      if (size > max) ctx.addIssue({ code: "custom", message: `must have at most ${max} items` });
+    })
+    .meta({ maxProperties: max });
+}
+
+/** `has(self.f) == has(oldSelf.f) && (!has(self.f) || self.f == oldSelf.f)`: f did not change. */
+function unchangedCel(field: string): string {
+  return `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// containerSpec
+
+const QuantitySchema = withRules(z.string().max(64), [
+  matchesRule("quantity.format", QUANTITY, "must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi"),
+]);
+
+const ResourceListSchema = boundedRecord(QuantitySchema, 16);
+
+export const ResourceRequirementsSchema = z
+  .object({
+    requests: ResourceListSchema.optional().describe(
+      "Minimum resources per replica (Kubernetes resource name -> quantity).",
+    ),
+    limits: ResourceListSchema.optional().describe(
+      "Maximum resources per replica (Kubernetes resource name -> quantity).",
+    ),
+  })
+  .describe(
+    "Explicit container resources. When set they win over the machine-type table of " +
+      "dedicatedResources.machineSpec.machineType (the two are not merged).",
+  );
+
+export const EnvVarSchema = z
+  .object({
+    name: withRules(z.string().max(256), [
+      matchesRule(
+        "env.nameFormat",
+        ENV_VAR_NAME,
+        "env name must consist of letters, digits, '_', '-' and '.', and must not start with a digit",
+      ),
+    ]).describe("Name of the environment variable."),
+    value: z.string().max(16384).optional().describe("Value of the environment variable."),
+  })
+  .describe("An environment variable of the model's container.");
+
+export const PortSchema = z
+  .object({
+    containerPort: z.int32().min(1).max(65535).describe("Port number the container listens on."),
+  })
+  .describe("A port of the model's container.");
+
+function routeSchema(field: string) {
+  return withRules(z.string().max(256), [
+    {
+      kind: "plain",
+      name: `containerSpec.${field}Format`,
+      rule: "self.startsWith('/')",
+      message: `${field} must be an HTTP path starting with '/'`,
+      check: (self) => self.startsWith("/"),
+    },
+  ]);
+}
+
+export const ContainerSpecSchema = z
+  .object({
+    imageUri: z.string().min(1).max(1024).describe("The container image that serves the model."),
+    command: z
+      .array(z.string().max(4096))
+      .max(64)
+      .optional()
+      .describe("Entrypoint; the image's ENTRYPOINT when omitted."),
+    args: z
+      .array(z.string().max(4096))
+      .max(64)
+      .optional()
+      .describe("Arguments to the entrypoint; the image's CMD when omitted."),
+    env: z.array(EnvVarSchema).max(64).optional().describe("Environment variables of the container."),
+    ports: z
+      .array(PortSchema)
+      .max(8)
+      .optional()
+      .describe("Ports of the container; the first one serves predictions and health checks (default 8080)."),
+    predictRoute: routeSchema("predictRoute")
+      .optional()
+      .describe(
+        "HTTP path that serves predictions; default /v1/endpoints/<endpoint>/deployedModels/<id>:predict " +
+          "(passed to the container as AIP_PREDICT_ROUTE).",
+      ),
+    healthRoute: routeSchema("healthRoute")
+      .optional()
+      .describe(
+        "HTTP path of the readiness probe; default /v1/endpoints/<endpoint>/deployedModels/<id> " +
+          "(passed to the container as AIP_HEALTH_ROUTE).",
+      ),
+    resources: ResourceRequirementsSchema.optional(),
+  })
+  .describe("The model's serving container (Vertex AI ModelContainerSpec). Immutable.");
+
+// ---------------------------------------------------------------------------------------------
+// dedicatedResources
+
+export const MachineSpecSchema = z
+  .object({
+    machineType: z
+      .enum(MACHINE_TYPE_NAMES)
+      .describe(
+        "Vertex AI machine type; stands for the container resources of one replica (see docs/api.md).",
+      ),
+  })
+  .describe("The machine one replica runs on. Immutable.");
+
+/** dedicatedResources without its rules: the shape status reports the resolved value in. */
+export const DedicatedResourcesBase = z.object({
+  machineSpec: MachineSpecSchema.optional(),
+  minReplicaCount: z
+    .int32()
+    .min(1)
+    .describe("Replicas the model runs (N, the pool of its rollout chain). May change."),
+  maxReplicaCount: z
+    .int32()
+    .min(1)
+    .optional()
+    .describe(
+      "Upper bound for autoscaling, at least minReplicaCount (autoscaling is not implemented yet). May change.",
+    ),
+});
+type DedicatedResourcesBase = z.output<typeof DedicatedResourcesBase>;
+
+const dedicatedResourcesRules: Rule<DedicatedResourcesBase>[] = [
+  {
+    kind: "plain",
+    name: "dedicatedResources.maxReplicaCount",
+    rule: "!has(self.maxReplicaCount) || self.maxReplicaCount >= self.minReplicaCount",
+    message: "maxReplicaCount must be greater than or equal to minReplicaCount",
+    fieldPath: ".maxReplicaCount",
+    check: (self) => self.maxReplicaCount === undefined || self.maxReplicaCount >= self.minReplicaCount,
+  },
+  {
+    kind: "transition",
+    name: "dedicatedResources.machineSpecImmutable",
+    optionalOldSelf: false,
+    rule: unchangedCel("machineSpec"),
+    message: "machineSpec is immutable: deploy a new model (a rolling deployment) to change it",
+    fieldPath: ".machineSpec",
+    check: (self, old) => jsonEqual(self.machineSpec, old?.machineSpec),
+  },
+];
+
+export const DedicatedResourcesSchema = withRules(DedicatedResourcesBase, dedicatedResourcesRules).describe(
+  "Compute of a model deployed without rolloutOptions (Vertex AI DedicatedResources). " +
+    "A rolling deployment inherits its previous model's and must not set it.",
+);
+
+// ---------------------------------------------------------------------------------------------
+// rolloutOptions
+
+const RolloutOptionsBase = z.object({
+  previousDeployedModel: z
+    .string()
+    .max(MAX_DEPLOYED_MODEL_ID_LENGTH)
+    .describe(
+      "Id of the deployed model this one replaces; must be in deployedModels when this entry is added.",
+    ),
+  maxSurgeReplicas: z
+    .int32()
+    .min(0)
+    .optional()
+    .describe("Replicas that may exist above the pool size during the rollout (or maxSurgePercentage)."),
+  maxSurgePercentage: z
+    .int32()
+    .min(0)
+    .max(100)
+    .optional()
+    .describe("maxSurge as a percentage of the pool, rounded up; 25 when neither is set."),
+  maxUnavailableReplicas: z
+    .int32()
+    .min(0)
+    .optional()
+    .describe(
+      "Replicas that may be unavailable below the pool size during the rollout (or maxUnavailablePercentage).",
+    ),
+  maxUnavailablePercentage: z
+    .int32()
+    .min(0)
+    .max(100)
+    .optional()
+    .describe("maxUnavailable as a percentage of the pool, rounded down; 25 when neither is set."),
+  progressDeadlineSeconds: z
+    .int32()
+    .min(1)
+    .default(DEFAULT_PROGRESS_DEADLINE_SECONDS)
+    .describe("Seconds without progress after which the rollout fails and reverts (extension; default 600)."),
+});
+type RolloutOptionsBase = z.output<typeof RolloutOptionsBase>;
+
+const rolloutOptionsRules: Rule<RolloutOptionsBase>[] = [
+  {
+    kind: "plain",
+    name: "rolloutOptions.surgeOneOf",
+    rule: "!has(self.maxSurgeReplicas) || !has(self.maxSurgePercentage)",
+    message: "set at most one of maxSurgeReplicas and maxSurgePercentage",
+    check: (self) => self.maxSurgeReplicas === undefined || self.maxSurgePercentage === undefined,
+  },
+  {
+    kind: "plain",
+    name: "rolloutOptions.unavailableOneOf",
+    rule: "!has(self.maxUnavailableReplicas) || !has(self.maxUnavailablePercentage)",
+    message: "set at most one of maxUnavailableReplicas and maxUnavailablePercentage",
+    check: (self) => self.maxUnavailableReplicas === undefined || self.maxUnavailablePercentage === undefined,
+  },
+];
+
+export const RolloutOptionsSchema = withRules(RolloutOptionsBase, rolloutOptionsRules).describe(
+  "Makes this deployed model a rolling deployment onto previousDeployedModel (Vertex AI RolloutOptions). Immutable.",
+);
+
+// ---------------------------------------------------------------------------------------------
+// A deployed model
+
+const DeployedModelIdSchema = withRules(z.string().max(MAX_DEPLOYED_MODEL_ID_LENGTH), [
+  matchesRule(
+    "deployedModel.idFormat",
+    DNS_LABEL,
+    "id must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+  ),
+]);
+
+const ServiceAccountNameSchema = withRules(z.string().max(253), [
+  matchesRule(
+    "deployedModel.serviceAccountFormat",
+    DNS_SUBDOMAIN,
+    "serviceAccount must be a ServiceAccount name: lowercase letters, digits, '-' and '.'",
+  ),
+]);
+
+const LOGGING_FLAG =
+  "Recorded for Vertex AI compatibility; default false, inherited on a rolling deployment. " +
+  "May change on a model deployed without rolloutOptions.";
+
+const DeployedModelBase = z.object({
+  id: DeployedModelIdSchema.describe(
+    `Unique id of the deployed model in the endpoint: a DNS label of at most ${MAX_DEPLOYED_MODEL_ID_LENGTH} characters. Immutable.`,
+  ),
+  model: z
+    .string()
+    .min(1)
+    .max(256)
+    .describe("The model, as name[@version]; informational (AIP_MODEL_NAME, AIP_VERSION_NAME). Immutable."),
+  containerSpec: ContainerSpecSchema,
+  dedicatedResources: DedicatedResourcesSchema.optional(),
+  rolloutOptions: RolloutOptionsSchema.optional(),
+  serviceAccount: ServiceAccountNameSchema.optional().describe(
+    "ServiceAccount of the model's pods; inherited from previousDeployedModel when unset on a rolling deployment. Immutable.",
+  ),
+  disableContainerLogging: z.boolean().optional().describe(LOGGING_FLAG),
+  enableAccessLogging: z.boolean().optional().describe(LOGGING_FLAG),
+});
+type DeployedModelBase = z.output<typeof DeployedModelBase>;
+
+const deployedModelRules: Rule<DeployedModelBase>[] = [
+  {
+    kind: "plain",
+    name: "deployedModel.noDedicatedResourcesOnRollout",
+    rule: "!has(self.rolloutOptions) || !has(self.dedicatedResources)",
+    message:
+      "dedicatedResources must not be set on a rolling deployment (an entry with rolloutOptions): " +
+      "it reuses the compute of its previousDeployedModel",
+    fieldPath: ".dedicatedResources",
+    reason: "FieldValueForbidden",
+    check: (self) => self.rolloutOptions === undefined || self.dedicatedResources === undefined,
+  },
+  {
+    kind: "plain",
+    name: "deployedModel.dedicatedResourcesRequired",
+    rule: "has(self.rolloutOptions) || has(self.dedicatedResources)",
+    message: "dedicatedResources is required on a deployed model without rolloutOptions",
+    fieldPath: ".dedicatedResources",
+    reason: "FieldValueRequired",
+    check: (self) => self.rolloutOptions !== undefined || self.dedicatedResources !== undefined,
+  },
+  {
+    kind: "plain",
+    name: "deployedModel.notOntoItself",
+    rule: "!has(self.rolloutOptions) || self.rolloutOptions.previousDeployedModel != self.id",
+    message: "rolloutOptions.previousDeployedModel must name another deployed model, not this one",
+    fieldPath: ".rolloutOptions.previousDeployedModel",
+    check: (self) => self.rolloutOptions?.previousDeployedModel !== self.id,
+  },
+  {
+    kind: "transition",
+    name: "deployedModel.modelImmutable",
+    optionalOldSelf: false,
+    rule: "self.model == oldSelf.model",
+    message: "model is immutable: deploy the new model as a new entry with rolloutOptions instead",
+    fieldPath: ".model",
+    check: (self, old) => self.model === old?.model,
+  },
+  {
+    kind: "transition",
+    name: "deployedModel.containerSpecImmutable",
+    optionalOldSelf: false,
+    rule: "self.containerSpec == oldSelf.containerSpec",
+    message:
+      "containerSpec is immutable: deploy the new container as a new entry with rolloutOptions instead",
+    fieldPath: ".containerSpec",
+    check: (self, old) => jsonEqual(self.containerSpec, old?.containerSpec),
+  },
+  {
+    kind: "transition",
+    name: "deployedModel.rolloutOptionsImmutable",
+    optionalOldSelf: false,
+    rule: unchangedCel("rolloutOptions"),
+    message: "rolloutOptions is immutable: it can be neither added, changed nor removed on an existing entry",
+    fieldPath: ".rolloutOptions",
+    check: (self, old) => jsonEqual(self.rolloutOptions, old?.rolloutOptions),
+  },
+  {
+    kind: "transition",
+    name: "deployedModel.serviceAccountImmutable",
+    optionalOldSelf: false,
+    rule: unchangedCel("serviceAccount"),
+    message: "serviceAccount is immutable",
+    fieldPath: ".serviceAccount",
+    check: (self, old) => self.serviceAccount === old?.serviceAccount,
+  },
+  {
+    kind: "transition",
+    name: "deployedModel.disableContainerLoggingImmutableOnRollout",
+    optionalOldSelf: false,
+    rule: `!has(self.rolloutOptions) || (${unchangedCel("disableContainerLogging")})`,
+    message: "disableContainerLogging cannot change on a rolling deployment (an entry with rolloutOptions)",
+    fieldPath: ".disableContainerLogging",
+    check: (self, old) =>
+      self.rolloutOptions === undefined || self.disableContainerLogging === old?.disableContainerLogging,
+  },
+  {
+    kind: "transition",
+    name: "deployedModel.enableAccessLoggingImmutableOnRollout",
+    optionalOldSelf: false,
+    rule: `!has(self.rolloutOptions) || (${unchangedCel("enableAccessLogging")})`,
+    message: "enableAccessLogging cannot change on a rolling deployment (an entry with rolloutOptions)",
+    fieldPath: ".enableAccessLogging",
+    check: (self, old) =>
+      self.rolloutOptions === undefined || self.enableAccessLogging === old?.enableAccessLogging,
+  },
+];
+
+export const DeployedModelSchema = withRules(DeployedModelBase, deployedModelRules).describe(
+  "One deployed model (one revision) of the endpoint (Vertex AI DeployedModel).",
+);
+export type DeployedModel = z.output<typeof DeployedModelSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// The list of deployed models: rules across entries.
+
+/** CEL: entry `v` was already in the list before this write. `oldSelf` is optional here. */
+function existedCel(v: string): string {
+  return `(oldSelf.hasValue() && oldSelf.value().exists(o, o.id == ${v}.id))`;
+}
+
+function existed(old: readonly DeployedModel[] | undefined, id: string): boolean {
+  return old?.some((o) => o.id === id) ?? false;
+}
+
+/** The entry with `id`. */
+function entry(list: readonly DeployedModel[], id: string): DeployedModel | undefined {
+  return list.find((m) => m.id === id);
+}
+
+/** Entries with rolloutOptions that this write adds (judged once, when added). */
+function addedRollouts(
+  list: readonly DeployedModel[],
+  old: readonly DeployedModel[] | undefined,
+): (DeployedModel & { rolloutOptions: RolloutOptions })[] {
+  return list.filter(
+    (m): m is DeployedModel & { rolloutOptions: RolloutOptions } =>
+      m.rolloutOptions !== undefined && !existed(old, m.id),
+  );
+}
+
+const uniquePreviousCel =
+  "self.exists_one(b, has(b.rolloutOptions) && b.rolloutOptions.previousDeployedModel == a.rolloutOptions.previousDeployedModel)";
+
+function sharesPrevious(list: readonly DeployedModel[], a: DeployedModel): boolean {
+  const previous = a.rolloutOptions?.previousDeployedModel;
+  return (
+    previous !== undefined &&
+    list.filter((b) => b.rolloutOptions?.previousDeployedModel === previous).length > 1
+  );
+}
+
+function previousMissing(list: readonly DeployedModel[], m: { rolloutOptions: RolloutOptions }): boolean {
+  return entry(list, m.rolloutOptions.previousDeployedModel) === undefined;
+}
+
+/** The previous entry is added in this write too but listed after `m`. */
+function previousListedAfter(
+  list: readonly DeployedModel[],
+  old: readonly DeployedModel[] | undefined,
+  m: { id: string; rolloutOptions: RolloutOptions },
+): boolean {
+  const previous = m.rolloutOptions.previousDeployedModel;
+  if (entry(list, previous) === undefined || existed(old, previous)) return false;
+  const ids = list.map((x) => x.id);
+  return ids.indexOf(previous) >= ids.indexOf(m.id);
+}
+
+function routesDiffer(list: readonly DeployedModel[], m: DeployedModel & { rolloutOptions: RolloutOptions }) {
+  const p = entry(list, m.rolloutOptions.previousDeployedModel);
+  return (
+    p !== undefined &&
+    ((p.containerSpec.predictRoute ?? "") !== (m.containerSpec.predictRoute ?? "") ||
+      (p.containerSpec.healthRoute ?? "") !== (m.containerSpec.healthRoute ?? ""))
+  );
+}
+
+/** Entries this write adds whose id an existing (kept) entry names as its previousDeployedModel. */
+function rebinding(list: readonly DeployedModel[], old: readonly DeployedModel[]): DeployedModel[] {
+  return list.filter(
+    (m) =>
+      !existed(old, m.id) &&
+      list.some((o) => o.rolloutOptions?.previousDeployedModel === m.id && existed(old, o.id)),
+  );
+}
+
+const deployedModelsRules: Rule<DeployedModel[]>[] = [
+  {
+    kind: "plain",
+    name: "deployedModels.uniquePrevious",
+    rule: `self.all(a, !has(a.rolloutOptions) || ${uniquePreviousCel})`,
+    messageExpression:
+      `'deployed models ' + self.filter(a, has(a.rolloutOptions) && !${uniquePreviousCel}).map(a, a.id).join(', ') + ` +
+      `' name the same rolloutOptions.previousDeployedModel: at most one deployed model may roll onto a given model'`,
+    message: "at most one deployed model may roll onto a given previousDeployedModel",
+    check: (self) => !self.some((a) => sharesPrevious(self, a)),
+    describe: (self) =>
+      `deployed models ${self
+        .filter((a) => sharesPrevious(self, a))
+        .map((a) => a.id)
+        .join(
+          ", ",
+        )} name the same rolloutOptions.previousDeployedModel: at most one deployed model may roll onto a given model`,
+  },
+  {
+    kind: "transition",
+    name: "deployedModels.previousExists",
+    optionalOldSelf: true,
+    rule:
+      `self.all(m, !has(m.rolloutOptions) || ${existedCel("m")} || ` +
+      `self.exists(p, p.id == m.rolloutOptions.previousDeployedModel))`,
+    messageExpression:
+      `self.filter(m, has(m.rolloutOptions) && !${existedCel("m")} && ` +
+      `!self.exists(p, p.id == m.rolloutOptions.previousDeployedModel))` +
+      `.map(m, 'deployed model ' + m.id + ': rolloutOptions.previousDeployedModel ' + ` +
+      `m.rolloutOptions.previousDeployedModel + ' is not a deployed model of this endpoint').join('; ')`,
+    message: "rolloutOptions.previousDeployedModel must name a deployed model of this endpoint",
+    check: (self, old) => !addedRollouts(self, old).some((m) => previousMissing(self, m)),
+    describe: (self, old) =>
+      addedRollouts(self, old)
+        .filter((m) => previousMissing(self, m))
+        .map(
+          (m) =>
+            `deployed model ${m.id}: rolloutOptions.previousDeployedModel ${m.rolloutOptions.previousDeployedModel} is not a deployed model of this endpoint`,
+        )
+        .join("; "),
+  },
+  {
+    kind: "transition",
+    name: "deployedModels.previousListedFirst",
+    optionalOldSelf: true,
+    rule:
+      `self.all(m, !has(m.rolloutOptions) || ${existedCel("m")} || ` +
+      `!self.exists(p, p.id == m.rolloutOptions.previousDeployedModel && !${existedCel("p")}) || ` +
+      `self.map(x, x.id).indexOf(m.rolloutOptions.previousDeployedModel) < self.map(x, x.id).indexOf(m.id))`,
+    messageExpression:
+      `self.filter(m, has(m.rolloutOptions) && !${existedCel("m")} && ` +
+      `self.exists(p, p.id == m.rolloutOptions.previousDeployedModel && !${existedCel("p")}) && ` +
+      `self.map(x, x.id).indexOf(m.rolloutOptions.previousDeployedModel) >= self.map(x, x.id).indexOf(m.id))` +
+      `.map(m, 'deployed model ' + m.id + ' must be listed after its previousDeployedModel ' + ` +
+      `m.rolloutOptions.previousDeployedModel + ', which is added in the same change').join('; ')`,
+    message: "a rolling deployment added together with its previousDeployedModel must be listed after it",
+    check: (self, old) => !addedRollouts(self, old).some((m) => previousListedAfter(self, old, m)),
+    describe: (self, old) =>
+      addedRollouts(self, old)
+        .filter((m) => previousListedAfter(self, old, m))
+        .map(
+          (m) =>
+            `deployed model ${m.id} must be listed after its previousDeployedModel ${m.rolloutOptions.previousDeployedModel}, which is added in the same change`,
+        )
+        .join("; "),
+  },
+  {
+    kind: "transition",
+    name: "deployedModels.sameRoutesAsPrevious",
+    optionalOldSelf: true,
+    rule:
+      `self.all(m, !has(m.rolloutOptions) || ${existedCel("m")} || ` +
+      `self.all(p, p.id != m.rolloutOptions.previousDeployedModel || ` +
+      `(p.containerSpec.?predictRoute.orValue('') == m.containerSpec.?predictRoute.orValue('') && ` +
+      `p.containerSpec.?healthRoute.orValue('') == m.containerSpec.?healthRoute.orValue(''))))`,
+    messageExpression:
+      `self.filter(m, has(m.rolloutOptions) && !${existedCel("m")} && ` +
+      `self.exists(p, p.id == m.rolloutOptions.previousDeployedModel && ` +
+      `(p.containerSpec.?predictRoute.orValue('') != m.containerSpec.?predictRoute.orValue('') || ` +
+      `p.containerSpec.?healthRoute.orValue('') != m.containerSpec.?healthRoute.orValue(''))))` +
+      `.map(m, 'deployed model ' + m.id + ': containerSpec.predictRoute and containerSpec.healthRoute must equal ' + ` +
+      `'those of its previousDeployedModel ' + m.rolloutOptions.previousDeployedModel).join('; ')`,
+    message:
+      "a rolling deployment's containerSpec.predictRoute and containerSpec.healthRoute must equal those of its previousDeployedModel",
+    check: (self, old) => !addedRollouts(self, old).some((m) => routesDiffer(self, m)),
+    describe: (self, old) =>
+      addedRollouts(self, old)
+        .filter((m) => routesDiffer(self, m))
+        .map(
+          (m) =>
+            `deployed model ${m.id}: containerSpec.predictRoute and containerSpec.healthRoute must equal those of its previousDeployedModel ${m.rolloutOptions.previousDeployedModel}`,
+        )
+        .join("; "),
+  },
+  {
+    kind: "transition",
+    name: "deployedModels.noRebinding",
+    optionalOldSelf: false,
+    rule:
+      "self.all(m, oldSelf.exists(o, o.id == m.id) || !self.exists(o, has(o.rolloutOptions) && " +
+      "o.rolloutOptions.previousDeployedModel == m.id && oldSelf.exists(x, x.id == o.id)))",
+    messageExpression:
+      "self.filter(m, !oldSelf.exists(o, o.id == m.id) && self.exists(o, has(o.rolloutOptions) && " +
+      "o.rolloutOptions.previousDeployedModel == m.id && oldSelf.exists(x, x.id == o.id)))" +
+      ".map(m, 'deployed model ' + m.id + ' reuses the id of a removed model that another entry names as its " +
+      "previousDeployedModel: choose another id').join('; ')",
+    message:
+      "a new deployed model must not reuse the id of a removed model that another entry names as its previousDeployedModel",
+    check: (self, old) => old === undefined || rebinding(self, old).length === 0,
+    describe: (self, old) =>
+      rebinding(self, old ?? [])
+        .map(
+          (m) =>
+            `deployed model ${m.id} reuses the id of a removed model that another entry names as its previousDeployedModel: choose another id`,
+        )
+        .join("; "),
+  },
+];
+
+/** Deployed models whose rollout chain never reaches a model deployed without rolloutOptions. */
+export function findRolloutCycles(list: readonly DeployedModel[]): string[] {
+  const inCycle = new Set<string>();
+  for (const start of list) {
+    const seen = new Set<string>();
+    let current: DeployedModel | undefined = start;
+    while (current?.rolloutOptions !== undefined) {
+      if (seen.has(current.id)) {
+        if (current.id === start.id) inCycle.add(start.id);
+        break;
+      }
+      seen.add(current.id);
+      current = entry(list, current.rolloutOptions.previousDeployedModel);
+    }
+  }
+  return list.filter((m) => inCycle.has(m.id)).map((m) => m.id);
+}
+
+export const DeployedModelsSchema = withRules(
+  z
+    .array(DeployedModelSchema)
+    .max(MAX_DEPLOYED_MODELS)
+    .superRefine((list, ctx) => {
+      // The API server enforces list-map keys itself (x-kubernetes-list-type: map).
+      const seen = new Set<string>();
+      list.forEach((m, i) => {
+        if (seen.has(m.id)) {
+          ctx.addIssue({ code: "custom", message: `Duplicate value: {"id":"${m.id}"}`, path: [i] });
+        }
+        seen.add(m.id);
+      });
+      // Not expressible in CEL (it cannot follow a chain of unbounded length); admission prevents
+      // cycles through the transition rules previousExists, previousListedFirst and noRebinding.
+      const cycle = findRolloutCycles(list);
+      if (cycle.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `deployed models ${cycle.join(", ")} form a rollout cycle: every chain must start at a model deployed without rolloutOptions`,
+        });
+      }
+    })
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"] }),
+  deployedModelsRules,
+);
+
+// ---------------------------------------------------------------------------------------------
+// The spec
+
+const TrafficSplitSchema = boundedRecord(z.int32().min(0).max(100), MAX_DEPLOYED_MODELS).meta({
+  maxProperties: MAX_DEPLOYED_MODELS,
+  "x-kubernetes-map-type": "atomic",
+});
+
+const SpecBase = z.object({
+  displayName: z.string().max(128).optional().describe("Human-readable name of the endpoint."),
+  trafficSplit: TrafficSplitSchema.default({}).describe(
+    "Deployed-model id -> percent of the endpoint's traffic; the values sum to 100, or the map is empty " +
+      "(no traffic). A rollout chain receives the sum of its members' shares. Replaced as a whole by apply.",
+  ),
+  deployedModels: DeployedModelsSchema.default([]).describe(
+    "The deployed models (revisions), keyed by id. Removing an entry undeploys it.",
+  ),
+});
+type SpecBase = z.output<typeof SpecBase>;
+
+const specRules: Rule<SpecBase>[] = [
+  {
+    kind: "plain",
+    name: "spec.trafficSplitKeys",
+    rule: "self.trafficSplit.all(k, self.deployedModels.exists(m, m.id == k))",
+    message:
+      "every trafficSplit key must be the id of an entry in deployedModels " +
+      "(a deployed model that still has a traffic share cannot be removed: move its share first)",
+    fieldPath: ".trafficSplit",
+    check: (self) => Object.keys(self.trafficSplit).every((k) => self.deployedModels.some((m) => m.id === k)),
+  },
+  {
+    kind: "plain",
+    name: "spec.trafficSplitSum",
+    rule: "size(self.trafficSplit) == 0 || self.trafficSplit.map(k, self.trafficSplit[k]).sum() == 100",
+    message: "trafficSplit percentages must sum to 100, or trafficSplit must be empty (no traffic)",
+    fieldPath: ".trafficSplit",
+    check: (self) => {
+      const values = Object.values(self.trafficSplit);
+      return values.length === 0 || values.reduce((a, b) => a + b, 0) === 100;
+    },
+  },
+];
+
+export const ModelEndpointSpecSchema = withRules(SpecBase, specRules).describe(
+  "Desired state of the endpoint, written by its users (Vertex AI Endpoint).",
+);
+export type ModelEndpointSpec = z.output<typeof ModelEndpointSpecSchema>;
+export type ModelEndpointSpecInput = z.input<typeof ModelEndpointSpecSchema>;
+
+export type ContainerSpec = z.output<typeof ContainerSpecSchema>;
+export type EnvVar = z.output<typeof EnvVarSchema>;
+export type Port = z.output<typeof PortSchema>;
+export type ResourceRequirements = z.output<typeof ResourceRequirementsSchema>;
+export type DedicatedResources = z.output<typeof DedicatedResourcesSchema>;
+export type MachineSpec = z.output<typeof MachineSpecSchema>;
+export type RolloutOptions = z.output<typeof RolloutOptionsSchema>;
+
+/** Every rule table of the spec, by schema node, for validateUpdate, the docs and the tests. */
+export const SPEC_RULES = {
+  spec: specRules,
+  deployedModels: deployedModelsRules,
+  deployedModel: deployedModelRules,
+  dedicatedResources: dedicatedResourcesRules,
+  rolloutOptions: rolloutOptionsRules,
+} as const;
