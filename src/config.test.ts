@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+
+import { ConfigError, loadConfig, type Config } from "./config.ts";
+
+function load(argv: string[], env: NodeJS.ProcessEnv = {}, tty = false): Config {
+  const config = loadConfig(argv, env, tty);
+  if (config === "help") throw new Error("unexpected help");
+  return config;
+}
+
+describe("loadConfig", () => {
+  it("has defaults for everything", () => {
+    const c = load([], { POD_NAME: "op-0" });
+    expect(c).toMatchObject({
+      namespaces: [],
+      metricsBindAddress: { host: "0.0.0.0", port: 8080 },
+      leaderElect: true,
+      leaseNamespace: "default",
+      leaseName: "model-endpoint-operator",
+      workers: 4,
+      logLevel: "info",
+      logFormat: "json",
+      identity: "op-0",
+    });
+    expect(c.kubeconfig).toBeUndefined();
+  });
+
+  it("prefers flags over the environment", () => {
+    const c = load(
+      ["--namespaces", "a, b", "--workers=8", "--leader-elect=false", "--metrics-bind-address=:9090"],
+      {
+        MEO_NAMESPACES: "x",
+        MEO_WORKERS: "2",
+      },
+    );
+    expect(c.namespaces).toEqual(["a", "b"]);
+    expect(c.workers).toBe(8);
+    expect(c.leaderElect).toBe(false);
+    expect(c.metricsBindAddress).toEqual({ host: "0.0.0.0", port: 9090 });
+  });
+
+  it("uses pretty logs on a terminal unless told otherwise", () => {
+    expect(load([], {}, true).logFormat).toBe("pretty");
+    expect(load(["--log-format=json"], {}, true).logFormat).toBe("json");
+  });
+
+  it.each([
+    [["--workers=0"], "workers"],
+    [["--workers=abc"], "workers"],
+    [["--namespaces=Bad_NS"], "namespaces"],
+    [["--metrics-bind-address=8080"], "metricsBindAddress"],
+    [["--metrics-bind-address=:70000"], "port must be at most 65535"],
+    [["--leader-elect=yes"], "leaderElect"],
+    [["--log-level=loud"], "logLevel"],
+    [["--renew-deadline-seconds=20"], "renew deadline (20s) must be shorter than the lease duration (15s)"],
+    [["--no-such-flag"], "Unknown option '--no-such-flag'"],
+  ])("rejects %j naming %s", (argv, expected) => {
+    expect(() => load(argv)).toThrow(ConfigError);
+    expect(() => load(argv)).toThrow(expected);
+  });
+
+  it("answers --help", () => {
+    expect(loadConfig(["--help"], {}, false)).toBe("help");
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * The operator's configuration: command-line flags, else environment variables, else defaults,
+ * validated by one zod schema. This is the only module that reads process.env or argv.
+ *
+ *   flag                         env                          default
+ *   --kubeconfig PATH            KUBECONFIG                   in-cluster, else ~/.kube/config
+ *   --namespaces a,b             MEO_NAMESPACES               "" = every namespace
+ *   --metrics-bind-address H:P   MEO_METRICS_BIND_ADDRESS     0.0.0.0:8080 (/metrics, /healthz, /readyz)
+ *   --leader-elect true|false    MEO_LEADER_ELECT             true
+ *   --lease-namespace NS         POD_NAMESPACE                "default"
+ *   --lease-name NAME            MEO_LEASE_NAME               model-endpoint-operator
+ *   --workers N                  MEO_WORKERS                  4
+ *   --log-level LEVEL            MEO_LOG_LEVEL                info
+ *   --log-format json|pretty     MEO_LOG_FORMAT               pretty on a terminal, else json
+ *   --identity ID                POD_NAME                     <hostname>-<random>
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+
+import { z } from "zod";
+
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const ConfigSchema = z.object({
+  kubeconfig: z.string().min(1).optional(),
+  namespaces: z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((n) => n.trim())
+        .filter((n) => n !== ""),
+    )
+    .pipe(z.array(z.string().regex(DNS_LABEL, "each namespace must be a DNS label")).max(1000)),
+  metricsBindAddress: z
+    .string()
+    .regex(/^[^:]*:\d{1,5}$/, 'must be "host:port", e.g. "0.0.0.0:8080" or ":8080"')
+    .transform((s) => {
+      const at = s.lastIndexOf(":");
+      return { host: s.slice(0, at) || "0.0.0.0", port: Number(s.slice(at + 1)) };
+    })
+    .refine((a) => a.port <= 65535, "port must be at most 65535"),
+  leaderElect: bool,
+  leaseNamespace: z.string().regex(DNS_LABEL, "must be a DNS label"),
+  leaseName: z.string().regex(DNS_LABEL, "must be a DNS label"),
+  leaseDurationSeconds: z.coerce.number().int().min(2).max(3600),
+  renewDeadlineSeconds: z.coerce.number().int().min(1).max(3600),
+  retryPeriodSeconds: z.coerce.number().int().min(1).max(600),
+  workers: z.coerce.number().int().min(1).max(64),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+  logFormat: z.enum(["json", "pretty"]),
+  identity: z.string().min(1).max(128),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const FLAGS = {
+  kubeconfig: { type: "string" },
+  namespaces: { type: "string" },
+  "metrics-bind-address": { type: "string" },
+  "leader-elect": { type: "string" },
+  "lease-namespace": { type: "string" },
+  "lease-name": { type: "string" },
+  "lease-duration-seconds": { type: "string" },
+  "renew-deadline-seconds": { type: "string" },
+  "retry-period-seconds": { type: "string" },
+  workers: { type: "string" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  identity: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+export const USAGE = `model-endpoint-operator: reconciles ModelEndpoint resources (serving.modelendpoint.io/v1alpha1)
+
+Flags (each also settable through the environment variable shown):
+  --kubeconfig PATH              KUBECONFIG                 in-cluster config, else ~/.kube/config
+  --namespaces a,b               MEO_NAMESPACES             watch only these namespaces (default: all)
+  --metrics-bind-address H:P     MEO_METRICS_BIND_ADDRESS   /metrics, /healthz, /readyz (default 0.0.0.0:8080)
+  --leader-elect true|false      MEO_LEADER_ELECT           leader election on a Lease (default true)
+  --lease-namespace NS           POD_NAMESPACE              (default "default")
+  --lease-name NAME              MEO_LEASE_NAME             (default model-endpoint-operator)
+  --lease-duration-seconds N     MEO_LEASE_DURATION_SECONDS (default 15)
+  --renew-deadline-seconds N     MEO_RENEW_DEADLINE_SECONDS (default 10)
+  --retry-period-seconds N       MEO_RETRY_PERIOD_SECONDS   (default 2)
+  --workers N                    MEO_WORKERS                concurrent reconciles (default 4)
+  --log-level LEVEL              MEO_LOG_LEVEL              trace|debug|info|warn|error (default info)
+  --log-format json|pretty       MEO_LOG_FORMAT             (default: pretty on a terminal, else json)
+  --identity ID                  POD_NAME                   leader-election identity (default host-random)
+`;
+
+/**
+ * Reads the configuration. Throws ConfigError listing every invalid setting with where it came
+ * from, so a bad Helm value or flag is reported once and clearly at start-up.
+ */
+export function loadConfig(
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+  isTty: boolean = process.stdout.isTTY,
+): Config | "help" {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    throw new ConfigError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`, { cause: err });
+  }
+  if (flags["help"] === true) return "help";
+  const pick = (flag: keyof typeof FLAGS, envName: string, fallback: string): string => {
+    const value = flags[flag];
+    if (typeof value === "string") return value;
+    return env[envName] ?? fallback;
+  };
+  const raw = {
+    kubeconfig: pick("kubeconfig", "KUBECONFIG", "") || undefined,
+    namespaces: pick("namespaces", "MEO_NAMESPACES", ""),
+    metricsBindAddress: pick("metrics-bind-address", "MEO_METRICS_BIND_ADDRESS", "0.0.0.0:8080"),
+    leaderElect: pick("leader-elect", "MEO_LEADER_ELECT", "true"),
+    leaseNamespace: pick("lease-namespace", "POD_NAMESPACE", "default"),
+    leaseName: pick("lease-name", "MEO_LEASE_NAME", "model-endpoint-operator"),
+    leaseDurationSeconds: pick("lease-duration-seconds", "MEO_LEASE_DURATION_SECONDS", "15"),
+    renewDeadlineSeconds: pick("renew-deadline-seconds", "MEO_RENEW_DEADLINE_SECONDS", "10"),
+    retryPeriodSeconds: pick("retry-period-seconds", "MEO_RETRY_PERIOD_SECONDS", "2"),
+    workers: pick("workers", "MEO_WORKERS", "4"),
+    logLevel: pick("log-level", "MEO_LOG_LEVEL", "info"),
+    logFormat: pick("log-format", "MEO_LOG_FORMAT", isTty ? "pretty" : "json"),
+    identity: pick("identity", "POD_NAME", `${hostname()}-${randomBytes(3).toString("hex")}`),
+  };
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}\n\n${USAGE}`);
+  }
+  const config = parsed.data;
+  if (config.renewDeadlineSeconds >= config.leaseDurationSeconds) {
+    throw new ConfigError(
+      `invalid configuration: renew deadline (${config.renewDeadlineSeconds}s) must be shorter than the lease duration (${config.leaseDurationSeconds}s)`,
+    );
+  }
+  return config;
+}
