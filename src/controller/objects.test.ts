@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+
+import {
+  aipEnvironment,
+  buildEndpointService,
+  buildModelService,
+  buildReplicaSet,
+  LABEL_SERVING,
+  splitModel,
+  type ResolvedDeployedModel,
+} from "./objects.ts";
+
+const endpoint = { namespace: "ml", name: "fraud", uid: "uid-1" };
+const dm: ResolvedDeployedModel = {
+  id: "m2",
+  model: "fraud-detector@2",
+  revision: 2,
+  containerSpec: {
+    imageUri: "registry.example/fraud:2.0",
+    args: ["--workers", "2"],
+    env: [{ name: "LOG_LEVEL", value: "info" }],
+    ports: [{ containerPort: 9000 }],
+  },
+  predictRoute: "/predict",
+  healthRoute: "/health",
+  resources: { requests: { cpu: "2", memory: "7.5Gi" }, limits: { memory: "7.5Gi" } },
+  machineType: "n1-standard-2",
+  serviceAccount: "fraud-sa",
+  disableContainerLogging: false,
+  enableAccessLogging: true,
+};
+
+describe("owned objects", () => {
+  it("builds the ReplicaSet <endpoint>-<id> with labels, owner, probe, resources and the AIP environment", () => {
+    const rs = buildReplicaSet(endpoint, dm, 3);
+    expect(rs.metadata?.name).toBe("fraud-m2");
+    expect(rs.metadata?.ownerReferences).toEqual([
+      {
+        apiVersion: "serving.modelendpoint.io/v1alpha1",
+        kind: "ModelEndpoint",
+        name: "fraud",
+        uid: "uid-1",
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    expect(rs.spec?.replicas).toBe(3);
+    expect(rs.spec?.selector.matchLabels).toEqual({
+      "serving.modelendpoint.io/endpoint": "fraud",
+      "serving.modelendpoint.io/deployed-model": "m2",
+    });
+    expect(rs.spec?.template?.metadata?.labels).toMatchObject({ "serving.modelendpoint.io/revision": "2" });
+    // The serving label is the operator's to set per pod; the template never carries it.
+    expect(rs.spec?.template?.metadata?.labels?.[LABEL_SERVING]).toBeUndefined();
+    const pod = rs.spec?.template?.spec;
+    expect(pod?.serviceAccountName).toBe("fraud-sa");
+    const c = pod?.containers[0];
+    expect(c?.image).toBe("registry.example/fraud:2.0");
+    expect(c?.args).toEqual(["--workers", "2"]);
+    expect(c?.readinessProbe?.httpGet).toEqual({ path: "/health", port: 9000 });
+    expect(c?.ports).toEqual([{ name: "http", containerPort: 9000, protocol: "TCP" }]);
+    expect(c?.resources).toEqual({ requests: { cpu: "2", memory: "7.5Gi" }, limits: { memory: "7.5Gi" } });
+    expect(Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]))).toEqual({
+      LOG_LEVEL: "info",
+      AIP_HTTP_PORT: "9000",
+      AIP_HEALTH_ROUTE: "/health",
+      AIP_PREDICT_ROUTE: "/predict",
+      AIP_DEPLOYED_MODEL_ID: "m2",
+      AIP_ENDPOINT_ID: "fraud",
+      AIP_MODEL_NAME: "fraud-detector",
+      AIP_VERSION_NAME: "2",
+      AIP_MODE: "PREDICTION",
+      AIP_MODE_VERSION: "1.0.0",
+      AIP_FRAMEWORK: "CUSTOM_CONTAINER",
+      AIP_MACHINE_TYPE: "n1-standard-2",
+    });
+  });
+
+  it("leaves out what the spec leaves out and defaults the port to 8080", () => {
+    const rs = buildReplicaSet(
+      endpoint,
+      { ...dm, containerSpec: { imageUri: "x:1" }, resources: {}, serviceAccount: undefined },
+      1,
+    );
+    const c = rs.spec?.template?.spec?.containers[0];
+    expect(rs.spec?.template?.spec?.serviceAccountName).toBeUndefined();
+    expect(c?.resources).toBeUndefined();
+    expect(c?.command).toBeUndefined();
+    expect(c?.ports?.[0]?.containerPort).toBe(8080);
+  });
+
+  it("keeps an AIP_* value the user set", () => {
+    const env = aipEnvironment("fraud", {
+      ...dm,
+      containerSpec: { ...dm.containerSpec, env: [{ name: "AIP_MODE", value: "CUSTOM" }] },
+    });
+    expect(env.filter((e) => e.name === "AIP_MODE")).toEqual([{ name: "AIP_MODE", value: "CUSTOM" }]);
+  });
+
+  it("splits model name and version", () => {
+    expect(splitModel("fraud-detector@2")).toEqual({ name: "fraud-detector", version: "2" });
+    expect(splitModel("fraud-detector")).toEqual({ name: "fraud-detector", version: "" });
+  });
+
+  it("builds the endpoint Service over serving pods and a Service per model", () => {
+    const svc = buildEndpointService(endpoint);
+    expect(svc.metadata?.name).toBe("fraud");
+    expect(svc.spec?.selector).toEqual({
+      "serving.modelendpoint.io/endpoint": "fraud",
+      [LABEL_SERVING]: "true",
+    });
+    expect(svc.spec?.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+    const per = buildModelService(endpoint, "m2");
+    expect(per.metadata?.name).toBe("fraud-m2");
+    expect(per.metadata?.labels?.["serving.modelendpoint.io/deployed-model"]).toBe("m2");
+    expect(per.spec?.selector).toEqual({
+      "serving.modelendpoint.io/endpoint": "fraud",
+      "serving.modelendpoint.io/deployed-model": "m2",
+    });
+  });
+});

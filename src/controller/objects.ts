@@ -1,0 +1,229 @@
+/**
+ * The Kubernetes objects a ModelEndpoint owns (DESIGN section 5), built by pure functions:
+ *
+ * - one ReplicaSet per deployed model, `<endpoint>-<id>`, whose pods carry the Vertex AI `AIP_*`
+ *   environment and a readiness probe on the health route;
+ * - one Service `<endpoint>` selecting the pods labelled to serve (the engine decides which, R6 and
+ *   R11), so the EndpointSlice controller lists exactly the pods that receive traffic;
+ * - one Service `<endpoint>-<id>` per deployed model, for direct access and debugging.
+ *
+ * Every object carries an ownerReference to the ModelEndpoint, so deleting the endpoint deletes
+ * them (garbage collector), and the labels below, so the operator finds and adopts them after a
+ * restart.
+ */
+import type { V1OwnerReference, V1ReplicaSet, V1Service } from "@kubernetes/client-node";
+
+import { API_VERSION, KIND, LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT, LABEL_REVISION } from "../api/constants.ts";
+import type { ContainerResources } from "../api/machine-types.ts";
+import type { ContainerSpec } from "../api/spec.ts";
+
+/** Present ("true") on a pod while it should receive the endpoint's traffic. */
+export const LABEL_SERVING = "serving.modelendpoint.io/serving";
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const MANAGED_BY = "model-endpoint-operator";
+/** The model name[@version] of a deployed model, on its ReplicaSet and pods. */
+export const ANNOTATION_MODEL = "serving.modelendpoint.io/model";
+/** Vertex's disableContainerLogging / enableAccessLogging, for log agents to honour. */
+export const ANNOTATION_CONTAINER_LOGGING = "serving.modelendpoint.io/container-logging";
+export const ANNOTATION_ACCESS_LOGGING = "serving.modelendpoint.io/access-logging";
+/** The container's name in every model pod. */
+export const CONTAINER_NAME = "model-server";
+export const SERVICE_PORT = 80;
+export const DEFAULT_PORT = 8080;
+
+export interface EndpointRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+/** Everything needed to build a deployed model's ReplicaSet: its spec with R2's inheritance resolved. */
+export interface ResolvedDeployedModel {
+  readonly id: string;
+  readonly model: string;
+  readonly revision: number;
+  readonly containerSpec: ContainerSpec;
+  readonly predictRoute: string;
+  readonly healthRoute: string;
+  readonly resources: ContainerResources;
+  readonly machineType?: string | undefined;
+  readonly serviceAccount?: string | undefined;
+  readonly disableContainerLogging: boolean;
+  readonly enableAccessLogging: boolean;
+}
+
+export function replicaSetName(endpoint: string, id: string): string {
+  return `${endpoint}-${id}`;
+}
+
+export function modelServiceName(endpoint: string, id: string): string {
+  return `${endpoint}-${id}`;
+}
+
+/** Vertex's default routes, used when containerSpec leaves them out. */
+export function defaultPredictRoute(endpoint: string, id: string): string {
+  return `/v1/endpoints/${endpoint}/deployedModels/${id}:predict`;
+}
+
+export function defaultHealthRoute(endpoint: string, id: string): string {
+  return `/v1/endpoints/${endpoint}/deployedModels/${id}`;
+}
+
+export function servingPort(spec: ContainerSpec): number {
+  return spec.ports?.[0]?.containerPort ?? DEFAULT_PORT;
+}
+
+export function ownerReference(endpoint: EndpointRef): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: endpoint.name,
+    uid: endpoint.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** The labels that select one deployed model's pods (the ReplicaSet selector; immutable). */
+export function modelSelector(endpoint: string, id: string): Record<string, string> {
+  return { [LABEL_ENDPOINT]: endpoint, [LABEL_DEPLOYED_MODEL]: id };
+}
+
+/** "fraud-detector@2" -> name "fraud-detector", version "2" (empty when no @). */
+export function splitModel(model: string): { name: string; version: string } {
+  const at = model.lastIndexOf("@");
+  return at < 0 ? { name: model, version: "" } : { name: model.slice(0, at), version: model.slice(at + 1) };
+}
+
+/**
+ * The Vertex AI prediction container environment. The user's own env comes first; an AIP_*
+ * variable the user set is not overridden (Vertex documents AIP_* as reserved, but a container
+ * that reads its own value should get it).
+ */
+export function aipEnvironment(
+  endpoint: string,
+  dm: ResolvedDeployedModel,
+): { name: string; value: string }[] {
+  const { name, version } = splitModel(dm.model);
+  const aip: [string, string][] = [
+    ["AIP_HTTP_PORT", String(servingPort(dm.containerSpec))],
+    ["AIP_HEALTH_ROUTE", dm.healthRoute],
+    ["AIP_PREDICT_ROUTE", dm.predictRoute],
+    ["AIP_DEPLOYED_MODEL_ID", dm.id],
+    ["AIP_ENDPOINT_ID", endpoint],
+    ["AIP_MODEL_NAME", name],
+    ["AIP_VERSION_NAME", version],
+    ["AIP_MODE", "PREDICTION"],
+    ["AIP_MODE_VERSION", "1.0.0"],
+    ["AIP_FRAMEWORK", "CUSTOM_CONTAINER"],
+    ["AIP_MACHINE_TYPE", dm.machineType ?? ""],
+  ];
+  const user = (dm.containerSpec.env ?? []).map((e) => ({ name: e.name, value: e.value ?? "" }));
+  const taken = new Set(user.map((e) => e.name));
+  return [...user, ...aip.filter(([n]) => !taken.has(n)).map(([n, value]) => ({ name: n, value }))];
+}
+
+/** A deployed model's ReplicaSet with `replicas` pods. */
+export function buildReplicaSet(
+  endpoint: EndpointRef,
+  dm: ResolvedDeployedModel,
+  replicas: number,
+): V1ReplicaSet {
+  const selector = modelSelector(endpoint.name, dm.id);
+  const labels = { ...selector, [LABEL_REVISION]: String(dm.revision), [LABEL_MANAGED_BY]: MANAGED_BY };
+  const annotations = {
+    [ANNOTATION_MODEL]: dm.model,
+    [ANNOTATION_CONTAINER_LOGGING]: String(!dm.disableContainerLogging),
+    [ANNOTATION_ACCESS_LOGGING]: String(dm.enableAccessLogging),
+  };
+  const port = servingPort(dm.containerSpec);
+  const c = dm.containerSpec;
+  return {
+    apiVersion: "apps/v1",
+    kind: "ReplicaSet",
+    metadata: {
+      name: replicaSetName(endpoint.name, dm.id),
+      namespace: endpoint.namespace,
+      labels,
+      annotations,
+      ownerReferences: [ownerReference(endpoint)],
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels, annotations },
+        spec: {
+          ...(dm.serviceAccount === undefined ? {} : { serviceAccountName: dm.serviceAccount }),
+          containers: [
+            {
+              name: CONTAINER_NAME,
+              image: c.imageUri,
+              ...(c.command === undefined ? {} : { command: [...c.command] }),
+              ...(c.args === undefined ? {} : { args: [...c.args] }),
+              env: aipEnvironment(endpoint.name, dm),
+              ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
+              ...(dm.resources.requests || dm.resources.limits
+                ? {
+                    resources: {
+                      ...(dm.resources.requests ? { requests: { ...dm.resources.requests } } : {}),
+                      ...(dm.resources.limits ? { limits: { ...dm.resources.limits } } : {}),
+                    },
+                  }
+                : {}),
+              readinessProbe: {
+                httpGet: { path: dm.healthRoute, port: port },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+                successThreshold: 1,
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * A ClusterIP Service on port 80 whose target is the pods' port named "http", so models of one
+ * endpoint may listen on different container ports behind the same Service.
+ */
+function service(
+  endpoint: EndpointRef,
+  name: string,
+  selector: Record<string, string>,
+  extraLabels: Record<string, string> = {},
+): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name,
+      namespace: endpoint.namespace,
+      labels: { [LABEL_ENDPOINT]: endpoint.name, [LABEL_MANAGED_BY]: MANAGED_BY, ...extraLabels },
+      ownerReferences: [ownerReference(endpoint)],
+    },
+    spec: {
+      type: "ClusterIP",
+      selector,
+      ports: [{ name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
+
+/**
+ * The endpoint's Service: selects the pods the engine labelled `serving`, so its ready endpoints are
+ * exactly the pods that receive traffic.
+ */
+export function buildEndpointService(endpoint: EndpointRef): V1Service {
+  return service(endpoint, endpoint.name, { [LABEL_ENDPOINT]: endpoint.name, [LABEL_SERVING]: "true" });
+}
+
+/** A Service for one deployed model's pods (all of them, serving or not), for direct access. */
+export function buildModelService(endpoint: EndpointRef, id: string): V1Service {
+  return service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
+    [LABEL_DEPLOYED_MODEL]: id,
+  });
+}
