@@ -1,0 +1,234 @@
+/**
+ * An independent invariant watcher for rollout scenarios. It shares no code with the operator: it
+ * watches Pods, ReplicaSets and EndpointSlices of one namespace through client-node's own informer
+ * and, at every event it observes, checks the rules a user relies on:
+ *
+ * - R4: the non-terminating pods of a chain never exceed N + maxSurge, and its Ready pods never
+ *   drop below N - maxUnavailable (or below what was available when the check began, when that
+ *   was lower: a rollout never makes availability worse than it found it).
+ * - R6: the endpoint Service's ready endpoints never list a pod that the watcher has not seen Ready.
+ *   (The EndpointSlice controller lags a pod that turns not Ready by a moment; that lag is
+ *   Kubernetes' own, so the check is that no pod is served before it was ever Ready, and that a
+ *   never-Ready revision is never served.)
+ *
+ * Terminating pods (deletionTimestamp set) are not counted, as Kubernetes' Deployment controller
+ * does not count them either.
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1EndpointSlice,
+  type V1Pod,
+  type V1ReplicaSet,
+} from "@kubernetes/client-node";
+
+const LABEL_ENDPOINT = "serving.modelendpoint.io/endpoint";
+const LABEL_MODEL = "serving.modelendpoint.io/deployed-model";
+
+export interface ChainCheck {
+  readonly endpoint: string;
+  /** The deployed-model ids of the chain. */
+  readonly models: readonly string[];
+  readonly n: number;
+  readonly maxSurge: number;
+  readonly maxUnavailable: number;
+}
+
+export interface ChainReport {
+  readonly endpoint: string;
+  readonly models: readonly string[];
+  readonly n: number;
+  readonly maxSurge: number;
+  readonly maxUnavailable: number;
+  /** The largest number of non-terminating pods of the chain seen at once. */
+  readonly maxPods: number;
+  /** The lowest number of Ready pods of the chain seen at once. */
+  readonly minAvailable: number;
+  /** The floor the check held availability to: min(N - maxUnavailable, available at start). */
+  readonly floor: number;
+}
+
+export interface WatchReport {
+  readonly events: number;
+  readonly violations: readonly string[];
+  readonly chains: readonly ChainReport[];
+  /** Pods seen as ready endpoints of each endpoint Service, by deployed model. */
+  readonly servedModels: Readonly<Record<string, readonly string[]>>;
+}
+
+const isReady = (pod: V1Pod): boolean =>
+  pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+interface ActiveChain extends ChainCheck {
+  maxPods: number;
+  minAvailable: number;
+  floor: number;
+}
+
+export class InvariantWatcher {
+  readonly #namespace: string;
+  readonly #pods: Informer<V1Pod> & ObjectCache<V1Pod>;
+  readonly #slices: Informer<V1EndpointSlice> & ObjectCache<V1EndpointSlice>;
+  readonly #replicaSets: Informer<V1ReplicaSet> & ObjectCache<V1ReplicaSet>;
+  readonly #chains: ActiveChain[] = [];
+  readonly #everReady = new Set<string>();
+  readonly #violations: string[] = [];
+  readonly #served = new Map<string, Set<string>>();
+  #events = 0;
+  #stopped = false;
+
+  private constructor(kc: KubeConfig, namespace: string) {
+    this.#namespace = namespace;
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    this.#pods = makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () =>
+      core.listNamespacedPod({ namespace }),
+    );
+    this.#replicaSets = makeInformer(kc, `/apis/apps/v1/namespaces/${namespace}/replicasets`, () =>
+      apps.listNamespacedReplicaSet({ namespace }),
+    );
+    this.#slices = makeInformer(kc, `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, () =>
+      discovery.listNamespacedEndpointSlice({ namespace }),
+    );
+  }
+
+  /** Starts watching `namespace` and resolves once the initial lists are in. */
+  static async start(kc: KubeConfig, namespace: string): Promise<InvariantWatcher> {
+    const w = new InvariantWatcher(kc, namespace);
+    const informers: (Informer<KubernetesObject> & ObjectCache<KubernetesObject>)[] = [
+      w.#pods,
+      w.#replicaSets,
+      w.#slices,
+    ];
+    for (const informer of informers) {
+      for (const verb of ["add", "update", "delete"] as const) {
+        informer.on(verb, () => {
+          w.#check();
+        });
+      }
+      // client-node's informer stops on error; a watcher that outlives API server restarts restarts it.
+      informer.on("error", () => {
+        if (!w.#stopped) setTimeout(() => void informer.start().catch(() => undefined), 500);
+      });
+    }
+    await Promise.all(informers.map((i) => i.start()));
+    return w;
+  }
+
+  /**
+   * Checks R4 for a chain from now on. The availability floor is N - maxUnavailable, or what is
+   * available now when that is lower.
+   */
+  watchChain(check: ChainCheck): void {
+    const { pods, available } = this.#countChain(check);
+    this.#chains.push({
+      ...check,
+      maxPods: pods,
+      minAvailable: available,
+      floor: Math.min(check.n - check.maxUnavailable, available),
+    });
+  }
+
+  #countChain(check: ChainCheck): { pods: number; available: number } {
+    const members = new Set(check.models);
+    let pods = 0;
+    let available = 0;
+    for (const pod of this.#pods.list(this.#namespace)) {
+      const labels = pod.metadata?.labels ?? {};
+      if (labels[LABEL_ENDPOINT] !== check.endpoint || !members.has(labels[LABEL_MODEL] ?? "")) continue;
+      if (pod.metadata?.deletionTimestamp) continue;
+      pods++;
+      if (isReady(pod)) available++;
+    }
+    return { pods, available };
+  }
+
+  #check(): void {
+    this.#events++;
+    for (const pod of this.#pods.list(this.#namespace)) {
+      if (isReady(pod)) this.#everReady.add(pod.metadata?.name ?? "");
+    }
+    const at = new Date().toISOString();
+    for (const chain of this.#chains) {
+      const { pods, available } = this.#countChain(chain);
+      chain.maxPods = Math.max(chain.maxPods, pods);
+      chain.minAvailable = Math.min(chain.minAvailable, available);
+      if (pods > chain.n + chain.maxSurge) {
+        this.#violations.push(
+          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${pods} pods > N ${chain.n} + maxSurge ${chain.maxSurge}`,
+        );
+      }
+      if (available < chain.floor) {
+        this.#violations.push(
+          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${available} available < floor ${chain.floor}`,
+        );
+      }
+    }
+    for (const slice of this.#slices.list(this.#namespace)) {
+      const service = slice.metadata?.labels?.["kubernetes.io/service-name"] ?? "";
+      for (const ep of slice.endpoints ?? []) {
+        if (ep.conditions?.ready !== true) continue;
+        const podName = ep.targetRef?.name ?? "";
+        const pod = this.#pods.get(podName, this.#namespace);
+        const model = pod?.metadata?.labels?.[LABEL_MODEL];
+        if (model !== undefined && pod?.metadata?.labels?.[LABEL_ENDPOINT] === service) {
+          const served = this.#served.get(service) ?? new Set<string>();
+          served.add(model);
+          this.#served.set(service, served);
+        }
+        if (!this.#everReady.has(podName)) {
+          this.#violations.push(
+            `${at} R6 service ${service}: ready endpoint ${podName} was never seen Ready`,
+          );
+        }
+      }
+    }
+  }
+
+  /** The pods of a deployed model right now (from the watcher's cache). */
+  pods(endpoint: string, model?: string): V1Pod[] {
+    return this.#pods
+      .list(this.#namespace)
+      .filter(
+        (p) =>
+          p.metadata?.labels?.[LABEL_ENDPOINT] === endpoint &&
+          (model === undefined || p.metadata.labels[LABEL_MODEL] === model),
+      );
+  }
+
+  /** The ReplicaSets of the namespace right now (from the watcher's cache). */
+  replicaSets(): readonly V1ReplicaSet[] {
+    return this.#replicaSets.list(this.#namespace);
+  }
+
+  report(): WatchReport {
+    return {
+      events: this.#events,
+      violations: [...this.#violations],
+      chains: this.#chains.map((c) => ({
+        endpoint: c.endpoint,
+        models: c.models,
+        n: c.n,
+        maxSurge: c.maxSurge,
+        maxUnavailable: c.maxUnavailable,
+        maxPods: c.maxPods,
+        minAvailable: c.minAvailable,
+        floor: c.floor,
+      })),
+      servedModels: Object.fromEntries([...this.#served].map(([k, v]) => [k, [...v].sort()])),
+    };
+  }
+
+  async stop(): Promise<WatchReport> {
+    this.#stopped = true;
+    await Promise.all([this.#pods.stop(), this.#replicaSets.stop(), this.#slices.stop()]);
+    return this.report();
+  }
+}
