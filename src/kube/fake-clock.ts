@@ -67,6 +67,11 @@ export class FakeClock implements Clock {
     await settle();
   }
 
+  /** Moves the time forward without firing any timer, as when the event loop was blocked. */
+  jump(ms: number): void {
+    this.nowMs += ms;
+  }
+
   /** Advances to the next pending timer and fires it (and any due at the same instant). */
   async fireNext(): Promise<void> {
     const next = this.next();
