@@ -22,7 +22,7 @@ import {
   VERSION,
 } from "./constants.ts";
 import { ModelEndpointSchema, rootRules } from "./resource.ts";
-import { toCelValidation } from "./rule.ts";
+import { toCelValidations } from "./rule.ts";
 import { ModelEndpointSpecSchema } from "./spec.ts";
 import { ModelEndpointStatusSchema } from "./status.ts";
 
@@ -148,12 +148,13 @@ export function openApiSchema(): JsonSchema {
     properties: {
       apiVersion: { description: `Always ${API_VERSION}.`, type: "string" },
       kind: { description: `Always ${KIND}.`, type: "string" },
-      metadata: { type: "object" },
+      // Declared so that CEL rules can point at metadata.name (fieldPath); the rules are below.
+      metadata: { type: "object", properties: { name: { type: "string" } } },
       spec: structuralSchemaOf(ModelEndpointSpecSchema),
       status: structuralSchemaOf(ModelEndpointStatusSchema),
     },
     required: ["spec"],
-    "x-kubernetes-validations": rootRules.map((r) => toCelValidation(r)),
+    "x-kubernetes-validations": rootRules.flatMap((r) => toCelValidations(r)),
   };
 }
 

@@ -108,7 +108,7 @@ function transitionIssues(obj: ModelEndpoint, old: ModelEndpoint | undefined): V
   const issues: ValidationIssue[] = [];
   const check = <T>(rules: readonly TransitionRule<T>[], self: T, oldSelf: T | undefined, at: string) => {
     for (const rule of rules) {
-      if (oldSelf === undefined && !rule.optionalOldSelf) continue;
+      if (oldSelf === undefined && rule.onCreate === undefined) continue;
       if (rule.check(self, oldSelf)) continue;
       const path = [at, ...fieldPathSegments(rule.fieldPath)].join(".");
       issues.push({ path, message: transitionRuleMessage(rule, self, oldSelf) });

@@ -6,8 +6,10 @@
  *
  * A *plain* rule sees one value (`self`) and holds on every write. A *transition* rule also sees the
  * value before the write (`oldSelf`): the API server evaluates it only on updates, where an old
- * value exists, unless `optionalOldSelf` is set, in which case it runs on creates too with
- * `oldSelf` empty (the TypeScript side then receives `undefined`).
+ * value exists. Rules judged "when a deployed model is added" must also hold on create, where every
+ * entry is added; such a rule carries a second CEL form, `onCreate`, evaluated with
+ * `optionalOldSelf` and written `oldSelf.hasValue() || ...` so that it only acts on create (CEL's
+ * cost estimator cannot bound the size of `oldSelf.value()`, so one form cannot serve both).
  */
 import { z } from "zod";
 
@@ -41,9 +43,9 @@ export interface PlainRule<T> extends RuleBase {
 
 export interface TransitionRule<T> extends RuleBase {
   readonly kind: "transition";
-  /** When true the rule also runs on create, with `oldSelf` absent (undefined here). */
-  readonly optionalOldSelf: boolean;
-  /** The TypeScript twin of `rule`; `oldSelf` is undefined only when `optionalOldSelf` is set. */
+  /** The CEL form evaluated on create (see above); the rule is update-only without it. */
+  readonly onCreate?: { readonly rule: string; readonly messageExpression?: string };
+  /** The TypeScript twin of both forms; `oldSelf` is undefined on create (only with `onCreate`). */
   readonly check: (self: T, oldSelf: T | undefined) => boolean;
   readonly describe?: (self: T, oldSelf: T | undefined) => string;
 }
@@ -60,16 +62,29 @@ export interface CelValidation {
   readonly optionalOldSelf?: boolean;
 }
 
-/** The CRD form of a rule. */
-export function toCelValidation<T>(rule: Rule<T>): CelValidation {
-  return {
-    rule: rule.rule,
-    ...(rule.messageExpression !== undefined ? { messageExpression: rule.messageExpression } : {}),
+/** The CRD form of a rule: one entry, or two for a transition rule with an `onCreate` form. */
+export function toCelValidations<T>(rule: Rule<T>): CelValidation[] {
+  const common = {
     message: rule.message,
     ...(rule.fieldPath !== undefined ? { fieldPath: rule.fieldPath } : {}),
     ...(rule.reason !== undefined ? { reason: rule.reason } : {}),
-    ...(rule.kind === "transition" && rule.optionalOldSelf ? { optionalOldSelf: true } : {}),
   };
+  const main: CelValidation = {
+    rule: rule.rule,
+    ...(rule.messageExpression !== undefined ? { messageExpression: rule.messageExpression } : {}),
+    ...common,
+  };
+  if (rule.kind === "plain" || rule.onCreate === undefined) return [main];
+  const { rule: createRule, messageExpression } = rule.onCreate;
+  return [
+    main,
+    {
+      rule: createRule,
+      ...(messageExpression !== undefined ? { messageExpression } : {}),
+      ...common,
+      optionalOldSelf: true,
+    },
+  ];
 }
 
 /** The message a failed plain rule reports. */
@@ -124,6 +139,6 @@ export function withRules<S extends z.ZodType>(schema: S, rules: readonly Rule<z
         });
   return refined.meta({
     ...(z.globalRegistry.get(schema) ?? {}),
-    "x-kubernetes-validations": rules.map((r) => toCelValidation(r)),
+    "x-kubernetes-validations": rules.flatMap((r) => toCelValidations(r)),
   });
 }

@@ -62,9 +62,14 @@ export function boundedRecord<V extends z.ZodType>(value: V, max: number) {
     .meta({ maxProperties: max });
 }
 
-/** `has(self.f) == has(oldSelf.f) && (!has(self.f) || self.f == oldSelf.f)`: f did not change. */
-function unchangedCel(field: string): string {
-  return `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`;
+/** CEL: optional field `f` is unset on both `a` and `b`, or set to the same value. */
+function sameOptional(a: string, b: string, f: string): string {
+  return `has(${a}.${f}) == has(${b}.${f}) && (!has(${a}.${f}) || ${a}.${f} == ${b}.${f})`;
+}
+
+/** CEL: optional field `f` did not change. */
+function unchangedCel(f: string): string {
+  return sameOptional("self", "oldSelf", f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,7 +203,6 @@ const dedicatedResourcesRules: Rule<DedicatedResourcesBase>[] = [
   {
     kind: "transition",
     name: "dedicatedResources.machineSpecImmutable",
-    optionalOldSelf: false,
     rule: unchangedCel("machineSpec"),
     message: "machineSpec is immutable: deploy a new model (a rolling deployment) to change it",
     fieldPath: ".machineSpec",
@@ -349,7 +353,6 @@ const deployedModelRules: Rule<DeployedModelBase>[] = [
   {
     kind: "transition",
     name: "deployedModel.modelImmutable",
-    optionalOldSelf: false,
     rule: "self.model == oldSelf.model",
     message: "model is immutable: deploy the new model as a new entry with rolloutOptions instead",
     fieldPath: ".model",
@@ -358,7 +361,6 @@ const deployedModelRules: Rule<DeployedModelBase>[] = [
   {
     kind: "transition",
     name: "deployedModel.containerSpecImmutable",
-    optionalOldSelf: false,
     rule: "self.containerSpec == oldSelf.containerSpec",
     message:
       "containerSpec is immutable: deploy the new container as a new entry with rolloutOptions instead",
@@ -368,7 +370,6 @@ const deployedModelRules: Rule<DeployedModelBase>[] = [
   {
     kind: "transition",
     name: "deployedModel.rolloutOptionsImmutable",
-    optionalOldSelf: false,
     rule: unchangedCel("rolloutOptions"),
     message: "rolloutOptions is immutable: it can be neither added, changed nor removed on an existing entry",
     fieldPath: ".rolloutOptions",
@@ -377,7 +378,6 @@ const deployedModelRules: Rule<DeployedModelBase>[] = [
   {
     kind: "transition",
     name: "deployedModel.serviceAccountImmutable",
-    optionalOldSelf: false,
     rule: unchangedCel("serviceAccount"),
     message: "serviceAccount is immutable",
     fieldPath: ".serviceAccount",
@@ -386,7 +386,6 @@ const deployedModelRules: Rule<DeployedModelBase>[] = [
   {
     kind: "transition",
     name: "deployedModel.disableContainerLoggingImmutableOnRollout",
-    optionalOldSelf: false,
     rule: `!has(self.rolloutOptions) || (${unchangedCel("disableContainerLogging")})`,
     message: "disableContainerLogging cannot change on a rolling deployment (an entry with rolloutOptions)",
     fieldPath: ".disableContainerLogging",
@@ -396,7 +395,6 @@ const deployedModelRules: Rule<DeployedModelBase>[] = [
   {
     kind: "transition",
     name: "deployedModel.enableAccessLoggingImmutableOnRollout",
-    optionalOldSelf: false,
     rule: `!has(self.rolloutOptions) || (${unchangedCel("enableAccessLogging")})`,
     message: "enableAccessLogging cannot change on a rolling deployment (an entry with rolloutOptions)",
     fieldPath: ".enableAccessLogging",
@@ -412,10 +410,61 @@ export type DeployedModel = z.output<typeof DeployedModelSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // The list of deployed models: rules across entries.
+//
+// Rules judged "when an entry is added" are written once as a body over an added rolling entry `m`
+// at index `i`, and expanded into an update form and a create form (see rule.ts). Their messages
+// name the first offending entry: a messageExpression `'...%s...'.format([...])` over a filtered
+// entry keeps CEL's cost estimate bounded, where `join` over a mapped list does not.
 
-/** CEL: entry `v` was already in the list before this write. `oldSelf` is optional here. */
-function existedCel(v: string): string {
-  return `(oldSelf.hasValue() && oldSelf.value().exists(o, o.id == ${v}.id))`;
+const PREV = "m.rolloutOptions.previousDeployedModel";
+
+/** CEL of "the entry with id `idExpr` was in the list before this write", or undefined on create. */
+type Existed = (idExpr: string) => string | undefined;
+const existedBefore: Existed = (idExpr) => `oldSelf.exists(o, o.id == ${idExpr})`;
+const onCreate: Existed = () => undefined;
+
+/** `a || b || ...` over the terms that apply. */
+function anyOf(...terms: (string | undefined)[]): string {
+  return terms.filter((t) => t !== undefined).join(" || ");
+}
+
+interface AddedRuleSpec {
+  readonly name: string;
+  readonly message: string;
+  /** CEL that holds for a valid added rolling entry `m` at index `i`. */
+  readonly body: (existed: Existed) => string;
+  /** `'...%s...'` and the CEL arguments over the first offending entry `x`. */
+  readonly format: string;
+  readonly args: (x: string) => string[];
+  readonly check: (self: DeployedModel[], old: DeployedModel[] | undefined) => boolean;
+  readonly describe: (self: DeployedModel[], old: DeployedModel[] | undefined) => string;
+}
+
+function celFormat(format: string, first: string, args: (x: string) => string[]): string {
+  if (format.includes("'")) throw new Error(`a CEL format string cannot hold a quote: ${format}`);
+  return `'${format}'.format([${args(first).join(", ")}])`;
+}
+
+/** A transition rule on the list, judged for each rolling entry when it is added (create or update). */
+function addedRule(spec: AddedRuleSpec): Rule<DeployedModel[]> {
+  const update = spec.body(existedBefore);
+  const create = spec.body(onCreate);
+  const isAdded = "!oldSelf.exists(o, o.id == m.id)";
+  const updateFirst = `self.transformList(i, m, has(m.rolloutOptions) && ${isAdded} && !(${update}), m)[0]`;
+  const createFirst = `self.transformList(i, m, has(m.rolloutOptions) && !(${create}), m)[0]`;
+  return {
+    kind: "transition",
+    name: spec.name,
+    rule: `self.all(i, m, ${anyOf("!has(m.rolloutOptions)", existedBefore("m.id"), `(${update})`)})`,
+    messageExpression: celFormat(spec.format, updateFirst, spec.args),
+    onCreate: {
+      rule: `oldSelf.hasValue() || self.all(i, m, !has(m.rolloutOptions) || (${create}))`,
+      messageExpression: celFormat(spec.format, createFirst, spec.args),
+    },
+    message: spec.message,
+    check: spec.check,
+    describe: spec.describe,
+  };
 }
 
 function existed(old: readonly DeployedModel[] | undefined, id: string): boolean {
@@ -427,178 +476,170 @@ function entry(list: readonly DeployedModel[], id: string): DeployedModel | unde
   return list.find((m) => m.id === id);
 }
 
-/** Entries with rolloutOptions that this write adds (judged once, when added). */
-function addedRollouts(
+type RollingEntry = DeployedModel & { rolloutOptions: RolloutOptions };
+
+/**
+ * The first rolling entry added by this write (on create: any) that breaks `valid`, in list order,
+ * as the API server's messageExpression finds it.
+ */
+function firstAddedOffender(
   list: readonly DeployedModel[],
   old: readonly DeployedModel[] | undefined,
-): (DeployedModel & { rolloutOptions: RolloutOptions })[] {
-  return list.filter(
-    (m): m is DeployedModel & { rolloutOptions: RolloutOptions } =>
-      m.rolloutOptions !== undefined && !existed(old, m.id),
-  );
+  valid: (m: RollingEntry, index: number) => boolean,
+): RollingEntry | undefined {
+  let found: RollingEntry | undefined;
+  list.forEach((m, i) => {
+    if (found !== undefined || m.rolloutOptions === undefined || existed(old, m.id)) return;
+    const rolling = { ...m, rolloutOptions: m.rolloutOptions };
+    if (!valid(rolling, i)) found = rolling;
+  });
+  return found;
 }
 
-const uniquePreviousCel =
-  "self.exists_one(b, has(b.rolloutOptions) && b.rolloutOptions.previousDeployedModel == a.rolloutOptions.previousDeployedModel)";
-
-function sharesPrevious(list: readonly DeployedModel[], a: DeployedModel): boolean {
-  const previous = a.rolloutOptions?.previousDeployedModel;
-  return (
-    previous !== undefined &&
-    list.filter((b) => b.rolloutOptions?.previousDeployedModel === previous).length > 1
-  );
+function previousExists(list: readonly DeployedModel[], m: RollingEntry): boolean {
+  return entry(list, m.rolloutOptions.previousDeployedModel) !== undefined;
 }
 
-function previousMissing(list: readonly DeployedModel[], m: { rolloutOptions: RolloutOptions }): boolean {
-  return entry(list, m.rolloutOptions.previousDeployedModel) === undefined;
-}
-
-/** The previous entry is added in this write too but listed after `m`. */
-function previousListedAfter(
+/** An added previous (not in the old list) that is in the list must come before `m`. */
+function previousListedBefore(
   list: readonly DeployedModel[],
   old: readonly DeployedModel[] | undefined,
-  m: { id: string; rolloutOptions: RolloutOptions },
+  m: RollingEntry,
+  index: number,
 ): boolean {
   const previous = m.rolloutOptions.previousDeployedModel;
-  if (entry(list, previous) === undefined || existed(old, previous)) return false;
-  const ids = list.map((x) => x.id);
-  return ids.indexOf(previous) >= ids.indexOf(m.id);
+  if (existed(old, previous)) return true;
+  const at = list.findIndex((p) => p.id === previous);
+  return at === -1 || at < index;
 }
 
-function routesDiffer(list: readonly DeployedModel[], m: DeployedModel & { rolloutOptions: RolloutOptions }) {
+function sameRoutes(list: readonly DeployedModel[], m: RollingEntry): boolean {
   const p = entry(list, m.rolloutOptions.previousDeployedModel);
   return (
-    p !== undefined &&
-    ((p.containerSpec.predictRoute ?? "") !== (m.containerSpec.predictRoute ?? "") ||
-      (p.containerSpec.healthRoute ?? "") !== (m.containerSpec.healthRoute ?? ""))
+    p === undefined ||
+    (p.containerSpec.predictRoute === m.containerSpec.predictRoute &&
+      p.containerSpec.healthRoute === m.containerSpec.healthRoute)
   );
 }
 
-/** Entries this write adds whose id an existing (kept) entry names as its previousDeployedModel. */
-function rebinding(list: readonly DeployedModel[], old: readonly DeployedModel[]): DeployedModel[] {
-  return list.filter(
-    (m) =>
-      !existed(old, m.id) &&
-      list.some((o) => o.rolloutOptions?.previousDeployedModel === m.id && existed(old, o.id)),
+function firstSharingPrevious(list: readonly DeployedModel[]): RollingEntry | undefined {
+  return list.find(
+    (a): a is RollingEntry =>
+      a.rolloutOptions !== undefined &&
+      list.filter((b) => b.rolloutOptions?.previousDeployedModel === a.rolloutOptions?.previousDeployedModel)
+        .length > 1,
   );
 }
+
+/** The first entry this write adds whose id an entry of the old list names as its previous model. */
+function firstRebinding(
+  list: readonly DeployedModel[],
+  old: readonly DeployedModel[],
+): DeployedModel | undefined {
+  return list.find(
+    (m) => !existed(old, m.id) && old.some((o) => o.rolloutOptions?.previousDeployedModel === m.id),
+  );
+}
+
+const exactlyOneOnSamePrevious =
+  "self.exists_one(b, has(b.rolloutOptions) && " +
+  "b.rolloutOptions.previousDeployedModel == a.rolloutOptions.previousDeployedModel)";
+
+const rolloutOntoMessage = (id: string, previous: string) =>
+  `deployed model ${id}: rolloutOptions.previousDeployedModel ${previous} is not a deployed model of this endpoint`;
+const listedAfterMessage = (id: string, previous: string) =>
+  `deployed model ${id} must be listed after ${previous}, its previousDeployedModel, which is added in the same change`;
+const routesMessage = (id: string, previous: string) =>
+  `deployed model ${id}: containerSpec.predictRoute and containerSpec.healthRoute must equal those of its previousDeployedModel ${previous}`;
+const sharedPreviousMessage = (id: string, previous: string) =>
+  `deployed model ${id}: another deployed model also rolls onto ${previous}; at most one deployed model may roll onto a given previousDeployedModel`;
+const rebindingMessage = (id: string) =>
+  `deployed model ${id} reuses the id of a removed model that an existing entry names as its previousDeployedModel: choose another id`;
+
+const idAndPrevious = (x: string) => [`${x}.id`, `${x}.rolloutOptions.previousDeployedModel`];
 
 const deployedModelsRules: Rule<DeployedModel[]>[] = [
   {
     kind: "plain",
     name: "deployedModels.uniquePrevious",
-    rule: `self.all(a, !has(a.rolloutOptions) || ${uniquePreviousCel})`,
-    messageExpression:
-      `'deployed models ' + self.filter(a, has(a.rolloutOptions) && !${uniquePreviousCel}).map(a, a.id).join(', ') + ` +
-      `' name the same rolloutOptions.previousDeployedModel: at most one deployed model may roll onto a given model'`,
+    rule: `self.all(a, !has(a.rolloutOptions) || ${exactlyOneOnSamePrevious})`,
+    messageExpression: celFormat(
+      sharedPreviousMessage("%s", "%s"),
+      `self.filter(a, has(a.rolloutOptions) && !${exactlyOneOnSamePrevious})[0]`,
+      idAndPrevious,
+    ),
     message: "at most one deployed model may roll onto a given previousDeployedModel",
-    check: (self) => !self.some((a) => sharesPrevious(self, a)),
-    describe: (self) =>
-      `deployed models ${self
-        .filter((a) => sharesPrevious(self, a))
-        .map((a) => a.id)
-        .join(
-          ", ",
-        )} name the same rolloutOptions.previousDeployedModel: at most one deployed model may roll onto a given model`,
+    check: (self) => firstSharingPrevious(self) === undefined,
+    describe: (self) => {
+      const m = firstSharingPrevious(self);
+      return m === undefined ? "" : sharedPreviousMessage(m.id, m.rolloutOptions.previousDeployedModel);
+    },
   },
-  {
-    kind: "transition",
+  addedRule({
     name: "deployedModels.previousExists",
-    optionalOldSelf: true,
-    rule:
-      `self.all(m, !has(m.rolloutOptions) || ${existedCel("m")} || ` +
-      `self.exists(p, p.id == m.rolloutOptions.previousDeployedModel))`,
-    messageExpression:
-      `self.filter(m, has(m.rolloutOptions) && !${existedCel("m")} && ` +
-      `!self.exists(p, p.id == m.rolloutOptions.previousDeployedModel))` +
-      `.map(m, 'deployed model ' + m.id + ': rolloutOptions.previousDeployedModel ' + ` +
-      `m.rolloutOptions.previousDeployedModel + ' is not a deployed model of this endpoint').join('; ')`,
     message: "rolloutOptions.previousDeployedModel must name a deployed model of this endpoint",
-    check: (self, old) => !addedRollouts(self, old).some((m) => previousMissing(self, m)),
-    describe: (self, old) =>
-      addedRollouts(self, old)
-        .filter((m) => previousMissing(self, m))
-        .map(
-          (m) =>
-            `deployed model ${m.id}: rolloutOptions.previousDeployedModel ${m.rolloutOptions.previousDeployedModel} is not a deployed model of this endpoint`,
-        )
-        .join("; "),
-  },
-  {
-    kind: "transition",
+    body: () => `self.exists(p, p.id == ${PREV})`,
+    format: rolloutOntoMessage("%s", "%s"),
+    args: idAndPrevious,
+    check: (self, old) => firstAddedOffender(self, old, (m) => previousExists(self, m)) === undefined,
+    describe: (self, old) => {
+      const m = firstAddedOffender(self, old, (x) => previousExists(self, x));
+      return m === undefined ? "" : rolloutOntoMessage(m.id, m.rolloutOptions.previousDeployedModel);
+    },
+  }),
+  addedRule({
     name: "deployedModels.previousListedFirst",
-    optionalOldSelf: true,
-    rule:
-      `self.all(m, !has(m.rolloutOptions) || ${existedCel("m")} || ` +
-      `!self.exists(p, p.id == m.rolloutOptions.previousDeployedModel && !${existedCel("p")}) || ` +
-      `self.map(x, x.id).indexOf(m.rolloutOptions.previousDeployedModel) < self.map(x, x.id).indexOf(m.id))`,
-    messageExpression:
-      `self.filter(m, has(m.rolloutOptions) && !${existedCel("m")} && ` +
-      `self.exists(p, p.id == m.rolloutOptions.previousDeployedModel && !${existedCel("p")}) && ` +
-      `self.map(x, x.id).indexOf(m.rolloutOptions.previousDeployedModel) >= self.map(x, x.id).indexOf(m.id))` +
-      `.map(m, 'deployed model ' + m.id + ' must be listed after its previousDeployedModel ' + ` +
-      `m.rolloutOptions.previousDeployedModel + ', which is added in the same change').join('; ')`,
     message: "a rolling deployment added together with its previousDeployedModel must be listed after it",
-    check: (self, old) => !addedRollouts(self, old).some((m) => previousListedAfter(self, old, m)),
-    describe: (self, old) =>
-      addedRollouts(self, old)
-        .filter((m) => previousListedAfter(self, old, m))
-        .map(
-          (m) =>
-            `deployed model ${m.id} must be listed after its previousDeployedModel ${m.rolloutOptions.previousDeployedModel}, which is added in the same change`,
-        )
-        .join("; "),
-  },
-  {
-    kind: "transition",
+    body: (existedBefore) =>
+      anyOf(
+        existedBefore(PREV),
+        `!self.exists(p, p.id == ${PREV})`,
+        `self.exists(j, p, j < i && p.id == ${PREV})`,
+      ),
+    format: listedAfterMessage("%s", "%s"),
+    args: idAndPrevious,
+    check: (self, old) =>
+      firstAddedOffender(self, old, (m, i) => previousListedBefore(self, old, m, i)) === undefined,
+    describe: (self, old) => {
+      const m = firstAddedOffender(self, old, (x, i) => previousListedBefore(self, old, x, i));
+      return m === undefined ? "" : listedAfterMessage(m.id, m.rolloutOptions.previousDeployedModel);
+    },
+  }),
+  addedRule({
     name: "deployedModels.sameRoutesAsPrevious",
-    optionalOldSelf: true,
-    rule:
-      `self.all(m, !has(m.rolloutOptions) || ${existedCel("m")} || ` +
-      `self.all(p, p.id != m.rolloutOptions.previousDeployedModel || ` +
-      `(p.containerSpec.?predictRoute.orValue('') == m.containerSpec.?predictRoute.orValue('') && ` +
-      `p.containerSpec.?healthRoute.orValue('') == m.containerSpec.?healthRoute.orValue(''))))`,
-    messageExpression:
-      `self.filter(m, has(m.rolloutOptions) && !${existedCel("m")} && ` +
-      `self.exists(p, p.id == m.rolloutOptions.previousDeployedModel && ` +
-      `(p.containerSpec.?predictRoute.orValue('') != m.containerSpec.?predictRoute.orValue('') || ` +
-      `p.containerSpec.?healthRoute.orValue('') != m.containerSpec.?healthRoute.orValue(''))))` +
-      `.map(m, 'deployed model ' + m.id + ': containerSpec.predictRoute and containerSpec.healthRoute must equal ' + ` +
-      `'those of its previousDeployedModel ' + m.rolloutOptions.previousDeployedModel).join('; ')`,
     message:
       "a rolling deployment's containerSpec.predictRoute and containerSpec.healthRoute must equal those of its previousDeployedModel",
-    check: (self, old) => !addedRollouts(self, old).some((m) => routesDiffer(self, m)),
-    describe: (self, old) =>
-      addedRollouts(self, old)
-        .filter((m) => routesDiffer(self, m))
-        .map(
-          (m) =>
-            `deployed model ${m.id}: containerSpec.predictRoute and containerSpec.healthRoute must equal those of its previousDeployedModel ${m.rolloutOptions.previousDeployedModel}`,
-        )
-        .join("; "),
-  },
+    body: () =>
+      `self.all(p, p.id != ${PREV} || ` +
+      `(${sameOptional("p.containerSpec", "m.containerSpec", "predictRoute")} && ` +
+      `${sameOptional("p.containerSpec", "m.containerSpec", "healthRoute")}))`,
+    format: routesMessage("%s", "%s"),
+    args: idAndPrevious,
+    check: (self, old) => firstAddedOffender(self, old, (m) => sameRoutes(self, m)) === undefined,
+    describe: (self, old) => {
+      const m = firstAddedOffender(self, old, (x) => sameRoutes(self, x));
+      return m === undefined ? "" : routesMessage(m.id, m.rolloutOptions.previousDeployedModel);
+    },
+  }),
   {
     kind: "transition",
     name: "deployedModels.noRebinding",
-    optionalOldSelf: false,
     rule:
-      "self.all(m, oldSelf.exists(o, o.id == m.id) || !self.exists(o, has(o.rolloutOptions) && " +
-      "o.rolloutOptions.previousDeployedModel == m.id && oldSelf.exists(x, x.id == o.id)))",
-    messageExpression:
-      "self.filter(m, !oldSelf.exists(o, o.id == m.id) && self.exists(o, has(o.rolloutOptions) && " +
-      "o.rolloutOptions.previousDeployedModel == m.id && oldSelf.exists(x, x.id == o.id)))" +
-      ".map(m, 'deployed model ' + m.id + ' reuses the id of a removed model that another entry names as its " +
-      "previousDeployedModel: choose another id').join('; ')",
+      "self.all(m, oldSelf.exists(o, o.id == m.id) || " +
+      "!oldSelf.exists(o, has(o.rolloutOptions) && o.rolloutOptions.previousDeployedModel == m.id))",
+    messageExpression: celFormat(
+      rebindingMessage("%s"),
+      "self.filter(m, !oldSelf.exists(o, o.id == m.id) && " +
+        "oldSelf.exists(o, has(o.rolloutOptions) && o.rolloutOptions.previousDeployedModel == m.id))[0]",
+      (x) => [`${x}.id`],
+    ),
     message:
-      "a new deployed model must not reuse the id of a removed model that another entry names as its previousDeployedModel",
-    check: (self, old) => old === undefined || rebinding(self, old).length === 0,
-    describe: (self, old) =>
-      rebinding(self, old ?? [])
-        .map(
-          (m) =>
-            `deployed model ${m.id} reuses the id of a removed model that another entry names as its previousDeployedModel: choose another id`,
-        )
-        .join("; "),
+      "a new deployed model must not reuse the id of a removed model that an existing entry names as its previousDeployedModel",
+    check: (self, old) => old === undefined || firstRebinding(self, old) === undefined,
+    describe: (self, old) => {
+      const m = old === undefined ? undefined : firstRebinding(self, old);
+      return m === undefined ? "" : rebindingMessage(m.id);
+    },
   },
 ];
 
