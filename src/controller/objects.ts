@@ -11,11 +11,11 @@
  * them (garbage collector), and the labels below, so the operator finds and adopts them after a
  * restart.
  */
-import type { V1OwnerReference, V1ReplicaSet, V1Service } from "@kubernetes/client-node";
 
 import { API_VERSION, KIND, LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT, LABEL_REVISION } from "../api/constants.ts";
 import type { ContainerResources } from "../api/machine-types.ts";
 import type { ContainerSpec } from "../api/spec.ts";
+import type { OwnerReference, ReplicaSet, Service } from "../kube/objects.ts";
 
 /** Present ("true") on a pod while it should receive the endpoint's traffic. */
 export const LABEL_SERVING = "serving.modelendpoint.io/serving";
@@ -73,7 +73,7 @@ export function servingPort(spec: ContainerSpec): number {
   return spec.ports?.[0]?.containerPort ?? DEFAULT_PORT;
 }
 
-export function ownerReference(endpoint: EndpointRef): V1OwnerReference {
+export function ownerReference(endpoint: EndpointRef): OwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -123,12 +123,16 @@ export function aipEnvironment(
   return [...user, ...aip.filter(([n]) => !taken.has(n)).map(([n, value]) => ({ name: n, value }))];
 }
 
-/** A deployed model's ReplicaSet with `replicas` pods. */
+/** The chain pool size the engine asked for when it created a ReplicaSet (read back after a restart). */
+export const ANNOTATION_POOL_SIZE = "serving.modelendpoint.io/pool-size";
+
+/** A deployed model's ReplicaSet with `replicas` pods; `poolSize` is its chain's N, kept as an annotation. */
 export function buildReplicaSet(
   endpoint: EndpointRef,
   dm: ResolvedDeployedModel,
   replicas: number,
-): V1ReplicaSet {
+  poolSize?: number,
+): ReplicaSet {
   const selector = modelSelector(endpoint.name, dm.id);
   const labels = { ...selector, [LABEL_REVISION]: String(dm.revision), [LABEL_MANAGED_BY]: MANAGED_BY };
   const annotations = {
@@ -145,7 +149,8 @@ export function buildReplicaSet(
       name: replicaSetName(endpoint.name, dm.id),
       namespace: endpoint.namespace,
       labels,
-      annotations,
+      annotations:
+        poolSize === undefined ? annotations : { ...annotations, [ANNOTATION_POOL_SIZE]: String(poolSize) },
       ownerReferences: [ownerReference(endpoint)],
     },
     spec: {
@@ -195,7 +200,7 @@ function service(
   name: string,
   selector: Record<string, string>,
   extraLabels: Record<string, string> = {},
-): V1Service {
+): Service {
   return {
     apiVersion: "v1",
     kind: "Service",
@@ -217,12 +222,12 @@ function service(
  * The endpoint's Service: selects the pods the engine labelled `serving`, so its ready endpoints are
  * exactly the pods that receive traffic.
  */
-export function buildEndpointService(endpoint: EndpointRef): V1Service {
+export function buildEndpointService(endpoint: EndpointRef): Service {
   return service(endpoint, endpoint.name, { [LABEL_ENDPOINT]: endpoint.name, [LABEL_SERVING]: "true" });
 }
 
 /** A Service for one deployed model's pods (all of them, serving or not), for direct access. */
-export function buildModelService(endpoint: EndpointRef, id: string): V1Service {
+export function buildModelService(endpoint: EndpointRef, id: string): Service {
   return service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
     [LABEL_DEPLOYED_MODEL]: id,
   });

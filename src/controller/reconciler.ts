@@ -1,0 +1,418 @@
+/**
+ * One reconcile of one ModelEndpoint, keyed by "namespace/name": gather -> decide -> act -> persist.
+ *
+ * 1. Gather: read the endpoint, its ReplicaSets and their pods from the informer caches (one
+ *    snapshot; nothing is read from the API server).
+ * 2. Decide: parse the endpoint with the API's own rules and ask the rollout engine for a plan (the
+ *    actions of one safe step, the new status, the events).
+ * 3. Act: make sure the Services exist, apply the actions in the plan's order, stopping at the first
+ *    failure (the next pass plans again from what happened), record the events.
+ * 4. Persist: write the status once, and only when it changed.
+ *
+ * A reconcile never throws for bad input: an endpoint that fails validation gets Ready=False with
+ * reason InvalidSpec and the exact issues, and nothing it owns is touched. Errors writing to the API
+ * server are thrown to the work queue, which retries with backoff; a write the API server refuses
+ * for good (a TerminalError) is handed to the engine on the next pass, which fails the rollout.
+ */
+import { LABEL_ENDPOINT } from "../api/constants.ts";
+import { jsonEqual } from "../api/json.ts";
+import { isMachineType, resolveContainerResources, type ContainerResources } from "../api/machine-types.ts";
+import { parseModelEndpoint, type ValidationIssue } from "../api/parse.ts";
+import type { ModelEndpoint } from "../api/resource.ts";
+import type { DeployedModel } from "../api/spec.ts";
+import type { Clock } from "../kube/clock.ts";
+import { KubeError, TerminalError } from "../kube/errors.ts";
+import type { EventInput } from "../kube/events.ts";
+import type { Logger } from "../kube/logger.ts";
+import type { DeepReadonly, KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
+import type { ReadonlyStore } from "../kube/store.ts";
+import type { ReconcileResult } from "../kube/workqueue.ts";
+import type { Metrics } from "../metrics.ts";
+import type {
+  Action,
+  ActionError,
+  CreateReplicaSet,
+  EndpointStatus,
+  Instant,
+  Plan,
+  PlanEvent,
+  Snapshot,
+} from "../rollout/types.ts";
+import {
+  buildEndpointService,
+  buildModelService,
+  buildReplicaSet,
+  defaultHealthRoute,
+  defaultPredictRoute,
+  LABEL_SERVING,
+  type EndpointRef,
+  type ResolvedDeployedModel,
+} from "./objects.ts";
+import { buildSnapshot } from "./snapshot.ts";
+import { chainRoot, summarize } from "./summary.ts";
+import type { Writer } from "./writer.ts";
+
+/** The cache index that files owned objects under their endpoint's key ("namespace/name"). */
+export const ENDPOINT_INDEX = "endpoint";
+
+/** Files an owned object (labelled with its endpoint) under "namespace/endpoint". */
+export function indexByEndpoint(obj: DeepReadonly<KubeObject>): readonly string[] {
+  const endpoint = obj.metadata?.labels?.[LABEL_ENDPOINT];
+  return endpoint === undefined ? [] : [`${obj.metadata?.namespace ?? ""}/${endpoint}`];
+}
+
+/** Stable reasons of the conditions for an endpoint that does not validate. */
+export const INVALID_SPEC = "InvalidSpec";
+
+/** What the event's `action` says was done, by the engine's event reason. */
+const EVENT_ACTIONS: Readonly<Record<string, string>> = {
+  RolloutStarted: "Rollout",
+  RolloutRefused: "Refuse",
+  ReplicaSetCreated: "Create",
+  ReplicaSetRecreated: "Create",
+  ReplicaSetDeleted: "Delete",
+  ScalingReplicaSet: "Scale",
+  TrafficChanged: "ShiftTraffic",
+  RolloutComplete: "Complete",
+  RolloutFailed: "Fail",
+  RolloutReverting: "Revert",
+  RolloutReverted: "Revert",
+  StatusRebuilt: "Rebuild",
+};
+
+export interface EventSinkLike {
+  record(regarding: DeepReadonly<KubeObject>, input: EventInput): void;
+}
+
+export interface ReconcilerOptions {
+  readonly endpoints: ReadonlyStore<KubeObject>;
+  /** Indexed by ENDPOINT_INDEX. */
+  readonly replicaSets: ReadonlyStore<ReplicaSet>;
+  /** Indexed by ENDPOINT_INDEX. */
+  readonly pods: ReadonlyStore<Pod>;
+  /** Indexed by ENDPOINT_INDEX. */
+  readonly services: ReadonlyStore<Service>;
+  readonly writer: Writer;
+  readonly events: EventSinkLike;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly planner: (snapshot: Snapshot, now: Instant) => Plan;
+  /** False while this replica does not hold the leader lease: then nothing is written. */
+  readonly canWrite?: () => boolean;
+}
+
+export class Reconciler {
+  readonly #o: ReconcilerOptions;
+  /** Writes the API server refused for good, per endpoint key, for the engine's next pass. */
+  readonly #actionErrors = new Map<string, ActionError[]>();
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const started = this.#o.clock.now();
+    let result = "success";
+    try {
+      return await this.#reconcile(key);
+    } catch (err) {
+      result = "error";
+      this.#o.metrics.reconcileErrors.inc({ reason: err instanceof KubeError ? err.kind : "internal" });
+      throw err;
+    } finally {
+      this.#o.metrics.reconcileDuration.observe({ result }, (this.#o.clock.now() - started) / 1000);
+    }
+  }
+
+  #canWrite(): boolean {
+    return this.#o.canWrite?.() ?? true;
+  }
+
+  async #reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const raw = this.#o.endpoints.get(key);
+    const [namespace = "", name = ""] = key.split("/");
+    if (raw === undefined) {
+      // Deleted: the garbage collector removes what it owned (ownerReferences).
+      this.#o.metrics.forgetEndpoint(namespace, name);
+      this.#actionErrors.delete(key);
+      return undefined;
+    }
+    if (raw.metadata?.deletionTimestamp !== undefined) return undefined;
+    const parsed = parseModelEndpoint(structuredClone(raw));
+    if (!parsed.ok) {
+      await this.#reportInvalid(raw, parsed.issues);
+      return undefined;
+    }
+    const endpoint = parsed.value;
+    const uid = endpoint.metadata.uid ?? "";
+    const log = { namespace, endpoint: name };
+
+    // Gather: only what this endpoint controls (a same-named predecessor's leftovers are not ours).
+    const replicaSets = this.#o.replicaSets
+      .byIndex(ENDPOINT_INDEX, key)
+      .filter((rs) => controlledBy(rs, uid));
+    const rsUids = new Set(replicaSets.map((rs) => rs.metadata?.uid ?? ""));
+    const pods = this.#o.pods
+      .byIndex(ENDPOINT_INDEX, key)
+      .filter((p) => p.metadata?.ownerReferences?.some((r) => rsUids.has(r.uid)) ?? false);
+    const snapshot = buildSnapshot(endpoint, replicaSets, pods, this.#actionErrors.get(key) ?? []);
+
+    // Decide.
+    const plan = this.#o.planner(snapshot, this.#o.clock.now());
+    if (!this.#canWrite()) return undefined;
+
+    // Act.
+    const ref: EndpointRef = { namespace, name, uid };
+    await this.#syncServices(ref, endpoint, key);
+    const failure = await this.#applyActions(key, ref, endpoint, replicaSets, plan.actions);
+    for (const event of plan.events) this.#recordEvent(raw, event);
+    this.#countRollouts(namespace, name, plan);
+
+    // Persist.
+    await this.#writeStatus(raw, endpoint, plan.status);
+    this.#o.metrics.observeEndpoint(
+      namespace,
+      name,
+      plan.status.deployedModels.map((m) => ({
+        id: m.id,
+        state: m.state,
+        replicas: m.replicas,
+        readyReplicas: m.readyReplicas,
+        availableReplicas: m.availableReplicaCount,
+        trafficPercent: plan.status.trafficSplit[m.id] ?? 0,
+      })),
+    );
+    if (failure !== undefined) {
+      if (failure instanceof TerminalError) {
+        // Recorded for the engine: plan again at once so the rollout fails without waiting.
+        this.#o.logger.warn({ ...log, err: failure.message }, "a write was refused for good; planning again");
+        return { requeueAfterMs: 0 };
+      }
+      throw failure;
+    }
+    this.#actionErrors.delete(key);
+    return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  /** The endpoint Service and one Service per deployed model exist; those of removed models do not. */
+  async #syncServices(ref: EndpointRef, endpoint: ModelEndpoint, key: string): Promise<void> {
+    const owned = this.#o.services.byIndex(ENDPOINT_INDEX, key).filter((s) => controlledBy(s, ref.uid));
+    const names = new Set(owned.map((s) => s.metadata?.name ?? ""));
+    const wanted = [
+      buildEndpointService(ref),
+      ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id)),
+    ];
+    for (const svc of wanted) {
+      if (!names.has(svc.metadata?.name ?? "")) await this.#o.writer.createService(svc, ref.uid);
+    }
+    const wantedNames = new Set(wanted.map((s) => s.metadata?.name ?? ""));
+    for (const svc of owned) {
+      const svcName = svc.metadata?.name ?? "";
+      if (!wantedNames.has(svcName))
+        await this.#o.writer.deleteService(ref.namespace, svcName, svc.metadata?.uid ?? "");
+    }
+  }
+
+  /** Applies actions in order; returns the first failure (the rest are left to the next pass). */
+  async #applyActions(
+    key: string,
+    ref: EndpointRef,
+    endpoint: ModelEndpoint,
+    replicaSets: readonly DeepReadonly<ReplicaSet>[],
+    actions: readonly Action[],
+  ): Promise<Error | undefined> {
+    const byName = new Map(replicaSets.map((rs) => [rs.metadata?.name ?? "", rs]));
+    for (const action of actions) {
+      try {
+        switch (action.kind) {
+          case "createReplicaSet": {
+            const rs = buildReplicaSet(
+              ref,
+              resolveForObjects(endpoint, action),
+              action.replicas,
+              action.poolSize,
+            );
+            await this.#o.writer.createReplicaSet(rs, ref.uid);
+            break;
+          }
+          case "scaleReplicaSet": {
+            const rv = byName.get(action.replicaSetName)?.metadata?.resourceVersion ?? "";
+            await this.#o.writer.scaleReplicaSet(ref.namespace, action.replicaSetName, action.to, rv);
+            break;
+          }
+          case "deleteReplicaSet": {
+            const uid = byName.get(action.replicaSetName)?.metadata?.uid ?? "";
+            await this.#o.writer.deleteReplicaSet(ref.namespace, action.replicaSetName, uid);
+            break;
+          }
+          case "setPodServing":
+            await this.#o.writer.setPodServing(ref.namespace, action.podName, action.serving);
+            break;
+        }
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (err instanceof TerminalError) {
+          this.#actionErrors.set(key, [
+            ...(this.#actionErrors.get(key) ?? []),
+            {
+              deployedModelId: action.deployedModelId,
+              action: action.kind,
+              terminal: true,
+              message: error.message,
+            },
+          ]);
+        }
+        return error;
+      }
+    }
+    return undefined;
+  }
+
+  #recordEvent(regarding: DeepReadonly<KubeObject>, event: PlanEvent): void {
+    this.#o.events.record(regarding, {
+      type: event.type,
+      reason: event.reason,
+      action: EVENT_ACTIONS[event.reason] ?? event.reason,
+      note: event.message,
+    });
+  }
+
+  #countRollouts(namespace: string, endpoint: string, plan: Plan): void {
+    const m = this.#o.metrics;
+    const nowMs = this.#o.clock.now();
+    const startedAt = (id: string | undefined): number | undefined => {
+      const created = plan.status.deployedModels.find((d) => d.id === id)?.createTime;
+      return created === undefined ? undefined : Date.parse(created);
+    };
+    for (const event of plan.events) {
+      const start = startedAt(event.deployedModelId);
+      const seconds =
+        start === undefined || Number.isNaN(start) ? undefined : Math.max(0, (nowMs - start) / 1000);
+      if (event.reason === "RolloutStarted") m.rolloutsStarted.inc({ namespace, endpoint });
+      if (event.reason === "RolloutComplete") {
+        m.rolloutsCompleted.inc({ namespace, endpoint });
+        if (seconds !== undefined) m.rolloutDuration.observe({ outcome: "completed" }, seconds);
+      }
+      if (event.reason === "RolloutFailed" || event.reason === "RolloutRefused") {
+        const reason =
+          plan.status.deployedModels.find((d) => d.id === event.deployedModelId)?.reason ?? event.reason;
+        m.rolloutsFailed.inc({ namespace, endpoint, reason });
+        if (seconds !== undefined) m.rolloutDuration.observe({ outcome: "failed" }, seconds);
+      }
+    }
+  }
+
+  /** Writes the status when it differs from what the object holds; the object's resourceVersion guards it. */
+  async #writeStatus(
+    raw: DeepReadonly<KubeObject>,
+    endpoint: ModelEndpoint,
+    status: EndpointStatus,
+  ): Promise<void> {
+    const full = { ...status, ...summarize(status) };
+    if (jsonEqual(endpoint.status ?? {}, full)) return;
+    const next = structuredClone(raw) as KubeObject & { status?: unknown };
+    next.status = full;
+    await this.#o.writer.replaceStatus(next);
+    this.#o.metrics.statusWrites.inc();
+  }
+
+  /**
+   * An endpoint that does not validate (it bypassed admission, e.g. created before a CRD upgrade):
+   * conditions say exactly what is wrong; everything it owns is left as it is.
+   */
+  async #reportInvalid(raw: DeepReadonly<KubeObject>, issues: readonly ValidationIssue[]): Promise<void> {
+    if (!this.#canWrite()) return;
+    const message = `spec is invalid: ${issues
+      .slice(0, 10)
+      .map((i) => `${i.path}: ${i.message}`)
+      .join("; ")}${issues.length > 10 ? `; and ${issues.length - 10} more` : ""}`;
+    const current = (raw as { status?: Record<string, unknown> }).status ?? {};
+    const generation = raw.metadata?.generation ?? 0;
+    const previous = (current["conditions"] ?? []) as readonly {
+      type?: string;
+      status?: string;
+      lastTransitionTime?: string;
+    }[];
+    const now = new Date(this.#o.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const condition = (type: string, status: "True" | "False") => {
+      const old = previous.find((c) => c.type === type);
+      return {
+        type,
+        status,
+        reason: INVALID_SPEC,
+        message,
+        lastTransitionTime: old?.status === status && old.lastTransitionTime ? old.lastTransitionTime : now,
+        observedGeneration: generation,
+      };
+    };
+    const status = {
+      ...current,
+      observedGeneration: generation,
+      conditions: [
+        condition("Ready", "False"),
+        condition("Progressing", "False"),
+        condition("Degraded", "True"),
+      ],
+    };
+    if (jsonEqual(current, status)) return;
+    this.#o.events.record(raw, { type: "Warning", reason: INVALID_SPEC, action: "Validate", note: message });
+    const next = structuredClone(raw) as KubeObject & { status?: unknown };
+    next.status = status;
+    await this.#o.writer.replaceStatus(next);
+    this.#o.metrics.statusWrites.inc();
+  }
+}
+
+function controlledBy(obj: DeepReadonly<KubeObject>, uid: string): boolean {
+  return obj.metadata?.ownerReferences?.some((r) => r.controller === true && r.uid === uid) ?? false;
+}
+
+/**
+ * The ReplicaSet inputs of a CreateReplicaSet: the entry's own containerSpec (as parsed, typed),
+ * the engine's resolved compute and identity (R2), and routes. A route the entry leaves out
+ * defaults to Vertex's path for the chain's root model, so every revision of a chain answers on
+ * the same URL (R10 requires a rolling deployment's routes to equal its previous model's).
+ */
+export function resolveForObjects(endpoint: ModelEndpoint, action: CreateReplicaSet): ResolvedDeployedModel {
+  const name = endpoint.metadata.name;
+  const entry: DeployedModel | undefined = endpoint.spec.deployedModels.find(
+    (d) => d.id === action.deployedModelId,
+  );
+  const containerSpec = entry?.containerSpec ?? { imageUri: "" };
+  const previous = new Map<string, string>();
+  for (const d of endpoint.spec.deployedModels) {
+    if (d.rolloutOptions) previous.set(d.id, d.rolloutOptions.previousDeployedModel);
+  }
+  for (const s of endpoint.status?.deployedModels ?? []) {
+    if (s.previousDeployedModel !== undefined && !previous.has(s.id))
+      previous.set(s.id, s.previousDeployedModel);
+  }
+  const root = chainRoot(action.deployedModelId, previous);
+  const rootSpec = endpoint.spec.deployedModels.find((d) => d.id === root)?.containerSpec;
+  const machineType = action.model.dedicatedResources?.machineSpec?.["machineType"];
+  const knownMachine =
+    typeof machineType === "string" && isMachineType(machineType) ? machineType : undefined;
+  return {
+    id: action.deployedModelId,
+    model: action.model.model,
+    revision: action.revision,
+    containerSpec,
+    predictRoute: containerSpec.predictRoute ?? rootSpec?.predictRoute ?? defaultPredictRoute(name, root),
+    healthRoute: containerSpec.healthRoute ?? rootSpec?.healthRoute ?? defaultHealthRoute(name, root),
+    resources: resolveContainerResources(explicitResources(containerSpec.resources), knownMachine),
+    machineType: typeof machineType === "string" ? machineType : undefined,
+    serviceAccount: action.model.serviceAccount,
+    disableContainerLogging: action.model.disableContainerLogging,
+    enableAccessLogging: action.model.enableAccessLogging,
+  };
+}
+
+function explicitResources(r: DeployedModel["containerSpec"]["resources"]): ContainerResources | undefined {
+  if (r === undefined) return undefined;
+  return { ...(r.requests ? { requests: r.requests } : {}), ...(r.limits ? { limits: r.limits } : {}) };
+}
+
+/** Labels the reconciler reads on pods (exported for the runtime's informer selectors). */
+export const OWNED_LABEL_SELECTOR = LABEL_ENDPOINT;
+export { LABEL_SERVING };

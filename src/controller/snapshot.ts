@@ -1,0 +1,104 @@
+/**
+ * Gather: the pure mapping from cached Kubernetes objects to the rollout engine's Snapshot. No I/O;
+ * the reconciler reads the caches once and hands the objects here.
+ */
+import { LABEL_DEPLOYED_MODEL, LABEL_REVISION } from "../api/constants.ts";
+import type { ModelEndpoint } from "../api/resource.ts";
+import type { DeepReadonly, Pod, ReplicaSet } from "../kube/objects.ts";
+import type { ActionError, PodPhase, PodSnapshot, ReplicaSetSnapshot, Snapshot } from "../rollout/types.ts";
+import { ANNOTATION_POOL_SIZE, CONTAINER_NAME, LABEL_SERVING } from "./objects.ts";
+
+const PHASES: ReadonlySet<string> = new Set(["Pending", "Running", "Succeeded", "Failed", "Unknown"]);
+
+function wholeNumber(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,9}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+export function replicaSetSnapshot(rs: DeepReadonly<ReplicaSet>): ReplicaSetSnapshot | undefined {
+  const id = rs.metadata?.labels?.[LABEL_DEPLOYED_MODEL];
+  if (id === undefined) return undefined;
+  const failure = rs.status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
+  return {
+    deployedModelId: id,
+    name: rs.metadata?.name ?? "",
+    revision: wholeNumber(rs.metadata?.labels?.[LABEL_REVISION]),
+    poolSize: wholeNumber(rs.metadata?.annotations?.[ANNOTATION_POOL_SIZE]),
+    specReplicas: rs.spec?.replicas ?? 1,
+    statusReplicas: rs.status?.replicas ?? 0,
+    readyReplicas: rs.status?.readyReplicas ?? 0,
+    availableReplicas: rs.status?.availableReplicas ?? 0,
+    generation: rs.metadata?.generation ?? 0,
+    observedGeneration: rs.status?.observedGeneration ?? 0,
+    deleting: rs.metadata?.deletionTimestamp !== undefined,
+    replicaFailure: failure?.message,
+  };
+}
+
+/**
+ * Why a pod is not Ready, in words a user can act on: a container that is waiting or terminated
+ * says why (ImagePullBackOff, CrashLoopBackOff, ...); a running container that is not ready is
+ * failing its readiness probe.
+ */
+export function unreadyReason(pod: DeepReadonly<Pod>): string | undefined {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const status = statuses.find((s) => s.name === CONTAINER_NAME) ?? statuses[0];
+  if (status === undefined) {
+    if (pod.status?.phase === "Pending") return "not scheduled or not started yet";
+    return undefined;
+  }
+  if (status.ready) return undefined;
+  const waiting = status.state?.waiting;
+  if (waiting?.reason) return waiting.message ? `${waiting.reason}: ${waiting.message}` : waiting.reason;
+  const terminated = status.state?.terminated;
+  if (terminated?.reason) return `container terminated: ${terminated.reason}`;
+  if (status.state?.running !== undefined) return "readiness probe failed";
+  return undefined;
+}
+
+export function podSnapshot(pod: DeepReadonly<Pod>): PodSnapshot | undefined {
+  const id = pod.metadata?.labels?.[LABEL_DEPLOYED_MODEL];
+  if (id === undefined) return undefined;
+  const phase = pod.status?.phase ?? "Pending";
+  const ready = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  return {
+    name: pod.metadata?.name ?? "",
+    deployedModelId: id,
+    ready,
+    phase: (PHASES.has(phase) ? phase : "Unknown") as PodPhase,
+    deleting: pod.metadata?.deletionTimestamp !== undefined,
+    createdAt: pod.metadata?.creationTimestamp ?? 0,
+    serving: pod.metadata?.labels?.[LABEL_SERVING] === "true",
+    unreadyReason: ready ? undefined : unreadyReason(pod),
+  };
+}
+
+/** The engine's view of a parsed ModelEndpoint and the objects it owns. */
+export function buildSnapshot(
+  endpoint: ModelEndpoint,
+  replicaSets: readonly DeepReadonly<ReplicaSet>[],
+  pods: readonly DeepReadonly<Pod>[],
+  actionErrors: readonly ActionError[] = [],
+): Snapshot {
+  return {
+    endpoint: {
+      namespace: endpoint.metadata.namespace ?? "",
+      name: endpoint.metadata.name,
+      generation: endpoint.metadata.generation ?? 0,
+    },
+    spec: {
+      trafficSplit: endpoint.spec.trafficSplit,
+      deployedModels: endpoint.spec.deployedModels,
+    },
+    status: endpoint.status,
+    replicaSets: replicaSets.flatMap((rs) => {
+      const snap = replicaSetSnapshot(rs);
+      return snap ? [snap] : [];
+    }),
+    pods: pods.flatMap((p) => {
+      const snap = podSnapshot(p);
+      return snap ? [snap] : [];
+    }),
+    actionErrors,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Act: the writes a reconcile makes, each with the precondition that keeps it safe when the cache
+ * it was planned from is already stale:
+ *
+ * - scaling a ReplicaSet is conditional on the resourceVersion the plan saw (a 409 means something
+ *   changed since; the next pass plans again from fresh counts);
+ * - deletions are conditional on the uid the plan saw;
+ * - the status is replaced with the resourceVersion it was computed from;
+ * - creating an object that already exists is success when this endpoint controls it (the cache
+ *   had not seen it yet) and a terminal error when something else does.
+ */
+import { ConflictError, TerminalError } from "../kube/errors.ts";
+import type { KubeClient, ResourceClient } from "../kube/client.ts";
+import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
+import { LABEL_SERVING } from "./objects.ts";
+
+export const FIELD_MANAGER = "model-endpoint-operator";
+
+/** The writes the reconciler makes; one implementation over the API server, one recording in tests. */
+export interface Writer {
+  createReplicaSet(rs: ReplicaSet, ownerUid: string): Promise<void>;
+  scaleReplicaSet(namespace: string, name: string, replicas: number, resourceVersion: string): Promise<void>;
+  deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void>;
+  setPodServing(namespace: string, name: string, serving: boolean): Promise<void>;
+  createService(svc: Service, ownerUid: string): Promise<void>;
+  deleteService(namespace: string, name: string, uid: string): Promise<void>;
+  /** Replaces the status of `endpoint` (its metadata.resourceVersion is the precondition). */
+  replaceStatus(endpoint: KubeObject): Promise<void>;
+}
+
+/** Counts every write, for the api_writes_total metric. */
+export type WriteCounter = (verb: string, resource: string) => void;
+
+function controlledBy(obj: KubeObject, uid: string): boolean {
+  return obj.metadata?.ownerReferences?.some((r) => r.controller === true && r.uid === uid) ?? false;
+}
+
+async function createOwned<T extends KubeObject>(
+  client: ResourceClient<T>,
+  obj: T,
+  ownerUid: string,
+): Promise<void> {
+  try {
+    await client.create(obj, { fieldManager: FIELD_MANAGER });
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    // AlreadyExists: ours (the cache lags) is fine; anyone else's is a name clash a retry cannot fix.
+    const namespace = obj.metadata?.namespace ?? "";
+    const name = obj.metadata?.name ?? "";
+    const existing = await client.get(namespace, name);
+    if (!controlledBy(existing, ownerUid)) {
+      throw new TerminalError(
+        `${client.type.kind} ${namespace}/${name} already exists and is not owned by this ModelEndpoint; delete or rename it`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+export class ApiWriter implements Writer {
+  readonly #client: KubeClient;
+  readonly #endpoints: ResourceClient<KubeObject>;
+  readonly #count: WriteCounter;
+
+  constructor(client: KubeClient, count: WriteCounter = () => undefined) {
+    this.#client = client;
+    this.#endpoints = client.modelEndpoints();
+    this.#count = count;
+  }
+
+  async createReplicaSet(rs: ReplicaSet, ownerUid: string): Promise<void> {
+    this.#count("create", "replicasets");
+    await createOwned(this.#client.replicaSets, rs, ownerUid);
+  }
+
+  async scaleReplicaSet(
+    namespace: string,
+    name: string,
+    replicas: number,
+    resourceVersion: string,
+  ): Promise<void> {
+    this.#count("patch", "replicasets");
+    await this.#client.replicaSets.mergePatch(namespace, name, { spec: { replicas } }, { resourceVersion });
+  }
+
+  async deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void> {
+    this.#count("delete", "replicasets");
+    await this.#client.replicaSets.delete(namespace, name, {
+      preconditions: { uid },
+      propagationPolicy: "Background",
+    });
+  }
+
+  async setPodServing(namespace: string, name: string, serving: boolean): Promise<void> {
+    this.#count("patch", "pods");
+    // A merge patch of one label: null removes it. No resourceVersion: the kubelet (kwok) updates
+    // pod status all the time, and a stale label is harmless (a not-Ready pod is never a ready endpoint).
+    const patch: Pod = {
+      metadata: { labels: { [LABEL_SERVING]: serving ? "true" : (null as unknown as string) } },
+    };
+    await this.#client.pods.mergePatch(namespace, name, patch);
+  }
+
+  async createService(svc: Service, ownerUid: string): Promise<void> {
+    this.#count("create", "services");
+    await createOwned(this.#client.services, svc, ownerUid);
+  }
+
+  async deleteService(namespace: string, name: string, uid: string): Promise<void> {
+    this.#count("delete", "services");
+    await this.#client.services.delete(namespace, name, { preconditions: { uid } });
+  }
+
+  async replaceStatus(endpoint: KubeObject): Promise<void> {
+    this.#count("update", "modelendpoints/status");
+    await this.#endpoints.replaceStatus(endpoint);
+  }
+}
