@@ -1,0 +1,291 @@
+import { findChains, findHead, resolveInheritance, resolveRevisions } from "./chains.ts";
+import type { Inherited, Link } from "./chains.ts";
+import type { MemberCounts } from "./replicas.ts";
+import { parseTime, toEpochMs, toEpochSeconds } from "./time.ts";
+import { DEPLOYED_MODEL_STATES, FailureReason } from "./types.ts";
+import type {
+  DedicatedResources,
+  DeployedModelSpec,
+  DeployedModelState,
+  Instant,
+  PodSnapshot,
+  RecordedDeployedModelStatus,
+  ReplicaSetSnapshot,
+  Snapshot,
+} from "./types.ts";
+
+/**
+ * The context of one pass (Argo Rollouts' rolloutContext): everything the planner needs, gathered and
+ * classified from the snapshot before anything is decided. Building it never fails: malformed recorded
+ * status is dropped field by field, and whatever memory is missing is rebuilt conservatively.
+ */
+export interface PlanContext {
+  readonly snapshot: Snapshot;
+  /** `now` as given, in milliseconds, for requeue arithmetic. */
+  readonly nowMs: number;
+  /** `now` in whole seconds, for everything else (see time.ts). */
+  readonly now: number;
+  /** One per spec entry, in spec order (a duplicated id keeps its first entry). */
+  readonly members: readonly Member[];
+  readonly byId: ReadonlyMap<string, Member>;
+  readonly chains: readonly Chain[];
+  /** ReplicaSets whose entry left spec. */
+  readonly removed: readonly ReplicaSetSnapshot[];
+}
+
+/** A chain and its pool. */
+export interface Chain {
+  /** In spec order. */
+  readonly members: readonly Member[];
+  /** The member whose link leaves the chain: the root, or the oldest survivor once the root left spec. */
+  readonly head: Member;
+  /**
+   * N: the root's minReplicaCount; once the root left spec, the head's remembered (inherited)
+   * dedicatedResources, else the pool size kept on its ReplicaSets. Undefined when nothing remembers
+   * it: such a chain is left alone rather than scaled on a guess.
+   */
+  readonly poolSize: number | undefined;
+}
+
+/** The validated part of a recorded deployed-model status. */
+export interface RecordView {
+  readonly revisionNumber?: number;
+  readonly state?: DeployedModelState;
+  readonly reason?: FailureReason;
+  readonly message?: string;
+  readonly availableReplicaCount?: number;
+  readonly createTime?: number;
+  readonly progressTime?: number;
+  readonly previousDeployedModel?: string;
+  readonly dedicatedResources?: DedicatedResources;
+  readonly serviceAccount?: string;
+}
+
+/** What a ReplicaSet's status says, for the deployed model's status record. */
+export interface Observed {
+  readonly replicas: number;
+  /** The lower of the ReplicaSet's counter and the Ready pods seen. */
+  readonly readyReplicas: number;
+  /** The lower of the ReplicaSet's counter and the Ready pods seen. */
+  readonly availableReplicas: number;
+}
+
+/** One spec entry and everything known about it at the start of the pass. */
+export interface Member {
+  readonly id: string;
+  readonly index: number;
+  readonly spec: DeployedModelSpec;
+  /** The chain link: as recorded when first seen, else as in spec. */
+  readonly previousId: string | undefined;
+  readonly revision: number;
+  readonly record: RecordView | undefined;
+  /** The recorded status as read, for "did anything change" comparisons. */
+  readonly raw: RecordedDeployedModelStatus | undefined;
+  readonly replicaSet: ReplicaSetSnapshot | undefined;
+  readonly pods: readonly PodSnapshot[];
+  /** Neither a status record nor a ReplicaSet: this pass is the first to see it (R10 judges it now). */
+  readonly firstSeen: boolean;
+  /** No valid recorded state, but it exists in the cluster: its state is rebuilt as BEING_DEPLOYED. */
+  readonly rebuilt: boolean;
+  /** State at the start of the pass; undefined when first seen. */
+  readonly startState: DeployedModelState | undefined;
+  readonly inherited: Inherited;
+  readonly observed: Observed;
+  readonly counts: MemberCounts;
+  /** Its ReplicaSet's counters describe an older spec (observedGeneration < generation). */
+  readonly stale: boolean;
+}
+
+/** Gathers a snapshot into a {@link PlanContext}. */
+export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
+  const entries = uniqueEntries(snapshot.spec.deployedModels);
+  const specIds = new Set(entries.map((e) => e.id));
+  const rawById = new Map<string, RecordedDeployedModelStatus>();
+  for (const raw of snapshot.status?.deployedModels ?? []) {
+    if (!rawById.has(raw.id)) rawById.set(raw.id, raw);
+  }
+  const records = new Map<string, RecordView>();
+  for (const [id, raw] of rawById) records.set(id, readRecord(raw));
+  const replicaSets = indexReplicaSets(snapshot.replicaSets);
+  const podsById = new Map<string, PodSnapshot[]>();
+  for (const pod of snapshot.pods) {
+    const list = podsById.get(pod.deployedModelId);
+    if (list === undefined) podsById.set(pod.deployedModelId, [pod]);
+    else list.push(pod);
+  }
+
+  const links: Link[] = entries.map((entry, index) => ({
+    id: entry.id,
+    index,
+    previousId: records.get(entry.id)?.previousDeployedModel ?? entry.rolloutOptions?.previousDeployedModel,
+  }));
+  const previousOf = (id: string): string | undefined => links.find((l) => l.id === id)?.previousId;
+  const revisions = resolveRevisions(
+    links,
+    (id) => records.get(id)?.revisionNumber ?? replicaSets.get(id)?.revision,
+  );
+  const inherited = resolveInheritance(entries, previousOf, (id) => records.get(id));
+
+  const members: Member[] = entries.map((spec, index) => {
+    const record = records.get(spec.id);
+    const replicaSet = replicaSets.get(spec.id);
+    const pods = podsById.get(spec.id) ?? [];
+    const firstSeen = !rawById.has(spec.id) && replicaSet === undefined;
+    const startState = record?.state ?? (firstSeen ? undefined : "BEING_DEPLOYED");
+    const readyPods = pods.filter(isServable).length;
+    const observed = observe(replicaSet, readyPods);
+    return {
+      id: spec.id,
+      index,
+      spec,
+      previousId: links[index]?.previousId,
+      revision: revisions.get(spec.id) ?? 1,
+      record,
+      raw: rawById.get(spec.id),
+      replicaSet,
+      pods,
+      firstSeen,
+      rebuilt: !firstSeen && record?.state === undefined,
+      startState,
+      inherited: inherited.get(spec.id) ?? { disableContainerLogging: false, enableAccessLogging: false },
+      observed,
+      counts: countMember(spec.id, replicaSet, observed),
+      stale:
+        replicaSet !== undefined &&
+        !replicaSet.deleting &&
+        replicaSet.observedGeneration < replicaSet.generation,
+    };
+  });
+  const byId = new Map(members.map((m) => [m.id, m]));
+
+  const chains: Chain[] = [];
+  for (const ids of findChains(links)) {
+    const chainMembers = ids.flatMap((id) => byId.get(id) ?? []);
+    const head = findHead(chainMembers);
+    const headMember = head === undefined ? undefined : byId.get(head.id);
+    if (headMember === undefined) continue;
+    chains.push({
+      members: chainMembers,
+      head: headMember,
+      poolSize: findPoolSize(headMember, chainMembers),
+    });
+  }
+
+  return {
+    snapshot,
+    nowMs: toEpochMs(now),
+    now: toEpochSeconds(now),
+    members,
+    byId,
+    chains,
+    removed: [...replicaSets.values()].filter((rs) => !specIds.has(rs.deployedModelId)),
+  };
+}
+
+/** A pod that may receive traffic: Ready, running and not terminating (R6). */
+export function isServable(pod: PodSnapshot): boolean {
+  return pod.ready && !pod.deleting && pod.phase === "Running";
+}
+
+function findPoolSize(head: Member, members: readonly Member[]): number | undefined {
+  if (head.previousId === undefined) {
+    return wholeOrUndefined(head.spec.dedicatedResources?.minReplicaCount) ?? 1;
+  }
+  const remembered = wholeOrUndefined(head.inherited.dedicatedResources?.minReplicaCount);
+  if (remembered !== undefined) return remembered;
+  const annotated = members.flatMap((m) => wholeOrUndefined(m.replicaSet?.poolSize) ?? []);
+  return annotated.length === 0 ? undefined : Math.max(...annotated);
+}
+
+function observe(replicaSet: ReplicaSetSnapshot | undefined, readyPods: number): Observed {
+  if (replicaSet === undefined) return { replicas: 0, readyReplicas: 0, availableReplicas: 0 };
+  return {
+    replicas: whole(replicaSet.statusReplicas),
+    readyReplicas: Math.min(whole(replicaSet.readyReplicas), readyPods),
+    availableReplicas: Math.min(whole(replicaSet.availableReplicas), readyPods),
+  };
+}
+
+function countMember(
+  id: string,
+  replicaSet: ReplicaSetSnapshot | undefined,
+  observed: Observed,
+): MemberCounts {
+  if (replicaSet === undefined) return { id, replicas: 0, pods: 0, available: 0 };
+  // A ReplicaSet being deleted cannot be scaled and its pods are on their way out: they still count
+  // against the surge until they are gone, never as available.
+  if (replicaSet.deleting) return { id, replicas: 0, pods: observed.replicas, available: 0 };
+  const replicas = whole(replicaSet.specReplicas);
+  return {
+    id,
+    replicas,
+    pods: Math.max(replicas, observed.replicas),
+    available: Math.min(observed.availableReplicas, replicas),
+  };
+}
+
+function uniqueEntries(entries: readonly DeployedModelSpec[]): readonly DeployedModelSpec[] {
+  const seen = new Set<string>();
+  return entries.filter((entry) => {
+    if (seen.has(entry.id)) return false;
+    seen.add(entry.id);
+    return true;
+  });
+}
+
+/** One ReplicaSet per id; should two exist, the one not being deleted wins. */
+function indexReplicaSets(
+  replicaSets: readonly ReplicaSetSnapshot[],
+): ReadonlyMap<string, ReplicaSetSnapshot> {
+  const byId = new Map<string, ReplicaSetSnapshot>();
+  for (const rs of replicaSets) {
+    const existing = byId.get(rs.deployedModelId);
+    if (existing === undefined || (existing.deleting && !rs.deleting)) byId.set(rs.deployedModelId, rs);
+  }
+  return byId;
+}
+
+const FAILURE_REASONS: ReadonlySet<string> = new Set(Object.values(FailureReason));
+const STATES: ReadonlySet<string> = new Set(DEPLOYED_MODEL_STATES);
+
+/** Validates a recorded status field by field; what cannot be trusted is left out. */
+export function readRecord(raw: RecordedDeployedModelStatus): RecordView {
+  const revisionNumber = raw.revisionNumber;
+  const state = raw.state;
+  const reason = raw.reason;
+  const createTime = parseTime(raw.createTime);
+  const progressTime = parseTime(raw.progressTime);
+  const available = raw.availableReplicaCount;
+  const minReplicaCount = raw.dedicatedResources?.minReplicaCount;
+  return {
+    ...(revisionNumber !== undefined && Number.isInteger(revisionNumber) && revisionNumber >= 1
+      ? { revisionNumber }
+      : {}),
+    ...(state !== undefined && STATES.has(state) ? { state: state as DeployedModelState } : {}),
+    ...(reason !== undefined && FAILURE_REASONS.has(reason) ? { reason: reason as FailureReason } : {}),
+    ...(raw.message === undefined ? {} : { message: raw.message }),
+    ...(available !== undefined && Number.isFinite(available) && available >= 0
+      ? { availableReplicaCount: Math.floor(available) }
+      : {}),
+    ...(createTime === undefined ? {} : { createTime }),
+    ...(progressTime === undefined ? {} : { progressTime }),
+    ...(raw.previousDeployedModel === undefined || raw.previousDeployedModel === ""
+      ? {}
+      : { previousDeployedModel: raw.previousDeployedModel }),
+    ...(raw.dedicatedResources !== undefined &&
+    minReplicaCount !== undefined &&
+    Number.isFinite(minReplicaCount) &&
+    minReplicaCount >= 0
+      ? { dedicatedResources: raw.dedicatedResources }
+      : {}),
+    ...(raw.serviceAccount === undefined ? {} : { serviceAccount: raw.serviceAccount }),
+  };
+}
+
+function whole(value: number): number {
+  return Number.isFinite(value) ? Math.max(0, Math.floor(value)) : 0;
+}
+
+function wholeOrUndefined(value: number | undefined): number | undefined {
+  return value === undefined || !Number.isFinite(value) ? undefined : Math.max(0, Math.floor(value));
+}

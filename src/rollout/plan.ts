@@ -1,0 +1,526 @@
+import { judgeFirstSeen } from "./admission.ts";
+import { calculateProgressDeadlineSeconds } from "./budgets.ts";
+import type { Budgets } from "./budgets.ts";
+import { findIntended } from "./chains.ts";
+import { gatherContext } from "./context.ts";
+import type { Chain, Member, PlanContext } from "./context.ts";
+import { checkProgress, summarizeUnready } from "./deadline.ts";
+import type { Failure } from "./deadline.ts";
+import { planChainStep } from "./rolling.ts";
+import type { ChainStep, Judged, ReplicaDecision } from "./rolling.ts";
+import { buildCondition, buildDeployedModelStatus, decideConditions, sameJson } from "./status.ts";
+import type { ChainSummary, FailedMember } from "./status.ts";
+import { calculateEffectiveSplit, findServingPods } from "./traffic.ts";
+import { EventReason, REFUSAL_REASONS } from "./types.ts";
+import type {
+  Action,
+  DeployedModelState,
+  DeployedModelStatus,
+  EndpointStatus,
+  FailureReason,
+  Instant,
+  Plan,
+  PlanEvent,
+  Snapshot,
+} from "./types.ts";
+
+/**
+ * Plans one pass for one ModelEndpoint: the actions of one safe step, the complete new status, the
+ * events to record, and when to come back. Pure and total: the same snapshot and `now` always give
+ * the same plan, nothing is read from outside, nothing throws on odd input.
+ *
+ * Gather -> decide -> assemble, the way a Deployment sync does it:
+ *
+ * 1. gather the context (chains, revisions, inherited values, counts; status memory validated);
+ * 2. R8 first: every chain's running rollout is checked against its progress deadline;
+ * 3. R10: entries seen for the first time are accepted or refused, once;
+ * 4. per chain, the intended member (R3) and one rolling step (R4, R5, R9);
+ * 5. completion: the intended member becomes DEPLOYED, the ones it replaced REPLACED (R7);
+ * 6. entries that left spec have their ReplicaSets deleted;
+ * 7. traffic: which Ready pods carry the serving label (R6, R11);
+ * 8. status, conditions, events, requeue.
+ *
+ * Planning the snapshot that results from applying a plan (same pods, same `now`) yields no actions,
+ * no events and the same status: every event is tied to an action or to a status change, and a
+ * ReplicaSet whose new spec is not yet observed holds its chain's next step.
+ */
+export function plan(snapshot: Snapshot, now: Instant): Plan {
+  const ctx = gatherContext(snapshot, now);
+
+  // 2. The progress deadline, before anything else.
+  const progress = checkProgress(ctx);
+
+  // 3. First-seen entries, judged against the states after failures.
+  const refusals = judgeFirstSeen(ctx, (id) =>
+    progress.failures.has(id) ? "FAILED" : ctx.byId.get(id)?.startState,
+  );
+  const judged = new Map<string, Judged & { readonly failure?: Failure | undefined }>();
+  for (const member of ctx.members) {
+    const failure = progress.failures.get(member.id) ?? refusals.get(member.id);
+    if (failure !== undefined) {
+      judged.set(member.id, { state: "FAILED", reason: failure.reason, failure });
+    } else {
+      const state = refusals.has(member.id) ? "BEING_DEPLOYED" : (member.startState ?? "BEING_DEPLOYED");
+      judged.set(member.id, { state, reason: state === "FAILED" ? member.record?.reason : undefined });
+    }
+  }
+  const judgedOf = (id: string): Judged => judged.get(id) ?? { state: "BEING_DEPLOYED" };
+  const reasonOf = (id: string): FailureReason | undefined => judged.get(id)?.reason;
+
+  // 4. One step per chain.
+  const steps = ctx.chains.map((chain) => {
+    const intended = findIntended(chain.members.map((m) => ({ ...m, state: judgedOf(m.id).state })));
+    return planChainStep(chain, intended === undefined ? undefined : ctx.byId.get(intended.id), judgedOf);
+  });
+
+  // 5. Final states.
+  const finalState = new Map<string, DeployedModelState>();
+  ctx.chains.forEach((chain, c) => {
+    const step = steps[c];
+    for (const member of chain.members) {
+      let state = judgedOf(member.id).state;
+      if (step?.complete === true && step.intended !== undefined) {
+        if (member === step.intended) state = "DEPLOYED";
+        else if (state === "BEING_DEPLOYED" || state === "DEPLOYED") state = "REPLACED";
+      }
+      finalState.set(member.id, state);
+    }
+  });
+  const stateOf = (id: string): DeployedModelState => finalState.get(id) ?? "BEING_DEPLOYED";
+
+  // 7. Traffic.
+  const serving = findServingPods(
+    ctx.chains.map((chain) => ({
+      share: chain.members.reduce((sum, m) => sum + shareOf(ctx, m.id), 0),
+      members: chain.members,
+    })),
+  );
+  const trafficSplit = calculateEffectiveSplit(
+    ctx.members.map((m) => [m.id, serving.perMember.get(m.id) ?? 0]),
+  );
+
+  // 8. Status.
+  const progressTimes = new Map<string, number | undefined>();
+  const deployedModels: DeployedModelStatus[] = [];
+  const summaries: ChainSummary[] = [];
+  ctx.chains.forEach((chain, c) => {
+    const step = steps[c];
+    if (step === undefined) return;
+    const failedHere = chain.members.some((m) => progress.failures.has(m.id));
+    for (const member of chain.members) {
+      progressTimes.set(
+        member.id,
+        decideProgressTime(ctx, member, step, stateOf(member.id), failedHere, progress),
+      );
+    }
+    summaries.push(summarizeChain(chain, step, stateOf, reasonOf));
+  });
+  for (const member of ctx.members) {
+    const chain = ctx.chains.find((ch) => ch.members.includes(member));
+    const step = chain === undefined ? undefined : steps[ctx.chains.indexOf(chain)];
+    const own = judged.get(member.id);
+    deployedModels.push(
+      buildDeployedModelStatus(
+        {
+          id: member.id,
+          revisionNumber: member.revision,
+          state: stateOf(member.id),
+          replicas: member.observed.replicas,
+          readyReplicas: member.observed.readyReplicas,
+          availableReplicaCount: member.observed.availableReplicas,
+          createTime: member.record?.createTime ?? ctx.now,
+          message: describeMember(member, chain, step, stateOf, own?.failure),
+          previousDeployedModel: member.previousId,
+          reason: stateOf(member.id) === "FAILED" ? own?.reason : undefined,
+          progressTime: progressTimes.get(member.id),
+          dedicatedResources: member.inherited.dedicatedResources,
+          serviceAccount: member.inherited.serviceAccount,
+        },
+        member.raw,
+        ctx.now,
+      ),
+    );
+  }
+  const failed: FailedMember[] = deployedModels.flatMap((s) =>
+    s.state === "FAILED" && s.reason !== undefined
+      ? [{ id: s.id, reason: s.reason, message: s.message }]
+      : [],
+  );
+  const status: EndpointStatus = {
+    observedGeneration: snapshot.endpoint.generation,
+    conditions: decideConditions(summaries, failed).map((d) =>
+      buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now),
+    ),
+    trafficSplit,
+    deployedModels,
+  };
+
+  // Actions, in the order to apply them.
+  const decisions = steps.flatMap((s) => s.decisions);
+  const grow = decisions.filter((d) => d.kind === "create" || d.to > d.from);
+  const shrink = decisions.filter((d) => d.kind === "scale" && d.to < d.from);
+  const poolOf = (member: Member): number =>
+    ctx.chains.find((ch) => ch.members.includes(member))?.poolSize ?? 0;
+  const labelChanges = ctx.snapshot.pods.flatMap((pod): Action[] => {
+    if (pod.deleting) return [];
+    const want = serving.podNames.has(pod.name);
+    return want === pod.serving
+      ? []
+      : [{ kind: "setPodServing", podName: pod.name, deployedModelId: pod.deployedModelId, serving: want }];
+  });
+  const actions: Action[] = [
+    ...grow.map((d) => toAction(d, poolOf(d.member))),
+    ...labelChanges.filter((a) => a.kind === "setPodServing" && a.serving),
+    ...labelChanges.filter((a) => a.kind === "setPodServing" && !a.serving),
+    ...shrink.map((d) => toAction(d, poolOf(d.member))),
+    ...ctx.removed
+      .filter((rs) => !rs.deleting)
+      .map((rs): Action => ({
+        kind: "deleteReplicaSet",
+        deployedModelId: rs.deployedModelId,
+        replicaSetName: rs.name,
+      })),
+  ];
+
+  const events = collectEvents(ctx, steps, progress.failures, refusals, stateOf, reasonOf, trafficSplit);
+  const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes);
+  return { actions, status, events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
+}
+
+function shareOf(ctx: PlanContext, id: string): number {
+  const value = ctx.snapshot.spec.trafficSplit[id];
+  return value !== undefined && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+}
+
+function toAction(decision: ReplicaDecision, poolSize: number): Action {
+  const member = decision.member;
+  if (decision.kind === "scale") {
+    return {
+      kind: "scaleReplicaSet",
+      deployedModelId: member.id,
+      replicaSetName: member.replicaSet?.name ?? "",
+      from: decision.from,
+      to: decision.to,
+    };
+  }
+  return {
+    kind: "createReplicaSet",
+    deployedModelId: member.id,
+    revision: member.revision,
+    replicas: decision.replicas,
+    poolSize,
+    model: {
+      id: member.id,
+      model: member.spec.model,
+      containerSpec: member.spec.containerSpec,
+      revisionNumber: member.revision,
+      ...member.inherited,
+      ...(member.previousId === undefined ? {} : { previousDeployedModel: member.previousId }),
+    },
+  };
+}
+
+/**
+ * progressTime: `now` when the rollout of the chain made progress in this pass (a replica became
+ * available, an old one is retired), started (first seen), restarted (status lost) or resumed (the
+ * revision above it failed, so its clock starts again); otherwise the recorded one.
+ */
+function decideProgressTime(
+  ctx: PlanContext,
+  member: Member,
+  step: ChainStep,
+  state: DeployedModelState,
+  failedInChain: boolean,
+  progress: { readonly progressed: ReadonlySet<string> },
+): number | undefined {
+  const recorded = member.record?.progressTime;
+  const rolling = step.intended === member && state === "BEING_DEPLOYED";
+  if (!rolling) return recorded;
+  if (member.firstSeen || member.record === undefined) return ctx.now;
+  if (progress.progressed.has(member.id) || step.retires || failedInChain) return ctx.now;
+  return recorded ?? member.record.createTime ?? ctx.now;
+}
+
+/** A FAILED member whose rollout ran and was reverted (R8), as opposed to one refused (R10). */
+function isRevertedFailure(
+  id: string,
+  stateOf: (id: string) => DeployedModelState,
+  reasonOf: (id: string) => FailureReason | undefined,
+): boolean {
+  const reason = reasonOf(id);
+  return stateOf(id) === "FAILED" && reason !== undefined && !REFUSAL_REASONS.has(reason);
+}
+
+function summarizeChain(
+  chain: Chain,
+  step: ChainStep,
+  stateOf: (id: string) => DeployedModelState,
+  reasonOf: (id: string) => FailureReason | undefined,
+): ChainSummary {
+  const newest = [...chain.members].sort((a, b) => b.revision - a.revision || b.index - a.index)[0];
+  const reverted = newest !== undefined && isRevertedFailure(newest.id, stateOf, reasonOf);
+  const intended = step.intended;
+  const n = chain.poolSize;
+  if (n === undefined) {
+    return {
+      phase: "frozen",
+      settled: false,
+      reverted,
+      message: `${chain.head.id}: pool size unknown (its root left spec and status was lost)`,
+    };
+  }
+  if (intended === undefined) {
+    return {
+      phase: "undeployed",
+      settled: step.converged,
+      reverted,
+      message: `${chain.members.map((m) => m.id).join(", ")}: no live revision`,
+    };
+  }
+  const available = `${intended.observed.availableReplicas}/${n}`;
+  if (stateOf(intended.id) === "BEING_DEPLOYED") {
+    const what = intended.previousId === undefined ? "replicas" : "new replicas";
+    return {
+      phase: "progressing",
+      settled: false,
+      reverted,
+      message: `${intended.id}: ${available} ${what} available`,
+    };
+  }
+  if (!step.converged) {
+    const failedAbove = chain.members.some(
+      (m) =>
+        m.revision > intended.revision &&
+        isRevertedFailure(m.id, stateOf, reasonOf) &&
+        (m.counts.replicas > 0 || m.observed.replicas > 0 || intended.counts.replicas < n),
+    );
+    return {
+      phase: failedAbove ? "reverting" : "scaling",
+      settled: false,
+      reverted,
+      message: failedAbove
+        ? `${intended.id}: reverting, ${available} replicas available`
+        : `${intended.id}: scaling, ${available} replicas available`,
+    };
+  }
+  return {
+    phase: "steady",
+    settled: step.complete,
+    reverted,
+    message: `${intended.id}: ${available} replicas available`,
+  };
+}
+
+/** The status message of one deployed model; a FAILED or REPLACED member keeps the message it got. */
+function describeMember(
+  member: Member,
+  chain: Chain | undefined,
+  step: ChainStep | undefined,
+  stateOf: (id: string) => DeployedModelState,
+  failure: Failure | undefined,
+): string {
+  const state = stateOf(member.id);
+  if (failure !== undefined) return failure.message;
+  const kept = member.record?.state === state ? member.record.message : undefined;
+  if ((state === "FAILED" || state === "REPLACED") && kept !== undefined) return kept;
+  const n = chain?.poolSize;
+  const intended = step?.intended;
+  if (n === undefined)
+    return "pool size unknown: the chain's root left spec and no record of its size remains";
+  if (state === "FAILED") return `failed (${member.record?.reason ?? "unknown reason"})`;
+  if (state === "REPLACED") {
+    return intended === undefined ? "replaced" : `replaced by ${intended.id} (revision ${intended.revision})`;
+  }
+  const available = member.observed.availableReplicas;
+  if (intended !== undefined && intended !== member) {
+    return `${state === "DEPLOYED" ? "being replaced" : "superseded"} by ${intended.id} (revision ${intended.revision}): ${member.observed.replicas} replicas remaining`;
+  }
+  const what = state === "BEING_DEPLOYED" && member.previousId !== undefined ? "new replicas" : "replicas";
+  let message = `${available}/${n} ${what} available`;
+  if (state === "BEING_DEPLOYED") {
+    const unready = member.pods.filter((p) => !p.deleting && !(p.ready && p.phase === "Running")).length;
+    const why = summarizeUnready(member.pods);
+    if (unready > 0 && why !== undefined) message += `; ${unready} not ready: ${why}`;
+    const cannot = member.replicaSet?.replicaFailure;
+    if (cannot !== undefined && cannot !== "") message += `; pods cannot be created: ${cannot}`;
+  }
+  return message;
+}
+
+function collectEvents(
+  ctx: PlanContext,
+  steps: readonly ChainStep[],
+  failures: ReadonlyMap<string, Failure>,
+  refusals: ReadonlyMap<string, Failure | undefined>,
+  stateOf: (id: string) => DeployedModelState,
+  reasonOf: (id: string) => FailureReason | undefined,
+  trafficSplit: Readonly<Record<string, number>>,
+): PlanEvent[] {
+  const events: PlanEvent[] = [];
+  const rebuilt = ctx.members.filter((m) => m.rebuilt);
+  if (rebuilt.length > 0) {
+    events.push({
+      type: "Warning",
+      reason: EventReason.StatusRebuilt,
+      message: `no status record for ${rebuilt.map((m) => m.id).join(", ")}: rebuilt from ReplicaSets (revisions from labels, progress clocks restarted)`,
+    });
+  }
+  ctx.chains.forEach((chain, c) => {
+    const step = steps[c];
+    if (step === undefined) return;
+    const n = chain.poolSize ?? 0;
+    const intended = step.intended;
+    for (const member of chain.members) {
+      const failure = failures.get(member.id);
+      if (failure !== undefined) {
+        events.push({
+          type: "Warning",
+          reason: EventReason.RolloutFailed,
+          message: `${member.id} (revision ${member.revision}) failed: ${failure.message}`,
+          deployedModelId: member.id,
+        });
+        events.push({
+          type: "Normal",
+          reason: EventReason.RolloutReverting,
+          message:
+            intended === undefined
+              ? `scaling ${member.id} to 0: there is no earlier revision to revert to`
+              : `reverting to ${intended.id} (revision ${intended.revision}): ${n} replicas, traffic returns to it`,
+          deployedModelId: member.id,
+        });
+      }
+      const refusal = refusals.get(member.id);
+      if (refusals.has(member.id) && refusal !== undefined) {
+        events.push({
+          type: "Warning",
+          reason: EventReason.RolloutRefused,
+          message: `${member.id} refused: ${refusal.message}`,
+          deployedModelId: member.id,
+        });
+      } else if (refusals.has(member.id)) {
+        events.push({
+          type: "Normal",
+          reason: EventReason.RolloutStarted,
+          message: describeStart(member, n, step.budgets),
+          deployedModelId: member.id,
+        });
+      }
+    }
+    for (const decision of step.decisions) events.push(describeDecision(decision));
+    if (intended !== undefined && step.complete) {
+      const wasRolling = intended.record?.state === "BEING_DEPLOYED" || intended.firstSeen;
+      if (wasRolling && stateOf(intended.id) === "DEPLOYED") {
+        const replaced = chain.members.filter(
+          (m) => m !== intended && stateOf(m.id) === "REPLACED" && m.record?.state !== "REPLACED",
+        );
+        events.push({
+          type: "Normal",
+          reason: EventReason.RolloutComplete,
+          message: `${intended.id} (revision ${intended.revision}) deployed: ${n}/${n} replicas available${
+            replaced.length === 0 ? "" : `; replaced ${replaced.map((m) => m.id).join(", ")}`
+          }`,
+          deployedModelId: intended.id,
+        });
+      }
+      const failedAbove = chain.members.find(
+        (m) => m.revision > intended.revision && isRevertedFailure(m.id, stateOf, reasonOf),
+      );
+      const failedNow = chain.members.some((m) => failures.has(m.id));
+      if (failedAbove !== undefined && (failedNow || !recordedComplete(chain, intended, n))) {
+        events.push({
+          type: "Normal",
+          reason: EventReason.RolloutReverted,
+          message: `${intended.id} (revision ${intended.revision}) holds ${n}/${n} available replicas again after ${failedAbove.id} failed`,
+          deployedModelId: intended.id,
+        });
+      }
+    }
+  });
+  for (const rs of ctx.removed) {
+    if (rs.deleting) continue;
+    events.push({
+      type: "Normal",
+      reason: EventReason.ReplicaSetDeleted,
+      message: `${rs.deployedModelId} left spec: deleting its ReplicaSet ${rs.name} (${rs.statusReplicas} pods)`,
+      deployedModelId: rs.deployedModelId,
+    });
+  }
+  const recordedSplit = ctx.snapshot.status?.trafficSplit ?? {};
+  if (!sameJson(recordedSplit, trafficSplit)) {
+    events.push({
+      type: "Normal",
+      reason: EventReason.TrafficChanged,
+      message: `effective traffic ${describeSplit(trafficSplit)} (was ${describeSplit(recordedSplit)})`,
+    });
+  }
+  return events;
+}
+
+/** The chain was complete by its recorded status: the intended member held N available, no one else had pods. */
+function recordedComplete(chain: Chain, intended: Member, n: number): boolean {
+  return (
+    intended.raw?.replicas === n &&
+    (intended.record?.availableReplicaCount ?? -1) >= n &&
+    chain.members.every((m) => m === intended || (m.raw?.replicas ?? 0) === 0)
+  );
+}
+
+function describeStart(member: Member, n: number, budgets: Budgets): string {
+  const deadline = calculateProgressDeadlineSeconds(member.spec.rolloutOptions);
+  if (member.previousId === undefined) {
+    return `deploying ${member.id} (revision ${member.revision}) with ${n} replicas, progress deadline ${deadline}s`;
+  }
+  return `rolling ${member.id} (revision ${member.revision}) onto ${member.previousId}: ${n} replicas, maxSurge ${budgets.maxSurge}, maxUnavailable ${budgets.maxUnavailable}, progress deadline ${deadline}s`;
+}
+
+function describeDecision(decision: ReplicaDecision): PlanEvent {
+  const member = decision.member;
+  if (decision.kind === "scale") {
+    const direction = decision.to > decision.from ? "up" : "down";
+    return {
+      type: "Normal",
+      reason: EventReason.ScalingReplicaSet,
+      message: `scaled ${member.id} ${direction} from ${decision.from} to ${decision.to} replicas`,
+      deployedModelId: member.id,
+    };
+  }
+  const recreated =
+    !member.firstSeen && (member.record?.state === "DEPLOYED" || (member.raw?.replicas ?? 0) > 0);
+  return recreated
+    ? {
+        type: "Warning",
+        reason: EventReason.ReplicaSetRecreated,
+        message: `the ReplicaSet of ${member.id} was missing: recreated with ${decision.replicas} replicas`,
+        deployedModelId: member.id,
+      }
+    : {
+        type: "Normal",
+        reason: EventReason.ReplicaSetCreated,
+        message: `created the ReplicaSet of ${member.id} (revision ${member.revision}) with ${decision.replicas} replicas`,
+        deployedModelId: member.id,
+      };
+}
+
+function describeSplit(split: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(split);
+  return entries.length === 0 ? "none" : entries.map(([id, pct]) => `${id} ${pct}%`).join(", ");
+}
+
+/** Milliseconds until the earliest progress deadline of a running rollout, if any. */
+function findRequeue(
+  ctx: PlanContext,
+  steps: readonly ChainStep[],
+  stateOf: (id: string) => DeployedModelState,
+  progressTimes: ReadonlyMap<string, number | undefined>,
+): number | undefined {
+  let earliest: number | undefined;
+  ctx.chains.forEach((chain, c) => {
+    const intended = steps[c]?.intended;
+    if (chain.poolSize === undefined || intended === undefined || stateOf(intended.id) !== "BEING_DEPLOYED")
+      return;
+    const since = progressTimes.get(intended.id) ?? ctx.now;
+    const at = (since + calculateProgressDeadlineSeconds(intended.spec.rolloutOptions)) * 1000;
+    earliest = earliest === undefined ? at : Math.min(earliest, at);
+  });
+  return earliest === undefined ? undefined : Math.max(0, earliest - ctx.nowMs);
+}

@@ -1,0 +1,134 @@
+import { calculateBudgets } from "./budgets.ts";
+import type { Budgets } from "./budgets.ts";
+import { orderForRetirement } from "./chains.ts";
+import type { Chain, Member } from "./context.ts";
+import { calculateIntendedReplicas, calculateOldScaleDown } from "./replicas.ts";
+import type { MemberCounts } from "./replicas.ts";
+import { REFUSAL_REASONS } from "./types.ts";
+import type { DeployedModelState, FailureReason } from "./types.ts";
+
+/** A replica decision of one pass; plan.ts turns it into an action and an event. */
+export type ReplicaDecision =
+  | { readonly kind: "create"; readonly member: Member; readonly replicas: number }
+  | { readonly kind: "scale"; readonly member: Member; readonly from: number; readonly to: number };
+
+/** One member's state and failure reason after this pass's judgements. */
+export interface Judged {
+  readonly state: DeployedModelState;
+  readonly reason?: FailureReason | undefined;
+}
+
+/** What one pass decides for one chain. */
+export interface ChainStep {
+  readonly intended: Member | undefined;
+  readonly budgets: Budgets;
+  readonly decisions: readonly ReplicaDecision[];
+  /** Replica counts have settled: nothing to do, fresh counters, the intended member holds N and no one else has pods. */
+  readonly converged: boolean;
+  /** Converged, and the intended member has N available replicas. */
+  readonly complete: boolean;
+  /** The step retires old replicas (progress for R8). */
+  readonly retires: boolean;
+}
+
+/**
+ * The budgets of a chain: those of its newest rolling deployment that actually ran (a refused entry
+ * never ran), so a revert or a rollback moves within the budgets the user chose for the latest
+ * rollout; the defaults for a chain that never rolled.
+ */
+export function findChainBudgets(chain: Chain, n: number, judged: (id: string) => Judged): Budgets {
+  let newest: Member | undefined;
+  for (const member of chain.members) {
+    if (member.spec.rolloutOptions === undefined) continue;
+    const reason = judged(member.id).reason;
+    if (reason !== undefined && REFUSAL_REASONS.has(reason)) continue;
+    if (newest === undefined || member.revision > newest.revision) newest = member;
+  }
+  return calculateBudgets(newest?.spec.rolloutOptions, n);
+}
+
+/**
+ * One safe step for one chain, the way rolling.go's rolloutRolling does it: scale the intended member
+ * up if the surge allows and stop; otherwise scale old members down if availability allows. The next
+ * pass sees what that did.
+ *
+ * - No step while a ReplicaSet of the chain has not observed its latest spec (its counters describe
+ *   the past), or while the intended member's ReplicaSet is being deleted (it is recreated once gone).
+ * - A missing intended ReplicaSet (first deployment, a new revision, or one deleted by someone) is
+ *   created with the replicas the surge allows, possibly 0; when 0 the same pass may still retire old
+ *   pods, as the Deployment controller does with a new ReplicaSet at 0.
+ * - A chain without a live member (its revisions FAILED or were replaced) holds nothing: every
+ *   member goes to 0 at once, no budget applies to pods that serve nothing that should stay.
+ *
+ * First deployment, N = 5: create with 5 (pods 0 < 5 + 2). Roll m2 onto m1 (N = 5, surge 1,
+ * unavailable 0): create m2 with 1; when it is available, m1 5 -> 4; then m2 1 -> 2; ...; m1 1 -> 0.
+ * Drift: someone scaled a REPLACED member to 3: it is an old member with 3 replicas and is drained
+ * within the budgets like any other.
+ */
+export function planChainStep(
+  chain: Chain,
+  intended: Member | undefined,
+  judged: (id: string) => Judged,
+): ChainStep {
+  const n = chain.poolSize ?? 0;
+  const budgets = findChainBudgets(chain, n, judged);
+  const waiting: ChainStep = {
+    intended,
+    budgets,
+    decisions: [],
+    converged: false,
+    complete: false,
+    retires: false,
+  };
+  if (chain.poolSize === undefined || chain.members.some((m) => m.stale)) return waiting;
+
+  if (intended === undefined) {
+    const decisions = chain.members.flatMap((m): ReplicaDecision[] =>
+      m.replicaSet !== undefined && !m.replicaSet.deleting && m.counts.replicas > 0
+        ? [{ kind: "scale", member: m, from: m.counts.replicas, to: 0 }]
+        : [],
+    );
+    const converged = decisions.length === 0 && chain.members.every((m) => m.observed.replicas === 0);
+    return { ...waiting, decisions, converged, complete: converged };
+  }
+  if (intended.replicaSet?.deleting === true) return waiting;
+
+  const all: MemberCounts[] = chain.members.map((m) => m.counts);
+  const target = calculateIntendedReplicas(n, budgets, intended.counts, all);
+  const decisions: ReplicaDecision[] = [];
+  if (intended.replicaSet === undefined) {
+    decisions.push({ kind: "create", member: intended, replicas: target });
+    if (target > 0) return { ...waiting, decisions };
+  } else if (target !== intended.counts.replicas) {
+    decisions.push({ kind: "scale", member: intended, from: intended.counts.replicas, to: target });
+    return { ...waiting, decisions };
+  }
+
+  const old = orderForRetirement(
+    chain.members
+      .filter((m) => m.id !== intended.id && m.replicaSet !== undefined && !m.replicaSet.deleting)
+      .map((m) => ({ ...m, state: judged(m.id).state })),
+  );
+  const byId = new Map(old.map((m) => [m.id, m]));
+  for (const change of calculateOldScaleDown(
+    n,
+    budgets,
+    intended.counts,
+    old.map((m) => m.counts),
+    all,
+  )) {
+    const member = byId.get(change.id);
+    if (member !== undefined) decisions.push({ kind: "scale", member, from: change.from, to: change.to });
+  }
+  if (decisions.length > 0)
+    return { ...waiting, decisions, retires: decisions.some((d) => d.member !== intended) };
+
+  const converged =
+    intended.replicaSet !== undefined &&
+    intended.counts.replicas === n &&
+    intended.observed.replicas === n &&
+    chain.members.every(
+      (m) => m.id === intended.id || (m.counts.replicas === 0 && m.observed.replicas === 0),
+    );
+  return { ...waiting, converged, complete: converged && intended.observed.availableReplicas >= n };
+}

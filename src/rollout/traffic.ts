@@ -1,0 +1,230 @@
+import { isServable } from "./context.ts";
+import { instantMs } from "./time.ts";
+import type { PodSnapshot } from "./types.ts";
+
+/**
+ * Traffic through the endpoint Service (R6, R11). The Service selects pods carrying the `serving`
+ * label; the engine decides which pods carry it, and Kubernetes' EndpointSlice controller keeps the
+ * ready ones. So traffic is realised at pod granularity: each serving pod gets an equal share.
+ *
+ * Rules, in order:
+ * 1. A pod that is not Ready (or is terminating) never serves (R6); a serving pod that turns unready
+ *    loses its label in the next plan.
+ * 2. Within a chain every Ready pod serves, so each member's share of the chain's traffic is its
+ *    share of the chain's Ready pods (R6): 3 ready pods of m1 and 2 of m2 give 60/40.
+ * 3. Across chains the spec split (each chain's share is the sum of its members' spec shares, R11) is
+ *    approximated by choosing how many Ready pods of each chain serve: the choice minimises the
+ *    largest deviation from the spec split, then serves as many pods as possible (see
+ *    {@link calculateServingCounts}). Traffic meant for a chain with no Ready pod goes to the others
+ *    in proportion to their shares. Chains without a share serve nothing, and an empty split serves
+ *    nothing at all.
+ * 4. Which pods of a member serve, when not all do: those already serving first (no label churn),
+ *    then the oldest, then by name.
+ */
+
+/** A chain's spec share (whole percent) and how many Ready pods it has. */
+export interface ChainSupply {
+  readonly share: number;
+  readonly ready: number;
+}
+
+/**
+ * How many Ready pods of each chain serve (rule 3). With shares s_c (normalised over the chains
+ * that have a share and a Ready pod) and r_c Ready pods, it picks 0 <= k_c <= r_c, not all 0,
+ * minimising max_c |k_c / K - s_c| with K = sum k_c; among equal deviations, the largest K. Exact
+ * integer arithmetic: for each K the least deviation is found by bisection over the integer
+ * numerator, so no floating-point tie ever decides.
+ *
+ * Worst case. Let K' = min_c floor(r_c / s_c) (at least 1). Taking K' pods split by largest
+ * remainder is one candidate, and its deviation is below 1/K'; serving only the chain with the
+ * largest share is another, with deviation 1 - s_max. So the error is below
+ * min(100/K', 100 - s_max) percentage points:
+ *
+ *     split 50/50, 3 and 5 ready      serve 3 + 3            exact
+ *     split 90/10, 10 ready each      serve 9 + 1            exact
+ *     split 90/10, 1 ready each       serve 1 + 0            100/0, error 10 points (50/50 would be 40)
+ *     split 98/1/1, 1 ready each      serve 1 + 0 + 0        error 2 points
+ *     split 70/30, 4 and 4 ready      serve 2 + 1  (67/33)   error 3.3 points; 4 + 2 is the same error, fewer... no:
+ *                                     K=3 gives |2/3-.7| = 3.3, K=7 gives 5+2 -> 71/29, 1.4 points: serve 4 + 2? no, 5 > 4
+ *
+ * (the last line is worked out in traffic.test.ts: 70/30 with 4 ready each serves 4 + 2, 66.7/33.3,
+ * because K = 6 and K = 3 tie at 3.3 points and nothing with 4 + at most 4 does better; the tie goes
+ * to the larger K.)
+ *
+ * A small share with few pods may therefore get no traffic at all: 90/10 with one Ready pod each
+ * serves only the 90 chain. An exact split needs the Gateway API route (R11), not the Service.
+ */
+export function calculateServingCounts(supplies: readonly ChainSupply[]): number[] {
+  const counts = supplies.map(() => 0);
+  const eligible = supplies.flatMap((s, i) => (s.share > 0 && s.ready > 0 ? [{ ...s, i }] : []));
+  if (eligible.length === 0) return counts;
+  if (eligible.length === 1) {
+    const only = eligible[0];
+    if (only !== undefined) counts[only.i] = only.ready;
+    return counts;
+  }
+  const totalShare = eligible.reduce((sum, s) => sum + s.share, 0);
+  const totalReady = eligible.reduce((sum, s) => sum + s.ready, 0);
+
+  // Deviation of chain c for a given K, in units of 1/(K * totalShare): |k_c * totalShare - share_c * K|.
+  const bounds = (k: number, d: number): { lo: number[]; hi: number[] } => ({
+    lo: eligible.map((s) => Math.max(0, Math.ceil((s.share * k - d) / totalShare))),
+    hi: eligible.map((s) => Math.min(s.ready, Math.floor((s.share * k + d) / totalShare))),
+  });
+  const feasible = (k: number, d: number): boolean => {
+    const { lo, hi } = bounds(k, d);
+    let sumLo = 0;
+    let sumHi = 0;
+    for (let c = 0; c < eligible.length; c++) {
+      const l = lo[c] ?? 0;
+      const h = hi[c] ?? 0;
+      if (l > h) return false;
+      sumLo += l;
+      sumHi += h;
+    }
+    return sumLo <= k && k <= sumHi;
+  };
+
+  let bestK = 0;
+  let bestD = 0;
+  for (let k = 1; k <= totalReady; k++) {
+    let low = 0;
+    let high = k * totalShare;
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      if (feasible(k, mid)) high = mid;
+      else low = mid + 1;
+    }
+    // error(k) = low / (k * totalShare); compare low / k with bestD / bestK, ties go to the larger k.
+    if (bestK === 0 || low * bestK <= bestD * k) {
+      bestK = k;
+      bestD = low;
+    }
+  }
+
+  const { lo, hi } = bounds(bestK, bestD);
+  const chosen = [...lo];
+  let remaining = bestK - chosen.reduce((a, b) => a + b, 0);
+  while (remaining > 0) {
+    let pick = -1;
+    let pickDeficit = -Infinity;
+    eligible.forEach((s, c) => {
+      const k = chosen[c] ?? 0;
+      if (k >= (hi[c] ?? 0)) return;
+      const deficit = s.share * bestK - k * totalShare;
+      if (deficit > pickDeficit) {
+        pick = c;
+        pickDeficit = deficit;
+      }
+    });
+    if (pick < 0) break;
+    chosen[pick] = (chosen[pick] ?? 0) + 1;
+    remaining--;
+  }
+  eligible.forEach((s, c) => {
+    counts[s.i] = chosen[c] ?? 0;
+  });
+  return counts;
+}
+
+/**
+ * Splits `total` in proportion to `weights` by largest remainder (Hamilton), ties to the earlier
+ * entry. A zero weight gets 0, and no entry gets more than its weight when total <= sum of weights.
+ * 100 over [1, 1, 1] is 34/33/33; 3 over [5, 2] is 2/1.
+ */
+export function distributeProportionally(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (sum <= 0 || total <= 0) return weights.map(() => 0);
+  const exact = weights.map((w) => (w * total) / sum);
+  const result = exact.map((x) => Math.floor(x));
+  let remaining = total - result.reduce((a, b) => a + b, 0);
+  const order = exact
+    .map((x, i) => ({ i, remainder: x - Math.floor(x) }))
+    .sort((a, b) => b.remainder - a.remainder || a.i - b.i);
+  for (const { i } of order) {
+    if (remaining <= 0) break;
+    if ((weights[i] ?? 0) <= 0) continue;
+    result[i] = (result[i] ?? 0) + 1;
+    remaining--;
+  }
+  return result;
+}
+
+/** A member as traffic sees it. */
+export interface TrafficMember {
+  readonly id: string;
+  readonly pods: readonly PodSnapshot[];
+}
+
+/** A chain as traffic sees it. */
+export interface TrafficChain {
+  /** Whole percent: the sum of its members' spec shares. */
+  readonly share: number;
+  readonly members: readonly TrafficMember[];
+}
+
+/** The pods that should serve, and how many per member. */
+export interface ServingChoice {
+  readonly podNames: ReadonlySet<string>;
+  readonly perMember: ReadonlyMap<string, number>;
+}
+
+/** Applies rules 1-4 to the chains of an endpoint. */
+export function findServingPods(chains: readonly TrafficChain[]): ServingChoice {
+  const servable = chains.map((chain) =>
+    chain.members.map((member) => [...member.pods].filter(isServable).sort(byServingThenAge)),
+  );
+  const counts = calculateServingCounts(
+    chains.map((chain, c) => ({
+      share: chain.share,
+      ready: (servable[c] ?? []).reduce((sum, pods) => sum + pods.length, 0),
+    })),
+  );
+  const podNames = new Set<string>();
+  const perMember = new Map<string, number>();
+  chains.forEach((chain, c) => {
+    const pods = servable[c] ?? [];
+    const perChain = distributeProportionally(
+      counts[c] ?? 0,
+      pods.map((p) => p.length),
+    );
+    chain.members.forEach((member, m) => {
+      const take = perChain[m] ?? 0;
+      perMember.set(member.id, take);
+      for (const pod of (pods[m] ?? []).slice(0, take)) podNames.add(pod.name);
+    });
+  });
+  return { podNames, perMember };
+}
+
+/**
+ * The effective split from the pods chosen to serve: whole percents summing to 100 by largest
+ * remainder (ties to the earlier entry), members serving nothing left out; empty when nothing serves.
+ * 3 and 2 serving pods: {m1: 60, m2: 40}; 1, 1, 1: {a: 34, b: 33, c: 33}.
+ */
+export function calculateEffectiveSplit(
+  served: readonly (readonly [string, number])[],
+): Record<string, number> {
+  const percents = distributeProportionally(
+    100,
+    served.map(([, count]) => count),
+  );
+  const split: Record<string, number> = {};
+  served.forEach(([id], i) => {
+    const percent = percents[i] ?? 0;
+    if (percent > 0) split[id] = percent;
+  });
+  return split;
+}
+
+function byServingThenAge(a: PodSnapshot, b: PodSnapshot): number {
+  if (a.serving !== b.serving) return a.serving ? -1 : 1;
+  const ta = instantMs(a.createdAt);
+  const tb = instantMs(b.createdAt);
+  if (ta !== tb && !(Number.isNaN(ta) && Number.isNaN(tb))) {
+    if (Number.isNaN(ta)) return 1;
+    if (Number.isNaN(tb)) return -1;
+    return ta - tb;
+  }
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
