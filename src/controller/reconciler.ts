@@ -61,6 +61,11 @@ export function indexByEndpoint(obj: DeepReadonly<KubeObject>): readonly string[
   return endpoint === undefined ? [] : [`${obj.metadata?.namespace ?? ""}/${endpoint}`];
 }
 
+/** A pass waiting for the cache to show its own writes looks again after this long at the latest. */
+const AWAIT_CACHE_BACKSTOP_MS = 1_000;
+/** ... and stops waiting for a write the cache has not shown after this long. */
+const AWAIT_CACHE_MAX_MS = 10_000;
+
 /** Stable reasons of the conditions for an endpoint that does not validate. */
 export const INVALID_SPEC = "InvalidSpec";
 
@@ -106,6 +111,13 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   /** Writes the API server refused for good, per endpoint key, for the engine's next pass. */
   readonly #actionErrors = new Map<string, ActionError[]>();
+  /**
+   * Objects this replica wrote whose new version the cache has not shown yet: cache key -> the
+   * resourceVersion the cache still shows ("" for an object just created), and when it was written.
+   * A pass that would plan from such a stale view waits for the watch event instead (the Deployment
+   * controller's "expectations"), so it neither repeats a step nor runs into a 409.
+   */
+  readonly #awaiting = new Map<string, Map<string, { readonly staleVersion: string; readonly at: number }>>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -136,6 +148,7 @@ export class Reconciler {
       // Deleted: the garbage collector removes what it owned (ownerReferences).
       this.#o.metrics.forgetEndpoint(namespace, name);
       this.#actionErrors.delete(key);
+      this.#awaiting.delete(key);
       return undefined;
     }
     if (raw.metadata?.deletionTimestamp !== undefined) return undefined;
@@ -156,6 +169,14 @@ export class Reconciler {
     const pods = this.#o.pods
       .byIndex(ENDPOINT_INDEX, key)
       .filter((p) => p.metadata?.ownerReferences?.some((r) => rsUids.has(r.uid)) ?? false);
+    const views = [
+      { key: `modelendpoints/${key}`, version: raw.metadata?.resourceVersion ?? "" },
+      ...replicaSets.map((rs) => ({
+        key: `replicasets/${namespace}/${rs.metadata?.name ?? ""}`,
+        version: rs.metadata?.resourceVersion ?? "",
+      })),
+    ];
+    if (this.#cacheIsBehind(key, views)) return { requeueAfterMs: AWAIT_CACHE_BACKSTOP_MS };
     const snapshot = buildSnapshot(endpoint, replicaSets, pods, this.#actionErrors.get(key) ?? []);
 
     // Decide.
@@ -193,6 +214,30 @@ export class Reconciler {
     }
     this.#actionErrors.delete(key);
     return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  /**
+   * True when an object this replica wrote still shows its old version (or, just created, is not
+   * cached yet). Entries older than AWAIT_CACHE_MAX_MS are dropped, so a lost event never stalls.
+   */
+  #cacheIsBehind(endpointKey: string, views: readonly { key: string; version: string }[]): boolean {
+    const awaiting = this.#awaiting.get(endpointKey);
+    if (awaiting === undefined) return false;
+    const now = this.#o.clock.now();
+    const cached = new Map(views.map((v) => [v.key, v.version]));
+    for (const [key, awaited] of awaiting) {
+      const version = cached.get(key) ?? "";
+      if (now - awaited.at > AWAIT_CACHE_MAX_MS || version !== awaited.staleVersion) awaiting.delete(key);
+    }
+    if (awaiting.size === 0) this.#awaiting.delete(endpointKey);
+    return awaiting.size > 0;
+  }
+
+  #expect(endpointKey: string, key: string, staleVersion: string): void {
+    const awaiting =
+      this.#awaiting.get(endpointKey) ?? new Map<string, { staleVersion: string; at: number }>();
+    awaiting.set(key, { staleVersion, at: this.#o.clock.now() });
+    this.#awaiting.set(endpointKey, awaiting);
   }
 
   /** The endpoint Service and one Service per deployed model exist; those of removed models do not. */
@@ -234,11 +279,13 @@ export class Reconciler {
               action.poolSize,
             );
             await this.#o.writer.createReplicaSet(rs, ref.uid);
+            this.#expect(key, `replicasets/${ref.namespace}/${rs.metadata?.name ?? ""}`, "");
             break;
           }
           case "scaleReplicaSet": {
             const rv = byName.get(action.replicaSetName)?.metadata?.resourceVersion ?? "";
             await this.#o.writer.scaleReplicaSet(ref.namespace, action.replicaSetName, action.to, rv);
+            this.#expect(key, `replicasets/${ref.namespace}/${action.replicaSetName}`, rv);
             break;
           }
           case "deleteReplicaSet": {
@@ -314,6 +361,8 @@ export class Reconciler {
     const next = structuredClone(raw) as KubeObject & { status?: unknown };
     next.status = full;
     await this.#o.writer.replaceStatus(next);
+    const key = `${endpoint.metadata.namespace ?? ""}/${endpoint.metadata.name}`;
+    this.#expect(key, `modelendpoints/${key}`, raw.metadata?.resourceVersion ?? "");
     this.#o.metrics.statusWrites.inc();
   }
 

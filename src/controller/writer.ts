@@ -9,12 +9,21 @@
  * - creating an object that already exists is success when this endpoint controls it (the cache
  *   had not seen it yet) and a terminal error when something else does.
  */
-import { ConflictError, TerminalError } from "../kube/errors.ts";
+import { ConflictError, NotFoundError, TerminalError } from "../kube/errors.ts";
 import type { KubeClient, ResourceClient } from "../kube/client.ts";
 import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
 import { LABEL_SERVING } from "./objects.ts";
 
 export const FIELD_MANAGER = "model-endpoint-operator";
+
+/**
+ * A write attempted while this replica does not hold the leader lease. Not a TerminalError: it says
+ * nothing about the object, so it must never fail a rollout; the work queue retries, and the retry
+ * finds the replica standing by and does nothing.
+ */
+export class NotLeaderError extends Error {
+  override readonly name = "NotLeaderError";
+}
 
 /** The writes the reconciler makes; one implementation over the API server, one recording in tests. */
 export interface Writer {
@@ -57,6 +66,15 @@ async function createOwned<T extends KubeObject>(
   }
 }
 
+/** Deleting what is already gone is done. */
+async function ignoreNotFound(write: Promise<void>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+}
+
 export class ApiWriter implements Writer {
   readonly #client: KubeClient;
   readonly #endpoints: ResourceClient<KubeObject>;
@@ -85,10 +103,12 @@ export class ApiWriter implements Writer {
 
   async deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void> {
     this.#count("delete", "replicasets");
-    await this.#client.replicaSets.delete(namespace, name, {
-      preconditions: { uid },
-      propagationPolicy: "Background",
-    });
+    await ignoreNotFound(
+      this.#client.replicaSets.delete(namespace, name, {
+        preconditions: { uid },
+        propagationPolicy: "Background",
+      }),
+    );
   }
 
   async setPodServing(namespace: string, name: string, serving: boolean): Promise<void> {
@@ -108,7 +128,7 @@ export class ApiWriter implements Writer {
 
   async deleteService(namespace: string, name: string, uid: string): Promise<void> {
     this.#count("delete", "services");
-    await this.#client.services.delete(namespace, name, { preconditions: { uid } });
+    await ignoreNotFound(this.#client.services.delete(namespace, name, { preconditions: { uid } }));
   }
 
   async replaceStatus(endpoint: KubeObject): Promise<void> {

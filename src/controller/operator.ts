@@ -1,0 +1,344 @@
+/**
+ * The running operator: informers for ModelEndpoints and the objects they own, a work queue keyed
+ * by "namespace/name", workers that reconcile, leader election, and the metrics/health port.
+ *
+ * Informers run on every replica, leader or not, so a standby's caches are warm when it takes over.
+ * Only the leader reconciles, and every write checks the lease first (GuardedWriter): the moment a
+ * renew deadline passes, writing stops, even in the middle of a pass.
+ */
+import { LABEL_ENDPOINT } from "../api/constants.ts";
+import { KubeClient, modelEndpoints, type ResourceClient } from "../kube/client.ts";
+import { realClock, type Clock } from "../kube/clock.ts";
+import { EventRecorder } from "../kube/events.ts";
+import { Informer, type InformerEvent } from "../kube/informer.ts";
+import { LeaderElector } from "../kube/leaderelection.ts";
+import type { Logger } from "../kube/logger.ts";
+import type { KubeObject, Pod, ReplicaSet } from "../kube/objects.ts";
+import type { IndexFunc, ReadonlyStore } from "../kube/store.ts";
+import { runWorkers, WorkQueue } from "../kube/workqueue.ts";
+import type { Metrics } from "../metrics.ts";
+import { plan } from "../rollout/index.ts";
+import { ENDPOINT_INDEX, indexByEndpoint, Reconciler } from "./reconciler.ts";
+import { ApiWriter, NotLeaderError, type Writer } from "./writer.ts";
+
+export interface OperatorOptions {
+  readonly client: KubeClient;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Watch only these namespaces; empty = all. */
+  readonly namespaces: readonly string[];
+  readonly workers: number;
+  readonly identity: string;
+  /** Leader election on this Lease; undefined = this replica always leads (one replica only). */
+  readonly leaderElection?: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly leaseDurationMs: number;
+    readonly renewDeadlineMs: number;
+    readonly retryPeriodMs: number;
+  };
+  readonly clock?: Clock;
+  /** Informer tuning (tests shorten the stall watchdog). */
+  readonly watchTimeoutSeconds?: number;
+  readonly stallTimeoutMs?: number;
+}
+
+/** A Writer that refuses every write unless this replica leads right now. */
+export class GuardedWriter implements Writer {
+  readonly #inner: Writer;
+  readonly #isLeader: () => boolean;
+
+  constructor(inner: Writer, isLeader: () => boolean) {
+    this.#inner = inner;
+    this.#isLeader = isLeader;
+  }
+
+  #check(): void {
+    if (!this.#isLeader()) throw new NotLeaderError("not the leader: write refused");
+  }
+
+  async createReplicaSet(...args: Parameters<Writer["createReplicaSet"]>): Promise<void> {
+    this.#check();
+    await this.#inner.createReplicaSet(...args);
+  }
+  async scaleReplicaSet(...args: Parameters<Writer["scaleReplicaSet"]>): Promise<void> {
+    this.#check();
+    await this.#inner.scaleReplicaSet(...args);
+  }
+  async deleteReplicaSet(...args: Parameters<Writer["deleteReplicaSet"]>): Promise<void> {
+    this.#check();
+    await this.#inner.deleteReplicaSet(...args);
+  }
+  async setPodServing(...args: Parameters<Writer["setPodServing"]>): Promise<void> {
+    this.#check();
+    await this.#inner.setPodServing(...args);
+  }
+  async createService(...args: Parameters<Writer["createService"]>): Promise<void> {
+    this.#check();
+    await this.#inner.createService(...args);
+  }
+  async deleteService(...args: Parameters<Writer["deleteService"]>): Promise<void> {
+    this.#check();
+    await this.#inner.deleteService(...args);
+  }
+  async replaceStatus(...args: Parameters<Writer["replaceStatus"]>): Promise<void> {
+    this.#check();
+    await this.#inner.replaceStatus(...args);
+  }
+}
+
+/** Several namespaces' caches seen as one. */
+export function unionStore<T extends KubeObject>(stores: readonly ReadonlyStore<T>[]): ReadonlyStore<T> {
+  if (stores.length === 1 && stores[0] !== undefined) return stores[0];
+  return {
+    get: (key) => {
+      for (const s of stores) {
+        const obj = s.get(key);
+        if (obj !== undefined) return obj;
+      }
+      return undefined;
+    },
+    list: (namespace) => stores.flatMap((s) => s.list(namespace)),
+    byIndex: (index, value) => stores.flatMap((s) => s.byIndex(index, value)),
+    keys: () => stores.flatMap((s) => s.keys()),
+    get size() {
+      return stores.reduce((n, s) => n + s.size, 0);
+    },
+  };
+}
+
+/** Drops what the operator never reads from cached objects, to keep memory low at fleet size. */
+function slimMeta<T extends KubeObject>(obj: T): T {
+  if (obj.metadata) {
+    delete obj.metadata.managedFields;
+    if (obj.metadata.annotations)
+      delete obj.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"];
+  }
+  return obj;
+}
+
+function slimPod(pod: Pod): Pod {
+  slimMeta(pod);
+  // Only labels, owners and readiness are read: the spec is dead weight.
+  delete pod.spec;
+  if (pod.status) {
+    pod.status = {
+      ...(pod.status.phase === undefined ? {} : { phase: pod.status.phase }),
+      ...(pod.status.conditions === undefined ? {} : { conditions: pod.status.conditions }),
+      ...(pod.status.containerStatuses === undefined
+        ? {}
+        : {
+            containerStatuses: pod.status.containerStatuses.map((c) => ({
+              name: c.name,
+              ready: c.ready,
+              restartCount: c.restartCount,
+              image: c.image,
+              imageID: c.imageID,
+              ...(c.state === undefined ? {} : { state: c.state }),
+            })),
+          }),
+    };
+  }
+  return pod;
+}
+
+function slimReplicaSet(rs: ReplicaSet): ReplicaSet {
+  slimMeta(rs);
+  // The template is never read back (the operator builds it from the spec).
+  if (rs.spec?.template) delete rs.spec.template;
+  return rs;
+}
+
+export class Operator {
+  readonly #o: OperatorOptions;
+  readonly #clock: Clock;
+  readonly #queue: WorkQueue;
+  readonly #informers: Informer<KubeObject>[] = [];
+  readonly #elector: LeaderElector | undefined;
+  readonly #events: EventRecorder;
+  readonly #reconciler: Reconciler;
+  readonly #endpoints: ReadonlyStore<KubeObject>;
+  #abort = new AbortController();
+  #running: Promise<void> | undefined;
+  #workersDone: Promise<void> | undefined;
+
+  constructor(options: OperatorOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? realClock;
+    const { client, logger, metrics } = options;
+    this.#queue = new WorkQueue({
+      name: "modelendpoints",
+      clock: this.#clock,
+      metrics: {
+        depth: (_name, depth) => {
+          metrics.queueDepth.set(depth);
+        },
+      },
+    });
+    const namespaces = options.namespaces.length === 0 ? [undefined] : options.namespaces;
+    const endpointClient: ResourceClient<KubeObject> = client.resource(modelEndpoints());
+    const owned = { labelSelector: LABEL_ENDPOINT };
+    const indexers: Record<string, IndexFunc<KubeObject>> = { [ENDPOINT_INDEX]: indexByEndpoint };
+    const make = <T extends KubeObject>(
+      name: string,
+      source: ResourceClient<T>,
+      selector: { labelSelector?: string },
+      transform: (obj: T) => T,
+      onEvent: (event: InformerEvent<T>) => void,
+    ): ReadonlyStore<T> => {
+      const stores = namespaces.map((ns) => {
+        const informer = new Informer<T>({
+          name,
+          listWatch: source.listWatch(ns, selector),
+          indexers: indexers,
+          transform,
+          clock: this.#clock,
+          logger,
+          metrics: {
+            watchRestarted: (resource, reason) => {
+              metrics.watchRestarts.inc({ resource, reason });
+            },
+          },
+          ...(options.watchTimeoutSeconds === undefined
+            ? {}
+            : { watchTimeoutSeconds: options.watchTimeoutSeconds }),
+          ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+        });
+        informer.subscribe(onEvent);
+        this.#informers.push(informer as unknown as Informer<KubeObject>);
+        return informer.store;
+      });
+      return unionStore(stores);
+    };
+    const enqueueSelf = (event: InformerEvent<KubeObject>): void => {
+      this.#queue.add(event.key);
+    };
+    const enqueueOwner = <T extends KubeObject>(event: InformerEvent<T>): void => {
+      for (const key of indexByEndpoint(event.object)) this.#queue.add(key);
+      if (event.type === "update") for (const key of indexByEndpoint(event.old)) this.#queue.add(key);
+    };
+    this.#endpoints = make("modelendpoints", endpointClient, {}, slimMeta, enqueueSelf);
+    const replicaSets = make("replicasets", client.replicaSets, owned, slimReplicaSet, enqueueOwner);
+    const pods = make("pods", client.pods, owned, slimPod, enqueueOwner);
+    const services = make("services", client.services, owned, slimMeta, enqueueOwner);
+
+    const leaderElection = options.leaderElection;
+    this.#elector =
+      leaderElection === undefined
+        ? undefined
+        : new LeaderElector({
+            identity: options.identity,
+            leaseNamespace: leaderElection.namespace,
+            leaseName: leaderElection.name,
+            client: client.leaseClient(leaderElection.namespace, leaderElection.name),
+            leaseDurationMs: leaderElection.leaseDurationMs,
+            renewDeadlineMs: leaderElection.renewDeadlineMs,
+            retryPeriodMs: leaderElection.retryPeriodMs,
+            clock: this.#clock,
+            logger,
+            onStartedLeading: () => {
+              metrics.isLeader.set(1);
+              // A new leader looks at every endpoint once: the queue was empty while standing by.
+              this.#enqueueAll();
+            },
+            onStoppedLeading: () => {
+              metrics.isLeader.set(0);
+            },
+          });
+    const isLeader = (): boolean => this.#elector?.isLeader() ?? true;
+    const writer = new GuardedWriter(
+      new ApiWriter(client, (verb, resource) => {
+        metrics.apiWrites.inc({ verb, resource });
+      }),
+      isLeader,
+    );
+    this.#events = new EventRecorder({
+      sink: client.eventSink(),
+      reportingController: "serving.modelendpoint.io/model-endpoint-operator",
+      reportingInstance: options.identity,
+      clock: this.#clock,
+      logger,
+    });
+    this.#reconciler = new Reconciler({
+      endpoints: this.#endpoints,
+      replicaSets,
+      pods,
+      services,
+      writer,
+      events: {
+        record: (regarding, input) => {
+          if (isLeader()) this.#events.record(regarding, input);
+        },
+      },
+      metrics,
+      clock: this.#clock,
+      logger,
+      planner: plan,
+      canWrite: isLeader,
+    });
+  }
+
+  #enqueueAll(): void {
+    for (const key of this.#endpoints.keys()) this.#queue.add(key);
+  }
+
+  /** Why the operator is not ready (empty when it is): caches not synced yet. */
+  notReadyReasons(): string[] {
+    return this.#informers.filter((i) => !i.hasSynced()).map((i) => `${i.name} cache not synced`);
+  }
+
+  isLeader(): boolean {
+    return this.#elector?.isLeader() ?? true;
+  }
+
+  /**
+   * Starts the informers, waits for their first lists, then campaigns for the lease (or leads at
+   * once without leader election) and runs the workers. Resolves once everything is started.
+   */
+  async start(): Promise<void> {
+    const { logger, metrics } = this.#o;
+    for (const informer of this.#informers) informer.start();
+    const synced = await Promise.all(this.#informers.map((i) => i.waitForSync(this.#abort.signal)));
+    if (synced.some((s) => !s)) return;
+    logger.info({ informers: this.#informers.length }, "caches synced");
+    this.#workersDone = runWorkers(this.#queue, this.#o.workers, (key) => this.#reconciler.reconcile(key), {
+      logger,
+      clock: this.#clock,
+      onTerminalError: (key, error) => {
+        logger.error(
+          { key, err: error.message },
+          "reconcile failed for good; waiting for the object to change",
+        );
+      },
+    });
+    if (this.#elector === undefined) {
+      metrics.isLeader.set(1);
+      this.#enqueueAll();
+      return;
+    }
+    const elector = this.#elector;
+    // Campaign, lead, and campaign again after a lost lease, until stopped.
+    this.#running = (async () => {
+      while (!this.#abort.signal.aborted) {
+        const end = await elector.run(this.#abort.signal);
+        if (end === "lost") logger.warn({ identity: this.#o.identity }, "lost the leader lease; standing by");
+      }
+    })();
+  }
+
+  /** Graceful stop: release the lease, drain in-flight reconciles, stop the watches, flush events. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running;
+    await this.#queue.shutDown();
+    await this.#workersDone;
+    await Promise.all(this.#informers.map((i) => i.stop()));
+    await this.#events.flush();
+    this.#o.metrics.isLeader.set(0);
+  }
+
+  /** The ModelEndpoint cache (read-only), for tests and tooling. */
+  get endpoints(): ReadonlyStore<KubeObject> {
+    return this.#endpoints;
+  }
+}

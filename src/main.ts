@@ -1,0 +1,129 @@
+/**
+ * The operator's entry point: configuration, logger, metrics, the Kubernetes client, the operator
+ * and its HTTP port; graceful shutdown on SIGTERM/SIGINT (release the lease, finish in-flight
+ * reconciles, stop watches). The only module that exits the process.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino, type Logger as PinoLogger } from "pino";
+
+import { ConfigError, loadConfig, USAGE, type Config } from "./config.ts";
+import { Operator } from "./controller/operator.ts";
+import { KubeClient } from "./kube/client.ts";
+import { Metrics } from "./metrics.ts";
+import { startServer } from "./server.ts";
+import { VERSION } from "./version.ts";
+
+async function makeLogger(config: Config): Promise<PinoLogger> {
+  const options = { level: config.logLevel, base: { component: "model-endpoint-operator" } };
+  if (config.logFormat === "json") return pino(options);
+  const { default: pretty } = await import("pino-pretty");
+  return pino(
+    options,
+    pretty({ colorize: process.stdout.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,component" }),
+  );
+}
+
+function kubeConfig(config: Config): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.kubeconfig !== undefined) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    const loaded = loadConfig();
+    if (loaded === "help") {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    config = loaded;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = await makeLogger(config);
+  const kc = kubeConfig(config);
+  const metrics = new Metrics();
+  const client = KubeClient.fromKubeConfig(kc, { userAgent: `model-endpoint-operator/${VERSION}` });
+  const operator = new Operator({
+    client,
+    logger,
+    metrics,
+    namespaces: config.namespaces,
+    workers: config.workers,
+    identity: config.identity,
+    ...(config.leaderElect
+      ? {
+          leaderElection: {
+            namespace: config.leaseNamespace,
+            name: config.leaseName,
+            leaseDurationMs: config.leaseDurationSeconds * 1000,
+            renewDeadlineMs: config.renewDeadlineSeconds * 1000,
+            retryPeriodMs: config.retryPeriodSeconds * 1000,
+          },
+        }
+      : {}),
+  });
+  const server = await startServer({
+    host: config.metricsBindAddress.host,
+    port: config.metricsBindAddress.port,
+    registry: metrics.registry,
+    health: { notReadyReasons: () => operator.notReadyReasons() },
+  });
+  logger.info(
+    {
+      version: VERSION,
+      server: kc.getCurrentCluster()?.server,
+      namespaces: config.namespaces.length === 0 ? "all" : config.namespaces,
+      leaderElection: config.leaderElect,
+      identity: config.identity,
+      metricsPort: server.port,
+    },
+    "starting",
+  );
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ signal }, "shutting down");
+      await operator.stop();
+      await server.close();
+      logger.info({}, "stopped");
+    })();
+    return stopping;
+  };
+  const done = new Promise<number>((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        stop(signal).then(
+          () => {
+            resolve(0);
+          },
+          (err: unknown) => {
+            logger.error({ err }, "shutdown failed");
+            resolve(1);
+          },
+        );
+      });
+    }
+  });
+  await operator.start();
+  logger.info({ leader: operator.isLeader() }, "running");
+  return done;
+}
+
+main().then(
+  (code) => {
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `model-endpoint-operator: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);
