@@ -4,14 +4,16 @@
  * with validation off) gets a clear status error instead of undefined behaviour.
  *
  *     const parsed = parseModelEndpoint(obj);
- *     if (!parsed.ok) return reportInvalid(parsed.issues);   // [{path, message}]
+ *     if (!parsed.ok) return reportInvalid(parsed.issues);   // [{path, message, rule?}]
  *     plan(parsed.value);                                      // typed, defaults applied
  *
- * Paths and messages follow the API server's: a rule's message is the CEL rule's message, word for
- * word, and a schema error reads like the API server's ("should be greater than or equal to 1").
+ * It answers as the API server does: the same field paths; a rule's message is the CEL rule's
+ * message word for word; a schema error reads like the API server's ("should be greater than or
+ * equal to 1"); and, as on the API server, the rules are only checked once the object has no
+ * schema error (otherwise one issue says that some rules were not checked).
  *
- * What the parser does not do: ratcheting (the API server lets an update keep an unchanged value
- * that a newer rule forbids); validateUpdate applies every rule to the new object.
+ * What it does not do: ratcheting (the API server lets an update keep an unchanged value that a
+ * newer rule forbids); validateUpdate applies every rule to the new object.
  */
 import { z } from "zod";
 
@@ -24,11 +26,17 @@ export interface ValidationIssue {
   /** Kubernetes field path, e.g. `spec.deployedModels[1].rolloutOptions.maxSurgePercentage`. */
   readonly path: string;
   readonly message: string;
+  /** The name of the rule that failed (see SPEC_RULES); absent for schema errors. */
+  readonly rule?: string;
 }
 
 export type ParseResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
+
+/** The API server's note when schema errors kept it from checking the rules. */
+export const RULES_NOT_CHECKED =
+  "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 
 /** `["spec", "deployedModels", 0, "id"]` -> `spec.deployedModels[0].id`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -66,8 +74,22 @@ function kubernetesMessage(issue: z.core.$ZodRawIssue): string | undefined {
   }
 }
 
-function toIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+function ruleOf(issue: z.core.$ZodIssue): string | undefined {
+  if (issue.code !== "custom") return undefined;
+  const rule: unknown = issue.params?.rule;
+  return typeof rule === "string" ? rule : undefined;
+}
+
+/** zod issues -> ValidationIssues, keeping rule issues only when there is no schema error. */
+function toResult(result: z.ZodSafeParseResult<ModelEndpoint>): ParseResult<ModelEndpoint> {
+  if (result.success) return { ok: true, value: result.data };
+  const issues: ValidationIssue[] = result.error.issues.map((i) => {
+    const rule = ruleOf(i);
+    return { path: formatPath(i.path), message: i.message, ...(rule !== undefined ? { rule } : {}) };
+  });
+  const schemaErrors = issues.filter((i) => i.rule === undefined);
+  if (schemaErrors.length === 0) return { ok: false, issues };
+  return { ok: false, issues: [...schemaErrors, { path: "", message: RULES_NOT_CHECKED }] };
 }
 
 /**
@@ -76,8 +98,7 @@ function toIssues(error: z.ZodError): ValidationIssue[] {
  * deployed model is added) need the previous object: see validateUpdate.
  */
 export function parseModelEndpoint(obj: unknown): ParseResult<ModelEndpoint> {
-  const result = ModelEndpointSchema.safeParse(obj, { error: kubernetesMessage });
-  return result.success ? { ok: true, value: result.data } : { ok: false, issues: toIssues(result.error) };
+  return toResult(ModelEndpointSchema.safeParse(obj, { error: kubernetesMessage }));
 }
 
 /** What the API server checks when `obj` is created: parseModelEndpoint plus the create-time rules. */
@@ -92,43 +113,64 @@ export function validateCreate(obj: unknown): ParseResult<ModelEndpoint> {
  * itself, nothing reliable can be said about the change and only `newObj` is validated.
  */
 export function validateUpdate(oldObj: unknown, newObj: unknown): ParseResult<ModelEndpoint> {
-  const parsed = parseModelEndpoint(newObj);
-  if (!parsed.ok) return parsed;
   let old: ModelEndpoint | undefined;
   if (oldObj !== undefined) {
     const oldParsed = parseModelEndpoint(oldObj);
-    if (!oldParsed.ok) return parsed;
+    if (!oldParsed.ok) return parseModelEndpoint(newObj);
     old = oldParsed.value;
   }
-  const issues = transitionIssues(parsed.value, old);
-  return issues.length === 0 ? parsed : { ok: false, issues };
+  // A root refinement runs after every plain rule, even a failed one, as the API server evaluates
+  // all its CEL rules together.
+  const schema = ModelEndpointSchema.superRefine((value, ctx) => {
+    for (const issue of transitionIssues(value, old)) {
+      ctx.addIssue({
+        code: "custom",
+        message: issue.message,
+        path: issue.path,
+        params: { rule: issue.rule },
+      });
+    }
+  });
+  return toResult(schema.safeParse(newObj, { error: kubernetesMessage }));
 }
 
-function transitionIssues(obj: ModelEndpoint, old: ModelEndpoint | undefined): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
-  const check = <T>(rules: readonly TransitionRule<T>[], self: T, oldSelf: T | undefined, at: string) => {
+interface TransitionIssue {
+  readonly path: PropertyKey[];
+  readonly message: string;
+  readonly rule: string;
+}
+
+function transitionIssues(obj: ModelEndpoint, old: ModelEndpoint | undefined): TransitionIssue[] {
+  const issues: TransitionIssue[] = [];
+  const check = <T>(
+    rules: readonly TransitionRule<T>[],
+    self: T,
+    oldSelf: T | undefined,
+    at: PropertyKey[],
+  ) => {
     for (const rule of rules) {
       if (oldSelf === undefined && rule.onCreate === undefined) continue;
       if (rule.check(self, oldSelf)) continue;
-      const path = [at, ...fieldPathSegments(rule.fieldPath)].join(".");
-      issues.push({ path, message: transitionRuleMessage(rule, self, oldSelf) });
+      issues.push({
+        path: [...at, ...fieldPathSegments(rule.fieldPath)],
+        message: transitionRuleMessage(rule, self, oldSelf),
+        rule: rule.name,
+      });
     }
   };
   const models = obj.spec.deployedModels;
   const oldModels = old?.spec.deployedModels;
-  check(transitionRules(SPEC_RULES.deployedModels), models, oldModels, "spec.deployedModels");
+  check(transitionRules(SPEC_RULES.deployedModels), models, oldModels, ["spec", "deployedModels"]);
   models.forEach((m, i) => {
     const before: DeployedModel | undefined = oldModels?.find((o) => o.id === m.id);
     if (before === undefined) return;
-    const at = `spec.deployedModels[${i}]`;
+    const at = ["spec", "deployedModels", i];
     check(transitionRules(SPEC_RULES.deployedModel), m, before, at);
     if (m.dedicatedResources !== undefined && before.dedicatedResources !== undefined) {
-      check(
-        transitionRules(SPEC_RULES.dedicatedResources),
-        m.dedicatedResources,
-        before.dedicatedResources,
-        `${at}.dedicatedResources`,
-      );
+      check(transitionRules(SPEC_RULES.dedicatedResources), m.dedicatedResources, before.dedicatedResources, [
+        ...at,
+        "dedicatedResources",
+      ]);
     }
   });
   return issues;

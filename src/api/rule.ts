@@ -133,6 +133,7 @@ export function withRules<S extends z.ZodType>(schema: S, rules: readonly Rule<z
                 code: "custom",
                 message: plainRuleMessage(r, value),
                 path: fieldPathSegments(r.fieldPath),
+                params: { rule: r.name },
               });
             }
           }

@@ -500,7 +500,10 @@ function previousExists(list: readonly DeployedModel[], m: RollingEntry): boolea
   return entry(list, m.rolloutOptions.previousDeployedModel) !== undefined;
 }
 
-/** An added previous (not in the old list) that is in the list must come before `m`. */
+/**
+ * An added previous (not in the old list) that is in the list must come before `m`. (An entry that
+ * names itself is left to the rule deployedModel.notOntoItself.)
+ */
 function previousListedBefore(
   list: readonly DeployedModel[],
   old: readonly DeployedModel[] | undefined,
@@ -508,7 +511,7 @@ function previousListedBefore(
   index: number,
 ): boolean {
   const previous = m.rolloutOptions.previousDeployedModel;
-  if (existed(old, previous)) return true;
+  if (previous === m.id || existed(old, previous)) return true;
   const at = list.findIndex((p) => p.id === previous);
   return at === -1 || at < index;
 }
@@ -592,6 +595,7 @@ const deployedModelsRules: Rule<DeployedModel[]>[] = [
     message: "a rolling deployment added together with its previousDeployedModel must be listed after it",
     body: (existedBefore) =>
       anyOf(
+        `${PREV} == m.id`,
         existedBefore(PREV),
         `!self.exists(p, p.id == ${PREV})`,
         `self.exists(j, p, j < i && p.id == ${PREV})`,
@@ -643,7 +647,10 @@ const deployedModelsRules: Rule<DeployedModel[]>[] = [
   },
 ];
 
-/** Deployed models whose rollout chain never reaches a model deployed without rolloutOptions. */
+/**
+ * Deployed models whose rollout chain never reaches a model deployed without rolloutOptions
+ * because it loops (an entry that names itself counts; the rule notOntoItself reports it).
+ */
 export function findRolloutCycles(list: readonly DeployedModel[]): string[] {
   const inCycle = new Set<string>();
   for (const start of list) {
@@ -677,9 +684,10 @@ export const DeployedModelsSchema = withRules(
       // Not expressible in CEL (it cannot follow a chain of unbounded length); admission prevents
       // cycles through the transition rules previousExists, previousListedFirst and noRebinding.
       const cycle = findRolloutCycles(list);
-      if (cycle.length > 0) {
+      if (cycle.length > 1) {
         ctx.addIssue({
           code: "custom",
+          params: { rule: "deployedModels.noCycle" },
           message: `deployed models ${cycle.join(", ")} form a rollout cycle: every chain must start at a model deployed without rolloutOptions`,
         });
       }

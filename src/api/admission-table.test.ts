@@ -1,0 +1,46 @@
+/**
+ * The operator's parser against the admission table (test/integration/api/cases.ts): every case
+ * the API server must refuse, the parser refuses with the same paths and messages; every case it
+ * must accept, the parser accepts. The integration suite runs the same table on a real API server.
+ */
+import { describe, expect, it } from "vitest";
+
+import {
+  compareIssues,
+  INVALID_CREATES,
+  toJson,
+  UPDATES,
+  VALID_CREATES,
+} from "../../test/integration/api/cases.ts";
+import { validateCreate, validateUpdate, type ParseResult } from "./parse.ts";
+
+function issuesOf(result: ParseResult<unknown>) {
+  return result.ok ? [] : result.issues;
+}
+
+describe("the parser refuses what admission refuses", () => {
+  it.each(INVALID_CREATES.map((c) => [c.name, c] as const))("%s", (_, c) => {
+    const result = validateCreate(toJson(c.object));
+    expect(result.ok).toBe(false);
+    expect(compareIssues(issuesOf(result), [...c.expect, ...(c.parserAlso ?? [])])).toEqual([]);
+  });
+});
+
+describe("the parser accepts what admission accepts", () => {
+  it.each(VALID_CREATES.map((c) => [c.name, c] as const))("%s", (_, c) => {
+    expect(issuesOf(validateCreate(toJson(c.object)))).toEqual([]);
+  });
+});
+
+describe("the parser judges updates as admission does", () => {
+  it.each(UPDATES.map((c) => [c.name, c] as const))("%s", (_, c) => {
+    const [first, ...rest] = c.before.map(toJson);
+    expect(issuesOf(validateCreate(first))).toEqual([]);
+    let previous = first;
+    for (const state of rest) {
+      expect(issuesOf(validateUpdate(previous, state))).toEqual([]);
+      previous = state;
+    }
+    expect(compareIssues(issuesOf(validateUpdate(previous, toJson(c.after))), c.expect)).toEqual([]);
+  });
+});

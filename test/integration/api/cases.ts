@@ -1,0 +1,680 @@
+/**
+ * The admission table: manifests the API must refuse (one per rule and edge, boundaries included),
+ * manifests it must accept, and updates it must allow or refuse. The integration suite runs every
+ * case against a real API server with the generated CRD; the unit suite runs the same cases through
+ * the operator's parser; both must give the expected answer, so they agree with each other.
+ *
+ * An expected issue names the field path and a fragment of the message that both the API server
+ * and the parser must report. For CEL rules the fragment is the rule's whole message.
+ */
+import { API_VERSION, KIND } from "../../../src/api/constants.ts";
+import { RULES_NOT_CHECKED } from "../../../src/api/parse.ts";
+
+export interface ExpectedIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A JSON object as a user writes it. */
+export type Json = Record<string, unknown>;
+
+export interface CreateCase {
+  readonly name: string;
+  readonly object: Json;
+  /** Empty: the object is valid. */
+  readonly expect: readonly ExpectedIssue[];
+  /** Issues of parser-only rules (not expressible in CEL) that the parser reports on top. */
+  readonly parserAlso?: readonly ExpectedIssue[];
+}
+
+export interface UpdateCase {
+  readonly name: string;
+  /** The states the object goes through before the update: created as the first, then updated. */
+  readonly before: readonly Json[];
+  readonly after: Json;
+  /** Empty: the update is allowed. */
+  readonly expect: readonly ExpectedIssue[];
+}
+
+// ------------------------------------------------------------------------------------------------
+// Building blocks
+
+interface DeployedModelJson extends Json {
+  id: string;
+}
+
+function container(image: string, extra: Json = {}): Json {
+  return {
+    imageUri: `registry.example/fraud:${image}`,
+    predictRoute: "/predict",
+    healthRoute: "/health",
+    ...extra,
+  };
+}
+
+function root(id: string, extra: Json = {}): DeployedModelJson {
+  return {
+    id,
+    model: `fraud-detector@${id}`,
+    containerSpec: container("1.0"),
+    dedicatedResources: { machineSpec: { machineType: "n1-standard-2" }, minReplicaCount: 3 },
+    ...extra,
+  };
+}
+
+function rolling(id: string, previous: string, extra: Json = {}, options: Json = {}): DeployedModelJson {
+  return {
+    id,
+    model: `fraud-detector@${id}`,
+    containerSpec: container("2.0"),
+    rolloutOptions: {
+      previousDeployedModel: previous,
+      maxSurgeReplicas: 1,
+      maxUnavailableReplicas: 0,
+      ...options,
+    },
+    ...extra,
+  };
+}
+
+function endpoint(models: DeployedModelJson[], trafficSplit: Json, name = "fraud", spec: Json = {}): Json {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name },
+    spec: { trafficSplit, deployedModels: models, ...spec },
+  };
+}
+
+/** m1 deployed with 100% of the traffic. */
+const single = (extra: Json = {}) => endpoint([root("m1", extra)], { m1: 100 });
+/** m1, and m2 rolling onto it. */
+const rollout = (m1: Json = {}, m2: Json = {}, m2options: Json = {}) =>
+  endpoint([root("m1", m1), rolling("m2", "m1", m2, m2options)], { m1: 100 });
+
+const dm = (i: number) => `spec.deployedModels[${i}]`;
+const issue = (path: string, message: string): ExpectedIssue => ({ path, message });
+/** The API server checks CEL rules only when the schema holds; it says so when it did not. */
+const notChecked = issue("", RULES_NOT_CHECKED);
+
+// The rule messages, as users read them.
+export const MESSAGES = {
+  nameLength: "metadata.name must be at most 40 characters",
+  nameFormat: "metadata.name must be a DNS-1035 label",
+  idFormat:
+    "id must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+  trafficSum: "trafficSplit percentages must sum to 100, or trafficSplit must be empty (no traffic)",
+  trafficKeys: "every trafficSplit key must be the id of an entry in deployedModels",
+  maxReplicas: "maxReplicaCount must be greater than or equal to minReplicaCount",
+  surgeOneOf: "set at most one of maxSurgeReplicas and maxSurgePercentage",
+  unavailableOneOf: "set at most one of maxUnavailableReplicas and maxUnavailablePercentage",
+  noDedicatedOnRollout: "dedicatedResources must not be set on a rolling deployment",
+  dedicatedRequired: "dedicatedResources is required on a deployed model without rolloutOptions",
+  notOntoItself: "rolloutOptions.previousDeployedModel must name another deployed model, not this one",
+  envName: "env name must consist of letters, digits, '_', '-' and '.', and must not start with a digit",
+  predictRoute: "predictRoute must be an HTTP path starting with '/'",
+  healthRoute: "healthRoute must be an HTTP path starting with '/'",
+  quantity: "must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi",
+  serviceAccount: "serviceAccount must be a ServiceAccount name",
+  modelImmutable: "model is immutable",
+  containerSpecImmutable: "containerSpec is immutable",
+  rolloutOptionsImmutable: "rolloutOptions is immutable",
+  serviceAccountImmutable: "serviceAccount is immutable",
+  machineSpecImmutable: "machineSpec is immutable",
+  disableLoggingOnRollout: "disableContainerLogging cannot change on a rolling deployment",
+  accessLoggingOnRollout: "enableAccessLogging cannot change on a rolling deployment",
+  previousMissing: (id: string, previous: string) =>
+    `deployed model ${id}: rolloutOptions.previousDeployedModel ${previous} is not a deployed model of this endpoint`,
+  listedAfter: (id: string, previous: string) =>
+    `deployed model ${id} must be listed after ${previous}, its previousDeployedModel, which is added in the same change`,
+  routes: (id: string, previous: string) =>
+    `deployed model ${id}: containerSpec.predictRoute and containerSpec.healthRoute must equal those of its previousDeployedModel ${previous}`,
+  sharedPrevious: (id: string, previous: string) =>
+    `deployed model ${id}: another deployed model also rolls onto ${previous}; at most one deployed model may roll onto a given previousDeployedModel`,
+  rebinding: (id: string) =>
+    `deployed model ${id} reuses the id of a removed model that an existing entry names as its previousDeployedModel: choose another id`,
+} as const;
+
+const M = MESSAGES;
+
+// ------------------------------------------------------------------------------------------------
+// Creates the API must refuse
+
+export const INVALID_CREATES: readonly CreateCase[] = [
+  {
+    name: "metadata.name: 41 characters (limit 40)",
+    object: { ...single(), metadata: { name: `a${"b".repeat(40)}` } },
+    expect: [issue("metadata.name", M.nameLength)],
+  },
+  {
+    name: "metadata.name: starts with a digit",
+    object: { ...single(), metadata: { name: "9fraud" } },
+    expect: [issue("metadata.name", M.nameFormat)],
+  },
+  {
+    name: "id: 23 characters (limit 22)",
+    object: endpoint([root("m1"), rolling("m".repeat(23), "m1")], { m1: 100 }),
+    expect: [issue(`${dm(1)}.id`, "may not be more than 22 bytes"), notChecked],
+  },
+  {
+    name: "id: uppercase",
+    object: endpoint([root("m1"), rolling("M2", "m1")], { m1: 100 }),
+    expect: [issue(`${dm(1)}.id`, M.idFormat)],
+  },
+  {
+    name: "id: ends with a dash",
+    object: endpoint([root("m1"), rolling("m2-", "m1")], { m1: 100 }),
+    expect: [issue(`${dm(1)}.id`, M.idFormat)],
+  },
+  {
+    name: "id: duplicate",
+    object: endpoint([root("m1"), root("m1", { model: "other@1" })], { m1: 100 }),
+    expect: [issue(dm(1), "Duplicate value"), notChecked],
+  },
+  {
+    name: "deployedModels: 33 entries (limit 32)",
+    object: endpoint(
+      Array.from({ length: 33 }, (_, i) => root(`m${i + 1}`)),
+      { m1: 100 },
+    ),
+    expect: [issue("spec.deployedModels", "must have at most 32 items"), notChecked],
+  },
+  {
+    name: "trafficSplit: sums to 90",
+    object: endpoint([root("m1")], { m1: 90 }),
+    expect: [issue("spec.trafficSplit", M.trafficSum)],
+  },
+  {
+    name: "trafficSplit: sums to 101 over two models",
+    object: endpoint([root("m1"), root("m2")], { m1: 51, m2: 50 }),
+    expect: [issue("spec.trafficSplit", M.trafficSum)],
+  },
+  {
+    name: "trafficSplit: a share above 100 and one below 0",
+    object: endpoint([root("m1"), root("m2")], { m1: 101, m2: -1 }),
+    expect: [
+      issue("spec.trafficSplit.m1", "should be less than or equal to 100"),
+      issue("spec.trafficSplit.m2", "should be greater than or equal to 0"),
+      notChecked,
+    ],
+  },
+  {
+    name: "trafficSplit: a key that is no deployed model",
+    object: endpoint([root("m1")], { m1: 50, m9: 50 }),
+    expect: [issue("spec.trafficSplit", M.trafficKeys)],
+  },
+  {
+    name: "trafficSplit: a share for a model while deployedModels is empty",
+    object: endpoint([], { m1: 100 }),
+    expect: [issue("spec.trafficSplit", M.trafficKeys)],
+  },
+  {
+    name: "dedicatedResources.minReplicaCount: 0",
+    object: single({ dedicatedResources: { minReplicaCount: 0 } }),
+    expect: [
+      issue(`${dm(0)}.dedicatedResources.minReplicaCount`, "should be greater than or equal to 1"),
+      notChecked,
+    ],
+  },
+  {
+    name: "dedicatedResources.maxReplicaCount: below minReplicaCount",
+    object: single({ dedicatedResources: { minReplicaCount: 3, maxReplicaCount: 2 } }),
+    expect: [issue(`${dm(0)}.dedicatedResources.maxReplicaCount`, M.maxReplicas)],
+  },
+  {
+    name: "machineType: not in the table",
+    object: single({
+      dedicatedResources: { machineSpec: { machineType: "n1-standard-3" }, minReplicaCount: 1 },
+    }),
+    expect: [
+      issue(`${dm(0)}.dedicatedResources.machineSpec.machineType`, 'supported values: "n1-standard-2"'),
+      notChecked,
+    ],
+  },
+  {
+    name: "rolloutOptions: maxSurgeReplicas and maxSurgePercentage",
+    object: rollout({}, {}, { maxSurgePercentage: 10 }),
+    expect: [issue(`${dm(1)}.rolloutOptions`, M.surgeOneOf)],
+  },
+  {
+    name: "rolloutOptions: maxUnavailableReplicas and maxUnavailablePercentage",
+    object: rollout({}, {}, { maxUnavailablePercentage: 10 }),
+    expect: [issue(`${dm(1)}.rolloutOptions`, M.unavailableOneOf)],
+  },
+  {
+    name: "rolloutOptions.maxSurgePercentage: 101",
+    object: rollout({}, {}, { maxSurgeReplicas: undefined, maxSurgePercentage: 101 }),
+    expect: [
+      issue(`${dm(1)}.rolloutOptions.maxSurgePercentage`, "should be less than or equal to 100"),
+      notChecked,
+    ],
+  },
+  {
+    name: "rolloutOptions.maxUnavailablePercentage: -1",
+    object: rollout({}, {}, { maxUnavailableReplicas: undefined, maxUnavailablePercentage: -1 }),
+    expect: [
+      issue(`${dm(1)}.rolloutOptions.maxUnavailablePercentage`, "should be greater than or equal to 0"),
+      notChecked,
+    ],
+  },
+  {
+    name: "rolloutOptions.maxSurgeReplicas: -1",
+    object: rollout({}, {}, { maxSurgeReplicas: -1 }),
+    expect: [
+      issue(`${dm(1)}.rolloutOptions.maxSurgeReplicas`, "should be greater than or equal to 0"),
+      notChecked,
+    ],
+  },
+  {
+    name: "rolloutOptions.maxUnavailableReplicas: -1",
+    object: rollout({}, {}, { maxUnavailableReplicas: -1 }),
+    expect: [
+      issue(`${dm(1)}.rolloutOptions.maxUnavailableReplicas`, "should be greater than or equal to 0"),
+      notChecked,
+    ],
+  },
+  {
+    name: "rolloutOptions.progressDeadlineSeconds: 0",
+    object: rollout({}, {}, { progressDeadlineSeconds: 0 }),
+    expect: [
+      issue(`${dm(1)}.rolloutOptions.progressDeadlineSeconds`, "should be greater than or equal to 1"),
+      notChecked,
+    ],
+  },
+  {
+    name: "rolling deployment: sets dedicatedResources",
+    object: rollout({}, { dedicatedResources: { minReplicaCount: 3 } }),
+    expect: [issue(`${dm(1)}.dedicatedResources`, M.noDedicatedOnRollout)],
+  },
+  {
+    name: "model without rolloutOptions: no dedicatedResources",
+    object: single({ dedicatedResources: undefined }),
+    expect: [issue(`${dm(0)}.dedicatedResources`, M.dedicatedRequired)],
+  },
+  {
+    name: "rolling deployment: previousDeployedModel names no deployed model",
+    object: endpoint([root("m1"), rolling("m2", "m9")], { m1: 100 }),
+    expect: [issue("spec.deployedModels", M.previousMissing("m2", "m9"))],
+  },
+  {
+    name: "rolling deployment: onto itself",
+    object: endpoint([root("m1"), rolling("m2", "m2")], { m1: 100 }),
+    expect: [issue(`${dm(1)}.rolloutOptions.previousDeployedModel`, M.notOntoItself)],
+  },
+  {
+    name: "rolling deployment: two entries roll onto the same model",
+    object: endpoint([root("m1"), rolling("m2", "m1"), rolling("m3", "m1")], { m1: 100 }),
+    expect: [issue("spec.deployedModels", M.sharedPrevious("m2", "m1"))],
+  },
+  {
+    name: "rolling deployment: predictRoute differs from the previous model's",
+    object: rollout({}, { containerSpec: container("2.0", { predictRoute: "/v2/predict" }) }),
+    expect: [issue("spec.deployedModels", M.routes("m2", "m1"))],
+  },
+  {
+    name: "rolling deployment: healthRoute unset while the previous model sets it",
+    object: rollout({}, { containerSpec: container("2.0", { healthRoute: undefined }) }),
+    expect: [issue("spec.deployedModels", M.routes("m2", "m1"))],
+  },
+  {
+    name: "rolling deployment: listed before its previous model, both new",
+    object: endpoint([rolling("m2", "m1"), root("m1")], { m1: 100 }),
+    expect: [issue("spec.deployedModels", M.listedAfter("m2", "m1"))],
+  },
+  {
+    name: "rolling deployments: a cycle of two new entries",
+    object: endpoint([root("m1"), rolling("a", "b"), rolling("b", "a")], { m1: 100 }),
+    expect: [issue("spec.deployedModels", M.listedAfter("a", "b"))],
+    parserAlso: [issue("spec.deployedModels", "deployed models a, b form a rollout cycle")],
+  },
+  {
+    name: "containerSpec.imageUri: empty",
+    object: single({ containerSpec: container("1.0", { imageUri: "" }) }),
+    expect: [issue(`${dm(0)}.containerSpec.imageUri`, "should be at least 1 chars long"), notChecked],
+  },
+  {
+    name: "containerSpec.env: name starts with a digit",
+    object: single({ containerSpec: container("1.0", { env: [{ name: "1WORKERS", value: "2" }] }) }),
+    expect: [issue(`${dm(0)}.containerSpec.env[0].name`, M.envName)],
+  },
+  {
+    name: "containerSpec.ports: containerPort 0",
+    object: single({ containerSpec: container("1.0", { ports: [{ containerPort: 0 }] }) }),
+    expect: [
+      issue(`${dm(0)}.containerSpec.ports[0].containerPort`, "should be greater than or equal to 1"),
+      notChecked,
+    ],
+  },
+  {
+    name: "containerSpec.ports: containerPort 65536",
+    object: single({ containerSpec: container("1.0", { ports: [{ containerPort: 65536 }] }) }),
+    expect: [
+      issue(`${dm(0)}.containerSpec.ports[0].containerPort`, "should be less than or equal to 65535"),
+      notChecked,
+    ],
+  },
+  {
+    name: "containerSpec.predictRoute: no leading slash",
+    object: single({ containerSpec: container("1.0", { predictRoute: "predict" }) }),
+    expect: [issue(`${dm(0)}.containerSpec.predictRoute`, M.predictRoute)],
+  },
+  {
+    name: "containerSpec.healthRoute: no leading slash",
+    object: single({ containerSpec: container("1.0", { healthRoute: "health" }) }),
+    expect: [issue(`${dm(0)}.containerSpec.healthRoute`, M.healthRoute)],
+  },
+  {
+    name: "containerSpec.resources: a quantity that is not one",
+    object: single({ containerSpec: container("1.0", { resources: { requests: { cpu: "two" } } }) }),
+    expect: [issue(`${dm(0)}.containerSpec.resources.requests.cpu`, M.quantity)],
+  },
+  {
+    name: "serviceAccount: underscore and uppercase",
+    object: single({ serviceAccount: "Fraud_SA" }),
+    expect: [issue(`${dm(0)}.serviceAccount`, M.serviceAccount)],
+  },
+  {
+    name: "model: missing",
+    object: single({ model: undefined }),
+    expect: [issue(`${dm(0)}.model`, "Required value"), notChecked],
+  },
+  {
+    name: "displayName: 129 characters (limit 128)",
+    object: endpoint([root("m1")], { m1: 100 }, "fraud", { displayName: "d".repeat(129) }),
+    expect: [issue("spec.displayName", "may not be more than 128 bytes"), notChecked],
+  },
+];
+
+// ------------------------------------------------------------------------------------------------
+// Creates the API must accept: the boundaries of the refused ones.
+
+export const VALID_CREATES: readonly CreateCase[] = [
+  { name: "one model, all traffic", object: single(), expect: [] },
+  { name: "a model and a rolling deployment onto it", object: rollout(), expect: [] },
+  {
+    name: "metadata.name: 40 characters",
+    object: { ...single(), metadata: { name: `a${"b".repeat(39)}` } },
+    expect: [],
+  },
+  {
+    name: "id: 22 characters, digits only",
+    object: endpoint([root("1234567890123456789012")], { "1234567890123456789012": 100 }),
+    expect: [],
+  },
+  { name: "trafficSplit: empty (no traffic)", object: endpoint([root("m1")], {}), expect: [] },
+  { name: "endpoint without deployed models", object: endpoint([], {}), expect: [] },
+  {
+    name: "trafficSplit: 0 and 100",
+    object: endpoint([root("m1"), root("m2")], { m1: 0, m2: 100 }),
+    expect: [],
+  },
+  {
+    name: "dedicatedResources: minReplicaCount 1 == maxReplicaCount",
+    object: single({ dedicatedResources: { minReplicaCount: 1, maxReplicaCount: 1 } }),
+    expect: [],
+  },
+  {
+    name: "rolloutOptions: percentages 0 and 100, deadline 1 s",
+    object: rollout(
+      {},
+      {},
+      {
+        maxSurgeReplicas: undefined,
+        maxUnavailableReplicas: undefined,
+        maxSurgePercentage: 0,
+        maxUnavailablePercentage: 100,
+        progressDeadlineSeconds: 1,
+      },
+    ),
+    expect: [],
+  },
+  {
+    name: "rolloutOptions: no budgets at all (25% each)",
+    object: rollout({}, {}, { maxSurgeReplicas: undefined, maxUnavailableReplicas: undefined }),
+    expect: [],
+  },
+  {
+    name: "containerSpec: everything set, explicit resources, port 65535",
+    object: single({
+      containerSpec: container("1.0", {
+        command: ["python", "-m", "server"],
+        args: ["--workers", "2"],
+        env: [{ name: "LOG_LEVEL", value: "info" }, { name: "_private.x-y" }],
+        ports: [{ containerPort: 65535 }],
+        resources: {
+          requests: { cpu: "500m", memory: "512Mi" },
+          limits: { memory: "1Gi", "nvidia.com/gpu": "1" },
+        },
+      }),
+      serviceAccount: "fraud-sa.v1",
+      disableContainerLogging: true,
+      enableAccessLogging: true,
+    }),
+    expect: [],
+  },
+  {
+    name: "routes: unset on a model and on its rolling deployment",
+    object: endpoint(
+      [
+        root("m1", { containerSpec: { imageUri: "registry.example/fraud:1.0" } }),
+        rolling("m2", "m1", { containerSpec: { imageUri: "registry.example/fraud:2.0" } }),
+      ],
+      { m1: 100 },
+    ),
+    expect: [],
+  },
+  {
+    name: "a whole chain created at once: m1, m2 onto m1, m3 onto m2 (a rollback)",
+    object: endpoint([root("m1"), rolling("m2", "m1"), rolling("m3", "m2")], { m1: 100 }),
+    expect: [],
+  },
+  {
+    name: "two chains with an explicit split",
+    object: endpoint([root("a1"), root("b1"), rolling("a2", "a1")], { a1: 70, b1: 30 }),
+    expect: [],
+  },
+];
+
+// ------------------------------------------------------------------------------------------------
+// Updates
+
+const withoutM1 = (trafficSplit: Json, extra: DeployedModelJson[] = []) =>
+  endpoint([rolling("m2", "m1"), ...extra], trafficSplit);
+
+export const UPDATES: readonly UpdateCase[] = [
+  // Refused
+  {
+    name: "model of an existing entry changed",
+    before: [single()],
+    after: single({ model: "fraud-detector@9" }),
+    expect: [issue(`${dm(0)}.model`, M.modelImmutable)],
+  },
+  {
+    name: "containerSpec.imageUri of an existing entry changed",
+    before: [single()],
+    after: single({ containerSpec: container("1.1") }),
+    expect: [issue(`${dm(0)}.containerSpec`, M.containerSpecImmutable)],
+  },
+  {
+    name: "containerSpec.env of an existing entry added",
+    before: [single()],
+    after: single({ containerSpec: container("1.0", { env: [{ name: "A", value: "b" }] }) }),
+    expect: [issue(`${dm(0)}.containerSpec`, M.containerSpecImmutable)],
+  },
+  {
+    name: "rolloutOptions of an existing entry changed",
+    before: [rollout()],
+    after: rollout({}, {}, { maxSurgeReplicas: 2 }),
+    expect: [issue(`${dm(1)}.rolloutOptions`, M.rolloutOptionsImmutable)],
+  },
+  {
+    name: "rolloutOptions removed from an existing entry",
+    before: [rollout()],
+    after: endpoint(
+      [
+        root("m1"),
+        { ...rolling("m2", "m1"), rolloutOptions: undefined, dedicatedResources: { minReplicaCount: 1 } },
+      ],
+      { m1: 100 },
+    ),
+    expect: [issue(`${dm(1)}.rolloutOptions`, M.rolloutOptionsImmutable)],
+  },
+  {
+    name: "serviceAccount of an existing entry set",
+    before: [single()],
+    after: single({ serviceAccount: "fraud-sa" }),
+    expect: [issue(`${dm(0)}.serviceAccount`, M.serviceAccountImmutable)],
+  },
+  {
+    name: "machineType of an existing entry changed",
+    before: [single()],
+    after: single({
+      dedicatedResources: { machineSpec: { machineType: "n1-standard-4" }, minReplicaCount: 3 },
+    }),
+    expect: [issue(`${dm(0)}.dedicatedResources.machineSpec`, M.machineSpecImmutable)],
+  },
+  {
+    name: "disableContainerLogging changed on a rolling deployment",
+    before: [rollout()],
+    after: rollout({}, { disableContainerLogging: true }),
+    expect: [issue(`${dm(1)}.disableContainerLogging`, M.disableLoggingOnRollout)],
+  },
+  {
+    name: "enableAccessLogging changed on a rolling deployment",
+    before: [rollout({}, { enableAccessLogging: false })],
+    after: rollout({}, { enableAccessLogging: true }),
+    expect: [issue(`${dm(1)}.enableAccessLogging`, M.accessLoggingOnRollout)],
+  },
+  {
+    name: "rolling deployment added onto a model that is not in the endpoint",
+    before: [single()],
+    after: endpoint([root("m1"), rolling("m2", "m0")], { m1: 100 }),
+    expect: [issue("spec.deployedModels", M.previousMissing("m2", "m0"))],
+  },
+  {
+    name: "rolling deployment added onto a model removed in the same change",
+    before: [single()],
+    after: endpoint([root("m0"), rolling("m2", "m1")], { m0: 100 }),
+    expect: [issue("spec.deployedModels", M.previousMissing("m2", "m1"))],
+  },
+  {
+    name: "rolling deployment added with routes that differ from the previous model's",
+    before: [single()],
+    after: rollout({}, { containerSpec: container("2.0", { healthRoute: "/healthz" }) }),
+    expect: [issue("spec.deployedModels", M.routes("m2", "m1"))],
+  },
+  {
+    name: "second rolling deployment added onto the same model",
+    before: [rollout()],
+    after: endpoint([root("m1"), rolling("m2", "m1"), rolling("m3", "m1")], { m1: 100 }),
+    expect: [issue("spec.deployedModels", M.sharedPrevious("m2", "m1"))],
+  },
+  {
+    name: "model with a traffic share removed",
+    before: [rollout()],
+    after: withoutM1({ m1: 100 }),
+    expect: [issue("spec.trafficSplit", M.trafficKeys)],
+  },
+  {
+    name: "removed id reused while an entry still names it as previous",
+    before: [rollout(), withoutM1({ m2: 100 })],
+    after: endpoint([rolling("m2", "m1"), root("m1")], { m2: 100 }),
+    expect: [issue("spec.deployedModels", M.rebinding("m1"))],
+  },
+  {
+    name: "two rolling deployments added, the later one listed first",
+    before: [single()],
+    after: endpoint([root("m1"), rolling("m3", "m2"), rolling("m2", "m1")], { m1: 100 }),
+    expect: [issue("spec.deployedModels", M.listedAfter("m3", "m2"))],
+  },
+  // Allowed
+  {
+    name: "replica counts of a model deployed without rolloutOptions changed",
+    before: [single()],
+    after: single({
+      dedicatedResources: {
+        machineSpec: { machineType: "n1-standard-2" },
+        minReplicaCount: 5,
+        maxReplicaCount: 8,
+      },
+    }),
+    expect: [],
+  },
+  {
+    name: "logging flags of a model deployed without rolloutOptions changed",
+    before: [single()],
+    after: single({ disableContainerLogging: true, enableAccessLogging: true }),
+    expect: [],
+  },
+  { name: "rolling deployment added", before: [single()], after: rollout(), expect: [] },
+  {
+    name: "rollback: rolling deployment added onto the in-progress one",
+    before: [rollout()],
+    after: endpoint(
+      [root("m1"), rolling("m2", "m1"), rolling("m3", "m2", { containerSpec: container("1.0") })],
+      { m1: 100 },
+    ),
+    expect: [],
+  },
+  {
+    name: "traffic moved between two models",
+    before: [rollout()],
+    after: endpoint([root("m1"), rolling("m2", "m1")], { m1: 50, m2: 50 }),
+    expect: [],
+  },
+  {
+    name: "traffic removed (empty split)",
+    before: [rollout()],
+    after: endpoint([root("m1"), rolling("m2", "m1")], {}),
+    expect: [],
+  },
+  {
+    name: "replaced model removed after its traffic moved to the new one",
+    before: [rollout()],
+    after: withoutM1({ m2: 100 }),
+    expect: [],
+  },
+  {
+    name: "unrelated change while an entry's previous model is gone",
+    before: [rollout(), withoutM1({ m2: 100 })],
+    after: endpoint([rolling("m2", "m1")], { m2: 100 }, "fraud", { displayName: "Fraud" }),
+    expect: [],
+  },
+  {
+    name: "failed rolling deployment removed and a new one added onto the same model",
+    before: [rollout()],
+    after: endpoint([root("m1"), rolling("m4", "m1")], { m1: 100 }),
+    expect: [],
+  },
+  {
+    name: "rolling deployment added onto a model that has lost its own previous",
+    before: [rollout(), withoutM1({ m2: 100 })],
+    after: withoutM1({ m2: 100 }, [rolling("m3", "m2")]),
+    expect: [],
+  },
+];
+
+/** A deep copy with every `undefined` property removed, as JSON would carry it. */
+export function toJson(value: Json): Json {
+  return JSON.parse(JSON.stringify(value)) as Json;
+}
+
+/**
+ * What differs between the issues reported and the issues expected: each expected issue must match
+ * a distinct reported one (same path, message containing the expected fragment), and nothing may
+ * be left over. Empty when they match.
+ */
+export function compareIssues(
+  reported: readonly { path: string; message: string }[],
+  expected: readonly ExpectedIssue[],
+): string[] {
+  const left = [...reported];
+  const problems: string[] = [];
+  for (const want of expected) {
+    const at = left.findIndex((r) => r.path === want.path && r.message.includes(want.message));
+    if (at === -1) problems.push(`missing: ${want.path}: ${want.message}`);
+    else left.splice(at, 1);
+  }
+  for (const extra of left) problems.push(`unexpected: ${extra.path}: ${extra.message}`);
+  return problems;
+}
