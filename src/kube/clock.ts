@@ -16,11 +16,14 @@ export interface Clock {
   setTimeout(callback: () => void, ms: number): Timer;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The process' clock: Date.now and the global timers. */
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(callback, ms) {
-    const handle = setTimeout(callback, Math.max(0, ms));
+    // Node fires a timer longer than 2^31-1 ms (24.8 days) after 1 ms instead; clamp it.
+    const handle = setTimeout(callback, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
     return {
       cancel: () => {
         clearTimeout(handle);

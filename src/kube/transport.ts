@@ -22,7 +22,13 @@ import { request as httpsRequest, type RequestOptions } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 
 import { VERSION } from "../version.ts";
-import { classifyApiError, errorFromResponse, TerminalError, TransientError } from "./errors.ts";
+import {
+  AbortedError,
+  classifyApiError,
+  errorFromResponse,
+  TerminalError,
+  TransientError,
+} from "./errors.ts";
 
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
@@ -91,7 +97,10 @@ export class KubeConfigTransport implements Transport {
       if (status < 200 || status > 299) throw errorFromResponse(status, text, response.headers);
       return text.trim() === "" ? undefined : (JSON.parse(text) as unknown);
     } catch (err) {
-      throw timedOut() ? timeoutError(timeoutMs, err) : classifyApiError(err);
+      if (timedOut()) throw timeoutError(timeoutMs, err);
+      if (req.signal?.aborted === true)
+        throw new AbortedError("request aborted by the caller", { cause: err });
+      throw classifyApiError(err);
     } finally {
       done();
     }
@@ -118,7 +127,10 @@ export class KubeConfigTransport implements Transport {
       }
       if (buffered.trim() !== "") yield JSON.parse(buffered) as unknown;
     } catch (err) {
-      throw classifyApiError(err);
+      // Aborting tears the socket down, which surfaces as ECONNRESET: say what really happened.
+      throw req.signal.aborted
+        ? new AbortedError("watch aborted by the caller", { cause: err })
+        : classifyApiError(err);
     } finally {
       response.destroy();
       done();
