@@ -177,7 +177,13 @@ export class Reconciler {
       })),
     ];
     if (this.#cacheIsBehind(key, views)) return { requeueAfterMs: AWAIT_CACHE_BACKSTOP_MS };
-    const snapshot = buildSnapshot(endpoint, replicaSets, pods, this.#actionErrors.get(key) ?? []);
+    const snapshot = buildSnapshot(
+      endpoint,
+      replicaSets,
+      pods,
+      this.#actionErrors.get(key) ?? [],
+      (id) => effectiveRoutes(endpoint, id).healthRoute,
+    );
 
     // Decide.
     const plan = this.#o.planner(snapshot, this.#o.clock.now());
@@ -424,21 +430,10 @@ function controlledBy(obj: DeepReadonly<KubeObject>, uid: string): boolean {
  * the same URL (R10 requires a rolling deployment's routes to equal its previous model's).
  */
 export function resolveForObjects(endpoint: ModelEndpoint, action: CreateReplicaSet): ResolvedDeployedModel {
-  const name = endpoint.metadata.name;
   const entry: DeployedModel | undefined = endpoint.spec.deployedModels.find(
     (d) => d.id === action.deployedModelId,
   );
   const containerSpec = entry?.containerSpec ?? { imageUri: "" };
-  const previous = new Map<string, string>();
-  for (const d of endpoint.spec.deployedModels) {
-    if (d.rolloutOptions) previous.set(d.id, d.rolloutOptions.previousDeployedModel);
-  }
-  for (const s of endpoint.status?.deployedModels ?? []) {
-    if (s.previousDeployedModel !== undefined && !previous.has(s.id))
-      previous.set(s.id, s.previousDeployedModel);
-  }
-  const root = chainRoot(action.deployedModelId, previous);
-  const rootSpec = endpoint.spec.deployedModels.find((d) => d.id === root)?.containerSpec;
   const machineType = action.model.dedicatedResources?.machineSpec?.["machineType"];
   const knownMachine =
     typeof machineType === "string" && isMachineType(machineType) ? machineType : undefined;
@@ -447,13 +442,38 @@ export function resolveForObjects(endpoint: ModelEndpoint, action: CreateReplica
     model: action.model.model,
     revision: action.revision,
     containerSpec,
-    predictRoute: containerSpec.predictRoute ?? rootSpec?.predictRoute ?? defaultPredictRoute(name, root),
-    healthRoute: containerSpec.healthRoute ?? rootSpec?.healthRoute ?? defaultHealthRoute(name, root),
+    ...effectiveRoutes(endpoint, action.deployedModelId),
     resources: resolveContainerResources(explicitResources(containerSpec.resources), knownMachine),
     machineType: typeof machineType === "string" ? machineType : undefined,
     serviceAccount: action.model.serviceAccount,
     disableContainerLogging: action.model.disableContainerLogging,
     enableAccessLogging: action.model.enableAccessLogging,
+  };
+}
+
+/**
+ * A deployed model's routes: its own, else its chain root's, else Vertex's default path for the
+ * chain root, so every revision of a chain answers on the same URL.
+ */
+export function effectiveRoutes(
+  endpoint: ModelEndpoint,
+  id: string,
+): { readonly predictRoute: string; readonly healthRoute: string } {
+  const previous = new Map<string, string>();
+  for (const d of endpoint.spec.deployedModels) {
+    if (d.rolloutOptions) previous.set(d.id, d.rolloutOptions.previousDeployedModel);
+  }
+  for (const s of endpoint.status?.deployedModels ?? []) {
+    if (s.previousDeployedModel !== undefined && !previous.has(s.id))
+      previous.set(s.id, s.previousDeployedModel);
+  }
+  const root = chainRoot(id, previous);
+  const own = endpoint.spec.deployedModels.find((d) => d.id === id)?.containerSpec;
+  const rootSpec = endpoint.spec.deployedModels.find((d) => d.id === root)?.containerSpec;
+  const name = endpoint.metadata.name;
+  return {
+    predictRoute: own?.predictRoute ?? rootSpec?.predictRoute ?? defaultPredictRoute(name, root),
+    healthRoute: own?.healthRoute ?? rootSpec?.healthRoute ?? defaultHealthRoute(name, root),
   };
 }
 

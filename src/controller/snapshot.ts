@@ -40,7 +40,7 @@ export function replicaSetSnapshot(rs: DeepReadonly<ReplicaSet>): ReplicaSetSnap
  * says why (ImagePullBackOff, CrashLoopBackOff, ...); a running container that is not ready is
  * failing its readiness probe.
  */
-export function unreadyReason(pod: DeepReadonly<Pod>): string | undefined {
+export function unreadyReason(pod: DeepReadonly<Pod>, healthRoute?: string): string | undefined {
   const statuses = pod.status?.containerStatuses ?? [];
   const status = statuses.find((s) => s.name === CONTAINER_NAME) ?? statuses[0];
   if (status === undefined) {
@@ -52,11 +52,16 @@ export function unreadyReason(pod: DeepReadonly<Pod>): string | undefined {
   if (waiting?.reason) return waiting.message ? `${waiting.reason}: ${waiting.message}` : waiting.reason;
   const terminated = status.state?.terminated;
   if (terminated?.reason) return `container terminated: ${terminated.reason}`;
-  if (status.state?.running !== undefined) return "readiness probe failed";
+  if (status.state?.running !== undefined) {
+    return healthRoute === undefined ? "readiness probe failed" : `readiness probe failed on ${healthRoute}`;
+  }
   return undefined;
 }
 
-export function podSnapshot(pod: DeepReadonly<Pod>): PodSnapshot | undefined {
+export function podSnapshot(
+  pod: DeepReadonly<Pod>,
+  healthRoute?: (id: string) => string,
+): PodSnapshot | undefined {
   const id = pod.metadata?.labels?.[LABEL_DEPLOYED_MODEL];
   if (id === undefined) return undefined;
   const phase = pod.status?.phase ?? "Pending";
@@ -69,7 +74,7 @@ export function podSnapshot(pod: DeepReadonly<Pod>): PodSnapshot | undefined {
     deleting: pod.metadata?.deletionTimestamp !== undefined,
     createdAt: pod.metadata?.creationTimestamp ?? 0,
     serving: pod.metadata?.labels?.[LABEL_SERVING] === "true",
-    unreadyReason: ready ? undefined : unreadyReason(pod),
+    unreadyReason: ready ? undefined : unreadyReason(pod, healthRoute?.(id)),
   };
 }
 
@@ -79,6 +84,7 @@ export function buildSnapshot(
   replicaSets: readonly DeepReadonly<ReplicaSet>[],
   pods: readonly DeepReadonly<Pod>[],
   actionErrors: readonly ActionError[] = [],
+  healthRoute?: (id: string) => string,
 ): Snapshot {
   return {
     endpoint: {
@@ -96,7 +102,7 @@ export function buildSnapshot(
       return snap ? [snap] : [];
     }),
     pods: pods.flatMap((p) => {
-      const snap = podSnapshot(p);
+      const snap = podSnapshot(p, healthRoute);
       return snap ? [snap] : [];
     }),
     actionErrors,
