@@ -289,3 +289,14 @@ function isStatus(value: unknown): value is ApiStatus {
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
 }
+
+/** Resolves to undefined instead of rejecting when the object does not exist (get, delete). */
+export async function ignoreNotFound<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (err) {
+    const error = classifyApiError(err);
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}

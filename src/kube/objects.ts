@@ -80,3 +80,19 @@ export function deepFreeze<T>(value: T): DeepReadonly<T> {
 export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
+
+/** The owner reference marked controller: true, if any. */
+export function controllerOf(obj: DeepReadonly<KubeObject>): DeepReadonly<OwnerReference> | undefined {
+  return obj.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+}
+
+/**
+ * The key of the object's controlling owner when that owner is a `kind` (owners live in the same
+ * namespace as what they own): how a controller maps a change of a child to its owner's key.
+ */
+export function controllerKey(obj: DeepReadonly<KubeObject>, kind: string): string | undefined {
+  const owner = controllerOf(obj);
+  if (owner?.kind !== kind) return undefined;
+  const namespace = obj.metadata?.namespace ?? "";
+  return namespace === "" ? owner.name : `${namespace}/${owner.name}`;
+}
