@@ -38,12 +38,40 @@ export type ParseResult<T> =
 export const RULES_NOT_CHECKED =
   "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 
-/** `["spec", "deployedModels", 0, "id"]` -> `spec.deployedModels[0].id`. */
-export function formatPath(path: readonly PropertyKey[]): string {
+/** A zod schema without its optional/default wrappers. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  while (
+    current instanceof z.ZodOptional ||
+    current instanceof z.ZodDefault ||
+    current instanceof z.ZodNullable
+  ) {
+    current = current.unwrap() as z.ZodType;
+  }
+  return current;
+}
+
+/**
+ * A zod issue path as the API server writes field paths: `spec.deployedModels[0].id`. A map key
+ * (a segment under a record) reads `.key` in schema errors but `[key]` in CEL rule errors, as the
+ * API server writes them.
+ */
+export function formatPath(path: readonly PropertyKey[], fromRule = false): string {
   let out = "";
+  let schema: z.ZodType | undefined = ModelEndpointSchema;
   for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else out += out === "" ? String(segment) : `.${String(segment)}`;
+    const node: z.ZodType | undefined = schema === undefined ? undefined : unwrap(schema);
+    if (typeof segment === "number") {
+      out += `[${segment}]`;
+      schema = node instanceof z.ZodArray ? (node.element as z.ZodType) : undefined;
+    } else if (node instanceof z.ZodRecord) {
+      out += fromRule ? `[${String(segment)}]` : `.${String(segment)}`;
+      schema = node.valueType as z.ZodType;
+    } else {
+      out += out === "" ? String(segment) : `.${String(segment)}`;
+      schema =
+        node instanceof z.ZodObject ? (node.shape as Record<string, z.ZodType>)[String(segment)] : undefined;
+    }
   }
   return out;
 }
@@ -80,16 +108,42 @@ function ruleOf(issue: z.core.$ZodIssue): string | undefined {
   return typeof rule === "string" ? rule : undefined;
 }
 
-/** zod issues -> ValidationIssues, keeping rule issues only when there is no schema error. */
+/**
+ * Schema errors after which the API server does not evaluate CEL rules: a wrong type, a missing
+ * field, a value outside an enum, a string or list over its maximum length, a map over its
+ * maximum size. Range, minimum-length and duplicate errors do not stop the rules.
+ */
+function blocksRules(issue: z.core.$ZodIssue): boolean {
+  switch (issue.code) {
+    case "invalid_type":
+    case "invalid_value":
+    case "invalid_format":
+      return true;
+    case "too_big":
+      return issue.origin === "string" || issue.origin === "array";
+    case "custom":
+      return issue.params?.blocking === true;
+    default:
+      return false;
+  }
+}
+
+/** zod issues -> ValidationIssues, with rule issues only when the API server would check rules. */
 function toResult(result: z.ZodSafeParseResult<ModelEndpoint>): ParseResult<ModelEndpoint> {
   if (result.success) return { ok: true, value: result.data };
-  const issues: ValidationIssue[] = result.error.issues.map((i) => {
+  const blocked = result.error.issues.some(blocksRules);
+  const issues: ValidationIssue[] = [];
+  for (const i of result.error.issues) {
     const rule = ruleOf(i);
-    return { path: formatPath(i.path), message: i.message, ...(rule !== undefined ? { rule } : {}) };
-  });
-  const schemaErrors = issues.filter((i) => i.rule === undefined);
-  if (schemaErrors.length === 0) return { ok: false, issues };
-  return { ok: false, issues: [...schemaErrors, { path: "", message: RULES_NOT_CHECKED }] };
+    if (rule !== undefined && blocked) continue;
+    issues.push({
+      path: formatPath(i.path, rule !== undefined),
+      message: i.message,
+      ...(rule !== undefined ? { rule } : {}),
+    });
+  }
+  if (blocked) issues.push({ path: "", message: RULES_NOT_CHECKED });
+  return { ok: false, issues };
 }
 
 /**

@@ -57,7 +57,14 @@ export function boundedRecord<V extends z.ZodType>(value: V, max: number) {
     .record(z.string(), value)
     .superRefine((map, ctx) => {
       const size = Object.keys(map).length;
-      if (size > max) ctx.addIssue({ code: "custom", message: `must have at most ${max} items` });
+      if (size > max) {
+        // TooMany on the API server: it stops the CEL rules (see parse.ts).
+        ctx.addIssue({
+          code: "custom",
+          message: `must have at most ${max} items`,
+          params: { blocking: true },
+        });
+      }
     })
     .meta({ maxProperties: max });
 }

@@ -169,7 +169,7 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   {
     name: "id: duplicate",
     object: endpoint([root("m1"), root("m1", { model: "other@1" })], { m1: 100 }),
-    expect: [issue(dm(1), "Duplicate value"), notChecked],
+    expect: [issue(dm(1), "Duplicate value")],
   },
   {
     name: "deployedModels: 33 entries (limit 32)",
@@ -195,7 +195,6 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     expect: [
       issue("spec.trafficSplit.m1", "should be less than or equal to 100"),
       issue("spec.trafficSplit.m2", "should be greater than or equal to 0"),
-      notChecked,
     ],
   },
   {
@@ -211,10 +210,7 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   {
     name: "dedicatedResources.minReplicaCount: 0",
     object: single({ dedicatedResources: { minReplicaCount: 0 } }),
-    expect: [
-      issue(`${dm(0)}.dedicatedResources.minReplicaCount`, "should be greater than or equal to 1"),
-      notChecked,
-    ],
+    expect: [issue(`${dm(0)}.dedicatedResources.minReplicaCount`, "should be greater than or equal to 1")],
   },
   {
     name: "dedicatedResources.maxReplicaCount: below minReplicaCount",
@@ -244,41 +240,30 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   {
     name: "rolloutOptions.maxSurgePercentage: 101",
     object: rollout({}, {}, { maxSurgeReplicas: undefined, maxSurgePercentage: 101 }),
-    expect: [
-      issue(`${dm(1)}.rolloutOptions.maxSurgePercentage`, "should be less than or equal to 100"),
-      notChecked,
-    ],
+    expect: [issue(`${dm(1)}.rolloutOptions.maxSurgePercentage`, "should be less than or equal to 100")],
   },
   {
     name: "rolloutOptions.maxUnavailablePercentage: -1",
     object: rollout({}, {}, { maxUnavailableReplicas: undefined, maxUnavailablePercentage: -1 }),
     expect: [
       issue(`${dm(1)}.rolloutOptions.maxUnavailablePercentage`, "should be greater than or equal to 0"),
-      notChecked,
     ],
   },
   {
     name: "rolloutOptions.maxSurgeReplicas: -1",
     object: rollout({}, {}, { maxSurgeReplicas: -1 }),
-    expect: [
-      issue(`${dm(1)}.rolloutOptions.maxSurgeReplicas`, "should be greater than or equal to 0"),
-      notChecked,
-    ],
+    expect: [issue(`${dm(1)}.rolloutOptions.maxSurgeReplicas`, "should be greater than or equal to 0")],
   },
   {
     name: "rolloutOptions.maxUnavailableReplicas: -1",
     object: rollout({}, {}, { maxUnavailableReplicas: -1 }),
-    expect: [
-      issue(`${dm(1)}.rolloutOptions.maxUnavailableReplicas`, "should be greater than or equal to 0"),
-      notChecked,
-    ],
+    expect: [issue(`${dm(1)}.rolloutOptions.maxUnavailableReplicas`, "should be greater than or equal to 0")],
   },
   {
     name: "rolloutOptions.progressDeadlineSeconds: 0",
     object: rollout({}, {}, { progressDeadlineSeconds: 0 }),
     expect: [
       issue(`${dm(1)}.rolloutOptions.progressDeadlineSeconds`, "should be greater than or equal to 1"),
-      notChecked,
     ],
   },
   {
@@ -330,7 +315,7 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   {
     name: "containerSpec.imageUri: empty",
     object: single({ containerSpec: container("1.0", { imageUri: "" }) }),
-    expect: [issue(`${dm(0)}.containerSpec.imageUri`, "should be at least 1 chars long"), notChecked],
+    expect: [issue(`${dm(0)}.containerSpec.imageUri`, "should be at least 1 chars long")],
   },
   {
     name: "containerSpec.env: name starts with a digit",
@@ -340,18 +325,12 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   {
     name: "containerSpec.ports: containerPort 0",
     object: single({ containerSpec: container("1.0", { ports: [{ containerPort: 0 }] }) }),
-    expect: [
-      issue(`${dm(0)}.containerSpec.ports[0].containerPort`, "should be greater than or equal to 1"),
-      notChecked,
-    ],
+    expect: [issue(`${dm(0)}.containerSpec.ports[0].containerPort`, "should be greater than or equal to 1")],
   },
   {
     name: "containerSpec.ports: containerPort 65536",
     object: single({ containerSpec: container("1.0", { ports: [{ containerPort: 65536 }] }) }),
-    expect: [
-      issue(`${dm(0)}.containerSpec.ports[0].containerPort`, "should be less than or equal to 65535"),
-      notChecked,
-    ],
+    expect: [issue(`${dm(0)}.containerSpec.ports[0].containerPort`, "should be less than or equal to 65535")],
   },
   {
     name: "containerSpec.predictRoute: no leading slash",
@@ -366,7 +345,7 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   {
     name: "containerSpec.resources: a quantity that is not one",
     object: single({ containerSpec: container("1.0", { resources: { requests: { cpu: "two" } } }) }),
-    expect: [issue(`${dm(0)}.containerSpec.resources.requests.cpu`, M.quantity)],
+    expect: [issue(`${dm(0)}.containerSpec.resources.requests[cpu]`, M.quantity)],
   },
   {
     name: "serviceAccount: underscore and uppercase",
