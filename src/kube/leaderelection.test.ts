@@ -1,67 +1,9 @@
 import { describe, expect, it } from "vitest";
 
-import { ConflictError, NotFoundError, TransientError } from "./errors.ts";
+import { FakeLeaseStore } from "./fake-lease.ts";
 import { FakeClock, settle } from "./fake-clock.ts";
-import { LeaderElector, type LeaseClient } from "./leaderelection.ts";
-import type { Lease } from "./objects.ts";
-
-/** One Lease in memory with the API server's preconditions; each candidate gets its own view. */
-class LeaseServer {
-  lease: Lease | undefined;
-  private rv = 0;
-  readonly writes: { by: string; verb: "create" | "update"; holder: string; precondition: string }[] = [];
-
-  client(name: string, faults: { down?: boolean; hang?: boolean } = {}): LeaseClient {
-    const guard = async (signal: AbortSignal): Promise<void> => {
-      if (faults.hang === true) {
-        await new Promise<void>((_resolve, reject) => {
-          signal.addEventListener("abort", () => {
-            reject(new DOMException("aborted", "AbortError"));
-          });
-        });
-      }
-      if (faults.down === true) throw new TransientError("connect ECONNREFUSED");
-    };
-    return {
-      get: async (signal) => {
-        await guard(signal);
-        return this.lease === undefined ? undefined : structuredClone(this.lease);
-      },
-      create: async (lease, signal) => {
-        await guard(signal);
-        this.writes.push({
-          by: name,
-          verb: "create",
-          holder: lease.spec?.holderIdentity ?? "",
-          precondition: "",
-        });
-        if (this.lease !== undefined) throw new ConflictError("409 AlreadyExists");
-        this.lease = {
-          ...structuredClone(lease),
-          metadata: { ...lease.metadata, resourceVersion: String(++this.rv) },
-        };
-        return structuredClone(this.lease);
-      },
-      update: async (lease, signal) => {
-        await guard(signal);
-        const precondition = lease.metadata?.resourceVersion ?? "";
-        this.writes.push({
-          by: name,
-          verb: "update",
-          holder: lease.spec?.holderIdentity ?? "",
-          precondition,
-        });
-        if (this.lease === undefined) throw new NotFoundError("404");
-        if (precondition !== this.lease.metadata?.resourceVersion) throw new ConflictError("409 Conflict");
-        this.lease = {
-          ...structuredClone(lease),
-          metadata: { ...lease.metadata, resourceVersion: String(++this.rv) },
-        };
-        return structuredClone(this.lease);
-      },
-    };
-  }
-}
+import { leaseClientContract } from "./lease-contract.ts";
+import { LeaderElector } from "./leaderelection.ts";
 
 interface Candidate {
   readonly elector: LeaderElector;
@@ -72,7 +14,7 @@ interface Candidate {
 }
 
 function candidate(
-  server: LeaseServer,
+  server: FakeLeaseStore,
   clock: FakeClock,
   identity: string,
   faults: { down?: boolean; hang?: boolean } = {},
@@ -114,7 +56,7 @@ function candidate(
 describe("LeaderElector", () => {
   it("creates the Lease when there is none and leads", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const a = candidate(server, clock, "a");
     await settle();
     expect(a.log).toEqual(["started"]);
@@ -131,7 +73,7 @@ describe("LeaderElector", () => {
 
   it("renews every retry period with the resourceVersion it read as precondition", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const a = candidate(server, clock, "a");
     await settle();
     const firstRenew = server.lease?.spec?.renewTime;
@@ -148,7 +90,7 @@ describe("LeaderElector", () => {
 
   it("only one of two candidates leads while the leader renews", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const a = candidate(server, clock, "a");
     const b = candidate(server, clock, "b");
     await settle();
@@ -164,7 +106,7 @@ describe("LeaderElector", () => {
 
   it("loses leadership the instant the renew deadline passes, aborting the signal first", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const faults: { down?: boolean } = {};
     const a = candidate(server, clock, "a", faults);
     await settle();
@@ -183,7 +125,7 @@ describe("LeaderElector", () => {
 
   it("loses leadership at the deadline even while a renew request hangs", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const faults: { hang?: boolean } = {};
     const a = candidate(server, clock, "a", faults);
     await settle();
@@ -195,7 +137,7 @@ describe("LeaderElector", () => {
 
   it("isLeader() is false past the deadline even before the timer ran (a blocked event loop)", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const a = candidate(server, clock, "a");
     await settle();
     clock.jump(10_000);
@@ -206,7 +148,7 @@ describe("LeaderElector", () => {
 
   it("a standby takes over an abandoned lease only after the lease duration it observed", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const faults: { down?: boolean } = {};
     const a = candidate(server, clock, "a", faults);
     await settle();
@@ -230,7 +172,7 @@ describe("LeaderElector", () => {
 
   it("a leader that sees another holder in the Lease stops at once", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const a = candidate(server, clock, "a");
     await settle();
     const lease = server.lease;
@@ -243,7 +185,7 @@ describe("LeaderElector", () => {
 
   it("on a graceful stop waits for the work, then releases the Lease so a standby takes over at once", async () => {
     const clock = new FakeClock();
-    const server = new LeaseServer();
+    const server = new FakeLeaseStore();
     const a = candidate(server, clock, "a");
     await settle();
     const b = candidate(server, clock, "b");
@@ -271,7 +213,7 @@ describe("LeaderElector", () => {
       identity: "a",
       leaseNamespace: "ops",
       leaseName: "x",
-      client: new LeaseServer().client("a"),
+      client: new FakeLeaseStore().client("a"),
       onStartedLeading: () => undefined,
     };
     expect(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(
@@ -282,3 +224,7 @@ describe("LeaderElector", () => {
     );
   });
 });
+
+leaseClientContract("FakeLeaseStore", () =>
+  Promise.resolve({ client: new FakeLeaseStore().client("test"), namespace: "ops", name: "lock" }),
+);

@@ -15,6 +15,7 @@ import {
 } from "../../src/kube/errors.ts";
 import { EventRecorder } from "../../src/kube/events.ts";
 import { Informer, type InformerEvent, type WatchRestartReason } from "../../src/kube/informer.ts";
+import { leaseClientContract } from "../../src/kube/lease-contract.ts";
 import { LeaderElector } from "../../src/kube/leaderelection.ts";
 import type { KubeObject, Pod, ReplicaSet } from "../../src/kube/objects.ts";
 import { indexByLabel } from "../../src/kube/store.ts";
@@ -270,6 +271,13 @@ describe("Informer on a real API server", () => {
     expect(events).toContain(`delete ${ns}/remove`);
     expect(informer.store.get(`${ns}/keep`)?.metadata?.resourceVersion).toBe(before.get("keep"));
   });
+});
+
+let leaseCount = 0;
+leaseClientContract("the API server", () => {
+  leaseCount++;
+  const name = `contract-${leaseCount}`;
+  return Promise.resolve({ client: client.leaseClient(ns, name), namespace: ns, name });
 });
 
 describe("LeaderElector on a real Lease", () => {
