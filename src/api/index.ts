@@ -59,6 +59,7 @@ export {
   validateCreate,
   validateUpdate,
   formatPath,
+  RULES_NOT_CHECKED,
   type ParseResult,
   type ValidationIssue,
 } from "./parse.ts";
