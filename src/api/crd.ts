@@ -160,7 +160,7 @@ export function openApiSchema(): JsonSchema {
 
 const readyCondition = '.status.conditions[?(@.type=="Ready")]';
 
-/** The columns of `kubectl get modelendpoints` (see summary.ts for the status strings). */
+/** The columns of `kubectl get modelendpoints` (the operator writes the status strings they show). */
 export const PRINTER_COLUMNS = [
   {
     name: "Revision",

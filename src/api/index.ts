@@ -63,7 +63,5 @@ export {
   type ParseResult,
   type ValidationIssue,
 } from "./parse.ts";
-export { resolveRoutes, servingPort, splitModelName, type Routes } from "./defaults.ts";
-export { summarizeStatus, type ChainHead, type StatusSummary, type SummaryInput } from "./summary.ts";
 export { buildCrd, renderCrdYaml, CRD_FILE, PRINTER_COLUMNS } from "./crd.ts";
 export type { CelValidation, PlainRule, Rule, TransitionRule } from "./rule.ts";

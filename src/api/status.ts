@@ -4,7 +4,7 @@
  *
  * Besides the Vertex AI-shaped fields, four short strings summarise the endpoint for the printer
  * columns of `kubectl get modelendpoints` (a column's jsonPath cannot aggregate a list); see
- * summary.ts for how they are formed.
+ * docs/api.md for how they are formed.
  */
 import { z } from "zod";
 
