@@ -245,6 +245,24 @@ describe("Informer", () => {
     await informer.stop();
   });
 
+  it("relists at once after a first 410 but backs off when 410s repeat", async () => {
+    const { clock, lw, informer, lists } = setup();
+    const gone = (): WatchEvent<Pod> => ({ type: "ERROR", error: new GoneError("410", { code: 410 }) });
+    for (let i = 0; i < 3; i++) lw.lists.push({ items: [], resourceVersion: String(10 + i) });
+    informer.start();
+    await settle();
+    lw.current.push(gone());
+    await settle();
+    expect(lw.listCalls).toBe(2); // at once
+    lw.current.push(gone()); // again, right after the relist
+    await settle();
+    expect(lw.listCalls).toBe(2);
+    await clock.advance(400); // second failure in a row: 400 ms
+    expect(lw.listCalls).toBe(3);
+    expect(lists).toEqual(["initial", "expired", "expired"]);
+    await informer.stop();
+  });
+
   it("restarts a watch that stays silent past the stall timeout; bookmarks keep it alive", async () => {
     const { clock, lw, informer, restarts } = setup({ stallTimeoutMs: 60_000 });
     lw.lists.push({ items: [], resourceVersion: "10" });

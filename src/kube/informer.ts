@@ -243,7 +243,7 @@ export class Informer<T extends KubeObject> {
           this.replace(result.items);
           this.resourceVersion = result.resourceVersion;
           needList = false;
-          failures = 0;
+          // failures is not reset here: only a healthy watch proves the loop is not spinning.
           this.markSynced();
           this.logger.debug(
             {
