@@ -1,0 +1,412 @@
+/**
+ * `make demo`: the whole story on a local control plane, in a few minutes, ending by itself.
+ *
+ * 1. a control plane (the sandbox when it is up, else a private one), the CRD, the operator;
+ * 2. deploy fraud-detector v1 with 5 replicas;
+ * 3. roll v2 onto it (maxSurge 1, maxUnavailable 0), live: replicas and traffic per revision;
+ * 4. roll a broken v3 (its pods never become Ready): it fails at its progress deadline and reverts;
+ * 5. roll v3-fixed, and while it is half way, roll back to v2 onto the in-progress rollout (the
+ *    Vertex AI recipe): the newest revision wins;
+ * 6. a summary: each step's time, the largest pod count and lowest availability seen against the
+ *    budgets, the final `kubectl get modelendpoints`.
+ *
+ * Everything it created is removed at the end (the namespace; the private control plane).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+
+import { findBinaries } from "../src/testing/binaries.ts";
+import { ControlPlane } from "../src/testing/controlplane.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const NS = "demo";
+const NAME = "fraud";
+const N = 5;
+const tty = process.stdout.isTTY;
+const bold = (s: string): string => (tty ? `\x1b[1m${s}\x1b[0m` : s);
+const dim = (s: string): string => (tty ? `\x1b[2m${s}\x1b[0m` : s);
+const green = (s: string): string => (tty ? `\x1b[32m${s}\x1b[0m` : s);
+const red = (s: string): string => (tty ? `\x1b[31m${s}\x1b[0m` : s);
+
+interface ModelStatus {
+  id: string;
+  revisionNumber?: number;
+  state?: string;
+  replicas?: number;
+  readyReplicas?: number;
+  message?: string;
+}
+interface Endpoint {
+  spec?: { deployedModels?: { id: string; containerSpec?: { imageUri?: string } }[] };
+  status?: {
+    trafficSplit?: Record<string, number>;
+    deployedModels?: ModelStatus[];
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+  };
+}
+
+interface StepResult {
+  readonly title: string;
+  readonly seconds: number;
+  readonly outcome: string;
+  readonly maxPods: number;
+  readonly minAvailable: number;
+  readonly surge: number;
+  readonly unavailable: number;
+}
+
+function log(line = ""): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function kubectl(
+  kubectlPath: string,
+  kubeconfig: string,
+  args: string[],
+  input?: string,
+): Promise<string> {
+  return new Promise((done, fail) => {
+    const child = spawn(kubectlPath, [`--kubeconfig=${kubeconfig}`, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("exit", (code) => {
+      if (code === 0) done(out);
+      else fail(new Error(`kubectl ${args.join(" ")}: ${err.trim()}`));
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+function entry(id: string, image: string, previous?: string, extra: Record<string, unknown> = {}): object {
+  return {
+    id,
+    model: `fraud-detector@${id}`,
+    containerSpec: { imageUri: image, predictRoute: "/predict", healthRoute: "/health" },
+    ...(previous === undefined
+      ? {
+          dedicatedResources: {
+            machineSpec: { machineType: "n1-standard-2" },
+            minReplicaCount: N,
+            maxReplicaCount: N,
+          },
+        }
+      : {
+          rolloutOptions: {
+            previousDeployedModel: previous,
+            maxSurgeReplicas: 1,
+            maxUnavailableReplicas: 0,
+            ...extra,
+          },
+        }),
+  };
+}
+
+function manifest(models: object[]): string {
+  return JSON.stringify({
+    apiVersion: "serving.modelendpoint.io/v1alpha1",
+    kind: "ModelEndpoint",
+    metadata: { name: NAME, namespace: NS },
+    spec: { displayName: "Fraud scoring", trafficSplit: { m1: 100 }, deployedModels: models },
+  });
+}
+
+function bar(ready: number, total: number): string {
+  const cells = Math.max(total, N + 1);
+  return `▕${"█".repeat(Math.min(ready, cells))}${" ".repeat(Math.max(0, cells - ready))}▏`;
+}
+
+class Demo {
+  readonly #kc: KubeConfig;
+  readonly #custom: CustomObjectsApi;
+  readonly #core: CoreV1Api;
+  readonly #kubectl: (args: string[], input?: string) => Promise<string>;
+  #lastFrame = "";
+  #frameLines = 0;
+
+  constructor(kubeconfig: string, kubectlPath: string) {
+    this.#kc = new KubeConfig();
+    this.#kc.loadFromFile(kubeconfig);
+    this.#custom = this.#kc.makeApiClient(CustomObjectsApi);
+    this.#core = this.#kc.makeApiClient(CoreV1Api);
+    this.#kubectl = (args, input) => kubectl(kubectlPath, kubeconfig, args, input);
+  }
+
+  kubectl(args: string[], input?: string): Promise<string> {
+    return this.#kubectl(args, input);
+  }
+
+  async endpoint(): Promise<Endpoint> {
+    return (await this.#custom.getNamespacedCustomObject({
+      group: "serving.modelendpoint.io",
+      version: "v1alpha1",
+      namespace: NS,
+      plural: "modelendpoints",
+      name: NAME,
+    })) as Endpoint;
+  }
+
+  async pods(): Promise<V1Pod[]> {
+    return (
+      await this.#core.listNamespacedPod({
+        namespace: NS,
+        labelSelector: `serving.modelendpoint.io/endpoint=${NAME}`,
+      })
+    ).items;
+  }
+
+  /** Draws one frame: a line per revision with state, ready replicas and effective traffic. */
+  #draw(
+    title: string,
+    started: number,
+    ep: Endpoint,
+    pods: V1Pod[],
+    stats: { maxPods: number; minAvailable: number; surge: number; unavailable: number },
+  ): void {
+    const images = new Map(
+      (ep.spec?.deployedModels ?? []).map((m) => [m.id, m.containerSpec?.imageUri ?? ""]),
+    );
+    const traffic = ep.status?.trafficSplit ?? {};
+    const lines = [`${bold(title)}  ${dim(`t=${((Date.now() - started) / 1000).toFixed(1)}s`)}`];
+    for (const m of ep.status?.deployedModels ?? []) {
+      const state = m.state ?? "?";
+      const colour = state === "FAILED" ? red : state === "DEPLOYED" ? green : (s: string): string => s;
+      const ready = m.readyReplicas ?? 0;
+      const image = (images.get(m.id) ?? "").replace("registry.example/", "");
+      lines.push(
+        `  ${m.id.padEnd(3)} rev ${String(m.revisionNumber ?? "?").padEnd(2)} ${colour(state.padEnd(15))} ${image.padEnd(22)} ready ${String(ready).padStart(1)}/${String(m.replicas ?? 0).padEnd(2)} ${bar(ready, m.replicas ?? 0)} traffic ${String(traffic[m.id] ?? 0).padStart(3)}%`,
+      );
+    }
+    const live = pods.filter((p) => p.metadata?.deletionTimestamp === undefined);
+    const available = live.filter((p) =>
+      p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+    ).length;
+    lines.push(
+      dim(
+        `  pods ${live.length} (max ${stats.maxPods}, limit N+surge = ${N + stats.surge}) · available ${available} (min ${stats.minAvailable}, floor N-unavailable = ${N - stats.unavailable})`,
+      ),
+    );
+    const frame = lines.join("\n");
+    if (frame === this.#lastFrame) return;
+    if (tty) {
+      if (this.#frameLines > 0) process.stdout.write(`\x1b[${this.#frameLines}A\x1b[0J`);
+      process.stdout.write(`${frame}\n`);
+      this.#frameLines = lines.length;
+    } else {
+      // Without a terminal, print a frame only when something other than the clock changed.
+      const withoutClock = frame.replace(/t=[\d.]+s/, "");
+      if (withoutClock !== this.#lastFrame.replace(/t=[\d.]+s/, "")) log(frame);
+    }
+    this.#lastFrame = frame;
+  }
+
+  /**
+   * Applies `yaml` and watches until `done(endpoint)` holds, drawing the live view; returns the
+   * step's figures. `budgets` are the rollout's, for the R4 check shown on screen.
+   */
+  async step(
+    title: string,
+    body: string,
+    done: (ep: Endpoint) => string | undefined,
+    budgets: { surge: number; unavailable: number },
+    timeoutMs = 120_000,
+    during?: (ep: Endpoint) => Promise<void>,
+  ): Promise<StepResult> {
+    log();
+    this.#frameLines = 0;
+    this.#lastFrame = "";
+    await this.#kubectl(["apply", "--server-side", "--field-manager=demo", "-f", "-"], body);
+    const started = Date.now();
+    const stats = { maxPods: 0, minAvailable: Number.POSITIVE_INFINITY, ...budgets };
+    for (;;) {
+      const [ep, pods] = await Promise.all([this.endpoint(), this.pods()]);
+      const live = pods.filter((p) => p.metadata?.deletionTimestamp === undefined);
+      stats.maxPods = Math.max(stats.maxPods, live.length);
+      stats.minAvailable = Math.min(
+        stats.minAvailable,
+        live.filter((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+          .length,
+      );
+      this.#draw(title, started, ep, pods, stats);
+      const outcome = done(ep);
+      if (outcome !== undefined) {
+        return { title, seconds: (Date.now() - started) / 1000, outcome, ...stats };
+      }
+      if (during) await during(ep);
+      if (Date.now() - started > timeoutMs) throw new Error(`${title}: not done after ${timeoutMs / 1000}s`);
+      await delay(200);
+    }
+  }
+}
+
+const stateOf = (ep: Endpoint, id: string): ModelStatus | undefined =>
+  ep.status?.deployedModels?.find((m) => m.id === id);
+
+async function main(): Promise<void> {
+  const began = Date.now();
+  const binaries = findBinaries();
+  const sandboxState = join(ROOT, ".sandbox", "state.json");
+  let cp: ControlPlane | undefined;
+  let kubeconfig: string;
+  if (existsSync(sandboxState)) {
+    kubeconfig = (JSON.parse(readFileSync(sandboxState, "utf8")) as { kubeconfig: string }).kubeconfig;
+    log(`${bold("control plane")}: the running sandbox (${kubeconfig})`);
+  } else {
+    log(`${bold("control plane")}: starting a private one (make sandbox-up keeps one running)`);
+    cp = await ControlPlane.start({
+      nodes: 3,
+      readyDelayMs: 600,
+      readyJitterMs: 900,
+      log: (l) => {
+        log(dim(`  ${l}`));
+      },
+    });
+    kubeconfig = cp.kubeconfigPath;
+  }
+  const demo = new Demo(kubeconfig, binaries.kubectl);
+  let operator: ChildProcess | undefined;
+  const results: StepResult[] = [];
+  try {
+    await demo.kubectl(["apply", "--server-side", "-f", join(ROOT, "crds")]);
+    await demo.kubectl([
+      "wait",
+      "--for=condition=Established",
+      "crd/modelendpoints.serving.modelendpoint.io",
+    ]);
+    log(`${bold("CRD")}: modelendpoints.serving.modelendpoint.io installed`);
+    await demo.kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=true"]);
+    await demo.kubectl(["create", "namespace", NS]);
+    const logFile = join(mkdtempSync(join(tmpdir(), "meo-demo-")), "operator.log");
+    const fd = openSync(logFile, "a");
+    operator = spawn(
+      join(ROOT, "node_modules", ".bin", "node"),
+      [
+        join(ROOT, "src", "main.ts"),
+        `--kubeconfig=${kubeconfig}`,
+        `--namespaces=${NS}`,
+        "--leader-elect=false",
+        "--log-format=json",
+        "--metrics-bind-address=127.0.0.1:0",
+      ],
+      { stdio: ["ignore", fd, fd] },
+    );
+    log(`${bold("operator")}: started (pid ${operator.pid ?? "?"}), logs in ${logFile}`);
+
+    const v1 = entry("m1", "registry.example/fraud:1.0");
+    const v2 = entry("m2", "registry.example/fraud:2.0", "m1");
+    results.push(
+      await demo.step(
+        "1/4  deploy fraud-detector v1 (m1) with 5 replicas",
+        manifest([v1]),
+        (ep) => (stateOf(ep, "m1")?.state === "DEPLOYED" ? "DEPLOYED" : undefined),
+        { surge: 0, unavailable: N },
+      ),
+    );
+    results.push(
+      await demo.step(
+        "2/4  roll v2 (m2) onto m1: maxSurge 1, maxUnavailable 0",
+        manifest([v1, v2]),
+        (ep) =>
+          stateOf(ep, "m2")?.state === "DEPLOYED" && stateOf(ep, "m1")?.state === "REPLACED"
+            ? "m2 DEPLOYED, m1 REPLACED"
+            : undefined,
+        { surge: 1, unavailable: 0 },
+      ),
+    );
+    const v3bad = entry("m3", "registry.example/fraud:3.0-unready", "m2", { progressDeadlineSeconds: 15 });
+    results.push(
+      await demo.step(
+        "3/4  roll a broken v3 (m3, never Ready) onto m2: progress deadline 15s",
+        manifest([v1, v2, v3bad]),
+        (ep) => {
+          const m3 = stateOf(ep, "m3");
+          const m2 = stateOf(ep, "m2");
+          return m3?.state === "FAILED" &&
+            m3.replicas === 0 &&
+            m2?.state === "DEPLOYED" &&
+            m2.readyReplicas === N
+            ? `m3 FAILED and reverted: ${m3.message ?? ""}`
+            : undefined;
+        },
+        { surge: 1, unavailable: 0 },
+      ),
+    );
+    const v4 = entry("m4", "registry.example/fraud:3.1", "m2", { progressDeadlineSeconds: 120 });
+    const back = entry("m5", "registry.example/fraud:2.0", "m4");
+    let rolledBack = false;
+    results.push(
+      await demo.step(
+        "4/4  roll v3.1 (m4) onto m2, then roll back to v2 (m5) onto the in-progress m4",
+        // The failed m3 leaves spec (a previous model has one rolling deployment at a time).
+        manifest([v1, v2, v4]),
+        (ep) =>
+          rolledBack && stateOf(ep, "m5")?.state === "DEPLOYED" && (stateOf(ep, "m4")?.replicas ?? 1) === 0
+            ? "m5 (v2 again) DEPLOYED, m4 REPLACED"
+            : undefined,
+        { surge: 1, unavailable: 0 },
+        180_000,
+        async (ep) => {
+          // Half way through m4's rollout, apply the rollback: a new rolling deployment of v2 onto m4.
+          if (!rolledBack && (stateOf(ep, "m4")?.readyReplicas ?? 0) >= 2) {
+            rolledBack = true;
+            await demo.kubectl(
+              ["apply", "--server-side", "--field-manager=demo", "-f", "-"],
+              manifest([v1, v2, v4, back]),
+            );
+            log(dim("  rollback applied: m5 = fraud:2.0 rolling onto the in-progress m4"));
+          }
+        },
+      ),
+    );
+
+    log();
+    log(bold("summary"));
+    for (const r of results) {
+      const pods = r.maxPods <= N + r.surge ? green("ok") : red("EXCEEDED");
+      const avail = r.minAvailable >= N - r.unavailable ? green("ok") : red("BELOW");
+      log(`  ${r.title}`);
+      log(
+        dim(
+          `      ${r.seconds.toFixed(1)}s · ${r.outcome}\n      pods max ${r.maxPods} (limit ${N + r.surge}, ${pods}) · available min ${r.minAvailable} (floor ${N - r.unavailable}, ${avail})`,
+        ),
+      );
+    }
+    log();
+    log(await demo.kubectl(["get", "modelendpoints", "-n", NS, "-o", "wide"]));
+    const events = await demo.kubectl([
+      "get",
+      "events",
+      "-n",
+      NS,
+      "--field-selector=involvedObject.kind=ModelEndpoint",
+      "--sort-by=.eventTime",
+      "-o",
+      "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message",
+    ]);
+    const eventLines = events.trimEnd().split("\n");
+    log(bold(`events on modelendpoint/${NAME}: ${eventLines.length - 1} (the last 15)`));
+    log([eventLines[0], ...eventLines.slice(1).slice(-15)].join("\n"));
+    log();
+    log(`demo done in ${((Date.now() - began) / 1000).toFixed(0)}s`);
+  } finally {
+    operator?.kill("SIGTERM");
+    await demo.kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=false"]).catch(() => "");
+    await cp?.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
