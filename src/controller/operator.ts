@@ -258,6 +258,11 @@ export class Operator {
       reportingInstance: options.identity,
       clock: this.#clock,
       logger,
+      // A rollout of N replicas makes about 3N events (scale up, scale down, traffic): allow a burst
+      // of 100 per endpoint and 2 more a second, so completions and failures are never dropped in
+      // an ordinary rollout while a hot loop still cannot flood the API server.
+      burst: 100,
+      refillIntervalMs: 500,
     });
     this.#reconciler = new Reconciler({
       endpoints: this.#endpoints,
