@@ -3,6 +3,9 @@
  * the API server must refuse, the parser refuses with the same paths and messages; every case it
  * must accept, the parser accepts. The integration suite runs the same table on a real API server.
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
 import { describe, expect, it } from "vitest";
 
 import {
@@ -42,5 +45,19 @@ describe("the parser judges updates as admission does", () => {
       previous = state;
     }
     expect(compareIssues(issuesOf(validateUpdate(previous, toJson(c.after))), c.expect)).toEqual([]);
+  });
+});
+
+describe("docs/api.md", () => {
+  const doc = readFileSync(resolve(import.meta.dirname, "../../docs/api.md"), "utf8");
+
+  it("lists every case of the admission table with its messages", () => {
+    const missing = [...INVALID_CREATES, ...UPDATES].flatMap((c) => [
+      ...(doc.includes(c.name) ? [] : [`case: ${c.name}`]),
+      ...c.expect
+        .filter((e) => e.path !== "" && !doc.includes(e.message))
+        .map((e) => `message: ${e.message}`),
+    ]);
+    expect(missing).toEqual([]);
   });
 });
