@@ -119,7 +119,8 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
     index,
     previousId: records.get(entry.id)?.previousDeployedModel ?? entry.rolloutOptions?.previousDeployedModel,
   }));
-  const previousOf = (id: string): string | undefined => links.find((l) => l.id === id)?.previousId;
+  const linkById = new Map(links.map((l) => [l.id, l]));
+  const previousOf = (id: string): string | undefined => linkById.get(id)?.previousId;
   const revisions = resolveRevisions(
     links,
     (id) => records.get(id)?.revisionNumber ?? replicaSets.get(id)?.revision,

@@ -2,6 +2,7 @@ import { calculateProgressDeadlineSeconds } from "./budgets.ts";
 import { findIntended } from "./chains.ts";
 import { isServable } from "./context.ts";
 import type { Chain, Member, PlanContext } from "./context.ts";
+import { findConvergence } from "./rolling.ts";
 import { FailureReason } from "./types.ts";
 import type { PodSnapshot } from "./types.ts";
 
@@ -15,7 +16,7 @@ export interface Failure {
 export interface ProgressCheck {
   /** Rollouts that fail in this pass, by deployed-model id. */
   readonly failures: ReadonlyMap<string, Failure>;
-  /** Rollouts that made progress since the last pass: a new replica became available. */
+  /** Rollouts that made progress since the last pass (see {@link checkProgress}). */
   readonly progressed: ReadonlySet<string>;
 }
 
@@ -24,17 +25,21 @@ export interface ProgressCheck {
  * it reads only the context (which never throws) and returns values.
  *
  * The rollout of a chain is its intended member at the start of the pass, when BEING_DEPLOYED: a
- * rolling deployment or a first deployment. It progresses when one of its replicas becomes available
- * (more available than the last pass recorded) or when an old replica is retired (a scale-down the
- * planner decides later in the pass; it moves progressTime too). It fails when:
+ * rolling deployment or a first deployment. Progress is observed, the way the Deployment controller
+ * compares a new status with the recorded one: since the last pass, a replica of the rollout became
+ * available (more than its recorded availableReplicaCount), or an old replica went away (the other
+ * members of the chain have fewer pods than their recorded replicas). A pass that comes late, after
+ * the operator was down or busy, still sees the progress made meanwhile.
+ *
+ * It fails when:
  *
  * - the controller reports that the API server refused its ReplicaSet for good
  *   (ReplicaSetCreateFailed): at once, nothing can make it progress;
- * - `now >= progressTime + progressDeadlineSeconds` without progress in this pass. If its
- *   ReplicaSet reports that pods cannot be created (a quota, an admission webhook) the reason is
- *   PodCreateFailed, else ProgressDeadlineExceeded. Failing to create pods is not fatal on sight: with
- *   surge 1 / unavailable 1 under a full quota the first surge pod fails, the next step retires an old
- *   pod and the quota frees up, so the deadline decides.
+ * - `now >= progressTime + progressDeadlineSeconds`, with no progress since the last pass and the
+ *   rollout not complete. If its ReplicaSet reports that pods cannot be created (a quota, an
+ *   admission webhook) the reason is PodCreateFailed, else ProgressDeadlineExceeded. Failing to
+ *   create pods is not fatal on sight: with surge 1 / unavailable 1 under a full quota the first surge
+ *   pod fails, the next step retires an old pod and the quota frees up, so the deadline decides.
  *
  * Deadline 600s, progressTime 10:00:00: a pass at 10:09:59 passes; a pass at 10:10:00 fails it, and
  * the plan asks to be requeued at 10:10:00 so that pass happens even when nothing else changes.
@@ -61,17 +66,36 @@ export function checkProgress(ctx: PlanContext): ProgressCheck {
       continue;
     }
 
-    const recordedAvailable = rollout.record?.availableReplicaCount;
-    if (recordedAvailable !== undefined && rollout.observed.availableReplicas > recordedAvailable) {
+    if (hasProgressed(chain, rollout)) {
       progressed.add(rollout.id);
       continue;
     }
     const since = rollout.record?.progressTime ?? rollout.record?.createTime;
     const deadline = calculateProgressDeadlineSeconds(rollout.spec.rolloutOptions);
     if (since === undefined || ctx.now < since + deadline) continue;
+    if (findConvergence(chain, rollout).complete) continue;
     failures.set(rollout.id, describeStall(rollout, n, deadline));
   }
   return { failures, progressed };
+}
+
+/**
+ * Since the last pass, a replica of the rollout became available, or an old replica went away.
+ * m1 recorded with 5 pods and now has 4: progress (an old replica was retired, or died: either way
+ * the chain moved towards the rollout, as the Deployment controller counts it).
+ */
+function hasProgressed(chain: Chain, rollout: Member): boolean {
+  const recordedAvailable = rollout.record?.availableReplicaCount;
+  if (recordedAvailable !== undefined && rollout.observed.availableReplicas > recordedAvailable) return true;
+  let recordedOld = 0;
+  let observedOld = 0;
+  for (const member of chain.members) {
+    if (member.id === rollout.id) continue;
+    const recorded = member.raw?.replicas;
+    recordedOld += recorded !== undefined && Number.isFinite(recorded) ? recorded : member.observed.replicas;
+    observedOld += member.observed.replicas;
+  }
+  return observedOld < recordedOld;
 }
 
 /** The chain's running rollout at the start of the pass, if any. */
@@ -80,7 +104,8 @@ export function findRunningRollout(chain: Chain): Member | undefined {
     m.startState === undefined ? [] : [{ ...m, state: m.startState }],
   );
   const intended = findIntended(known);
-  return intended?.state === "BEING_DEPLOYED" ? intended : undefined;
+  if (intended?.state !== "BEING_DEPLOYED") return undefined;
+  return chain.members.find((m) => m.id === intended.id);
 }
 
 /**

@@ -11,6 +11,7 @@ import type { ChainStep, Judged, ReplicaDecision } from "./rolling.ts";
 import { buildCondition, buildDeployedModelStatus, decideConditions, sameJson } from "./status.ts";
 import type { ChainSummary, FailedMember } from "./status.ts";
 import { calculateEffectiveSplit, findServingPods } from "./traffic.ts";
+import { memoizedFormatTime } from "./time.ts";
 import { EventReason, REFUSAL_REASONS } from "./types.ts";
 import type {
   Action,
@@ -80,7 +81,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     for (const member of chain.members) {
       let state = judgedOf(member.id).state;
       if (step?.complete === true && step.intended !== undefined) {
-        if (member === step.intended) state = "DEPLOYED";
+        if (member.id === step.intended.id) state = "DEPLOYED";
         else if (state === "BEING_DEPLOYED" || state === "DEPLOYED") state = "REPLACED";
       }
       finalState.set(member.id, state);
@@ -100,6 +101,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   );
 
   // 8. Status.
+  const format = memoizedFormatTime();
   const progressTimes = new Map<string, number | undefined>();
   const deployedModels: DeployedModelStatus[] = [];
   const summaries: ChainSummary[] = [];
@@ -138,6 +140,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
         },
         member.raw,
         ctx.now,
+        format,
       ),
     );
   }
@@ -149,7 +152,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   const status: EndpointStatus = {
     observedGeneration: snapshot.endpoint.generation,
     conditions: decideConditions(summaries, failed).map((d) =>
-      buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now),
+      buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now, format),
     ),
     trafficSplit,
     deployedModels,
@@ -221,8 +224,8 @@ function toAction(decision: ReplicaDecision, poolSize: number): Action {
 }
 
 /**
- * progressTime: `now` when the rollout of the chain made progress in this pass (a replica became
- * available, an old one is retired), started (first seen), restarted (status lost) or resumed (the
+ * progressTime: `now` when the rollout of the chain made progress since the last pass (a replica
+ * became available, an old one went away), started (first seen), restarted (status lost) or resumed (the
  * revision above it failed, so its clock starts again); otherwise the recorded one.
  */
 function decideProgressTime(
@@ -234,10 +237,10 @@ function decideProgressTime(
   progress: { readonly progressed: ReadonlySet<string> },
 ): number | undefined {
   const recorded = member.record?.progressTime;
-  const rolling = step.intended === member && state === "BEING_DEPLOYED";
+  const rolling = step.intended?.id === member.id && state === "BEING_DEPLOYED";
   if (!rolling) return recorded;
   if (member.firstSeen || member.record === undefined) return ctx.now;
-  if (progress.progressed.has(member.id) || step.retires || failedInChain) return ctx.now;
+  if (progress.progressed.has(member.id) || failedInChain) return ctx.now;
   return recorded ?? member.record.createTime ?? ctx.now;
 }
 
@@ -288,12 +291,10 @@ function summarizeChain(
     };
   }
   if (!step.converged) {
-    const failedAbove = chain.members.some(
-      (m) =>
-        m.revision > intended.revision &&
-        isRevertedFailure(m.id, stateOf, reasonOf) &&
-        (m.counts.replicas > 0 || m.observed.replicas > 0 || intended.counts.replicas < n),
-    );
+    // Reverting until the chain converges again after its newest rollout failed. Decided from states
+    // only, never from counts that this pass's own actions change, so planning again after applying
+    // the plan gives the same status.
+    const failedAbove = reverted && newest.id !== intended.id;
     return {
       phase: failedAbove ? "reverting" : "scaling",
       settled: false,
@@ -332,7 +333,7 @@ function describeMember(
     return intended === undefined ? "replaced" : `replaced by ${intended.id} (revision ${intended.revision})`;
   }
   const available = member.observed.availableReplicas;
-  if (intended !== undefined && intended !== member) {
+  if (intended !== undefined && intended.id !== member.id) {
     return `${state === "DEPLOYED" ? "being replaced" : "superseded"} by ${intended.id} (revision ${intended.revision}): ${member.observed.replicas} replicas remaining`;
   }
   const what = state === "BEING_DEPLOYED" && member.previousId !== undefined ? "new replicas" : "replicas";
@@ -411,7 +412,7 @@ function collectEvents(
       const wasRolling = intended.record?.state === "BEING_DEPLOYED" || intended.firstSeen;
       if (wasRolling && stateOf(intended.id) === "DEPLOYED") {
         const replaced = chain.members.filter(
-          (m) => m !== intended && stateOf(m.id) === "REPLACED" && m.record?.state !== "REPLACED",
+          (m) => m.id !== intended.id && stateOf(m.id) === "REPLACED" && m.record?.state !== "REPLACED",
         );
         events.push({
           type: "Normal",
@@ -461,7 +462,7 @@ function recordedComplete(chain: Chain, intended: Member, n: number): boolean {
   return (
     intended.raw?.replicas === n &&
     (intended.record?.availableReplicaCount ?? -1) >= n &&
-    chain.members.every((m) => m === intended || (m.raw?.replicas ?? 0) === 0)
+    chain.members.every((m) => m.id === intended.id || (m.raw?.replicas ?? 0) === 0)
   );
 }
 

@@ -27,8 +27,33 @@ export interface ChainStep {
   readonly converged: boolean;
   /** Converged, and the intended member has N available replicas. */
   readonly complete: boolean;
-  /** The step retires old replicas (progress for R8). */
-  readonly retires: boolean;
+}
+
+/** Whether a chain has settled on a member, read from the context alone. */
+export interface Convergence {
+  /** Fresh counters, the member's ReplicaSet at N with N pods, every other member at 0 with no pods. */
+  readonly converged: boolean;
+  /** Converged, and the member has N available replicas. */
+  readonly complete: boolean;
+}
+
+/**
+ * Has the chain settled on `intended`? Used by the step (nothing left to do) and by the progress
+ * check (a complete rollout never fails, even when the pass that sees it comes after its deadline).
+ */
+export function findConvergence(chain: Chain, intended: Member): Convergence {
+  const n = chain.poolSize;
+  const converged =
+    n !== undefined &&
+    !chain.members.some((m) => m.stale) &&
+    intended.replicaSet !== undefined &&
+    !intended.replicaSet.deleting &&
+    intended.counts.replicas === n &&
+    intended.observed.replicas === n &&
+    chain.members.every(
+      (m) => m.id === intended.id || (m.counts.replicas === 0 && m.observed.replicas === 0),
+    );
+  return { converged, complete: converged && intended.observed.availableReplicas >= n };
 }
 
 /**
@@ -78,7 +103,6 @@ export function planChainStep(
     decisions: [],
     converged: false,
     complete: false,
-    retires: false,
   };
   if (chain.poolSize === undefined || chain.members.some((m) => m.stale)) return waiting;
 
@@ -120,15 +144,6 @@ export function planChainStep(
     const member = byId.get(change.id);
     if (member !== undefined) decisions.push({ kind: "scale", member, from: change.from, to: change.to });
   }
-  if (decisions.length > 0)
-    return { ...waiting, decisions, retires: decisions.some((d) => d.member !== intended) };
-
-  const converged =
-    intended.replicaSet !== undefined &&
-    intended.counts.replicas === n &&
-    intended.observed.replicas === n &&
-    chain.members.every(
-      (m) => m.id === intended.id || (m.counts.replicas === 0 && m.observed.replicas === 0),
-    );
-  return { ...waiting, converged, complete: converged && intended.observed.availableReplicas >= n };
+  if (decisions.length > 0) return { ...waiting, decisions };
+  return { ...waiting, ...findConvergence(chain, intended) };
 }

@@ -38,6 +38,7 @@ export function buildDeployedModelStatus(
   fields: DeployedModelFields,
   recorded: RecordedDeployedModelStatus | undefined,
   now: number,
+  format: (epochSeconds: number) => string = formatTime,
 ): DeployedModelStatus {
   const record: Omit<DeployedModelStatus, "lastUpdateTime"> = {
     id: fields.id,
@@ -46,13 +47,13 @@ export function buildDeployedModelStatus(
     replicas: fields.replicas,
     readyReplicas: fields.readyReplicas,
     availableReplicaCount: fields.availableReplicaCount,
-    createTime: formatTime(fields.createTime),
+    createTime: format(fields.createTime),
     message: fields.message,
     ...(fields.previousDeployedModel === undefined
       ? {}
       : { previousDeployedModel: fields.previousDeployedModel }),
     ...(fields.reason === undefined ? {} : { reason: fields.reason }),
-    ...(fields.progressTime === undefined ? {} : { progressTime: formatTime(fields.progressTime) }),
+    ...(fields.progressTime === undefined ? {} : { progressTime: format(fields.progressTime) }),
     ...(fields.dedicatedResources === undefined ? {} : { dedicatedResources: fields.dedicatedResources }),
     ...(fields.serviceAccount === undefined ? {} : { serviceAccount: fields.serviceAccount }),
   };
@@ -62,7 +63,7 @@ export function buildDeployedModelStatus(
     previous !== undefined &&
     Number.isFinite(Date.parse(previous)) &&
     sameJson({ ...recorded, lastUpdateTime: undefined }, record);
-  return { ...record, lastUpdateTime: unchanged ? previous : formatTime(now) };
+  return { ...record, lastUpdateTime: unchanged ? previous : format(now) };
 }
 
 /** A condition as the planner decides it, before its lastTransitionTime. */
@@ -82,6 +83,7 @@ export function buildCondition(
   recorded: readonly RecordedCondition[] | undefined,
   generation: number,
   now: number,
+  format: (epochSeconds: number) => string = formatTime,
 ): Condition {
   const previous = recorded?.find((c) => c.type === decision.type);
   const since = previous?.lastTransitionTime;
@@ -89,7 +91,7 @@ export function buildCondition(
     previous?.status === decision.status && since !== undefined && Number.isFinite(Date.parse(since));
   return {
     ...decision,
-    lastTransitionTime: keep ? since : formatTime(now),
+    lastTransitionTime: keep ? since : format(now),
     observedGeneration: generation,
   };
 }
@@ -237,7 +239,15 @@ export function sameJson(a: unknown, b: unknown): boolean {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
     return a.every((x, i) => sameJson(x, b[i]));
   }
-  const left = Object.entries(a).filter(([, v]) => v !== undefined);
-  const right = new Map(Object.entries(b).filter(([, v]) => v !== undefined));
-  return left.length === right.size && left.every(([k, v]) => right.has(k) && sameJson(v, right.get(k)));
+  const left = a as Readonly<Record<string, unknown>>;
+  const right = b as Readonly<Record<string, unknown>>;
+  let keys = 0;
+  for (const key in left) {
+    const value = left[key];
+    if (value === undefined) continue;
+    keys++;
+    if (!sameJson(value, right[key])) return false;
+  }
+  for (const key in right) if (right[key] !== undefined) keys--;
+  return keys === 0;
 }

@@ -19,7 +19,23 @@ export function toEpochSeconds(now: Instant): number {
 
 /** RFC 3339 at second precision, the way the API server writes metav1.Time: "2026-11-27T10:00:00Z". */
 export function formatTime(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+/**
+ * A {@link formatTime} that remembers what it formatted, for one plan: a pass formats the same few
+ * seconds (now, creation and progress times) many times over.
+ */
+export function memoizedFormatTime(): (epochSeconds: number) => string {
+  const seen = new Map<number, string>();
+  return (epochSeconds) => {
+    let text = seen.get(epochSeconds);
+    if (text === undefined) {
+      text = formatTime(epochSeconds);
+      seen.set(epochSeconds, text);
+    }
+    return text;
+  };
 }
 
 /** Epoch seconds of an RFC 3339 string, or undefined when absent or unparseable. */

@@ -72,15 +72,14 @@ export function calculateServingCounts(supplies: readonly ChainSupply[]): number
     hi: eligible.map((s) => Math.min(s.ready, Math.floor((s.share * k + d) / totalShare))),
   });
   const feasible = (k: number, d: number): boolean => {
-    const { lo, hi } = bounds(k, d);
     let sumLo = 0;
     let sumHi = 0;
-    for (let c = 0; c < eligible.length; c++) {
-      const l = lo[c] ?? 0;
-      const h = hi[c] ?? 0;
-      if (l > h) return false;
-      sumLo += l;
-      sumHi += h;
+    for (const s of eligible) {
+      const lo = Math.max(0, Math.ceil((s.share * k - d) / totalShare));
+      const hi = Math.min(s.ready, Math.floor((s.share * k + d) / totalShare));
+      if (lo > hi) return false;
+      sumLo += lo;
+      sumHi += hi;
     }
     return sumLo <= k && k <= sumHi;
   };
