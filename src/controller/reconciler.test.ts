@@ -1,0 +1,251 @@
+/**
+ * The reconciler's own duties, around the engine: what it reads, what it writes and when it does
+ * not write. Real caches (Store) and a recording Writer; the engine is the real one.
+ */
+import { describe, expect, it } from "vitest";
+
+import { TerminalError } from "../kube/errors.ts";
+import type { EventInput } from "../kube/events.ts";
+import { noopLogger } from "../kube/logger.ts";
+import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
+import { Store } from "../kube/store.ts";
+import { Metrics } from "../metrics.ts";
+import { plan } from "../rollout/index.ts";
+import { ENDPOINT_INDEX, indexByEndpoint, INVALID_SPEC, Reconciler } from "./reconciler.ts";
+import type { Writer } from "./writer.ts";
+
+type Write = readonly [string, ...unknown[]];
+
+class RecordingWriter implements Writer {
+  readonly writes: Write[] = [];
+  failCreate: Error | undefined;
+  createReplicaSet(rs: ReplicaSet): Promise<void> {
+    this.writes.push(["createReplicaSet", rs.metadata?.name, rs.spec?.replicas]);
+    return this.failCreate ? Promise.reject(this.failCreate) : Promise.resolve();
+  }
+  scaleReplicaSet(_ns: string, name: string, replicas: number, rv: string): Promise<void> {
+    this.writes.push(["scaleReplicaSet", name, replicas, rv]);
+    return Promise.resolve();
+  }
+  deleteReplicaSet(_ns: string, name: string): Promise<void> {
+    this.writes.push(["deleteReplicaSet", name]);
+    return Promise.resolve();
+  }
+  setPodServing(_ns: string, name: string, serving: boolean): Promise<void> {
+    this.writes.push(["setPodServing", name, serving]);
+    return Promise.resolve();
+  }
+  createService(svc: Service): Promise<void> {
+    this.writes.push(["createService", svc.metadata?.name]);
+    return Promise.resolve();
+  }
+  deleteService(_ns: string, name: string): Promise<void> {
+    this.writes.push(["deleteService", name]);
+    return Promise.resolve();
+  }
+  replaceStatus(endpoint: KubeObject): Promise<void> {
+    this.writes.push(["replaceStatus", (endpoint as { status?: unknown }).status]);
+    return Promise.resolve();
+  }
+  kinds(): string[] {
+    return this.writes.map((w) => w[0]);
+  }
+}
+
+const NOW = Date.parse("2026-11-27T10:00:00Z");
+
+function endpoint(overrides: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: "serving.modelendpoint.io/v1alpha1",
+    kind: "ModelEndpoint",
+    metadata: { name: "fraud", namespace: "ml", uid: "uid-e", generation: 1, resourceVersion: "10" },
+    spec: {
+      trafficSplit: { m1: 100 },
+      deployedModels: [
+        {
+          id: "m1",
+          model: "fraud-detector@1",
+          containerSpec: { imageUri: "registry.example/fraud:1.0" },
+          dedicatedResources: { minReplicaCount: 2, maxReplicaCount: 2 },
+        },
+      ],
+    },
+    ...overrides,
+  } as KubeObject;
+}
+
+function setup(obj: KubeObject = endpoint()) {
+  const endpoints = new Store<KubeObject>();
+  endpoints.put(obj);
+  const indexers = { [ENDPOINT_INDEX]: indexByEndpoint };
+  const replicaSets = new Store<ReplicaSet>(indexers);
+  const pods = new Store<Pod>(indexers);
+  const services = new Store<Service>(indexers);
+  const writer = new RecordingWriter();
+  const events: EventInput[] = [];
+  let leader = true;
+  const metrics = new Metrics({ defaultMetrics: false });
+  const reconciler = new Reconciler({
+    endpoints,
+    replicaSets,
+    pods,
+    services,
+    writer,
+    events: { record: (_o, e) => events.push(e) },
+    metrics,
+    clock: { now: () => NOW, setTimeout: () => ({ cancel: () => undefined }) },
+    logger: noopLogger,
+    planner: plan,
+    canWrite: () => leader,
+  });
+  return {
+    endpoints,
+    replicaSets,
+    services,
+    writer,
+    events,
+    metrics,
+    reconciler,
+    setLeader: (v: boolean) => {
+      leader = v;
+    },
+  };
+}
+
+describe("Reconciler", () => {
+  it("deploys a first model: Services, the ReplicaSet, then one status write", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.kinds()).toEqual(["createService", "createService", "createReplicaSet", "replaceStatus"]);
+    expect(t.writer.writes[0]).toEqual(["createService", "fraud"]);
+    expect(t.writer.writes[1]).toEqual(["createService", "fraud-m1"]);
+    expect(t.writer.writes[2]).toEqual(["createReplicaSet", "fraud-m1", 2]);
+    const status = t.writer.writes[3]?.[1] as { observedGeneration: number; state: string; revision: string };
+    expect(status).toMatchObject({ observedGeneration: 1, state: "BEING_DEPLOYED", revision: "m1@1" });
+  });
+
+  it("waits for the cache to show its own writes before planning again", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("ml/fraud");
+    const before = t.writer.writes.length;
+    // Nothing changed in the caches: the ReplicaSet it created is not there yet.
+    const result = await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.writes.length).toBe(before);
+    expect(result?.requeueAfterMs).toBeGreaterThan(0);
+  });
+
+  it("does not write a status that did not change", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("ml/fraud");
+    const status = t.writer.writes.at(-1)?.[1];
+    // The watch brings back the endpoint with that status and the ReplicaSet.
+    t.endpoints.put({
+      ...endpoint(),
+      status,
+      metadata: { ...endpoint().metadata, resourceVersion: "11" },
+    } as KubeObject);
+    t.replicaSets.put({
+      metadata: {
+        name: "fraud-m1",
+        namespace: "ml",
+        uid: "uid-rs",
+        resourceVersion: "20",
+        generation: 1,
+        labels: {
+          "serving.modelendpoint.io/endpoint": "fraud",
+          "serving.modelendpoint.io/deployed-model": "m1",
+          "serving.modelendpoint.io/revision": "1",
+        },
+        ownerReferences: [
+          {
+            apiVersion: "serving.modelendpoint.io/v1alpha1",
+            kind: "ModelEndpoint",
+            name: "fraud",
+            uid: "uid-e",
+            controller: true,
+          },
+        ],
+      },
+      spec: { replicas: 2, selector: {} },
+      status: { replicas: 0, observedGeneration: 1 },
+    });
+    t.services.put({
+      metadata: {
+        name: "fraud",
+        namespace: "ml",
+        uid: "s1",
+        labels: { "serving.modelendpoint.io/endpoint": "fraud" },
+        ownerReferences: [
+          { apiVersion: "x", kind: "ModelEndpoint", name: "fraud", uid: "uid-e", controller: true },
+        ],
+      },
+    });
+    t.services.put({
+      metadata: {
+        name: "fraud-m1",
+        namespace: "ml",
+        uid: "s2",
+        labels: { "serving.modelendpoint.io/endpoint": "fraud" },
+        ownerReferences: [
+          { apiVersion: "x", kind: "ModelEndpoint", name: "fraud", uid: "uid-e", controller: true },
+        ],
+      },
+    });
+    const before = t.writer.writes.length;
+    await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.writes.slice(before)).toEqual([]);
+    expect(await t.metrics.registry.getSingleMetricAsString("modelendpoint_status_writes_total")).toContain(
+      "modelendpoint_status_writes_total 1",
+    );
+  });
+
+  it("reports an endpoint that bypassed validation and touches nothing it owns", async () => {
+    const bad = endpoint({ spec: { trafficSplit: { m1: 50 }, deployedModels: [] } });
+    const t = setup(bad);
+    expect(await t.reconciler.reconcile("ml/fraud")).toBeUndefined();
+    expect(t.writer.kinds()).toEqual(["replaceStatus"]);
+    const status = t.writer.writes[0]?.[1] as {
+      conditions: { type: string; status: string; reason: string; message: string }[];
+    };
+    expect(status.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ["Ready", "False", INVALID_SPEC],
+      ["Progressing", "False", INVALID_SPEC],
+      ["Degraded", "True", INVALID_SPEC],
+    ]);
+    expect(status.conditions[0]?.message).toMatch(/^spec is invalid: spec\.trafficSplit/);
+    expect(t.events.map((e) => [e.type, e.reason])).toEqual([["Warning", INVALID_SPEC]]);
+    // Its status now says so: the next pass writes nothing.
+    t.endpoints.put({ ...bad, status } as KubeObject);
+    await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.kinds()).toEqual(["replaceStatus"]);
+  });
+
+  it("hands a write refused for good to the engine and plans again at once", async () => {
+    const t = setup();
+    t.writer.failCreate = new TerminalError(
+      "ReplicaSet ml/fraud-m1 already exists and is not owned by this ModelEndpoint",
+    );
+    const result = await t.reconciler.reconcile("ml/fraud");
+    expect(result).toEqual({ requeueAfterMs: 0 });
+    // The status is still written once (revision numbers and first-seen judgements are memory).
+    expect(t.writer.kinds().filter((k) => k === "replaceStatus")).toHaveLength(1);
+  });
+
+  it("writes nothing while it does not lead", async () => {
+    const t = setup();
+    t.setLeader(false);
+    await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.writes).toEqual([]);
+    const bad = setup(endpoint({ spec: { trafficSplit: { x: 100 }, deployedModels: [] } }));
+    bad.setLeader(false);
+    await bad.reconciler.reconcile("ml/fraud");
+    expect(bad.writer.writes).toEqual([]);
+  });
+
+  it("forgets an endpoint that is gone", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("ml/fraud");
+    t.endpoints.delete("ml/fraud");
+    expect(await t.reconciler.reconcile("ml/fraud")).toBeUndefined();
+  });
+});
