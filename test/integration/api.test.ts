@@ -4,7 +4,8 @@
  * answer, and the operator's own parser gives the same answer as the API server for all of them.
  */
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
@@ -221,6 +222,27 @@ describe("admission refuses each invalid manifest, and the parser agrees", () =>
   it.each(INVALID_CREATES.map((c) => [c.name, c] as const))("%s", async (_, c) => {
     const body = toJson(c.object);
     expectAgreement(await serverCreate(body), parserIssues(validateCreate(body)), c.expect, c.parserAlso);
+  });
+});
+
+describe("what a kubectl user sees", () => {
+  it("`kubectl apply` of a bad manifest fails with the rule's message", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mep-"));
+    try {
+      const bad = INVALID_CREATES.find((c) => c.name === "trafficSplit: sums to 90");
+      if (bad === undefined) throw new Error("case not found");
+      const file = join(dir, "bad.json");
+      writeFileSync(file, JSON.stringify(toJson(bad.object)));
+      const error = await kubectl(["apply", "-n", ns, "-f", file]).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).toContain(
+        "spec.trafficSplit: Invalid value: trafficSplit percentages must sum to 100, or trafficSplit must be empty (no traffic)",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
