@@ -171,7 +171,7 @@ describe("the controller", () => {
       "-n",
       ns,
       "--field-selector",
-      `regarding.name=${name}`,
+      `involvedObject.name=${name}`,
       "-o",
       "json",
     ]);
