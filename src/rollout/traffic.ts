@@ -37,19 +37,18 @@ export interface ChainSupply {
  *
  * Worst case. Let K' = min_c floor(r_c / s_c) (at least 1). Taking K' pods split by largest
  * remainder is one candidate, and its deviation is below 1/K'; serving only the chain with the
- * largest share is another, with deviation 1 - s_max. So the error is below
- * min(100/K', 100 - s_max) percentage points:
+ * largest share is another, with deviation 1 - s_max. So the error, in percentage points of the
+ * normalised split, is below 100/K' and at most 100 - s_max:
  *
- *     split 50/50, 3 and 5 ready      serve 3 + 3            exact
- *     split 90/10, 10 ready each      serve 9 + 1            exact
- *     split 90/10, 1 ready each       serve 1 + 0            100/0, error 10 points (50/50 would be 40)
- *     split 98/1/1, 1 ready each      serve 1 + 0 + 0        error 2 points
- *     split 70/30, 4 and 4 ready      serve 2 + 1  (67/33)   error 3.3 points; 4 + 2 is the same error, fewer... no:
- *                                     K=3 gives |2/3-.7| = 3.3, K=7 gives 5+2 -> 71/29, 1.4 points: serve 4 + 2? no, 5 > 4
- *
- * (the last line is worked out in traffic.test.ts: 70/30 with 4 ready each serves 4 + 2, 66.7/33.3,
- * because K = 6 and K = 3 tie at 3.3 points and nothing with 4 + at most 4 does better; the tie goes
- * to the larger K.)
+ *     split      ready pods    serving      effective     largest error
+ *     50/50      3, 5          3 + 3        50/50         0
+ *     90/10      10, 10        9 + 1        90/10         0
+ *     60/40      5, 5          3 + 2        60/40         0 (serving 5 + 5 would be 50/50)
+ *     70/30      4, 4          4 + 2        66.7/33.3     3.3 points (2 + 1 ties; more pods win)
+ *     75/25      3, 3          3 + 1        75/25         0
+ *     90/10      1, 1          1 + 0        100/0         10 points (1 + 1 would be 40)
+ *     98/1/1     1, 1, 1       1 + 0 + 0    100/0/0       2 points
+ *     1/99       5, 5          0 + 5        0/100         1 point
  *
  * A small share with few pods may therefore get no traffic at all: 90/10 with one Ready pod each
  * serves only the 90 chain. An exact split needs the Gateway API route (R11), not the Service.
