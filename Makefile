@@ -12,7 +12,8 @@ DEPS := node_modules/.deps-installed
 
 .DEFAULT_GOAL := help
 .PHONY: help deps test test-unit test-integration typecheck lint format controlplane \
-        sandbox-up sandbox-down sandbox-status demo crds crds-check run
+        sandbox-up sandbox-down sandbox-status demo crds crds-check run \
+        chart-crds chart-crds-check image kind-up kind-examples kind-down
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -38,6 +39,7 @@ format: $(DEPS) ## rewrite files with prettier and eslint --fix
 
 crds: $(DEPS) ## regenerate crds/ from the zod schemas in src/api
 	$(NODE) scripts/gen-crds.ts
+	@$(MAKE) --no-print-directory chart-crds
 
 crds-check: $(DEPS) ## fail when the committed CRD differs from the schemas
 	$(NODE) scripts/gen-crds.ts --check
@@ -49,7 +51,7 @@ test-integration: $(DEPS) controlplane ## integration tests on a real control pl
 	npm run -s test:integration
 
 test: $(DEPS) ## everything: typecheck, lint, CRD drift, unit and integration tests
-	$(MAKE) --no-print-directory typecheck lint crds-check
+	$(MAKE) --no-print-directory typecheck lint crds-check chart-crds-check
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-integration
 
@@ -67,3 +69,50 @@ demo: $(DEPS) controlplane ## the main job: a control plane, the operator and a 
 
 run: $(DEPS) ## run the operator against $$KUBECONFIG (e.g. the sandbox), pretty logs on a terminal
 	$(NODE) src/main.ts
+
+# --- Shipping: the Helm chart, the image, a kind cluster (docs/install.md) -------------------------
+
+CHART := charts/model-endpoint-operator
+IMAGE ?= model-endpoint-operator:dev
+KIND ?= kind
+KIND_CLUSTER ?= model-endpoint-operator
+KIND_NAMESPACE ?= model-endpoint-system
+KIND_EXAMPLES_NAMESPACE ?= ml
+HELM ?= helm
+KUBECTL ?= kubectl
+
+chart-crds: ## copy crds/ into the chart (the chart ships the same CRD; see docs/install.md)
+	rm -f $(CHART)/crds/*.yaml
+	cp crds/*.yaml $(CHART)/crds/
+
+chart-crds-check: ## fail when the chart's crds/ differs from crds/
+	@scripts/chart-crds-check.sh
+
+image: ## build the operator image $(IMAGE) with Docker (multi-stage, distroless, non-root)
+	docker build --tag $(IMAGE) .
+
+kind-up: image ## with Docker and kind: create the cluster, load the image, helm install the chart
+	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --config kind-config.yaml --name $(KIND_CLUSTER)
+	$(KIND) load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+	$(KUBECTL) --context kind-$(KIND_CLUSTER) apply --server-side -f $(CHART)/crds/
+	$(HELM) upgrade --install model-endpoint-operator $(CHART) --kube-context kind-$(KIND_CLUSTER) \
+	  --namespace $(KIND_NAMESPACE) --create-namespace \
+	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(lastword $(subst :, ,$(IMAGE))) \
+	  --set image.pullPolicy=Never --wait --timeout 3m
+
+kind-examples: $(DEPS) ## with kind: apply examples 01-04 (rewritten to a small real serving image) and wait for each
+	$(KUBECTL) --context kind-$(KIND_CLUSTER) create namespace $(KIND_EXAMPLES_NAMESPACE) --dry-run=client -o yaml \
+	  | $(KUBECTL) --context kind-$(KIND_CLUSTER) apply -f -
+	for f in examples/01-first-deployment.yaml examples/02-rolling-deployment.yaml examples/03-rollback.yaml \
+	         examples/04-traffic-split.yaml; do \
+	  echo "[kind-examples] $$f"; \
+	  $(NODE) scripts/kind-example.ts $$f \
+	    | $(KUBECTL) --context kind-$(KIND_CLUSTER) -n $(KIND_EXAMPLES_NAMESPACE) apply --server-side -f - -o name \
+	    | while read -r obj; do \
+	        $(KUBECTL) --context kind-$(KIND_CLUSTER) -n $(KIND_EXAMPLES_NAMESPACE) wait --for=condition=Ready $$obj --timeout=10m; \
+	      done; \
+	done
+	$(KUBECTL) --context kind-$(KIND_CLUSTER) -n $(KIND_EXAMPLES_NAMESPACE) get modelendpoints
+
+kind-down: ## with kind: delete the cluster
+	$(KIND) delete cluster --name $(KIND_CLUSTER)

@@ -1,0 +1,33 @@
+# The operator image: Node.js 24 runs src/main.ts directly (type stripping; no build step, so the
+# image runs exactly the code that the tests run). Two stages:
+#
+#   deps     node:24-slim installs the production dependencies only (npm ci --omit=dev) from the
+#            lock, without running install scripts;
+#   runtime  distroless Node.js 24 (no shell, no package manager), user nonroot (65532), the app in
+#            /app owned by root and read-only to the process.
+#
+# Build: make image (docker build -t model-endpoint-operator:dev .). Run: the Helm chart in
+# charts/model-endpoint-operator (read-only root filesystem, all capabilities dropped).
+# Pin both base images by digest in a release pipeline (FROM image:tag@sha256:...).
+
+ARG NODE_VERSION=24
+
+FROM node:${NODE_VERSION}-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --omit=dev leaves out the toolchain (TypeScript, eslint, vitest, the pinned node binary).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot AS runtime
+WORKDIR /app
+ENV NODE_ENV=production
+# package.json carries "type": "module", which makes Node.js load src/*.ts as ES modules.
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+# .dockerignore keeps tests, test helpers and everything but the operator's sources out.
+COPY src ./src
+USER 65532:65532
+EXPOSE 8080
+# The distroless entry point is the node binary: this runs `node src/main.ts`.
+CMD ["src/main.ts"]

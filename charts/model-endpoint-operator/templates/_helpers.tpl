@@ -1,0 +1,89 @@
+{{/* The chart's name, or nameOverride. */}}
+{{- define "meo.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name: fullnameOverride, else <release>-<chart> unless the release already contains it. */}}
+{{- define "meo.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "meo.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "meo.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "meo.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "meo.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: model-endpoint-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "meo.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "meo.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "meo.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's permissions, exactly docs/operator.md "Permissions": one rule per resource, each
+verb used by the code (src/controller/writer.ts, operator.ts). Shared by the ClusterRole and by
+each watched namespace's Role. Leases are in lease-role.yaml (release namespace only).
+*/}}
+{{- define "meo.rules" -}}
+# Read through watch caches (list, watch); get by name.
+- apiGroups: [serving.modelendpoint.io]
+  resources: [modelendpoints]
+  verbs: [get, list, watch]
+# The status is written once per reconcile, replaced with a resourceVersion precondition. The
+# operator never writes spec.
+- apiGroups: [serving.modelendpoint.io]
+  resources: [modelendpoints/status]
+  verbs: [update]
+{{- if .Values.rbac.ownerReferencesPermissionEnforcement }}
+# Owned objects carry blockOwnerDeletion: clusters with the OwnerReferencesPermissionEnforcement
+# admission plugin (e.g. OpenShift) check this permission on the owner.
+- apiGroups: [serving.modelendpoint.io]
+  resources: [modelendpoints/finalizers]
+  verbs: [update]
+{{- end }}
+# One ReplicaSet per deployed model: created, scaled (merge patch at a resourceVersion), deleted
+# (uid precondition); get when a create finds the name taken.
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [get, list, watch, create, patch, delete]
+# Pods are watched for readiness and patched with the serving label the endpoint Service selects.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch, patch]
+# The endpoint Service and one Service per deployed model.
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, delete]
+# events.k8s.io/v1 Events on the ModelEndpoint; a repeated event is patched into a series.
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
