@@ -18,6 +18,7 @@ describe("loadConfig", () => {
       leaseNamespace: "default",
       leaseName: "model-endpoint-operator",
       workers: 4,
+      watchStallTimeoutSeconds: 120,
       logLevel: "info",
       logFormat: "json",
       identity: "op-0",
@@ -47,6 +48,7 @@ describe("loadConfig", () => {
   it.each([
     [["--workers=0"], "workers"],
     [["--workers=abc"], "workers"],
+    [["--watch-stall-timeout-seconds=0"], "watchStallTimeoutSeconds"],
     [["--namespaces=Bad_NS"], "namespaces"],
     [["--metrics-bind-address=8080"], "metricsBindAddress"],
     [["--metrics-bind-address=:70000"], "port must be at most 65535"],

@@ -10,6 +10,7 @@
  *   --lease-namespace NS         POD_NAMESPACE                "default"
  *   --lease-name NAME            MEO_LEASE_NAME               model-endpoint-operator
  *   --workers N                  MEO_WORKERS                  4
+ *   --watch-stall-timeout-seconds N  MEO_WATCH_STALL_TIMEOUT_SECONDS  120 (a silent watch is restarted)
  *   --log-level LEVEL            MEO_LOG_LEVEL                info
  *   --log-format json|pretty     MEO_LOG_FORMAT               pretty on a terminal, else json
  *   --identity ID                POD_NAME                     <hostname>-<random>
@@ -49,6 +50,7 @@ export const ConfigSchema = z.object({
   renewDeadlineSeconds: z.coerce.number().int().min(1).max(3600),
   retryPeriodSeconds: z.coerce.number().int().min(1).max(600),
   workers: z.coerce.number().int().min(1).max(64),
+  watchStallTimeoutSeconds: z.coerce.number().int().min(1).max(3600),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
   logFormat: z.enum(["json", "pretty"]),
   identity: z.string().min(1).max(128),
@@ -71,6 +73,7 @@ const FLAGS = {
   "renew-deadline-seconds": { type: "string" },
   "retry-period-seconds": { type: "string" },
   workers: { type: "string" },
+  "watch-stall-timeout-seconds": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   identity: { type: "string" },
@@ -90,6 +93,8 @@ Flags (each also settable through the environment variable shown):
   --renew-deadline-seconds N     MEO_RENEW_DEADLINE_SECONDS (default 10)
   --retry-period-seconds N       MEO_RETRY_PERIOD_SECONDS   (default 2)
   --workers N                    MEO_WORKERS                concurrent reconciles (default 4)
+  --watch-stall-timeout-seconds N
+                                 MEO_WATCH_STALL_TIMEOUT_SECONDS  restart a watch silent this long (default 120)
   --log-level LEVEL              MEO_LOG_LEVEL              trace|debug|info|warn|error (default info)
   --log-format json|pretty       MEO_LOG_FORMAT             (default: pretty on a terminal, else json)
   --identity ID                  POD_NAME                   leader-election identity (default host-random)
@@ -127,6 +132,7 @@ export function loadConfig(
     renewDeadlineSeconds: pick("renew-deadline-seconds", "MEO_RENEW_DEADLINE_SECONDS", "10"),
     retryPeriodSeconds: pick("retry-period-seconds", "MEO_RETRY_PERIOD_SECONDS", "2"),
     workers: pick("workers", "MEO_WORKERS", "4"),
+    watchStallTimeoutSeconds: pick("watch-stall-timeout-seconds", "MEO_WATCH_STALL_TIMEOUT_SECONDS", "120"),
     logLevel: pick("log-level", "MEO_LOG_LEVEL", "info"),
     logFormat: pick("log-format", "MEO_LOG_FORMAT", isTty ? "pretty" : "json"),
     identity: pick("identity", "POD_NAME", `${hostname()}-${randomBytes(3).toString("hex")}`),

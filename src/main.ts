@@ -57,6 +57,7 @@ async function main(): Promise<number> {
     namespaces: config.namespaces,
     workers: config.workers,
     identity: config.identity,
+    stallTimeoutMs: config.watchStallTimeoutSeconds * 1000,
     ...(config.leaderElect
       ? {
           leaderElection: {
