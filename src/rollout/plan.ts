@@ -261,7 +261,10 @@ function summarizeChain(
   reasonOf: (id: string) => FailureReason | undefined,
 ): ChainSummary {
   const newest = [...chain.members].sort((a, b) => b.revision - a.revision || b.index - a.index)[0];
-  const reverted = newest !== undefined && isRevertedFailure(newest.id, stateOf, reasonOf);
+  // Reverted: the newest rollout failed and the chain went back to a live revision (a first
+  // deployment that failed has nothing to go back to).
+  const reverted =
+    step.intended !== undefined && newest !== undefined && isRevertedFailure(newest.id, stateOf, reasonOf);
   const intended = step.intended;
   const n = chain.poolSize;
   if (n === undefined) {

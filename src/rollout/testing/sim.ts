@@ -312,11 +312,6 @@ class Simulation {
     const result = plan(snapshot, cluster.now * 1000);
     this.#passes++;
     this.#actions += result.actions.length;
-    if ((globalThis as { DEBUG_SIM?: boolean }).DEBUG_SIM === true) {
-      this.#log(
-        `pass: ${result.status.deployedModels.map((d) => `${d.id}:${d.state}:${d.replicas}/${d.availableReplicaCount}:${d.message}`).join(" | ")}`,
-      );
-    }
     for (const action of result.actions) this.#log(`  ${JSON.stringify(action).slice(0, 160)}`);
     for (const event of result.events) this.#log(`  event ${event.reason}: ${event.message}`);
     try {
