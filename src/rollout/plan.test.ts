@@ -133,6 +133,15 @@ function counts(cluster: FakeCluster, ids: readonly string[]) {
   return { pods: pods.length, available: pods.filter((p) => p.ready).length };
 }
 
+/** The user rolls m2 onto the DEPLOYED root m1 of N replicas. */
+function rollOnto(
+  cluster: FakeCluster,
+  n: number,
+  options: Omit<RolloutOptions, "previousDeployedModel"> = {},
+): void {
+  cluster.setSpec(spec({ m1: 100 }, root("m1", n), rolling("m2", "m1", options)));
+}
+
 /** Brings a root up to DEPLOYED with N available; pods Ready after 5s. */
 function deployed(n: number, extra: Record<string, number> = {}, options: Partial<FakeClusterOptions> = {}) {
   const cluster = world(spec({ m1: 100 }, root("m1", n)), { m1: 5, ...extra }, options);
@@ -328,7 +337,7 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
 describe("R1: revision numbers", () => {
   it("root 1, a rolling deployment previous + 1, a rollback onto it + 1 again; never rewritten", () => {
     const cluster = deployed(2, { m2: 5, m3: 5 });
-    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1")));
+    rollOnto(cluster, 2);
     pass(cluster);
     cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1"), rolling("m3", "m2")));
     const result = pass(cluster);
@@ -420,13 +429,7 @@ describe("R3: chains and their intended member", () => {
 describe("R4, R5: rolling within the budgets, one step per pass", () => {
   it("N=10, surge 3, unavailable 2: never more than 13 pods, never fewer than 8 available", () => {
     const cluster = deployed(10, { m2: 5 });
-    cluster.setSpec(
-      spec(
-        { m1: 100 },
-        root("m1", 10),
-        rolling("m2", "m1", { maxSurgeReplicas: 3, maxUnavailableReplicas: 2 }),
-      ),
-    );
+    rollOnto(cluster, 10, { maxSurgeReplicas: 3, maxUnavailableReplicas: 2 });
     const steps = settle(cluster, 5, within(cluster, ["m1", "m2"], 13, 8)).flatMap((p) => scales(p.actions));
     // New pods are ready by each next pass: 3 up (surge), 5 down (13 - 8), 5 up, 5 down, 2 up.
     expect(steps).toEqual(["m2 +3", "m1 10->5", "m2 3->8", "m1 5->0", "m2 8->10"]);
@@ -441,13 +444,7 @@ describe("R4, R5: rolling within the budgets, one step per pass", () => {
 
   it("N=10, surge 3, unavailable 2 with slow pods: old pods go only as far as unavailability allows", () => {
     const cluster = deployed(10, { m2: 12 });
-    cluster.setSpec(
-      spec(
-        { m1: 100 },
-        root("m1", 10),
-        rolling("m2", "m1", { maxSurgeReplicas: 3, maxUnavailableReplicas: 2 }),
-      ),
-    );
+    rollOnto(cluster, 10, { maxSurgeReplicas: 3, maxUnavailableReplicas: 2 });
     const steps = settle(cluster, 5, within(cluster, ["m1", "m2"], 13, 8)).flatMap((p) => scales(p.actions));
     // The 3 new pods are not ready at the next pass: 13 - 8 - 3 = 2 old may go (10 -> 8), no more.
     expect(steps.slice(0, 3)).toEqual(["m2 +3", "m1 10->8", "m2 3->5"]);
@@ -456,13 +453,7 @@ describe("R4, R5: rolling within the budgets, one step per pass", () => {
 
   it("0/0 (the SDK default) means unavailable 1: N=3 rolls one pod at a time without surge", () => {
     const cluster = deployed(3, { m2: 5 });
-    cluster.setSpec(
-      spec(
-        { m1: 100 },
-        root("m1", 3),
-        rolling("m2", "m1", { maxSurgeReplicas: 0, maxUnavailableReplicas: 0 }),
-      ),
-    );
+    rollOnto(cluster, 3, { maxSurgeReplicas: 0, maxUnavailableReplicas: 0 });
     const first = pass(cluster);
     // The new ReplicaSet starts at 0 (no surge room) and the same pass retires one old pod.
     expect(scales(first.actions)).toEqual(["m2 +0", "m1 3->2"]);
@@ -475,7 +466,7 @@ describe("R4, R5: rolling within the budgets, one step per pass", () => {
 
   it("N=1 with the defaults (surge 1, unavailable 0) keeps its one pod until the new one is ready", () => {
     const cluster = deployed(1, { m2: 20 });
-    cluster.setSpec(spec({ m1: 100 }, root("m1", 1), rolling("m2", "m1")));
+    rollOnto(cluster, 1);
     const plans = settle(cluster, 5, within(cluster, ["m1", "m2"], 2, 1));
     expect(plans.flatMap((p) => scales(p.actions))).toEqual(["m2 +1", "m1 1->0"]);
   });
@@ -487,13 +478,7 @@ describe("R4, R5: rolling within the budgets, one step per pass", () => {
       pod.ready = false;
       pod.readyAt = undefined;
     }
-    cluster.setSpec(
-      spec(
-        { m1: 100 },
-        root("m1", 5),
-        rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 }),
-      ),
-    );
+    rollOnto(cluster, 5, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
     expect(scales(pass(cluster).actions)).toEqual(["m2 +1"]);
     later(cluster, 1);
     // m2's pod is not available: 6 pods - 5 minimum - 1 unavailable new = 0, nothing old may go.
@@ -529,13 +514,7 @@ describe("R6: traffic goes to Ready pods only, in proportion within a chain", ()
 
   it("during a rollout both revisions serve in proportion to their Ready replicas", () => {
     const cluster = deployed(4, { m2: 5 });
-    cluster.setSpec(
-      spec(
-        { m1: 100 },
-        root("m1", 4),
-        rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 }),
-      ),
-    );
+    rollOnto(cluster, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
     pass(cluster);
     later(cluster, 5);
     const mixed = pass(cluster);
@@ -550,7 +529,7 @@ describe("R6: traffic goes to Ready pods only, in proportion within a chain", ()
 describe("R7: completion", () => {
   it("the previous model goes to 0 and REPLACED, its share moves to the new one, it stays in spec", () => {
     const cluster = deployed(2, { m2: 5 });
-    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1")));
+    rollOnto(cluster, 2);
     const plans = settle(cluster, 5);
     const complete = plans.find((p) => reasons(p.events).includes("RolloutComplete"));
     expect(complete?.events.find((e) => e.reason === "RolloutComplete")?.message).toBe(
@@ -569,20 +548,18 @@ describe("R7: completion", () => {
 });
 
 describe("R8: progress deadline, failure and revert", () => {
-  const rollOnto = (
+  const rollOnto60 = (
     cluster: FakeCluster,
     n: number,
     options: Omit<RolloutOptions, "previousDeployedModel"> = {},
   ) => {
-    cluster.setSpec(
-      spec({ m1: 100 }, root("m1", n), rolling("m2", "m1", { progressDeadlineSeconds: 60, ...options })),
-    );
+    rollOnto(cluster, n, { progressDeadlineSeconds: 60, ...options });
   };
 
   it("fails exactly at the deadline (not a second early), reverts, and reports why", () => {
     const cluster = deployed(2);
     const start = cluster.now;
-    rollOnto(cluster, 2);
+    rollOnto60(cluster, 2);
     expect(pass(cluster).requeueAfterMs).toBe(60_000);
     later(cluster, 59);
     // 59.999 s: still within the deadline; the requeue lands on it.
@@ -660,7 +637,7 @@ describe("R8: progress deadline, failure and revert", () => {
       id === "m1" ? 5 : id === "m2" && made++ < 2 ? 5 : undefined;
     const slow = new FakeCluster({ spec: spec({ m1: 100 }, root("m1", 4)), readyAfter });
     settle(slow);
-    rollOnto(slow, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 1 });
+    rollOnto60(slow, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 1 });
     const plans = settle(slow, 5, within(slow, ["m1", "m2"], 5, 3));
     const failed = plans.find((p) => reasons(p.events).includes("RolloutFailed"));
     // It failed with 2 of its pods ready; they went within the budgets, not at once.
@@ -673,7 +650,7 @@ describe("R8: progress deadline, failure and revert", () => {
 
   it("PodCreateFailed: the ReplicaSet cannot create pods until the deadline", () => {
     const cluster = deployed(2);
-    rollOnto(cluster, 2);
+    rollOnto60(cluster, 2);
     pass(cluster);
     const rs = cluster.replicaSets.get("m2");
     if (rs === undefined) throw new Error("no ReplicaSet");
@@ -695,7 +672,7 @@ describe("R8: progress deadline, failure and revert", () => {
 
   it("ReplicaSetCreateFailed: a terminal error creating the ReplicaSet fails the rollout at once", () => {
     const cluster = deployed(2);
-    rollOnto(cluster, 2);
+    rollOnto60(cluster, 2);
     const create = pass(cluster);
     // The controller could not apply the create: the API server refused it for good.
     cluster.replicaSets.delete("m2");
@@ -720,7 +697,7 @@ describe("R8: progress deadline, failure and revert", () => {
 
   it("observed progress moves the deadline: an old pod going away counts", () => {
     const cluster = deployed(2);
-    rollOnto(cluster, 2, { maxSurgeReplicas: 0, maxUnavailableReplicas: 1 });
+    rollOnto60(cluster, 2, { maxSurgeReplicas: 0, maxUnavailableReplicas: 1 });
     expect(scales(pass(cluster).actions)).toEqual(["m2 +0", "m1 2->1"]);
     later(cluster, 50);
     const moved = pass(cluster);
@@ -730,7 +707,7 @@ describe("R8: progress deadline, failure and revert", () => {
 
   it("a rollout that completed while nobody looked does not fail when the late pass sees it", () => {
     const cluster = deployed(1, { m2: 5 });
-    rollOnto(cluster, 1);
+    rollOnto60(cluster, 1);
     pass(cluster);
     later(cluster, 5);
     pass(cluster); // m2 available: m1 1->0
@@ -747,13 +724,7 @@ describe("R9: rollback onto an in-progress rollout", () => {
   it("the highest revision wins; the in-progress member is drained first; both end REPLACED", () => {
     const cluster = deployed(4, { m3: 5 });
     // m2 is broken; roll it with surge 1, unavailable 0.
-    cluster.setSpec(
-      spec(
-        { m1: 100 },
-        root("m1", 4),
-        rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 }),
-      ),
-    );
+    rollOnto(cluster, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
     pass(cluster);
     later(cluster, 10);
     pass(cluster);
@@ -953,13 +924,7 @@ describe("R11: the split across chains at replica granularity", () => {
 describe("memory, drift and objects that vanish", () => {
   it("status lost mid-rollout: rebuilt from the ReplicaSets, nothing unsafe, the rollout goes on", () => {
     const cluster = deployed(4, { m2: 5 });
-    cluster.setSpec(
-      spec(
-        { m1: 100 },
-        root("m1", 4),
-        rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 }),
-      ),
-    );
+    rollOnto(cluster, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
     pass(cluster);
     later(cluster, 5);
     pass(cluster);
@@ -986,7 +951,7 @@ describe("memory, drift and objects that vanish", () => {
 
   it("status lost after the root left spec: N comes from the pool size kept on the ReplicaSet", () => {
     const cluster = deployed(3, { m2: 5 });
-    cluster.setSpec(spec({ m1: 100 }, root("m1", 3), rolling("m2", "m1")));
+    rollOnto(cluster, 3);
     settle(cluster);
     cluster.setSpec(spec({ m2: 100 }, rolling("m2", "m1")));
     settle(cluster);
@@ -1030,7 +995,7 @@ describe("memory, drift and objects that vanish", () => {
     rs.generation++;
     later(cluster, 5);
     expect(scales(pass(cluster).actions)).toEqual(["m1 7->3"]);
-    cluster.setSpec(spec({ m1: 100 }, root("m1", 3), rolling("m2", "m1")));
+    rollOnto(cluster, 3);
     settle(cluster);
     const replaced = cluster.replicaSets.get("m1");
     if (replaced === undefined) throw new Error("no ReplicaSet");
@@ -1055,7 +1020,7 @@ describe("memory, drift and objects that vanish", () => {
 
   it("nothing waits on a ReplicaSet whose new spec is not observed yet", () => {
     const cluster = deployed(3);
-    cluster.setSpec(spec({ m1: 100 }, root("m1", 3), rolling("m2", "m1")));
+    rollOnto(cluster, 3);
     expect(scales(pass(cluster).actions)).toEqual(["m2 +1"]);
     // m2 is created (generation 1, observed 0): the next pass takes no step.
     expect(plan(cluster.snapshot(), cluster.now * 1000).actions).toEqual([]);
