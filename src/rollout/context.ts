@@ -117,7 +117,7 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
   const links: Link[] = entries.map((entry, index) => ({
     id: entry.id,
     index,
-    previousId: records.get(entry.id)?.previousDeployedModel ?? entry.rolloutOptions?.previousDeployedModel,
+    previousId: findLink(entry, records, specIds),
   }));
   const linkById = new Map(links.map((l) => [l.id, l]));
   const previousOf = (id: string): string | undefined => linkById.get(id)?.previousId;
@@ -181,6 +181,33 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
     chains,
     removed: [...replicaSets.values()].filter((rs) => !specIds.has(rs.deployedModelId)),
   };
+}
+
+/**
+ * The chain link of an entry: the previous model as recorded when first seen, else as in spec. When
+ * the previous model has left spec, the link follows that model's own recorded link to the nearest
+ * ancestor still in spec, so removing a middle revision never splits a chain.
+ *
+ * m1 <- m2 <- m3, the user removes the replaced m2 (m1 keeps the traffic key): the pass that sees it
+ * gone still has m2's record (previous m1), so m3 links to m1 and records that; the chain, its pool
+ * and its traffic share stay one. An entry seen for the first time is not relinked: R10 judges it
+ * against the model it names.
+ */
+function findLink(
+  entry: DeployedModelSpec,
+  records: ReadonlyMap<string, RecordView>,
+  specIds: ReadonlySet<string>,
+): string | undefined {
+  const record = records.get(entry.id);
+  const named = record?.previousDeployedModel ?? entry.rolloutOptions?.previousDeployedModel;
+  if (record === undefined) return named;
+  let current = named;
+  const seen = new Set<string>();
+  while (current !== undefined && !specIds.has(current) && !seen.has(current)) {
+    seen.add(current);
+    current = records.get(current)?.previousDeployedModel;
+  }
+  return current !== undefined && specIds.has(current) ? current : named;
 }
 
 /** A pod that may receive traffic: Ready, running and not terminating (R6). */
@@ -251,36 +278,48 @@ const STATES: ReadonlySet<string> = new Set(DEPLOYED_MODEL_STATES);
 
 /** Validates a recorded status field by field; what cannot be trusted is left out. */
 export function readRecord(raw: RecordedDeployedModelStatus): RecordView {
-  const revisionNumber = raw.revisionNumber;
-  const state = raw.state;
-  const reason = raw.reason;
+  const view: { -readonly [K in keyof RecordView]: RecordView[K] } = {};
+  const { revisionNumber, state, reason, availableReplicaCount, previousDeployedModel, dedicatedResources } =
+    raw;
+  if (revisionNumber !== undefined && Number.isInteger(revisionNumber) && revisionNumber >= 1) {
+    view.revisionNumber = revisionNumber;
+  }
+  if (state !== undefined && isState(state)) view.state = state;
+  if (reason !== undefined && isFailureReason(reason)) view.reason = reason;
+  if (raw.message !== undefined) view.message = raw.message;
+  if (
+    availableReplicaCount !== undefined &&
+    Number.isFinite(availableReplicaCount) &&
+    availableReplicaCount >= 0
+  ) {
+    view.availableReplicaCount = Math.floor(availableReplicaCount);
+  }
   const createTime = parseTime(raw.createTime);
+  if (createTime !== undefined) view.createTime = createTime;
   const progressTime = parseTime(raw.progressTime);
-  const available = raw.availableReplicaCount;
-  const minReplicaCount = raw.dedicatedResources?.minReplicaCount;
-  return {
-    ...(revisionNumber !== undefined && Number.isInteger(revisionNumber) && revisionNumber >= 1
-      ? { revisionNumber }
-      : {}),
-    ...(state !== undefined && STATES.has(state) ? { state: state as DeployedModelState } : {}),
-    ...(reason !== undefined && FAILURE_REASONS.has(reason) ? { reason: reason as FailureReason } : {}),
-    ...(raw.message === undefined ? {} : { message: raw.message }),
-    ...(available !== undefined && Number.isFinite(available) && available >= 0
-      ? { availableReplicaCount: Math.floor(available) }
-      : {}),
-    ...(createTime === undefined ? {} : { createTime }),
-    ...(progressTime === undefined ? {} : { progressTime }),
-    ...(raw.previousDeployedModel === undefined || raw.previousDeployedModel === ""
-      ? {}
-      : { previousDeployedModel: raw.previousDeployedModel }),
-    ...(raw.dedicatedResources !== undefined &&
+  if (progressTime !== undefined) view.progressTime = progressTime;
+  if (previousDeployedModel !== undefined && previousDeployedModel !== "") {
+    view.previousDeployedModel = previousDeployedModel;
+  }
+  const minReplicaCount = dedicatedResources?.minReplicaCount;
+  if (
+    dedicatedResources !== undefined &&
     minReplicaCount !== undefined &&
     Number.isFinite(minReplicaCount) &&
     minReplicaCount >= 0
-      ? { dedicatedResources: raw.dedicatedResources }
-      : {}),
-    ...(raw.serviceAccount === undefined ? {} : { serviceAccount: raw.serviceAccount }),
-  };
+  ) {
+    view.dedicatedResources = dedicatedResources;
+  }
+  if (raw.serviceAccount !== undefined) view.serviceAccount = raw.serviceAccount;
+  return view;
+}
+
+function isState(value: string): value is DeployedModelState {
+  return STATES.has(value);
+}
+
+function isFailureReason(value: string): value is FailureReason {
+  return FAILURE_REASONS.has(value);
 }
 
 function whole(value: number): number {

@@ -414,6 +414,27 @@ describe("R2: inherited compute and identity", () => {
 });
 
 describe("R3: chains and their intended member", () => {
+  it("removing a middle revision keeps the chain whole: pool, traffic share and link", () => {
+    const cluster = deployed(2, { m2: 5, m3: 5 });
+    rollOnto(cluster, 2);
+    settle(cluster, 5);
+    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1"), rolling("m3", "m2")));
+    settle(cluster, 5);
+    // The user removes m2; m1 (replaced) keeps the traffic key.
+    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m3", "m2")));
+    const result = pass(cluster);
+    expect(scales(result.actions)).toEqual(["m2 deleted"]);
+    expect(model(result, "m3")).toMatchObject({
+      state: "DEPLOYED",
+      previousDeployedModel: "m1",
+      revisionNumber: 3,
+    });
+    expect(result.status.trafficSplit).toEqual({ m3: 100 });
+    const end = settle(cluster, 5).at(-1);
+    expect(end?.status.trafficSplit).toEqual({ m3: 100 });
+    expect(counts(cluster, ["m1", "m3"])).toEqual({ pods: 2, available: 2 });
+  });
+
   it("chains are independent: each rolls within its own pool", () => {
     const cluster = world(spec({ a1: 50, b1: 50 }, root("a1", 2), root("b1", 3)), { a1: 5, b1: 5, a2: 5 });
     settle(cluster);

@@ -65,7 +65,7 @@ const chain: fc.Arbitrary<ChainScenario> = fc.record({
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   seed: fc.integer(),
   chains: fc.array(chain, { minLength: 1, maxLength: 2 }),
-  podDeaths: fc.boolean(),
+  disruptions: fc.boolean(),
   steps: fc.integer({ min: 10, max: 80 }),
 });
 
@@ -92,5 +92,5 @@ describe("the engine in a simulated cluster", () => {
     expect(totals.runs).toBeGreaterThanOrEqual(RUNS);
     expect(totals.completed).toBeGreaterThan(0);
     expect(totals.failed).toBeGreaterThan(0);
-  });
+  }, 120_000);
 });

@@ -133,16 +133,19 @@ export function calculateServingCounts(supplies: readonly ChainSupply[]): number
 export function distributeProportionally(total: number, weights: readonly number[]): number[] {
   const sum = weights.reduce((a, b) => a + b, 0);
   if (sum <= 0 || total <= 0) return weights.map(() => 0);
-  const exact = weights.map((w) => (w * total) / sum);
-  const result = exact.map((x) => Math.floor(x));
+  if (sum === total) return [...weights];
+  const result = weights.map((w) => Math.floor((w * total) / sum));
+  const remainders = weights.map((w, i) => (w * total) / sum - (result[i] ?? 0));
   let remaining = total - result.reduce((a, b) => a + b, 0);
-  const order = exact
-    .map((x, i) => ({ i, remainder: x - Math.floor(x) }))
-    .sort((a, b) => b.remainder - a.remainder || a.i - b.i);
-  for (const { i } of order) {
-    if (remaining <= 0) break;
-    if ((weights[i] ?? 0) <= 0) continue;
-    result[i] = (result[i] ?? 0) + 1;
+  // The largest remainders get one more each; ties go to the earlier entry; a zero weight never does.
+  while (remaining > 0) {
+    let pick = -1;
+    remainders.forEach((r, i) => {
+      if ((weights[i] ?? 0) > 0 && r >= 0 && (pick < 0 || r > (remainders[pick] ?? 0))) pick = i;
+    });
+    if (pick < 0) break;
+    result[pick] = (result[pick] ?? 0) + 1;
+    remainders[pick] = -1;
     remaining--;
   }
   return result;

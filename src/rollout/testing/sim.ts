@@ -60,8 +60,12 @@ export interface ChainScenario {
 export interface Scenario {
   readonly seed: number;
   readonly chains: readonly ChainScenario[];
-  /** Pods die at random (evictions, node loss). Availability is then not checked (R4's exception). */
-  readonly podDeaths: boolean;
+  /**
+   * Disruptions at random moments: pods die (evictions, node loss), someone deletes a ReplicaSet, the
+   * status is lost (an object restored from a backup without it). Availability is then not checked
+   * (R4's exception: the rollout did not make it worse, the world did).
+   */
+  readonly disruptions: boolean;
   /** Random steps before the run settles. */
   readonly steps: number;
 }
@@ -123,6 +127,12 @@ class Simulation {
   #requeueAt: number | undefined;
   /** When the operator will have reacted to the earliest change it has not seen yet. */
   #dueAt: number | undefined;
+  /**
+   * The status was lost and no pass has rewritten it yet. A user edit in that window is a double
+   * fault the engine does not claim to survive (chain links of removed entries live in status), so
+   * the user waits for one pass.
+   */
+  #statusLost = false;
   #passes = 0;
   #actions = 0;
   #rollouts = 0;
@@ -181,7 +191,7 @@ class Simulation {
         if (cluster.syncReplicaSets(this.#pick([...cluster.replicaSets.keys()]) ?? "")) this.#changed();
       } else if (roll < 0.8) this.#advance(1 + Math.floor(this.#random() * 30));
       else if (roll < 0.86) {
-        if (this.#scenario.podDeaths) this.#killPod();
+        if (this.#scenario.disruptions) this.#disrupt();
       } else this.#userOp();
       this.#checkInvariants();
     }
@@ -209,11 +219,29 @@ class Simulation {
 
   // ------------------------------------------------------------------ the world
 
-  #killPod(): void {
-    const pod = this.#pick([...this.#cluster.pods.values()].filter((p) => !p.deleting));
-    if (pod === undefined) return;
-    this.#log(`pod ${pod.name} dies`);
-    this.#cluster.deletePod(pod);
+  /** A pod dies (most of the time), someone deletes a ReplicaSet, or the status is lost. */
+  #disrupt(): void {
+    const cluster = this.#cluster;
+    const roll = this.#random();
+    if (roll < 0.7) {
+      const pod = this.#pick([...cluster.pods.values()].filter((p) => !p.deleting));
+      if (pod === undefined) return;
+      this.#log(`pod ${pod.name} dies`);
+      cluster.deletePod(pod);
+    } else if (roll < 0.85) {
+      const rs = this.#pick([...cluster.replicaSets.values()].filter((r) => !r.deleting));
+      if (rs === undefined) return;
+      this.#log(`someone deletes the ReplicaSet of ${rs.id}`);
+      rs.deleting = true;
+      for (const pod of cluster.livePods(rs.id)) cluster.deletePod(pod);
+    } else {
+      this.#log("the status is lost");
+      cluster.status = undefined;
+      this.#statusLost = true;
+      // Revisions survive on the ReplicaSets' labels; an entry without one (refused) is judged anew.
+      for (const id of [...this.#revisions.keys()])
+        if (!cluster.replicaSets.has(id)) this.#revisions.delete(id);
+    }
     this.#changed();
   }
 
@@ -255,6 +283,7 @@ class Simulation {
   }
 
   #applyOp(chain: SimChain): void {
+    if (this.#statusLost) this.#pass();
     const cluster = this.#cluster;
     const op = chain.ops.shift();
     if (op === undefined) return;
@@ -307,6 +336,7 @@ class Simulation {
   #pass(): void {
     const cluster = this.#cluster;
     this.#dueAt = undefined;
+    this.#statusLost = false;
     const snapshot = cluster.snapshot();
     const before = new Map((cluster.status?.deployedModels ?? []).map((s) => [s.id, s]));
     const result = plan(snapshot, cluster.now * 1000);
@@ -432,7 +462,7 @@ class Simulation {
       if (pods.length > n + chain.budgets.maxSurge) {
         this.#fail(`R4: ${chain.name} has ${pods.length} pods > N ${n} + surge ${chain.budgets.maxSurge}`);
       }
-      if (!this.#scenario.podDeaths) {
+      if (!this.#scenario.disruptions) {
         if (chain.baseline && available < n - chain.budgets.maxUnavailable) {
           this.#fail(
             `R4: ${chain.name} has ${available} available < N ${n} - unavailable ${chain.budgets.maxUnavailable}`,
@@ -509,13 +539,13 @@ class Simulation {
         if (pods !== expected) this.#fail(`${id} ends with ${pods} pods, expected ${expected}`);
       }
     }
-    // Ready needs every group of linked spec entries (a refused entry whose previous model left spec
-    // is a group of its own) to hold a DEPLOYED revision.
+    // Ready needs every group of linked entries (a refused entry whose previous model is unknown is a
+    // group of its own) to hold a DEPLOYED revision. Links as the status records them: a chain stays
+    // whole when a middle revision leaves spec.
     const headOf = (id: string): string => {
       let current = id;
       for (let hops = 0; hops < 100; hops++) {
-        const previous = this.#cluster.spec.deployedModels.find((d) => d.id === current)?.rolloutOptions
-          ?.previousDeployedModel;
+        const previous = byId.get(current)?.previousDeployedModel;
         if (previous === undefined || !byId.has(previous)) return current;
         current = previous;
       }
@@ -535,6 +565,18 @@ class Simulation {
       this.#fail(`Degraded is ${degraded?.status}, FAILED entries: ${anyFailed}`);
     const total = Object.values(status.trafficSplit).reduce((a, b) => a + b, 0);
     if (total !== 0 && total !== 100) this.#fail(`traffic split sums to ${total}`);
+    // Traffic is never stranded: a chain with a share and a DEPLOYED revision serves (a single chain
+    // all of it), whichever of its entries holds the traffic key.
+    for (const chain of this.#chains) {
+      const share = chain.ids.reduce((sum, id) => sum + (this.#cluster.spec.trafficSplit[id] ?? 0), 0);
+      const deployed = chain.ids.flatMap((id) => byId.get(id) ?? []).find((m) => m.state === "DEPLOYED");
+      if (share === 0 || deployed === undefined) continue;
+      if (total === 0)
+        this.#fail(`traffic stranded: ${chain.name} has a ${share}% share and ${deployed.id} DEPLOYED`);
+      if (this.#chains.length === 1 && status.trafficSplit[deployed.id] !== 100) {
+        this.#fail(`${deployed.id} serves ${status.trafficSplit[deployed.id] ?? 0}%, not 100%`);
+      }
+    }
   }
 
   // ------------------------------------------------------------------ helpers
