@@ -111,10 +111,13 @@ describe("kubectl modelendpoint", () => {
     expect(status.stdout).toMatch(
       /m2 \(revision 2\) rolled out: DEPLOYED, 3\/3 replicas available; traffic m2=100/,
     );
-    const m2 = (await endpoints.get("fraud")).spec.deployedModels.find((m) => m.id === "m2") as {
+    const models = (await endpoints.get("fraud")).spec.deployedModels as readonly {
+      id: string;
       containerSpec: { healthRoute?: string };
-      rolloutOptions: object;
-    };
+      rolloutOptions?: object;
+    }[];
+    const m2 = models.find((m) => m.id === "m2");
+    if (m2 === undefined) throw new Error("m2 is not in spec");
     expect(m2.containerSpec.healthRoute).toBe("/health"); // the previous model's route, kept
     expect(m2.rolloutOptions).toMatchObject({
       previousDeployedModel: "m1",

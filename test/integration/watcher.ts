@@ -6,6 +6,9 @@
  * - R4: the non-terminating pods of a chain never exceed N + maxSurge, and its Ready pods never
  *   drop below N - maxUnavailable (or below what was available when the check began, when that
  *   was lower: a rollout never makes availability worse than it found it).
+ *   Pods that someone else takes out of service (deletes them, scales a ReplicaSet down, makes them
+ *   unready) lower that floor by as many pods for a bounded time (`excuse`), since their loss is
+ *   not the operator's doing; the pod-count ceiling holds always.
  * - R6: the endpoint Service's ready endpoints never list a pod that the watcher has not seen Ready.
  *   (The EndpointSlice controller lags a pod that turns not Ready by a moment; that lag is
  *   Kubernetes' own, so the check is that no pod is served before it was ever Ready, and that a
@@ -52,6 +55,8 @@ export interface ChainReport {
   readonly minAvailable: number;
   /** The floor the check held availability to: min(N - maxUnavailable, available at start). */
   readonly floor: number;
+  /** Observations below the floor that a disruption by someone else excused (see `excuse`). */
+  readonly excusedLow: number;
 }
 
 export interface WatchReport {
@@ -62,6 +67,9 @@ export interface WatchReport {
   readonly servedModels: Readonly<Record<string, readonly string[]>>;
 }
 
+/** An excuse whose disruption never showed (availability stayed at the floor) ends after this long. */
+const EXCUSE_UNUSED_MS = 10_000;
+
 const isReady = (pod: V1Pod): boolean =>
   pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 
@@ -69,6 +77,9 @@ interface ActiveChain extends ChainCheck {
   maxPods: number;
   minAvailable: number;
   floor: number;
+  /** False once `unwatchChains` ended its check. */
+  active: boolean;
+  excusedLow: number;
 }
 
 export class InvariantWatcher {
@@ -80,6 +91,8 @@ export class InvariantWatcher {
   readonly #everReady = new Set<string>();
   readonly #violations: string[] = [];
   readonly #served = new Map<string, Set<string>>();
+  /** Pods of an endpoint taken out of service by someone else, and until when that excuses them. */
+  readonly #excuses = new Map<string, { pods: number; until: number; since: number; seenLow: boolean }>();
   #events = 0;
   #stopped = false;
 
@@ -133,6 +146,33 @@ export class InvariantWatcher {
       maxPods: pods,
       minAvailable: available,
       floor: Math.min(check.n - check.maxUnavailable, available),
+      active: true,
+      excusedLow: 0,
+    });
+  }
+
+  /** Ends the checks of `endpoint`'s chains (e.g. before its next rollout); their figures stay in the report. */
+  unwatchChains(endpoint: string): void {
+    for (const chain of this.#chains) if (chain.endpoint === endpoint) chain.active = false;
+  }
+
+  /**
+   * Someone other than the operator took `pods` pods of `endpoint` out of service: deleted them,
+   * scaled a ReplicaSet down by hand, or made a Ready pod unready. Availability lost that way is not
+   * the operator's doing, so the floor is lowered by the number of such pods (several disruptions
+   * add up) until every chain of the endpoint is back at its floor after having dropped below it,
+   * or for EXCUSE_UNUSED_MS if it never dropped, and at most for `withinMs`. The operator must still
+   * not make it worse; the pod-count ceiling is never relaxed.
+   */
+  excuse(endpoint: string, pods: number, withinMs: number): void {
+    const now = Date.now();
+    const current = this.#excuses.get(endpoint);
+    const live = current !== undefined && now < current.until;
+    this.#excuses.set(endpoint, {
+      pods: (live ? current.pods : 0) + pods,
+      until: now + withinMs,
+      since: now,
+      seenLow: live && current.seenLow,
     });
   }
 
@@ -156,7 +196,10 @@ export class InvariantWatcher {
       if (isReady(pod)) this.#everReady.add(pod.metadata?.name ?? "");
     }
     const at = new Date().toISOString();
+    const now = Date.now();
+    const belowFloor = new Set<string>();
     for (const chain of this.#chains) {
+      if (!chain.active) continue;
       const { pods, available } = this.#countChain(chain);
       chain.maxPods = Math.max(chain.maxPods, pods);
       chain.minAvailable = Math.min(chain.minAvailable, available);
@@ -165,11 +208,21 @@ export class InvariantWatcher {
           `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${pods} pods > N ${chain.n} + maxSurge ${chain.maxSurge}`,
         );
       }
-      if (available < chain.floor) {
+      const excuse = this.#excuses.get(chain.endpoint);
+      const excused = excuse !== undefined && now < excuse.until ? excuse.pods : 0;
+      if (available < chain.floor - excused) {
         this.#violations.push(
-          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${available} available < floor ${chain.floor}`,
+          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${available} available < floor ${chain.floor}${excused > 0 ? ` - ${excused} taken out by someone else` : ""}`,
         );
+      } else if (available < chain.floor) {
+        chain.excusedLow++;
       }
+      if (available < chain.floor) belowFloor.add(chain.endpoint);
+    }
+    for (const [endpoint, excuse] of this.#excuses) {
+      if (belowFloor.has(endpoint)) excuse.seenLow = true;
+      else if (excuse.seenLow || now - excuse.since > EXCUSE_UNUSED_MS) this.#excuses.delete(endpoint);
+      if (now >= excuse.until) this.#excuses.delete(endpoint);
     }
     for (const slice of this.#slices.list(this.#namespace)) {
       const service = slice.metadata?.labels?.["kubernetes.io/service-name"] ?? "";
@@ -221,6 +274,7 @@ export class InvariantWatcher {
         maxPods: c.maxPods,
         minAvailable: c.minAvailable,
         floor: c.floor,
+        excusedLow: c.excusedLow,
       })),
       servedModels: Object.fromEntries([...this.#served].map(([k, v]) => [k, [...v].sort()])),
     };
