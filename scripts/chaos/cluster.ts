@@ -17,14 +17,11 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 
+import { GROUP, PLURAL, VERSION } from "../../src/api/constants.ts";
 import type { ControlPlane } from "../../src/testing/controlplane.ts";
 
-export const GROUP = "serving.modelendpoint.io";
-export const VERSION = "v1alpha1";
-export const PLURAL = "modelendpoints";
-export const LABEL_ENDPOINT = "serving.modelendpoint.io/endpoint";
-export const LABEL_MODEL = "serving.modelendpoint.io/deployed-model";
-export const LABEL_UNREADY = "sim.modelendpoint.io/unready";
+export { LABEL_ENDPOINT } from "../../src/api/constants.ts";
+export { SIM_UNREADY_LABEL as LABEL_UNREADY } from "../../src/testing/kwok-stages.ts";
 
 export interface ContainerSpec {
   readonly imageUri: string;
