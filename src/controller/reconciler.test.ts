@@ -4,14 +4,14 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { TerminalError } from "../kube/errors.ts";
+import { TerminalError, TransientError } from "../kube/errors.ts";
 import type { EventInput } from "../kube/events.ts";
 import { noopLogger } from "../kube/logger.ts";
 import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
 import { Store } from "../kube/store.ts";
 import { Metrics } from "../metrics.ts";
 import { plan } from "../rollout/index.ts";
-import { ENDPOINT_INDEX, indexByEndpoint, INVALID_SPEC, Reconciler } from "./reconciler.ts";
+import { ENDPOINT_INDEX, indexByEndpoint, INVALID_SPEC, Reconciler, SERVICE_CONFLICT } from "./reconciler.ts";
 import type { Writer } from "./writer.ts";
 
 type Write = readonly [string, ...unknown[]];
@@ -35,9 +35,12 @@ class RecordingWriter implements Writer {
     this.writes.push(["setPodServing", name, serving]);
     return Promise.resolve();
   }
+  /** Service name -> the error creating it fails with. */
+  readonly failService = new Map<string, Error>();
   createService(svc: Service): Promise<void> {
     this.writes.push(["createService", svc.metadata?.name]);
-    return Promise.resolve();
+    const error = this.failService.get(svc.metadata?.name ?? "");
+    return error ? Promise.reject(error) : Promise.resolve();
   }
   deleteService(_ns: string, name: string): Promise<void> {
     this.writes.push(["deleteService", name]);
@@ -229,6 +232,37 @@ describe("Reconciler", () => {
     expect(result).toEqual({ requeueAfterMs: 0 });
     // The status is still written once (revision numbers and first-seen judgements are memory).
     expect(t.writer.kinds().filter((k) => k === "replaceStatus")).toHaveLength(1);
+  });
+
+  it("a Service someone else holds never holds up the rollout or the status; the status says why", async () => {
+    const t = setup();
+    const taken =
+      "Service ml/fraud already exists and is not owned by this ModelEndpoint; delete or rename it";
+    t.writer.failService.set("fraud", new TerminalError(taken));
+    const result = await t.reconciler.reconcile("ml/fraud");
+    // Every Service is attempted, the ReplicaSet is created, the status written once.
+    expect(t.writer.kinds()).toEqual(["createService", "createService", "createReplicaSet", "replaceStatus"]);
+    const status = t.writer.writes[3]?.[1] as {
+      observedGeneration: number;
+      conditions: { type: string; status: string; reason: string; message: string }[];
+    };
+    expect(status.observedGeneration).toBe(1);
+    expect(status.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ["Ready", "False", SERVICE_CONFLICT],
+      ["Progressing", "True", "NewRevisionProgressing"],
+      ["Degraded", "True", SERVICE_CONFLICT],
+    ]);
+    expect(status.conditions[2]?.message).toBe(taken);
+    expect(t.events.map((e) => [e.type, e.reason])).toContainEqual(["Warning", SERVICE_CONFLICT]);
+    // Looks again later: the other object may go away.
+    expect(result?.requeueAfterMs).toBeGreaterThan(0);
+  });
+
+  it("a Service that fails for now is retried after the pass is done", async () => {
+    const t = setup();
+    t.writer.failService.set("fraud-m1", new TransientError("connection reset"));
+    await expect(t.reconciler.reconcile("ml/fraud")).rejects.toThrow("connection reset");
+    expect(t.writer.kinds()).toEqual(["createService", "createService", "createReplicaSet", "replaceStatus"]);
   });
 
   it("writes nothing while it does not lead", async () => {

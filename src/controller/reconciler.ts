@@ -69,6 +69,31 @@ const AWAIT_CACHE_MAX_MS = 10_000;
 /** Stable reasons of the conditions for an endpoint that does not validate. */
 export const INVALID_SPEC = "InvalidSpec";
 
+/**
+ * Degraded (and, for the endpoint's own Service, Ready=False) while a Service the endpoint needs
+ * exists under its name and belongs to someone else.
+ */
+export const SERVICE_CONFLICT = "ServiceConflict";
+
+/** An endpoint held up by someone else's Service looks again this often: that object may go away. */
+const SERVICE_CONFLICT_RECHECK_MS = 30_000;
+
+/** A condition as written: the engine's, or one of the reconciler's own reasons. */
+type WrittenCondition = Omit<EndpointStatus["conditions"][number], "reason"> & { readonly reason: string };
+
+/** The status as written: the engine's, with conditions the reconciler may have overridden. */
+type WrittenStatus = Omit<EndpointStatus, "conditions"> & {
+  readonly conditions: readonly WrittenCondition[];
+};
+
+/** What making the Services exist ran into. */
+interface ServiceSync {
+  /** Services this endpoint needs whose names someone else's object holds (refused for good). */
+  readonly conflicts: readonly { readonly name: string; readonly message: string }[];
+  /** The first other failure, retried with backoff. */
+  readonly failure: Error | undefined;
+}
+
 /** What the event's `action` says was done, by the engine's event reason. */
 const EVENT_ACTIONS: Readonly<Record<string, string>> = {
   RolloutStarted: "Rollout",
@@ -189,15 +214,17 @@ export class Reconciler {
     const plan = this.#o.planner(snapshot, this.#o.clock.now());
     if (!this.#canWrite()) return undefined;
 
-    // Act.
+    // Act. A Service that cannot be made holds up neither the replica steps nor the status: the
+    // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const ref: EndpointRef = { namespace, name, uid };
-    await this.#syncServices(ref, endpoint, key);
+    const services = await this.#syncServices(ref, endpoint, key);
     const failure = await this.#applyActions(key, ref, endpoint, replicaSets, plan.actions);
     for (const event of plan.events) this.#recordEvent(raw, event);
     this.#countRollouts(namespace, name, plan);
+    const status = this.#reportServiceConflicts(raw, endpoint, plan.status, services.conflicts);
 
     // Persist.
-    await this.#writeStatus(raw, endpoint, plan.status);
+    await this.#writeStatus(raw, endpoint, status);
     this.#o.metrics.observeEndpoint(
       namespace,
       name,
@@ -218,7 +245,15 @@ export class Reconciler {
       }
       throw failure;
     }
+    if (services.failure !== undefined) throw services.failure;
     this.#actionErrors.delete(key);
+    if (services.conflicts.length > 0) {
+      this.#o.logger.warn(
+        { ...log, conflicts: services.conflicts.map((c) => c.name) },
+        "a Service name is taken by someone else's object; looking again later",
+      );
+      return { requeueAfterMs: Math.min(plan.requeueAfterMs ?? Infinity, SERVICE_CONFLICT_RECHECK_MS) };
+    }
     return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
   }
 
@@ -246,23 +281,83 @@ export class Reconciler {
     this.#awaiting.set(endpointKey, awaiting);
   }
 
-  /** The endpoint Service and one Service per deployed model exist; those of removed models do not. */
-  async #syncServices(ref: EndpointRef, endpoint: ModelEndpoint, key: string): Promise<void> {
+  /**
+   * The endpoint Service and one Service per deployed model exist; those of removed models do not.
+   * Every Service is attempted; a name taken by someone else's object is a conflict (reported in
+   * status), any other failure is returned to be retried once the rest of the pass is done.
+   */
+  async #syncServices(ref: EndpointRef, endpoint: ModelEndpoint, key: string): Promise<ServiceSync> {
     const owned = this.#o.services.byIndex(ENDPOINT_INDEX, key).filter((s) => controlledBy(s, ref.uid));
     const names = new Set(owned.map((s) => s.metadata?.name ?? ""));
     const wanted = [
       buildEndpointService(ref),
       ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id)),
     ];
+    const conflicts: { name: string; message: string }[] = [];
+    let failure: Error | undefined;
+    const attempt = async (svcName: string, write: () => Promise<void>): Promise<void> => {
+      try {
+        await write();
+      } catch (err) {
+        if (err instanceof TerminalError) conflicts.push({ name: svcName, message: err.message });
+        else failure ??= err instanceof Error ? err : new Error(String(err));
+      }
+    };
     for (const svc of wanted) {
-      if (!names.has(svc.metadata?.name ?? "")) await this.#o.writer.createService(svc, ref.uid);
+      const svcName = svc.metadata?.name ?? "";
+      if (!names.has(svcName)) await attempt(svcName, () => this.#o.writer.createService(svc, ref.uid));
     }
     const wantedNames = new Set(wanted.map((s) => s.metadata?.name ?? ""));
     for (const svc of owned) {
       const svcName = svc.metadata?.name ?? "";
-      if (!wantedNames.has(svcName))
-        await this.#o.writer.deleteService(ref.namespace, svcName, svc.metadata?.uid ?? "");
+      if (!wantedNames.has(svcName)) {
+        await attempt(svcName, () =>
+          this.#o.writer.deleteService(ref.namespace, svcName, svc.metadata?.uid ?? ""),
+        );
+      }
     }
+    return { conflicts, failure };
+  }
+
+  /**
+   * The engine's status, with Services someone else holds reported: Degraded=True (reason
+   * ServiceConflict), and Ready=False when it is the endpoint's own Service (nothing is served
+   * through it). A Warning event says so when the report is new.
+   */
+  #reportServiceConflicts(
+    raw: DeepReadonly<KubeObject>,
+    endpoint: ModelEndpoint,
+    status: EndpointStatus,
+    conflicts: ServiceSync["conflicts"],
+  ): WrittenStatus {
+    if (conflicts.length === 0) return status;
+    const message = conflicts.map((c) => c.message).join("; ");
+    const recorded = endpoint.status?.conditions ?? [];
+    const now = this.#o.clock.now();
+    const override = (c: WrittenCondition, value: "True" | "False", text: string): WrittenCondition => ({
+      ...c,
+      status: value,
+      reason: SERVICE_CONFLICT,
+      message: text,
+      lastTransitionTime: transitionTime(recorded, c.type, value, now),
+    });
+    const servesNothing = conflicts.some((c) => c.name === endpoint.metadata.name);
+    const conditions = status.conditions.map((c): WrittenCondition => {
+      if (c.type === "Degraded")
+        return override(c, "True", c.status === "True" ? `${message}; ${c.message}` : message);
+      if (c.type === "Ready" && servesNothing) return override(c, "False", message);
+      return c;
+    });
+    const before = recorded.find((c) => c.type === "Degraded");
+    if (before?.reason !== SERVICE_CONFLICT) {
+      this.#o.events.record(raw, {
+        type: "Warning",
+        reason: SERVICE_CONFLICT,
+        action: "Create",
+        note: message,
+      });
+    }
+    return { ...status, conditions };
   }
 
   /** Applies actions in order; returns the first failure (the rest are left to the next pass). */
@@ -360,7 +455,7 @@ export class Reconciler {
   async #writeStatus(
     raw: DeepReadonly<KubeObject>,
     endpoint: ModelEndpoint,
-    status: EndpointStatus,
+    status: WrittenStatus,
   ): Promise<void> {
     const full = { ...status, ...summarize(status) };
     if (jsonEqual(endpoint.status ?? {}, full)) return;
@@ -389,18 +484,15 @@ export class Reconciler {
       status?: string;
       lastTransitionTime?: string;
     }[];
-    const now = new Date(this.#o.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
-    const condition = (type: string, status: "True" | "False") => {
-      const old = previous.find((c) => c.type === type);
-      return {
-        type,
-        status,
-        reason: INVALID_SPEC,
-        message,
-        lastTransitionTime: old?.status === status && old.lastTransitionTime ? old.lastTransitionTime : now,
-        observedGeneration: generation,
-      };
-    };
+    const now = this.#o.clock.now();
+    const condition = (type: string, status: "True" | "False") => ({
+      type,
+      status,
+      reason: INVALID_SPEC,
+      message,
+      lastTransitionTime: transitionTime(previous, type, status, now),
+      observedGeneration: generation,
+    });
     const status = {
       ...current,
       observedGeneration: generation,
@@ -417,6 +509,21 @@ export class Reconciler {
     await this.#o.writer.replaceStatus(next);
     this.#o.metrics.statusWrites.inc();
   }
+}
+
+/**
+ * A condition's lastTransitionTime: kept from the recorded condition of that type when its status
+ * does not flip, else now (RFC 3339 in whole seconds, as the engine writes it).
+ */
+function transitionTime(
+  recorded: readonly { type?: string; status?: string; lastTransitionTime?: string }[],
+  type: string,
+  status: string,
+  nowMs: number,
+): string {
+  const old = recorded.find((c) => c.type === type);
+  if (old?.status === status && old.lastTransitionTime) return old.lastTransitionTime;
+  return new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function controlledBy(obj: DeepReadonly<KubeObject>, uid: string): boolean {

@@ -32,7 +32,9 @@ export function chainRoot(id: string, previous: ReadonlyMap<string, string>): st
  * Each chain's intended model (R3): the highest revision that has not FAILED; when every member
  * failed, the highest revision (so a failed first deployment still shows).
  */
-export function intendedModels(status: EndpointStatus): EndpointStatus["deployedModels"] {
+export function intendedModels(
+  status: Pick<EndpointStatus, "deployedModels">,
+): EndpointStatus["deployedModels"] {
   const previous = new Map<string, string>();
   for (const m of status.deployedModels) {
     if (m.previousDeployedModel !== undefined) previous.set(m.id, m.previousDeployedModel);
@@ -48,7 +50,7 @@ export function intendedModels(status: EndpointStatus): EndpointStatus["deployed
   });
 }
 
-export function summarize(status: EndpointStatus): StatusSummary {
+export function summarize(status: Pick<EndpointStatus, "deployedModels" | "trafficSplit">): StatusSummary {
   const intended = intendedModels(status);
   const ready = intended.reduce((sum, m) => sum + m.readyReplicas, 0);
   const desired = intended.reduce(
