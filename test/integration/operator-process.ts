@@ -4,7 +4,7 @@
  * a file, stopped with SIGTERM or killed with SIGKILL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -37,9 +37,14 @@ export class OperatorProcess {
     this.logFile = join(mkdtempSync(join(tmpdir(), "meo-operator-")), `${this.identity}.log`);
   }
 
-  /** Starts the process and waits until /readyz answers 200 (caches synced). */
+  /**
+   * Starts the process and waits until /readyz answers 200 (caches synced). May be called again after
+   * stop() or kill(): the new process appends to the same log file and gets a new metrics port.
+   */
   async start(): Promise<void> {
     const o = this.#options;
+    // Only what this process logs counts: an earlier process of this object logged its own port.
+    const logStart = statSync(this.logFile, { throwIfNoEntry: false })?.size ?? 0;
     const args = [
       MAIN,
       `--kubeconfig=${o.kubeconfig ?? controlPlane().kubeconfig}`,
@@ -72,7 +77,9 @@ export class OperatorProcess {
       `operator ${this.identity} to log its metrics port`,
       () => {
         if (child.exitCode !== null) throw new Error(`operator exited: ${this.tail()}`);
-        const match = /"metricsPort":(\d+)/.exec(readFileSync(this.logFile, "utf8"));
+        const match = /"metricsPort":(\d+)/.exec(
+          readFileSync(this.logFile).subarray(logStart).toString("utf8"),
+        );
         return Promise.resolve(match?.[1] === undefined ? undefined : Number(match[1]));
       },
       { timeoutMs: 30_000 },

@@ -9,7 +9,8 @@
  *   Pods that someone else takes out of service (deletes them, scales a ReplicaSet down, makes them
  *   unready) lower that floor by as many pods for a bounded time (`excuse`), since their loss is
  *   not the operator's doing; the pod-count ceiling holds always.
- * - R6: the endpoint Service's ready endpoints never list a pod that the watcher has not seen Ready.
+ * - R6: the endpoint Service's ready endpoints never list a pod that the watcher does not see Ready
+ *   (by the time of the report: the pod's own update may arrive after the slice's).
  *   (The EndpointSlice controller lags a pod that turns not Ready by a moment; that lag is
  *   Kubernetes' own, so the check is that no pod is served before it was ever Ready, and that a
  *   never-Ready revision is never served.)
@@ -65,6 +66,10 @@ export interface WatchReport {
   readonly chains: readonly ChainReport[];
   /** Pods seen as ready endpoints of each endpoint Service, by deployed model. */
   readonly servedModels: Readonly<Record<string, readonly string[]>>;
+  /** Every uid seen under each ReplicaSet name: more than one means it was created again. */
+  readonly replicaSetUids: Readonly<Record<string, readonly string[]>>;
+  /** Every pod name seen, by "endpoint/deployed-model": how many pods each model ever got. */
+  readonly podsSeen: Readonly<Record<string, readonly string[]>>;
 }
 
 /** An excuse whose disruption never showed (availability stayed at the floor) ends after this long. */
@@ -72,6 +77,17 @@ const EXCUSE_UNUSED_MS = 10_000;
 
 const isReady = (pod: V1Pod): boolean =>
   pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+function remember(into: Map<string, Set<string>>, key: string, value: string | undefined): void {
+  if (value === undefined) return;
+  const set = into.get(key) ?? new Set<string>();
+  set.add(value);
+  into.set(key, set);
+}
+
+function sortedRecord(from: ReadonlyMap<string, ReadonlySet<string>>): Record<string, string[]> {
+  return Object.fromEntries([...from].map(([k, v]) => [k, [...v].sort()]));
+}
 
 interface ActiveChain extends ChainCheck {
   maxPods: number;
@@ -89,11 +105,20 @@ export class InvariantWatcher {
   readonly #replicaSets: Informer<V1ReplicaSet> & ObjectCache<V1ReplicaSet>;
   readonly #chains: ActiveChain[] = [];
   readonly #everReady = new Set<string>();
+  /**
+   * Ready endpoints whose pod the watcher has not seen Ready yet. Pods and EndpointSlices come on
+   * separate watches, so a slice may arrive before the pod update it was computed from; such an
+   * endpoint is a violation only if its pod is still not seen Ready when the report is made.
+   */
+  readonly #unconfirmed = new Map<string, string>();
   readonly #violations: string[] = [];
   readonly #served = new Map<string, Set<string>>();
   /** Pods of an endpoint taken out of service by someone else, and until when that excuses them. */
   readonly #excuses = new Map<string, { pods: number; until: number; since: number; seenLow: boolean }>();
+  readonly #replicaSetUids = new Map<string, Set<string>>();
+  readonly #podsSeen = new Map<string, Set<string>>();
   #events = 0;
+  #synced = false;
   #stopped = false;
 
   private constructor(kc: KubeConfig, namespace: string) {
@@ -132,6 +157,10 @@ export class InvariantWatcher {
       });
     }
     await Promise.all(informers.map((i) => i.start()));
+    // Check only once every initial list is in: a slice listed before the pods would name pods the
+    // watcher has not seen yet.
+    w.#synced = true;
+    w.#check();
     return w;
   }
 
@@ -191,9 +220,20 @@ export class InvariantWatcher {
   }
 
   #check(): void {
+    if (!this.#synced) return;
     this.#events++;
     for (const pod of this.#pods.list(this.#namespace)) {
-      if (isReady(pod)) this.#everReady.add(pod.metadata?.name ?? "");
+      if (isReady(pod)) {
+        this.#everReady.add(pod.metadata?.name ?? "");
+        this.#unconfirmed.delete(pod.metadata?.name ?? "");
+      }
+      const labels = pod.metadata?.labels ?? {};
+      const endpoint = labels[LABEL_ENDPOINT];
+      if (endpoint !== undefined)
+        remember(this.#podsSeen, `${endpoint}/${labels[LABEL_MODEL] ?? ""}`, pod.metadata?.name);
+    }
+    for (const rs of this.#replicaSets.list(this.#namespace)) {
+      remember(this.#replicaSetUids, rs.metadata?.name ?? "", rs.metadata?.uid);
     }
     const at = new Date().toISOString();
     const now = Date.now();
@@ -232,12 +272,11 @@ export class InvariantWatcher {
         const pod = this.#pods.get(podName, this.#namespace);
         const model = pod?.metadata?.labels?.[LABEL_MODEL];
         if (model !== undefined && pod?.metadata?.labels?.[LABEL_ENDPOINT] === service) {
-          const served = this.#served.get(service) ?? new Set<string>();
-          served.add(model);
-          this.#served.set(service, served);
+          remember(this.#served, service, model);
         }
-        if (!this.#everReady.has(podName)) {
-          this.#violations.push(
+        if (!this.#everReady.has(podName) && !this.#unconfirmed.has(podName)) {
+          this.#unconfirmed.set(
+            podName,
             `${at} R6 service ${service}: ready endpoint ${podName} was never seen Ready`,
           );
         }
@@ -264,7 +303,7 @@ export class InvariantWatcher {
   report(): WatchReport {
     return {
       events: this.#events,
-      violations: [...this.#violations],
+      violations: [...this.#violations, ...this.#unconfirmed.values()],
       chains: this.#chains.map((c) => ({
         endpoint: c.endpoint,
         models: c.models,
@@ -276,7 +315,9 @@ export class InvariantWatcher {
         floor: c.floor,
         excusedLow: c.excusedLow,
       })),
-      servedModels: Object.fromEntries([...this.#served].map(([k, v]) => [k, [...v].sort()])),
+      servedModels: sortedRecord(this.#served),
+      replicaSetUids: sortedRecord(this.#replicaSetUids),
+      podsSeen: sortedRecord(this.#podsSeen),
     };
   }
 
