@@ -203,44 +203,35 @@ describe("health of real ModelEndpoints", () => {
     expect((await kstatus(obj)).status).toBe("Current");
   });
 
-  it("the check covers the remaining condition combinations", () => {
-    const at = (conditions: object[]): object => ({
-      metadata: { generation: 3 },
-      status: { observedGeneration: 3, conditions },
-    });
-    const c = (type: string, status: string, reason: string): object => ({
-      type,
-      status,
-      reason,
-      message: "m",
-    });
-    expect(
-      argoHealth(
-        at([
-          c("Ready", "False", "ReplicasUnavailable"),
-          c("Progressing", "False", "RolloutComplete"),
-          c("Degraded", "False", "AsExpected"),
-        ]),
-      ).status,
-    ).toBe("Progressing");
-    expect(
-      argoHealth(
-        at([
-          c("Ready", "False", "NoServingRevision"),
-          c("Progressing", "False", "RolloutComplete"),
-          c("Degraded", "False", "AsExpected"),
-        ]),
-      ).status,
-    ).toBe("Degraded");
-    expect(
-      argoHealth(
-        at([
-          c("Ready", "False", "InvalidSpec"),
-          c("Progressing", "False", "InvalidSpec"),
-          c("Degraded", "True", "InvalidSpec"),
-        ]),
-      ),
-    ).toEqual({ status: "Degraded", message: "InvalidSpec: m" });
-    expect(argoHealth(at([])).status).toBe("Progressing");
-  });
+  // Ready, Progressing and Degraded as status / reason; what the check makes of them.
+  it.each([
+    [
+      "replicas lost after converging",
+      "False/ReplicasUnavailable",
+      "False/RolloutComplete",
+      "False/AsExpected",
+      "Progressing",
+    ],
+    [
+      "no serving revision",
+      "False/NoServingRevision",
+      "False/RolloutComplete",
+      "False/AsExpected",
+      "Degraded",
+    ],
+    ["an invalid spec", "False/InvalidSpec", "False/InvalidSpec", "True/InvalidSpec", "Degraded"],
+  ])(
+    "the check reads %s (Ready %s, Progressing %s, Degraded %s) as %s",
+    (_label, ready, progressing, degraded, health) => {
+      const conditions = Object.entries({ Ready: ready, Progressing: progressing, Degraded: degraded }).map(
+        ([type, value]) => {
+          const [status, reason] = value.split("/");
+          return { type, status, reason, message: "m" };
+        },
+      );
+      const obj = { metadata: { generation: 3 }, status: { observedGeneration: 3, conditions } };
+      expect(argoHealth(obj).status).toBe(health);
+      expect(argoHealth({ ...obj, status: { observedGeneration: 3 } }).status).toBe("Progressing");
+    },
+  );
 });
