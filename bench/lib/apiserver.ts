@@ -1,0 +1,133 @@
+/**
+ * API writes from the API server's own request metrics (`apiserver_request_total`). The counters
+ * carry no client name, so the bench reads them before and after each run (one run at a time) and
+ * attributes each write by resource, subresource and verb to the component that makes it:
+ *
+ * | writes                                                     | by                                   |
+ * | ---------------------------------------------------------- | ------------------------------------ |
+ * | replicasets create/update/patch/delete (not status)        | the controller under test            |
+ * | deployments update, deployments/status                     | the Deployment controller            |
+ * | modelendpoints/status, pods patch (the serving label), services create/delete | the operator       |
+ * | deployments patch, modelendpoints patch/create             | the bench (the change that starts it) |
+ * | pods create/delete, replicasets/status                     | the ReplicaSet controller (both)     |
+ * | pods/binding; pods/status                                  | the scheduler; kwok (the "kubelet")  |
+ * | endpointslices                                             | the EndpointSlice controller         |
+ * | events (core/v1)                                           | kube-controller-manager's controllers |
+ * | events (events.k8s.io)                                     | the scheduler (one per binding) and the operator |
+ * | nodes, leases, everything else                             | background, not counted              |
+ */
+import type { ControlPlane } from "../../src/testing/controlplane.ts";
+import { parseProm, type PromSample } from "./prom.ts";
+
+const WRITE_VERBS = new Set(["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"]);
+
+/** Write counts by "group/resource[/subresource] VERB code". */
+export type WriteCounts = ReadonlyMap<string, number>;
+
+export async function scrapeWrites(cp: ControlPlane): Promise<WriteCounts> {
+  const res = await cp.apiGet("/metrics");
+  if (res.status !== 200) throw new Error(`API server /metrics answered ${String(res.status)}`);
+  const out = new Map<string, number>();
+  for (const s of parseProm(res.body, ["apiserver_request_total{"])) {
+    const verb = s.labels["verb"] ?? "";
+    if (!WRITE_VERBS.has(verb)) continue;
+    out.set(keyOf(s), (out.get(keyOf(s)) ?? 0) + s.value);
+  }
+  return out;
+}
+
+function keyOf(s: PromSample): string {
+  const group = s.labels["group"] ?? "";
+  const sub = s.labels["subresource"] ?? "";
+  const resource = `${group === "" ? "core" : group}/${s.labels["resource"] ?? ""}${sub === "" ? "" : `/${sub}`}`;
+  return `${resource} ${s.labels["verb"] ?? ""} ${s.labels["code"] ?? ""}`;
+}
+
+export function diffWrites(after: WriteCounts, before: WriteCounts): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0) out.set(k, d);
+  }
+  return out;
+}
+
+/** Who made the writes of one run (see the table above). */
+export interface WriteBreakdown {
+  /** Writes of the controller under test: the Deployment controller or the operator (no events). */
+  readonly controller: number;
+  /** ... of which ModelEndpoint or Deployment status writes. */
+  readonly status: number;
+  /** ... of which writes the API server refused (409 conflicts and other 4xx/5xx). */
+  readonly refused: number;
+  /** Events written by the controller under test (operator: events.k8s.io minus the scheduler's). */
+  readonly controllerEvents: number;
+  /** Pod lifecycle writes every rollout needs, whoever drives it: ReplicaSet controller, scheduler, kwok. */
+  readonly podLifecycle: number;
+  readonly endpointSlices: number;
+  /** kube-controller-manager's own events (ReplicaSet controller; Deployment controller for a Deployment). */
+  readonly coreEvents: number;
+  /** The change that started the run. */
+  readonly trigger: number;
+  /** Every write except background (nodes, leases, ...). */
+  readonly total: number;
+  /** Each "resource VERB code" count, for the JSON. */
+  readonly byKey: Readonly<Record<string, number>>;
+}
+
+export function attribute(diff: ReadonlyMap<string, number>): WriteBreakdown {
+  let controller = 0;
+  let status = 0;
+  let refused = 0;
+  let podLifecycle = 0;
+  let endpointSlices = 0;
+  let coreEvents = 0;
+  let newEvents = 0;
+  let bindings = 0;
+  let trigger = 0;
+  let total = 0;
+  for (const [key, n] of diff) {
+    const [resource = "", verb = "", code = ""] = key.split(" ");
+    const failed = !code.startsWith("2");
+    let counted = true;
+    let ours = false;
+    if (/^apps\/replicasets$/.test(resource)) ours = true;
+    else if (resource === "apps/deployments" && verb !== "PATCH") ours = true;
+    else if (resource === "apps/deployments/status" || resource.endsWith("/modelendpoints/status")) {
+      ours = true;
+      status += failed ? 0 : n;
+    } else if (resource === "core/pods" && verb === "PATCH") ours = true;
+    else if (resource === "core/services") ours = true;
+    else if (resource === "apps/deployments" || resource.endsWith("/modelendpoints")) trigger += n;
+    else if (resource === "core/pods/binding") {
+      bindings += n;
+      podLifecycle += n;
+    } else if (
+      resource === "core/pods" ||
+      resource === "core/pods/status" ||
+      resource === "apps/replicasets/status"
+    )
+      podLifecycle += n;
+    else if (resource.startsWith("discovery.k8s.io/endpointslices")) endpointSlices += n;
+    else if (resource === "core/events") coreEvents += n;
+    else if (resource === "events.k8s.io/events") newEvents += n;
+    else counted = false;
+    if (ours) {
+      controller += n;
+      if (failed) refused += n;
+    }
+    if (counted) total += n;
+  }
+  return {
+    controller,
+    status,
+    refused,
+    controllerEvents: Math.max(0, newEvents - bindings),
+    podLifecycle: podLifecycle + Math.min(newEvents, bindings),
+    endpointSlices,
+    coreEvents,
+    trigger,
+    total,
+    byKey: Object.fromEntries([...diff].sort(([a], [b]) => a.localeCompare(b))),
+  };
+}

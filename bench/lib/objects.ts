@@ -1,0 +1,194 @@
+/**
+ * The objects both sides of a comparison run: a ModelEndpoint with one deployed model (and the
+ * rolling deployment that replaces it), and a plain Deployment (with the Service a user would put
+ * in front of it) whose pods look like the ModelEndpoint's pods: same container, environment,
+ * readiness probe and resource requests. Requests are small so thousands of pods fit on the
+ * simulated nodes.
+ */
+import type { V1Deployment, V1Namespace, V1PodSpec } from "@kubernetes/client-node";
+
+import { API_VERSION, KIND, LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT } from "../../src/api/constants.ts";
+import type { ResourceType } from "../../src/kube/client.ts";
+import type { KubeObject, Service, Wire } from "../../src/kube/objects.ts";
+
+export type Deployment = Wire<V1Deployment>;
+export type Namespace = Wire<V1Namespace>;
+
+export const DEPLOYMENTS: ResourceType<Deployment> = {
+  group: "apps",
+  version: "v1",
+  plural: "deployments",
+  kind: "Deployment",
+  namespaced: true,
+};
+
+export const NAMESPACES: ResourceType<Namespace> = {
+  group: "",
+  version: "v1",
+  plural: "namespaces",
+  kind: "Namespace",
+  namespaced: false,
+};
+
+/** The label the bench puts on a Deployment's pods; its value is the Deployment's name. */
+export const LABEL_APP = "bench.modelendpoint.io/app";
+
+/** A budget as a count ("2") or a percentage of N ("25%"), like a Deployment's IntOrString. */
+export type Budget = number | `${number}%`;
+
+export interface RolloutBudgets {
+  readonly maxSurge: Budget;
+  readonly maxUnavailable: Budget;
+}
+
+export const RESOURCES = { requests: { cpu: "10m", memory: "16Mi" } } as const;
+const ROUTES = { predictRoute: "/predict", healthRoute: "/health" } as const;
+
+export function image(version: number): string {
+  return `registry.example/bench-model:${String(version)}`;
+}
+
+/** A ModelEndpoint status as the bench reads it. */
+export interface EndpointStatus {
+  readonly observedGeneration?: number;
+  readonly conditions?: readonly { readonly type: string; readonly status: string }[];
+  readonly deployedModels?: readonly {
+    readonly id: string;
+    readonly state?: string;
+    readonly readyReplicas?: number;
+  }[];
+}
+
+export interface ModelEndpointObject extends KubeObject {
+  spec?: unknown;
+  status?: EndpointStatus;
+}
+
+function modelEntry(id: string, version: number, replicas: number): object {
+  return {
+    id,
+    model: `bench-model@${String(version)}`,
+    containerSpec: { imageUri: image(version), ...ROUTES, resources: RESOURCES },
+    dedicatedResources: {
+      machineSpec: { machineType: "n1-standard-2" },
+      minReplicaCount: replicas,
+      maxReplicaCount: replicas,
+    },
+  };
+}
+
+function rolloutOptions(previous: string, b: RolloutBudgets): object {
+  const budget = (name: "Surge" | "Unavailable", value: Budget): object =>
+    typeof value === "number"
+      ? { [`max${name}Replicas`]: value }
+      : { [`max${name}Percentage`]: Number(value.slice(0, -1)) };
+  return {
+    previousDeployedModel: previous,
+    ...budget("Surge", b.maxSurge),
+    ...budget("Unavailable", b.maxUnavailable),
+  };
+}
+
+/** A ModelEndpoint serving deployed model m1 (version 1) on `replicas` replicas. */
+export function modelEndpoint(namespace: string, name: string, replicas: number): ModelEndpointObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace },
+    spec: { trafficSplit: { m1: 100 }, deployedModels: [modelEntry("m1", 1, replicas)] },
+  };
+}
+
+/** The merge patch that rolls version 2 (m2) onto m1 within `budgets`. */
+export function rollModelEndpoint(replicas: number, budgets: RolloutBudgets): object {
+  const m2 = {
+    id: "m2",
+    model: "bench-model@2",
+    containerSpec: { imageUri: image(2), ...ROUTES, resources: RESOURCES },
+    rolloutOptions: rolloutOptions("m1", budgets),
+  };
+  return { spec: { deployedModels: [modelEntry("m1", 1, replicas), m2] } };
+}
+
+function podSpec(name: string, version: number): Wire<V1PodSpec> {
+  const env: [string, string][] = [
+    ["AIP_HTTP_PORT", "8080"],
+    ["AIP_HEALTH_ROUTE", ROUTES.healthRoute],
+    ["AIP_PREDICT_ROUTE", ROUTES.predictRoute],
+    ["AIP_DEPLOYED_MODEL_ID", name],
+    ["AIP_ENDPOINT_ID", name],
+    ["AIP_MODEL_NAME", "bench-model"],
+    ["AIP_VERSION_NAME", String(version)],
+    ["AIP_MODE", "PREDICTION"],
+    ["AIP_MODE_VERSION", "1.0.0"],
+    ["AIP_FRAMEWORK", "CUSTOM_CONTAINER"],
+    ["AIP_MACHINE_TYPE", "n1-standard-2"],
+  ];
+  return {
+    containers: [
+      {
+        name: "model-server",
+        image: image(version),
+        env: env.map(([n, value]) => ({ name: n, value })),
+        ports: [{ name: "http", containerPort: 8080, protocol: "TCP" }],
+        resources: RESOURCES,
+        readinessProbe: {
+          httpGet: { path: ROUTES.healthRoute, port: 8080 },
+          periodSeconds: 5,
+          timeoutSeconds: 2,
+          failureThreshold: 3,
+          successThreshold: 1,
+        },
+      },
+    ],
+  };
+}
+
+/** A Deployment of version 1 with `replicas` pods and a RollingUpdate strategy of `budgets`. */
+export function deployment(
+  namespace: string,
+  name: string,
+  replicas: number,
+  budgets: RolloutBudgets,
+): Deployment {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace },
+    spec: {
+      replicas,
+      selector: { matchLabels: { [LABEL_APP]: name } },
+      strategy: {
+        type: "RollingUpdate",
+        rollingUpdate: { maxSurge: budgets.maxSurge, maxUnavailable: budgets.maxUnavailable },
+      },
+      template: {
+        metadata: { labels: { [LABEL_APP]: name, version: "1" } },
+        spec: podSpec(name, 1),
+      },
+    },
+  };
+}
+
+/** The merge patch that rolls a Deployment to version 2 (a new pod template). */
+export function rollDeployment(name: string): object {
+  return {
+    spec: { template: { metadata: { labels: { [LABEL_APP]: name, version: "2" } }, spec: podSpec(name, 2) } },
+  };
+}
+
+/** The Service a user puts in front of a Deployment (the ModelEndpoint makes its own). */
+export function deploymentService(namespace: string, name: string): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace },
+    spec: {
+      type: "ClusterIP",
+      selector: { [LABEL_APP]: name },
+      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
+
+export { LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT };

@@ -1,0 +1,234 @@
+/**
+ * `npm run bench` (full) and `npm run bench -- --quick` (under 5 minutes): the operator measured
+ * side by side with Kubernetes' own Deployment controller on one local control plane. See
+ * BENCHMARKS.md for the method and the figures.
+ *
+ * Prints tables, writes bench/results/<time>-<mode>.json, and ends with a one-line summary.
+ * Benchmarks print figures; they never assert times.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+import { KubeConfig } from "@kubernetes/client-node";
+
+import { KubeClient } from "../src/kube/client.ts";
+import { ControlPlane } from "../src/testing/controlplane.ts";
+import { NAMESPACES } from "./lib/objects.ts";
+import { OperatorProcess } from "./lib/operator.ts";
+import { load } from "./lib/stats.ts";
+import { Timeline } from "./lib/timeline.ts";
+import { report, type BenchResult, type Settings } from "./report.ts";
+import { CONFIGS, runRollout, SYSTEMS, WARMUP, type RolloutRun, type System } from "./rollout.ts";
+import { runScale, type ScaleRun } from "./scale.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+function settingsFrom(argv: readonly string[]): Settings {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: "boolean", default: false },
+      runs: { type: "string" },
+      "ready-delay-ms": { type: "string" },
+      replicas: { type: "string" },
+      fleet: { type: "string" },
+      "fleet-runs": { type: "string" },
+      only: { type: "string" },
+      workers: { type: "string" },
+      label: { type: "string" },
+      trace: { type: "boolean", default: false },
+      profile: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`usage: npm run bench [-- options]
+  --quick               under 5 minutes: fewer runs, a smaller fleet
+  --runs N              rollout runs per configuration and system (full 5, quick 3)
+  --ready-delay-ms D    how long a pod takes to become Ready (default 1000)
+  --replicas N          pods per rollout (default 10)
+  --fleet K             endpoints and Deployments in the scale test (full 1000, quick 100; 0 skips it)
+  --fleet-runs R        scale test repetitions (full 2, quick 1)
+  --only rollout|scale  run one part
+  --workers W           the operator's --workers (default: the operator's own default)
+  --label TEXT          stored with the results (e.g. "before keep-alive")
+  --trace               store each rollout's events in order in the JSON (for reading a run)
+  --profile             run the operator with --cpu-prof; the profile goes to bench/results/profiles/
+`);
+    process.exit(0);
+  }
+  const int = (v: string | undefined, fallback: number, what: string): number => {
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v)) throw new Error(`--${what} must be a whole number, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const quick = values.quick;
+  const only = values.only;
+  if (only !== undefined && only !== "rollout" && only !== "scale")
+    throw new Error(`--only must be rollout or scale`);
+  return {
+    mode: quick ? "quick" : "full",
+    runs: int(values.runs, quick ? 3 : 5, "runs"),
+    readyDelayMs: int(values["ready-delay-ms"], 1000, "ready-delay-ms"),
+    replicas: int(values.replicas, 10, "replicas"),
+    fleet: int(values.fleet, quick ? 100 : 1000, "fleet"),
+    fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
+    parts: only === undefined ? ["rollout", "scale"] : [only],
+    workers: values.workers === undefined ? undefined : int(values.workers, 4, "workers"),
+    label: values.label ?? "",
+    trace: values.trace,
+    profile: values.profile,
+  };
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFrom(process.argv.slice(2));
+  const began = Date.now();
+  const log = (line: string): void => {
+    process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+  };
+  const apiserverArgs = ["--max-requests-inflight=800", "--max-mutating-requests-inflight=400"];
+  log(`bench ${settings.mode}: ${JSON.stringify(settings)}`);
+  log(
+    `machine: ${String(cpus().length)} cores, load ${load().join(" ")}; figures on a shared machine are noisy`,
+  );
+  const cp = await ControlPlane.start({
+    nodes: 3,
+    readyDelayMs: settings.readyDelayMs,
+    readyJitterMs: 0,
+    apiserverArgs,
+    log,
+  });
+  const timelines: Timeline[] = [];
+  let operator: OperatorProcess | undefined;
+  try {
+    await cp.kubectl(["apply", "--server-side", "-f", join(ROOT, "crds")]);
+    await cp.kubectl(["wait", "--for=condition=Established", "crd/modelendpoints.serving.modelendpoint.io"]);
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const client = KubeClient.fromKubeConfig(kc, { userAgent: "model-endpoint-operator-bench" });
+    const logDir = mkdtempSync(join(tmpdir(), "meo-bench-"));
+    operator = await OperatorProcess.start({
+      kubeconfig: cp.kubeconfigPath,
+      logFile: join(logDir, "operator.log"),
+      extraArgs: settings.workers === undefined ? [] : [`--workers=${String(settings.workers)}`],
+      nodeArgs: settings.profile
+        ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench", "results", "profiles")}`]
+        : [],
+    });
+    log(`operator pid ${String(operator.pid)} ready; log ${operator.logFile}`);
+
+    const rollouts: RolloutRun[] = [];
+    if (settings.parts.includes("rollout")) {
+      const namespaces: Record<System, string> = {
+        deployment: "bench-deployment",
+        modelendpoint: "bench-modelendpoint",
+      };
+      for (const ns of Object.values(namespaces))
+        await client
+          .resource(NAMESPACES)
+          .create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+      const tl = {
+        deployment: await Timeline.start(client, namespaces.deployment),
+        modelendpoint: await Timeline.start(client, namespaces.modelendpoint),
+      };
+      timelines.push(tl.deployment, tl.modelendpoint);
+      const ctx = {
+        cp,
+        client,
+        operator,
+        timelines: tl,
+        namespaces,
+        n: settings.replicas,
+        readyDelayMs: settings.readyDelayMs,
+        settleMs: 1000,
+        log,
+        trace: settings.trace,
+      };
+      // One unrecorded rollout each: the operator's JIT, and the garbage collector's first sight
+      // of the ModelEndpoint type (it discovers new resources only every 30 s), are not measured.
+      for (const system of SYSTEMS) await runRollout(ctx, system, WARMUP, 0);
+      log("warm-up rollouts done");
+      for (const config of CONFIGS) {
+        for (let run = 0; run < settings.runs; run++) {
+          // Alternate which system goes first, so a drift in load favours neither.
+          const order = run % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();
+          for (const system of order) {
+            const r = await runRollout(ctx, system, config, run);
+            rollouts.push(r);
+            log(
+              `rollout ${config.id} #${String(run)} ${system.padEnd(13)} ${(r.wallMs / 1000).toFixed(2)}s (pods ${(r.podsDoneMs / 1000).toFixed(2)}s, floor ${(r.floorMs / 1000).toFixed(1)}s) writes ${String(r.writes.controller)} cpu ${r.controllerCpuMs.toFixed(0)}ms load ${r.load[0].toFixed(2)} (setup ${((r.setupMs ?? 0) / 1000).toFixed(1)}s, cleanup ${((r.cleanupMs ?? 0) / 1000).toFixed(1)}s)`,
+            );
+          }
+        }
+      }
+    }
+
+    const scale: ScaleRun[] = [];
+    if (settings.parts.includes("scale") && settings.fleet > 0) {
+      for (let run = 0; run < settings.fleetRuns; run++) {
+        scale.push(...(await runScale({ cp, client, operator, fleet: settings.fleet, run, log })));
+      }
+    }
+
+    const result: BenchResult = {
+      schema: "model-endpoint-operator/bench@1",
+      label: settings.label,
+      mode: settings.mode,
+      startedAt: new Date(began).toISOString(),
+      durationSeconds: Math.round((Date.now() - began) / 1000),
+      git: { commit: git(["rev-parse", "HEAD"]), dirty: git(["status", "--porcelain", "--", "src"]) !== "" },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? "",
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        kernel: release(),
+        node: process.version,
+        loadAtEnd: load(),
+      },
+      controlPlane: {
+        kubernetes: cp.binaries.kubernetesVersion,
+        nodes: 3,
+        readyDelayMs: settings.readyDelayMs,
+        readyJitterMs: 0,
+        apiserverArgs,
+      },
+      operator: { args: operator.args },
+      settings,
+      rollouts,
+      scale,
+      operatorProblems: operator.problems().slice(0, 50),
+    };
+    const dir = join(ROOT, "bench", "results");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${result.startedAt.replace(/[:.]/g, "-")}-${settings.mode}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    const text = report(result);
+    process.stdout.write(`\n${text.body}\n\nresults: ${file}\n${text.summary}\n`);
+  } finally {
+    for (const t of timelines) await t.stop();
+    await operator?.stop();
+    await cp.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

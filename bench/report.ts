@@ -1,0 +1,348 @@
+/**
+ * The results file (`bench/results/*.json`, format `model-endpoint-operator/bench@1`) and the
+ * tables and one-line summary printed from it. BENCHMARKS.md describes every field.
+ */
+import { CONFIGS, type RolloutRun, type System } from "./rollout.ts";
+import type { ScaleRun } from "./scale.ts";
+import { distribution, summarize, type Summary } from "./lib/stats.ts";
+import { mmm, num, table } from "./lib/table.ts";
+
+export interface Settings {
+  readonly mode: "quick" | "full";
+  readonly runs: number;
+  readonly readyDelayMs: number;
+  readonly replicas: number;
+  readonly fleet: number;
+  readonly fleetRuns: number;
+  readonly parts: readonly string[];
+  readonly workers: number | undefined;
+  readonly label: string;
+  readonly trace: boolean;
+  readonly profile: boolean;
+}
+
+export interface BenchResult {
+  readonly schema: "model-endpoint-operator/bench@1";
+  readonly label: string;
+  readonly mode: "quick" | "full";
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly git: { readonly commit: string; readonly dirty: boolean };
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly memoryGiB: number;
+    readonly kernel: string;
+    readonly node: string;
+    readonly loadAtEnd: readonly number[];
+  };
+  readonly controlPlane: {
+    readonly kubernetes: string;
+    readonly nodes: number;
+    readonly readyDelayMs: number;
+    readonly readyJitterMs: number;
+    readonly apiserverArgs: readonly string[];
+  };
+  readonly operator: { readonly args: readonly string[] };
+  readonly settings: Settings;
+  readonly rollouts: readonly RolloutRun[];
+  readonly scale: readonly ScaleRun[];
+  readonly operatorProblems: readonly string[];
+}
+
+export interface Target {
+  readonly name: string;
+  readonly target: string;
+  readonly value: string;
+  readonly met: boolean | undefined;
+}
+
+const runsOf = (r: BenchResult, system: System, config?: string): RolloutRun[] =>
+  r.rollouts.filter((x) => x.system === system && (config === undefined || x.config === config));
+
+const s = (runs: readonly RolloutRun[], f: (r: RolloutRun) => number): Summary => summarize(runs.map(f));
+
+/** Ratios of the paired runs (same config, same run index): ModelEndpoint / Deployment wall time. */
+function pairedRatios(r: BenchResult, config: string): number[] {
+  const dep = runsOf(r, "deployment", config);
+  return runsOf(r, "modelendpoint", config).flatMap((m) => {
+    const d = dep.find((x) => x.run === m.run);
+    return d === undefined ? [] : [m.wallMs / d.wallMs];
+  });
+}
+
+export function mainRatio(r: BenchResult): { ratio: number; paired: Summary } {
+  const config = CONFIGS[0]?.id ?? "";
+  const mep = s(runsOf(r, "modelendpoint", config), (x) => x.wallMs);
+  const dep = s(runsOf(r, "deployment", config), (x) => x.wallMs);
+  return { ratio: mep.median / dep.median, paired: summarize(pairedRatios(r, config)) };
+}
+
+export function targets(r: BenchResult): Target[] {
+  const out: Target[] = [];
+  if (r.rollouts.length > 0) {
+    const { ratio } = mainRatio(r);
+    out.push({
+      name: "rollout wall time ModelEndpoint / Deployment (N 10, surge 2, median)",
+      target: "<= 1.0",
+      value: num(ratio, 2),
+      met: ratio <= 1.0,
+    });
+    const steps = distribution(runsOf(r, "modelendpoint").flatMap((x) => x.stepLatenciesMs));
+    out.push({
+      name: "step latency p99",
+      target: "<= 100 ms",
+      value: num(steps.p99, 0, " ms"),
+      met: steps.p99 <= 100,
+    });
+    const unchanged = runsOf(r, "modelendpoint").reduce((n, x) => n + (x.statusWrites?.unchanged ?? 0), 0);
+    const fleetUnchanged = r.scale.reduce((n, x) => n + (x.statusWrites?.unchanged ?? 0), 0);
+    out.push({
+      name: "status writes that changed nothing (rollouts + fleet)",
+      target: "0",
+      value: String(unchanged + fleetUnchanged),
+      met: unchanged + fleetUnchanged === 0,
+    });
+  }
+  const fleet = (system: System): ScaleRun[] => r.scale.filter((x) => x.system === system);
+  if (r.scale.length > 0) {
+    const ready =
+      summarize(fleet("modelendpoint").map((x) => x.readyMs)).median /
+      summarize(fleet("deployment").map((x) => x.readyMs)).median;
+    const rolled =
+      summarize(fleet("modelendpoint").map((x) => x.rolledMs)).median /
+      summarize(fleet("deployment").map((x) => x.rolledMs)).median;
+    const k = r.scale[0]?.fleet ?? 0;
+    out.push({
+      name: `${String(k)} endpoints all Ready / ${String(k)} Deployments`,
+      target: "<= 1.1",
+      value: num(ready, 2),
+      met: ready <= 1.1,
+    });
+    out.push({
+      name: `${String(k)} endpoints all rolled / ${String(k)} Deployments`,
+      target: "<= 1.1",
+      value: num(rolled, 2),
+      met: rolled <= 1.1,
+    });
+    const rss = Math.max(...fleet("modelendpoint").map((x) => x.operatorPeakRssMiB));
+    out.push({
+      name: `operator peak RSS at ${String(k)} endpoints`,
+      target: "<= 256 MB",
+      value: num(rss * 1.048576, 0, " MB"),
+      met: rss * 1.048576 <= 256,
+    });
+    const p99 = Math.max(...fleet("modelendpoint").map((x) => x.reconcile.p99Ms));
+    out.push({
+      name: `reconcile p99 at ${String(k)} endpoints`,
+      target: "<= 50 ms",
+      value: num(p99, 1, " ms"),
+      met: p99 <= 50,
+    });
+  }
+  return out;
+}
+
+function rolloutTables(r: BenchResult): string[] {
+  const out: string[] = [];
+  const n = r.settings.replicas;
+  const d = r.settings.readyDelayMs;
+  out.push(
+    `Rollout wall time, N ${String(n)}, pods Ready ${String(d)} ms after scheduling; seconds, median (min-max) of ${String(r.settings.runs)}`,
+  );
+  out.push(
+    table(
+      [
+        "budgets",
+        "floor",
+        "Deployment",
+        "ModelEndpoint",
+        "ratio",
+        "paired ratios",
+        "Deployment over floor",
+        "ModelEndpoint over floor",
+        "pods done Dep",
+        "pods done MEP",
+      ],
+      CONFIGS.map((c) => {
+        const dep = runsOf(r, "deployment", c.id);
+        const mep = runsOf(r, "modelendpoint", c.id);
+        const dw = s(dep, (x) => x.wallMs / 1000);
+        const mw = s(mep, (x) => x.wallMs / 1000);
+        return [
+          c.title,
+          `${String(dep[0]?.waves ?? mep[0]?.waves ?? 0)} x ${String(d / 1000)} s`,
+          mmm(dw, 2),
+          mmm(mw, 2),
+          num(mw.median / dw.median, 2),
+          mmm(summarize(pairedRatios(r, c.id)), 2),
+          mmm(
+            s(dep, (x) => x.overheadPct),
+            0,
+            "%",
+          ),
+          mmm(
+            s(mep, (x) => x.overheadPct),
+            0,
+            "%",
+          ),
+          mmm(
+            s(dep, (x) => x.podsDoneMs / 1000),
+            2,
+          ),
+          mmm(
+            s(mep, (x) => x.podsDoneMs / 1000),
+            2,
+          ),
+        ];
+      }),
+    ),
+  );
+  out.push("");
+  out.push("Write cost per rollout (API server request counters; median (min-max))");
+  const rows: string[][] = [];
+  for (const c of CONFIGS) {
+    for (const system of ["deployment", "modelendpoint"] as const) {
+      const runs = runsOf(r, system, c.id);
+      rows.push([
+        `${c.id} ${system}`,
+        mmm(s(runs, (x) => x.writes.controller)),
+        mmm(s(runs, (x) => x.writes.status)),
+        mmm(s(runs, (x) => x.writes.refused)),
+        mmm(s(runs, (x) => x.writes.controllerEvents + x.writes.coreEvents)),
+        mmm(s(runs, (x) => x.writes.podLifecycle + x.writes.endpointSlices)),
+        mmm(s(runs, (x) => x.writes.total)),
+        mmm(s(runs, (x) => x.controllerCpuMs)),
+        mmm(s(runs, (x) => x.kcmCpuMs)),
+        system === "modelendpoint"
+          ? mmm(
+              s(runs, (x) => x.operatorPeakRssMiB),
+              0,
+            )
+          : "",
+      ]);
+    }
+  }
+  out.push(
+    table(
+      [
+        "run",
+        "controller writes",
+        "status",
+        "refused",
+        "events (all)",
+        "pods+slices (shared)",
+        "total",
+        "controller CPU ms",
+        "KCM CPU ms",
+        "operator peak RSS MiB",
+      ],
+      rows,
+    ),
+  );
+  out.push(
+    "controller CPU: the operator's process; for a Deployment all of kube-controller-manager (it also runs the ReplicaSet, EndpointSlice and GC controllers both need)",
+  );
+  out.push("");
+  out.push("Step latency: pod Ready -> next scale action, every run (ms)");
+  out.push(
+    table(
+      ["controller", "steps", "p50", "p90", "p99", "max"],
+      (["deployment", "modelendpoint"] as const).map((system) => {
+        const dist = distribution(runsOf(r, system).flatMap((x) => x.stepLatenciesMs));
+        return [system, String(dist.n), num(dist.p50), num(dist.p90), num(dist.p99), num(dist.max)];
+      }),
+    ),
+  );
+  out.push("");
+  const mep = runsOf(r, "modelendpoint");
+  const sum = (f: (x: RolloutRun) => number): number => mep.reduce((a, x) => a + f(x), 0);
+  out.push("ModelEndpoint status writes over all rollouts");
+  out.push(
+    table(
+      ["accepted", "changed status", "timestamps only", "changed nothing"],
+      [
+        [
+          String(sum((x) => x.statusWrites?.accepted ?? 0)),
+          String(sum((x) => x.statusWrites?.changed ?? 0)),
+          String(sum((x) => x.statusWrites?.timesOnly ?? 0)),
+          String(sum((x) => x.statusWrites?.unchanged ?? 0)),
+        ],
+      ],
+    ),
+  );
+  return out;
+}
+
+function scaleTables(r: BenchResult): string[] {
+  if (r.scale.length === 0) return [];
+  const k = r.scale[0]?.fleet ?? 0;
+  const out = [
+    `Fleet: ${String(k)} objects of 2 replicas created at once, then all rolled at once (seconds; median (min-max) of ${String(r.settings.fleetRuns)})`,
+  ];
+  const rows = (["deployment", "modelendpoint"] as const).map((system) => {
+    const runs = r.scale.filter((x) => x.system === system);
+    const f = (g: (x: ScaleRun) => number, digits = 1): string => mmm(summarize(runs.map(g)), digits);
+    return [
+      system,
+      f((x) => x.readyMs / 1000),
+      f((x) => x.readyP50Ms / 1000),
+      f((x) => x.rolledMs / 1000),
+      f((x) => x.rolledP50Ms / 1000),
+      system === "modelendpoint" ? f((x) => x.reconcile.p50Ms, 1) : "",
+      system === "modelendpoint" ? f((x) => x.reconcile.p99Ms, 1) : "",
+      system === "modelendpoint" ? f((x) => x.queueDepthPeak, 0) : "",
+      system === "modelendpoint" ? f((x) => x.operatorPeakRssMiB, 0) : "",
+      f((x) => x.controllerCpuMs / 1000, 1),
+      f((x) => x.writes.controller, 0),
+      system === "modelendpoint" ? f((x) => x.statusWrites?.unchanged ?? 0, 0) : "",
+    ];
+  });
+  out.push(
+    table(
+      [
+        "fleet",
+        "all Ready",
+        "p50 Ready",
+        "all rolled",
+        "p50 rolled",
+        "reconcile p50 ms",
+        "reconcile p99 ms",
+        "queue peak",
+        "peak RSS MiB",
+        "CPU s",
+        "controller writes",
+        "unchanged status writes",
+      ],
+      rows,
+    ),
+  );
+  return out;
+}
+
+export function report(r: BenchResult): { body: string; summary: string } {
+  const lines: string[] = [];
+  if (r.rollouts.length > 0) lines.push(...rolloutTables(r), "");
+  lines.push(...scaleTables(r), "");
+  const t = targets(r);
+  lines.push("Targets");
+  lines.push(
+    table(
+      ["target", "wanted", "measured", ""],
+      t.map((x) => [x.name, x.target, x.value, x.met === undefined ? "" : x.met ? "met" : "MISSED"]),
+    ),
+  );
+  lines.push(
+    `load at end ${r.machine.loadAtEnd.join(" ")} on ${String(r.machine.cpus)} cores (a shared machine: figures are noisy)`,
+  );
+  const parts: string[] = [];
+  if (r.rollouts.length > 0) {
+    const { ratio, paired } = mainRatio(r);
+    parts.push(
+      `rollout ModelEndpoint/Deployment ${num(ratio, 2)} (paired ${num(paired.min, 2)}-${num(paired.max, 2)}; N ${String(r.settings.replicas)}, surge 2, D ${String(r.settings.readyDelayMs)} ms, ${String(r.settings.runs)} runs)`,
+    );
+  }
+  for (const x of t.slice(r.rollouts.length > 0 ? 1 : 0))
+    parts.push(`${x.name.replace(/ \(.*\)$/, "")} ${x.value}`);
+  return { body: lines.join("\n"), summary: `bench ${r.mode}: ${parts.join("; ")}` };
+}

@@ -1,0 +1,289 @@
+/**
+ * Fleet scale: K ModelEndpoints of 2 replicas created at once, then a rolling deployment on all of
+ * them at once, against K Deployments (with a Service each) created and rolled the same way on the
+ * same control plane. One fleet at a time, each in a namespace of its own that is deleted after.
+ *
+ * Measured per fleet: time until all are Ready (and the median object's time), time until all
+ * rollouts are complete, the controller's CPU, API writes, and for the operator: reconcile latency
+ * (its modelendpoint_reconcile_duration_seconds histogram), the work-queue depth's peak (its
+ * modelendpoint_workqueue_depth gauge, sampled every second), peak RSS (the kernel's high-water
+ * mark), and status writes that changed nothing.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+
+import type { KubeClient } from "../src/kube/client.ts";
+import { NotFoundError } from "../src/kube/errors.ts";
+import type { ControlPlane } from "../src/testing/controlplane.ts";
+import { attribute, diffWrites, scrapeWrites, type WriteBreakdown } from "./lib/apiserver.ts";
+import {
+  deployment,
+  deploymentService,
+  DEPLOYMENTS,
+  modelEndpoint,
+  NAMESPACES,
+  rollDeployment,
+  rollModelEndpoint,
+  type ModelEndpointObject,
+  type RolloutBudgets,
+} from "./lib/objects.ts";
+import type { OperatorProcess } from "./lib/operator.ts";
+import { bucketDiff, buckets, histogramQuantile, sumOf, type PromSample } from "./lib/prom.ts";
+import { kcmPid, ProcessMeter } from "./lib/proc.ts";
+import { deploymentDone, endpointDone } from "./lib/done.ts";
+import { load, summarize } from "./lib/stats.ts";
+import { now, Timeline, type Tracker } from "./lib/timeline.ts";
+import type { System } from "./rollout.ts";
+import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
+
+export interface ReconcileLatency {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface ScaleRun {
+  readonly system: System;
+  readonly fleet: number;
+  readonly run: number;
+  readonly load: readonly [number, number, number];
+  /** From the first create to the last object Ready. */
+  readonly readyMs: number;
+  /** ... to the median object Ready. */
+  readonly readyP50Ms: number;
+  /** From the first change to the last rollout complete. */
+  readonly rolledMs: number;
+  readonly rolledP50Ms: number;
+  /** Reconcile latency over both phases (operator only; NaN for a Deployment). */
+  readonly reconcile: ReconcileLatency;
+  readonly reconcileCreate: ReconcileLatency;
+  readonly reconcileRoll: ReconcileLatency;
+  readonly queueDepthPeak: number;
+  readonly operatorPeakRssMiB: number;
+  readonly operatorRssAfterMiB: number;
+  /** Peaks of the operator's V8 heap and external memory, sampled every second. */
+  readonly operatorMemory: MemoryPeaks;
+  /** The operator's CPU, or all of kube-controller-manager's for a Deployment fleet. */
+  readonly controllerCpuMs: number;
+  readonly kcmCpuMs: number;
+  readonly operatorCpuMs: number;
+  readonly writes: WriteBreakdown;
+  readonly statusWrites?: StatusWriteCount;
+  /** How long deleting the fleet's namespace took (not part of any figure). */
+  readonly cleanupMs: number;
+}
+
+export interface ScaleContext {
+  readonly cp: ControlPlane;
+  readonly client: KubeClient;
+  readonly operator: OperatorProcess;
+  readonly fleet: number;
+  readonly run: number;
+  readonly log: (line: string) => void;
+}
+
+const REPLICAS = 2;
+const BUDGETS: RolloutBudgets = { maxSurge: 1, maxUnavailable: 0 };
+/** Requests the bench keeps in flight while creating or changing a fleet (the same for both). */
+const CONCURRENCY = 32;
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function p50(tracker: Tracker, t0: number): number {
+  return summarize([...tracker.doneAt.values()].map((t) => t - t0)).median;
+}
+
+const NO_LATENCY: ReconcileLatency = { count: 0, p50Ms: Number.NaN, p99Ms: Number.NaN };
+
+function latency(after: readonly PromSample[], before: readonly PromSample[]): ReconcileLatency {
+  const name = "modelendpoint_reconcile_duration_seconds";
+  const diff = bucketDiff(buckets(after, name), buckets(before, name));
+  return {
+    count: diff.get(Number.POSITIVE_INFINITY) ?? 0,
+    p50Ms: histogramQuantile(0.5, diff) * 1000,
+    p99Ms: histogramQuantile(0.99, diff) * 1000,
+  };
+}
+
+async function deleteNamespace(client: KubeClient, ns: string, log: (line: string) => void): Promise<number> {
+  const started = now();
+  const namespaces = client.resource(NAMESPACES);
+  await namespaces.delete("", ns, { propagationPolicy: "Background" });
+  for (;;) {
+    try {
+      await namespaces.get("", ns);
+    } catch (err) {
+      if (err instanceof NotFoundError) return now() - started;
+      throw err;
+    }
+    if (now() - started > 900_000) {
+      log(`namespace ${ns} still there after 15 minutes; going on`);
+      return now() - started;
+    }
+    await delay(1000);
+  }
+}
+
+/** What the operator's memory peaked at, by kind (MiB), from its own process metrics. */
+export interface MemoryPeaks {
+  readonly heapUsedMiB: number;
+  readonly heapTotalMiB: number;
+  readonly externalMiB: number;
+}
+
+const MEMORY_METRICS = {
+  heapUsedMiB: "modelendpoint_nodejs_heap_size_used_bytes",
+  heapTotalMiB: "modelendpoint_nodejs_heap_size_total_bytes",
+  externalMiB: "modelendpoint_nodejs_external_memory_bytes",
+} as const;
+
+/**
+ * Samples the operator's queue depth and memory every second until stopped; returns the peaks.
+ * (The depth is a gauge: a peak shorter than a second can be missed.)
+ */
+function sampler(operator: OperatorProcess): { stop: () => Promise<{ queue: number; memory: MemoryPeaks }> } {
+  let queue = 0;
+  const memory: Record<keyof MemoryPeaks, number> = { heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0 };
+  const state = { running: true };
+  const loop = (async () => {
+    while (state.running) {
+      try {
+        const m = await operator.metrics(["modelendpoint_workqueue_depth", "modelendpoint_nodejs_"]);
+        queue = Math.max(queue, sumOf(m, "modelendpoint_workqueue_depth"));
+        for (const [k, name] of Object.entries(MEMORY_METRICS) as [keyof MemoryPeaks, string][])
+          memory[k] = Math.max(memory[k], sumOf(m, name) / 2 ** 20);
+      } catch {
+        // A scrape that fails under load is skipped.
+      }
+      await delay(1000);
+    }
+  })();
+  return {
+    stop: async () => {
+      state.running = false;
+      await loop;
+      return { queue, memory };
+    },
+  };
+}
+
+async function runFleet(ctx: ScaleContext, system: System): Promise<ScaleRun> {
+  const { client, fleet, operator, log } = ctx;
+  const ns = `bench-fleet-${system === "deployment" ? "dep" : "mep"}-${String(ctx.run)}`;
+  await client.resource(NAMESPACES).create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+  const timeline = await Timeline.start(client, ns);
+  const names = Array.from({ length: fleet }, (_, i) => `f${String(i).padStart(4, "0")}`);
+  const deployments = client.resource(DEPLOYMENTS);
+  const endpoints = client.modelEndpoints<ModelEndpointObject>();
+  const timeoutMs = 120_000 + fleet * 600;
+  try {
+    if (system === "deployment")
+      await pool(names, CONCURRENCY, (name) => client.services.create(deploymentService(ns, name)));
+    await delay(2000);
+    const startLoad = load();
+    const writesBefore = await scrapeWrites(ctx.cp);
+    const opBefore = await operator.metrics();
+    const opMeter = new ProcessMeter(operator.pid, 500);
+    const kcmMeter = new ProcessMeter(kcmPid(ctx.cp), 500);
+    const samples = sampler(operator);
+
+    // Created at once.
+    const t0 = now();
+    let ready: Tracker;
+    if (system === "deployment") {
+      await pool(names, CONCURRENCY, (name) => deployments.create(deployment(ns, name, REPLICAS, BUDGETS)));
+      ready = timeline.trackDeployments(names, deploymentDone(1, REPLICAS), timeoutMs);
+    } else {
+      await pool(names, CONCURRENCY, (name) => endpoints.create(modelEndpoint(ns, name, REPLICAS)));
+      ready = timeline.trackEndpoints(names, endpointDone(1, { m1: "DEPLOYED" }), timeoutMs);
+    }
+    const tReady = await ready.all;
+    log(`fleet ${String(fleet)} ${system}: all Ready in ${((tReady - t0) / 1000).toFixed(1)}s`);
+    await delay(2000);
+    const opMid = await operator.metrics();
+
+    // Rolled at once.
+    const t1 = now();
+    let rolled: Tracker;
+    if (system === "deployment") {
+      await pool(names, CONCURRENCY, (name) => deployments.mergePatch(ns, name, rollDeployment(name)));
+      rolled = timeline.trackDeployments(names, deploymentDone(2, REPLICAS), timeoutMs);
+    } else {
+      await pool(names, CONCURRENCY, (name) =>
+        endpoints.mergePatch(ns, name, rollModelEndpoint(REPLICAS, BUDGETS)),
+      );
+      rolled = timeline.trackEndpoints(names, endpointDone(2, { m1: "REPLACED", m2: "DEPLOYED" }), timeoutMs);
+    }
+    const tRolled = await rolled.all;
+    log(`fleet ${String(fleet)} ${system}: all rolled in ${((tRolled - t1) / 1000).toFixed(1)}s`);
+    await delay(2000);
+
+    const peaks = await samples.stop();
+    const writes = attribute(diffWrites(await scrapeWrites(ctx.cp), writesBefore));
+    const opAfter = await operator.metrics();
+    const op = opMeter.stop();
+    const kcm = kcmMeter.stop();
+    const statusWrites =
+      system === "modelendpoint"
+        ? countStatusWrites(
+            timeline.statuses.filter((s) => s.t > t0),
+            writes,
+            sumOf(opAfter, "modelendpoint_status_writes_total") -
+              sumOf(opBefore, "modelendpoint_status_writes_total"),
+          )
+        : undefined;
+    const isOp = system === "modelendpoint";
+    const result: Omit<ScaleRun, "cleanupMs"> = {
+      system,
+      fleet,
+      run: ctx.run,
+      load: startLoad,
+      readyMs: tReady - t0,
+      readyP50Ms: p50(ready, t0),
+      rolledMs: tRolled - t1,
+      rolledP50Ms: p50(rolled, t1),
+      reconcile: isOp ? latency(opAfter, opBefore) : NO_LATENCY,
+      reconcileCreate: isOp ? latency(opMid, opBefore) : NO_LATENCY,
+      reconcileRoll: isOp ? latency(opAfter, opMid) : NO_LATENCY,
+      queueDepthPeak: peaks.queue,
+      operatorMemory: peaks.memory,
+      operatorPeakRssMiB: op.peakRssMiB,
+      operatorRssAfterMiB: op.rssMiB,
+      controllerCpuMs: isOp ? op.cpuMs : kcm.cpuMs,
+      kcmCpuMs: kcm.cpuMs,
+      operatorCpuMs: op.cpuMs,
+      writes,
+      ...(statusWrites === undefined ? {} : { statusWrites }),
+    };
+    await timeline.stop();
+    const cleanupMs = await deleteNamespace(client, ns, log);
+    return { ...result, cleanupMs };
+  } catch (err) {
+    await timeline.stop();
+    throw err;
+  }
+}
+
+/** Both fleets, one after the other (the order alternates between repetitions). */
+export async function runScale(ctx: ScaleContext): Promise<ScaleRun[]> {
+  const order: System[] =
+    ctx.run % 2 === 0 ? ["deployment", "modelendpoint"] : ["modelendpoint", "deployment"];
+  const out: ScaleRun[] = [];
+  for (const system of order) {
+    const r = await runFleet(ctx, system);
+    ctx.log(
+      `fleet ${String(ctx.fleet)} ${system} #${String(ctx.run)}: ready ${(r.readyMs / 1000).toFixed(1)}s, rolled ${(r.rolledMs / 1000).toFixed(1)}s, cpu ${(r.controllerCpuMs / 1000).toFixed(1)}s, reconcile p99 ${r.reconcile.p99Ms.toFixed(1)}ms, queue peak ${String(r.queueDepthPeak)}, RSS peak ${r.operatorPeakRssMiB.toFixed(0)} MiB (cleanup ${(r.cleanupMs / 1000).toFixed(0)}s)`,
+    );
+    out.push(r);
+  }
+  return out;
+}
