@@ -47,7 +47,7 @@ function judge(
   member: Member,
   current: (id: string) => DeployedModelState | undefined,
 ): Failure | undefined {
-  const previousId = member.previousId;
+  const previousId = member.namedPreviousId;
   if (previousId === undefined) return undefined;
   const previous = ctx.byId.get(previousId);
   if (previous === undefined) {

@@ -75,8 +75,10 @@ export interface Member {
   readonly id: string;
   readonly index: number;
   readonly spec: DeployedModelSpec;
-  /** The chain link: as recorded when first seen, else as in spec. */
+  /** The chain link: the named previous model, or its nearest ancestor in spec once it left. */
   readonly previousId: string | undefined;
+  /** The previous model the entry names (recorded when first seen, else as in spec); R10 judges this one. */
+  readonly namedPreviousId: string | undefined;
   readonly revision: number;
   readonly record: RecordView | undefined;
   /** The recorded status as read, for "did anything change" comparisons. */
@@ -140,6 +142,7 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
       index,
       spec,
       previousId: links[index]?.previousId,
+      namedPreviousId: namedPrevious(spec, records),
       revision: revisions.get(spec.id) ?? 1,
       record,
       raw: rawById.get(spec.id),
@@ -190,17 +193,16 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
  *
  * m1 <- m2 <- m3, the user removes the replaced m2 (m1 keeps the traffic key): the pass that sees it
  * gone still has m2's record (previous m1), so m3 links to m1 and records that; the chain, its pool
- * and its traffic share stay one. An entry seen for the first time is not relinked: R10 judges it
- * against the model it names.
+ * and its traffic share stay one. An entry seen for the first time is linked the same way (a refused
+ * entry still belongs to its chain, so a traffic key put on it is not stranded), while R10 judges it
+ * against the model it names ({@link namedPrevious}).
  */
 function findLink(
   entry: DeployedModelSpec,
   records: ReadonlyMap<string, RecordView>,
   specIds: ReadonlySet<string>,
 ): string | undefined {
-  const record = records.get(entry.id);
-  const named = record?.previousDeployedModel ?? entry.rolloutOptions?.previousDeployedModel;
-  if (record === undefined) return named;
+  const named = namedPrevious(entry, records);
   let current = named;
   const seen = new Set<string>();
   while (current !== undefined && !specIds.has(current) && !seen.has(current)) {
@@ -208,6 +210,14 @@ function findLink(
     current = records.get(current)?.previousDeployedModel;
   }
   return current !== undefined && specIds.has(current) ? current : named;
+}
+
+/** The model an entry names as its previous one: as recorded when first seen, else as in spec. */
+function namedPrevious(
+  entry: DeployedModelSpec,
+  records: ReadonlyMap<string, RecordView>,
+): string | undefined {
+  return records.get(entry.id)?.previousDeployedModel ?? entry.rolloutOptions?.previousDeployedModel;
 }
 
 /** A pod that may receive traffic: Ready, running and not terminating (R6). */

@@ -101,7 +101,9 @@ function hasProgressed(chain: Chain, rollout: Member): boolean {
 /** The chain's running rollout at the start of the pass, if any. */
 export function findRunningRollout(chain: Chain): Member | undefined {
   const known = chain.members.flatMap((m) =>
-    m.startState === undefined ? [] : [{ ...m, state: m.startState }],
+    m.startState === undefined
+      ? []
+      : [{ id: m.id, index: m.index, revision: m.revision, state: m.startState }],
   );
   const intended = findIntended(known);
   if (intended?.state !== "BEING_DEPLOYED") return undefined;

@@ -15,6 +15,7 @@ import { memoizedFormatTime } from "./time.ts";
 import { EventReason, REFUSAL_REASONS } from "./types.ts";
 import type {
   Action,
+  DedicatedResources,
   DeployedModelState,
   DeployedModelStatus,
   EndpointStatus,
@@ -70,7 +71,14 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
 
   // 4. One step per chain.
   const steps = ctx.chains.map((chain) => {
-    const intended = findIntended(chain.members.map((m) => ({ ...m, state: judgedOf(m.id).state })));
+    const intended = findIntended(
+      chain.members.map((m) => ({
+        id: m.id,
+        index: m.index,
+        revision: m.revision,
+        state: judgedOf(m.id).state,
+      })),
+    );
     return planChainStep(chain, intended === undefined ? undefined : ctx.byId.get(intended.id), judgedOf);
   });
 
@@ -117,9 +125,14 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     }
     summaries.push(summarizeChain(chain, step, stateOf, reasonOf));
   });
+  const chainIndex = new Map<string, number>();
+  ctx.chains.forEach((chain, c) => {
+    for (const m of chain.members) chainIndex.set(m.id, c);
+  });
   for (const member of ctx.members) {
-    const chain = ctx.chains.find((ch) => ch.members.includes(member));
-    const step = chain === undefined ? undefined : steps[ctx.chains.indexOf(chain)];
+    const c = chainIndex.get(member.id);
+    const chain = c === undefined ? undefined : ctx.chains[c];
+    const step = c === undefined ? undefined : steps[c];
     const own = judged.get(member.id);
     deployedModels.push(
       buildDeployedModelStatus(
@@ -135,7 +148,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
           previousDeployedModel: member.previousId,
           reason: stateOf(member.id) === "FAILED" ? own?.reason : undefined,
           progressTime: progressTimes.get(member.id),
-          dedicatedResources: member.inherited.dedicatedResources,
+          dedicatedResources: resourcesOf(member, chain?.poolSize),
           serviceAccount: member.inherited.serviceAccount,
         },
         member.raw,
@@ -162,8 +175,10 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   const decisions = steps.flatMap((s) => s.decisions);
   const grow = decisions.filter((d) => d.kind === "create" || d.to > d.from);
   const shrink = decisions.filter((d) => d.kind === "scale" && d.to < d.from);
-  const poolOf = (member: Member): number =>
-    ctx.chains.find((ch) => ch.members.includes(member))?.poolSize ?? 0;
+  const poolOf = (member: Member): number => {
+    const c = chainIndex.get(member.id);
+    return (c === undefined ? undefined : ctx.chains[c]?.poolSize) ?? 0;
+  };
   const labelChanges = ctx.snapshot.pods.flatMap((pod): Action[] => {
     if (pod.deleting) return [];
     const want = serving.podNames.has(pod.name);
@@ -195,6 +210,17 @@ function shareOf(ctx: PlanContext, id: string): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
 }
 
+/**
+ * The compute a member records and is built with: what it resolved under R2, or, for a rolling
+ * deployment whose chain lost every other memory of it, the pool size alone, so the next pass still
+ * knows N even if the ReplicaSet that told it goes away.
+ */
+function resourcesOf(member: Member, poolSize: number | undefined): DedicatedResources | undefined {
+  const own = member.inherited.dedicatedResources;
+  if (own !== undefined || member.previousId === undefined || poolSize === undefined) return own;
+  return { minReplicaCount: poolSize };
+}
+
 function toAction(decision: ReplicaDecision, poolSize: number): Action {
   const member = decision.member;
   if (decision.kind === "scale") {
@@ -206,6 +232,7 @@ function toAction(decision: ReplicaDecision, poolSize: number): Action {
       to: decision.to,
     };
   }
+  const dedicatedResources = resourcesOf(member, poolSize);
   return {
     kind: "createReplicaSet",
     deployedModelId: member.id,
@@ -218,6 +245,7 @@ function toAction(decision: ReplicaDecision, poolSize: number): Action {
       containerSpec: member.spec.containerSpec,
       revisionNumber: member.revision,
       ...member.inherited,
+      ...(dedicatedResources === undefined ? {} : { dedicatedResources }),
       ...(member.previousId === undefined ? {} : { previousDeployedModel: member.previousId }),
     },
   };

@@ -128,12 +128,12 @@ export function planChainStep(
     return { ...waiting, decisions };
   }
 
+  const byId = new Map(chain.members.map((m) => [m.id, m]));
   const old = orderForRetirement(
     chain.members
       .filter((m) => m.id !== intended.id && m.replicaSet !== undefined && !m.replicaSet.deleting)
-      .map((m) => ({ ...m, state: judged(m.id).state })),
-  );
-  const byId = new Map(old.map((m) => [m.id, m]));
+      .map((m) => ({ id: m.id, index: m.index, revision: m.revision, state: judged(m.id).state })),
+  ).flatMap((c) => byId.get(c.id) ?? []);
   for (const change of calculateOldScaleDown(
     n,
     budgets,

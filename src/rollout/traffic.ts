@@ -86,18 +86,18 @@ export function calculateServingCounts(supplies: readonly ChainSupply[]): number
   let bestK = 0;
   let bestD = 0;
   for (let k = 1; k <= totalReady; k++) {
+    // error(k) = d / (k * totalShare). Only a d with d / k <= bestD / bestK can win (ties go to the
+    // larger k), so most k are settled by one feasibility check at that bound.
+    let high = bestK === 0 ? k * totalShare : Math.floor((bestD * k) / bestK);
+    if (!feasible(k, high)) continue;
     let low = 0;
-    let high = k * totalShare;
     while (low < high) {
       const mid = Math.floor((low + high) / 2);
       if (feasible(k, mid)) high = mid;
       else low = mid + 1;
     }
-    // error(k) = low / (k * totalShare); compare low / k with bestD / bestK, ties go to the larger k.
-    if (bestK === 0 || low * bestK <= bestD * k) {
-      bestK = k;
-      bestD = low;
-    }
+    bestK = k;
+    bestD = low;
   }
 
   const { lo, hi } = bounds(bestK, bestD);

@@ -186,11 +186,11 @@ class Simulation {
     const cluster = this.#cluster;
     for (let step = 0; step < this.#scenario.steps; step++) {
       const roll = this.#random();
-      if (roll < 0.35) this.#pass();
-      else if (roll < 0.55) {
+      if (roll < 0.2) this.#pass();
+      else if (roll < 0.4) {
         if (cluster.syncReplicaSets(this.#pick([...cluster.replicaSets.keys()]) ?? "")) this.#changed();
-      } else if (roll < 0.8) this.#advance(1 + Math.floor(this.#random() * 30));
-      else if (roll < 0.86) {
+      } else if (roll < 0.75) this.#advance(1 + Math.floor(this.#random() * 30));
+      else if (roll < 0.83) {
         if (this.#scenario.disruptions) this.#disrupt();
       } else this.#userOp();
       this.#checkInvariants();
