@@ -110,7 +110,8 @@ Flags:
                                current revision)
       --port N                 the serving port (default: the previous model's)
       --env NAME=VALUE         an environment variable (repeatable)
-      --arg ARG                a container argument (repeatable)
+      --arg ARG                a container argument (repeatable; --arg=--flag for one that
+                               starts with a dash)
       --command CMD            the container command, word by word (repeatable)
       --service-account NAME   the pods' ServiceAccount (default: inherited from the previous model)
       --dry-run                print the new deployed model and write nothing

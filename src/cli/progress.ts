@@ -74,7 +74,7 @@ export function judge(view: EndpointView, id: string): Progress {
     default:
       return {
         phase: "progressing",
-        line: `${label} ${model.state}: ${model.message ?? ""} [${replicasOf(members)}]; ${traffic}`,
+        line: `${label} ${model.state}${model.message === undefined ? "" : `: ${model.message}`} [${replicasOf(members)}]; ${traffic}`,
       };
   }
 }

@@ -27,8 +27,9 @@ export function renderGet(
   options: { readonly allDeploymentStates: boolean; readonly wide: boolean; readonly showNamespace: boolean },
 ): string {
   if (views.length === 0) return "No ModelEndpoints found.\n";
-  const parts: string[] = [];
+  const blocks: string[] = [];
   for (const view of views) {
+    const parts: string[] = [];
     const name = options.showNamespace ? `${view.namespace}/${view.name}` : view.name;
     const stale =
       view.observedGeneration === view.generation
@@ -63,8 +64,9 @@ export function renderGet(
       );
     }
     if (view.models.length === 0) parts.push("  (no deployed models)\n");
+    blocks.push(parts.join(""));
   }
-  return parts.join("\n");
+  return blocks.join("\n");
 }
 
 /** `rollout history`: every revision of every chain, chains in spec order, oldest revision first. */
