@@ -282,6 +282,24 @@ describe("the chart, rendered", () => {
   });
 });
 
+describe("the kind quickstart's examples", () => {
+  it("are accepted by the API server once rewritten to a small real serving image", async () => {
+    const ns = await createNamespace("chart-kind");
+    for (const file of ["01-first-deployment", "02-rolling-deployment", "03-rollback", "04-traffic-split"]) {
+      const manifest = await run(join(ROOT, "node_modules", ".bin", "node"), [
+        join(ROOT, "scripts", "kind-example.ts"),
+        join(ROOT, "examples", `${file}.yaml`),
+      ]);
+      expect(manifest).toContain("hashicorp/http-echo:1.0");
+      await run(
+        controlPlane().kubectl,
+        [admin(), "apply", "--server-side", "--dry-run=server", "-n", ns, "-f", "-"],
+        manifest,
+      );
+    }
+  });
+});
+
 describe("the chart, installed cluster-wide (the default)", () => {
   let releaseNs = "";
   let workNs = "";
