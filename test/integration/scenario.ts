@@ -177,6 +177,8 @@ export class PodGate {
   readonly #core: CoreV1Api;
   readonly #namespace: string;
   readonly #informer: Informer<V1Pod> & ObjectCache<V1Pod>;
+  /** Pods whose label is on its way; a pod counts as held once the label is on. */
+  readonly #holding = new Map<string, Promise<void>>();
   readonly #held = new Set<string>();
   readonly #released = new Set<string>();
   readonly #errors: unknown[] = [];
@@ -211,13 +213,19 @@ export class PodGate {
 
   #hold(pod: V1Pod): void {
     const name = pod.metadata?.name ?? "";
-    if (this.#open || this.#held.has(name) || this.#released.has(name)) return;
-    this.#held.add(name);
-    this.#label(name, "true").then(
+    if (this.#open || this.#holding.has(name) || this.#held.has(name) || this.#released.has(name)) return;
+    const holding = this.#label(name, "true").then(
       (labelled) => {
+        this.#held.add(name);
         if (isReady(labelled)) this.#late.push(name);
       },
-      (err: unknown) => this.#errors.push(err),
+      (err: unknown) => {
+        this.#errors.push(err);
+      },
+    );
+    this.#holding.set(
+      name,
+      holding.finally(() => this.#holding.delete(name)),
     );
   }
 
@@ -228,7 +236,7 @@ export class PodGate {
     );
   }
 
-  /** The pods held right now. */
+  /** The pods held right now (their label is on). */
   get held(): readonly string[] {
     return [...this.#held].sort();
   }
@@ -256,6 +264,7 @@ export class PodGate {
   /** Stops holding: every held pod is let go, and new pods are left alone. */
   async open(): Promise<void> {
     this.#open = true;
+    await Promise.all(this.#holding.values());
     await this.release(this.#held.size);
   }
 
@@ -265,6 +274,7 @@ export class PodGate {
    */
   async stop(): Promise<void> {
     this.#open = true;
+    await Promise.all(this.#holding.values());
     await this.#informer.stop();
     const real = this.#errors.filter((e) => (e as { code?: number }).code !== 404);
     if (real.length > 0) throw new Error(`the pod gate failed to label pods: ${String(real[0])}`);
