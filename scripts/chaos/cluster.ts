@@ -17,7 +17,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 
-import { GROUP, PLURAL, VERSION } from "../../src/api/constants.ts";
+import { GROUP, LABEL_ENDPOINT, PLURAL, VERSION } from "../../src/api/constants.ts";
 import type { ControlPlane } from "../../src/testing/controlplane.ts";
 
 export { LABEL_ENDPOINT } from "../../src/api/constants.ts";

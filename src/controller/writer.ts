@@ -7,9 +7,14 @@
  * - deletions are conditional on the uid the plan saw;
  * - the status is replaced with the resourceVersion it was computed from;
  * - creating an object that already exists is success when this endpoint controls it (the cache
- *   had not seen it yet) and a terminal error when something else does.
+ *   had not seen it yet) and a terminal error when something else does;
+ * - creating an object the API server finds invalid (422) is a terminal error: the object is built
+ *   from an immutable spec entry, so the same request can never succeed, and the engine fails the
+ *   rollout at once with the API server's reason (ReplicaSetCreateFailed) instead of retrying it
+ *   silently until the progress deadline. Example: requests above limits in containerSpec.resources
+ *   pass the CRD's rules but not Kubernetes' pod validation.
  */
-import { ConflictError, NotFoundError, TerminalError } from "../kube/errors.ts";
+import { ConflictError, InvalidError, NotFoundError, TerminalError } from "../kube/errors.ts";
 import type { KubeClient, ResourceClient } from "../kube/client.ts";
 import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
 import { LABEL_SERVING } from "./objects.ts";
@@ -49,13 +54,19 @@ async function createOwned<T extends KubeObject>(
   obj: T,
   ownerUid: string,
 ): Promise<void> {
+  const namespace = obj.metadata?.namespace ?? "";
+  const name = obj.metadata?.name ?? "";
   try {
     await client.create(obj, { fieldManager: FIELD_MANAGER });
   } catch (err) {
+    if (err instanceof InvalidError) {
+      throw new TerminalError(
+        `the API server refused ${client.type.kind} ${namespace}/${name}: ${err.status?.message ?? err.message}`,
+        { cause: err },
+      );
+    }
     if (!(err instanceof ConflictError)) throw err;
     // AlreadyExists: ours (the cache lags) is fine; anyone else's is a name clash a retry cannot fix.
-    const namespace = obj.metadata?.namespace ?? "";
-    const name = obj.metadata?.name ?? "";
     const existing = await client.get(namespace, name);
     if (!controlledBy(existing, ownerUid)) {
       throw new TerminalError(

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+
+import { KubeClient } from "../kube/client.ts";
+import { errorFromResponse, ForbiddenError, TerminalError } from "../kube/errors.ts";
+import type { ReplicaSet } from "../kube/objects.ts";
+import type { HttpRequest, StreamRequest, Transport } from "../kube/transport.ts";
+import { ApiWriter } from "./writer.ts";
+
+/** Answers each request with the next scripted answer (an Error rejects). */
+class ScriptedTransport implements Transport {
+  readonly requests: HttpRequest[] = [];
+  readonly answers: unknown[];
+
+  constructor(...answers: unknown[]) {
+    this.answers = answers;
+  }
+
+  request(req: HttpRequest): Promise<unknown> {
+    this.requests.push(req);
+    const answer = this.answers.shift();
+    return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+  }
+
+  // eslint-disable-next-line require-yield -- never watched here
+  async *stream(_req: StreamRequest): AsyncIterable<unknown> {
+    await Promise.resolve();
+    throw new Error("not used");
+  }
+}
+
+const rs: ReplicaSet = {
+  apiVersion: "apps/v1",
+  kind: "ReplicaSet",
+  metadata: { name: "fraud-m1", namespace: "ml" },
+};
+
+describe("ApiWriter.createReplicaSet", () => {
+  it("turns a 422 into a terminal error carrying the API server's reason", async () => {
+    const refused = errorFromResponse(
+      422,
+      {
+        kind: "Status",
+        code: 422,
+        reason: "Invalid",
+        message:
+          'ReplicaSet.apps "fraud-m1" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
+      },
+      undefined,
+    );
+    const writer = new ApiWriter(new KubeClient(new ScriptedTransport(refused)));
+    const error = await writer.createReplicaSet(rs, "uid-1").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TerminalError);
+    expect((error as Error).message).toBe(
+      'the API server refused ReplicaSet ml/fraud-m1: ReplicaSet.apps "fraud-m1" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
+    );
+  });
+
+  it("leaves a 403 retryable: a permission can be granted later", async () => {
+    const forbidden = errorFromResponse(
+      403,
+      { kind: "Status", code: 403, reason: "Forbidden", message: "no" },
+      undefined,
+    );
+    const writer = new ApiWriter(new KubeClient(new ScriptedTransport(forbidden)));
+    const error = await writer.createReplicaSet(rs, "uid-1").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForbiddenError);
+    expect(error).not.toBeInstanceOf(TerminalError);
+  });
+
+  it("takes AlreadyExists of its own object as done, and anyone else's as terminal", async () => {
+    const exists = errorFromResponse(409, { kind: "Status", code: 409, reason: "AlreadyExists" }, undefined);
+    const owned = (uid: string): ReplicaSet => ({
+      ...rs,
+      metadata: {
+        ...rs.metadata,
+        ownerReferences: [{ apiVersion: "v", kind: "ModelEndpoint", name: "fraud", uid, controller: true }],
+      },
+    });
+    await new ApiWriter(new KubeClient(new ScriptedTransport(exists, owned("uid-1")))).createReplicaSet(
+      rs,
+      "uid-1",
+    );
+    const error = await new ApiWriter(new KubeClient(new ScriptedTransport(exists, owned("uid-2"))))
+      .createReplicaSet(rs, "uid-1")
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TerminalError);
+  });
+});
