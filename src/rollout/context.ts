@@ -119,7 +119,7 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
   const links: Link[] = entries.map((entry, index) => ({
     id: entry.id,
     index,
-    previousId: findLink(entry, records, specIds),
+    previousId: findLink(entry, records, specIds, replicaSets.get(entry.id)?.lineage),
   }));
   const linkById = new Map(links.map((l) => [l.id, l]));
   const previousOf = (id: string): string | undefined => linkById.get(id)?.previousId;
@@ -195,12 +195,14 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
  * gone still has m2's record (previous m1), so m3 links to m1 and records that; the chain, its pool
  * and its traffic share stay one. An entry seen for the first time is linked the same way (a refused
  * entry still belongs to its chain, so a traffic key put on it is not stranded), while R10 judges it
- * against the model it names ({@link namedPrevious}).
+ * against the model it names ({@link namedPrevious}). When status was lost too, the lineage kept on
+ * the entry's ReplicaSet gives the nearest ancestor still in spec.
  */
 function findLink(
   entry: DeployedModelSpec,
   records: ReadonlyMap<string, RecordView>,
   specIds: ReadonlySet<string>,
+  lineage: readonly string[] | undefined,
 ): string | undefined {
   const named = namedPrevious(entry, records);
   let current = named;
@@ -209,7 +211,20 @@ function findLink(
     seen.add(current);
     current = records.get(current)?.previousDeployedModel;
   }
-  return current !== undefined && specIds.has(current) ? current : named;
+  if (current !== undefined && specIds.has(current)) return current;
+  // Status no longer knows the way (it was lost): the ancestors kept on the ReplicaSet do.
+  return lineage?.find((id) => specIds.has(id)) ?? named;
+}
+
+/** The chain ancestors of a member, nearest first, following links; for a new ReplicaSet's lineage. */
+export function findLineage(member: Member, byId: ReadonlyMap<string, Member>): string[] {
+  const lineage: string[] = [];
+  let current = member.previousId;
+  while (current !== undefined && !lineage.includes(current) && current !== member.id) {
+    lineage.push(current);
+    current = byId.get(current)?.previousId;
+  }
+  return lineage;
 }
 
 /** The model an entry names as its previous one: as recorded when first seen, else as in spec. */

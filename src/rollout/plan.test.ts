@@ -161,6 +161,7 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
           revision: 1,
           replicas: 3,
           poolSize: 3,
+          lineage: [],
           model: {
             id: "m1",
             model: "m1@1",
@@ -375,6 +376,7 @@ describe("R2: inherited compute and identity", () => {
       revision: 2,
       replicas: 1,
       poolSize: 2,
+      lineage: ["m1"],
       model: {
         dedicatedResources: {
           machineSpec: { machineType: "n1-standard-2" },
@@ -988,6 +990,26 @@ describe("memory, drift and objects that vanish", () => {
     const frozen = plan(cluster.snapshot(), cluster.now * 1000);
     expect(frozen.actions).toEqual([]);
     expect(condition(frozen, "Ready")).toMatchObject({ status: "False", reason: "PoolSizeUnknown" });
+  });
+
+  it("status lost after a middle revision left spec: the lineage on the ReplicaSet keeps the chain whole", () => {
+    const cluster = deployed(2, { m2: 5, m3: 5 });
+    rollOnto(cluster, 2);
+    settle(cluster, 5);
+    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1"), rolling("m3", "m2")));
+    settle(cluster, 5);
+    expect(cluster.replicaSets.get("m3")?.lineage).toEqual(["m2", "m1"]);
+    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m3", "m2")));
+    settle(cluster, 5);
+    cluster.status = undefined;
+    // m1 (replaced, at 0) is not brought back: it is in m3's chain, below it.
+    const result = pass(cluster);
+    expect(scales(result.actions)).toEqual([]);
+    expect(result.status.deployedModels.map((m) => [m.id, m.state, m.previousDeployedModel])).toEqual([
+      ["m1", "REPLACED", undefined],
+      ["m3", "DEPLOYED", "m1"],
+    ]);
+    expect(result.status.trafficSplit).toEqual({ m3: 100 });
   });
 
   it("a ReplicaSet deleted by someone is recreated with the replicas it should have", () => {

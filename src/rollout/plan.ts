@@ -2,7 +2,7 @@ import { judgeFirstSeen } from "./admission.ts";
 import { calculateProgressDeadlineSeconds } from "./budgets.ts";
 import type { Budgets } from "./budgets.ts";
 import { findIntended } from "./chains.ts";
-import { gatherContext } from "./context.ts";
+import { findLineage, gatherContext } from "./context.ts";
 import type { Chain, Member, PlanContext } from "./context.ts";
 import { checkProgress, summarizeUnready } from "./deadline.ts";
 import type { Failure } from "./deadline.ts";
@@ -187,10 +187,10 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
       : [{ kind: "setPodServing", podName: pod.name, deployedModelId: pod.deployedModelId, serving: want }];
   });
   const actions: Action[] = [
-    ...grow.map((d) => toAction(d, poolOf(d.member))),
+    ...grow.map((d) => toAction(d, ctx, poolOf)),
     ...labelChanges.filter((a) => a.kind === "setPodServing" && a.serving),
     ...labelChanges.filter((a) => a.kind === "setPodServing" && !a.serving),
-    ...shrink.map((d) => toAction(d, poolOf(d.member))),
+    ...shrink.map((d) => toAction(d, ctx, poolOf)),
     ...ctx.removed
       .filter((rs) => !rs.deleting)
       .map((rs): Action => ({
@@ -221,7 +221,7 @@ function resourcesOf(member: Member, poolSize: number | undefined): DedicatedRes
   return { minReplicaCount: poolSize };
 }
 
-function toAction(decision: ReplicaDecision, poolSize: number): Action {
+function toAction(decision: ReplicaDecision, ctx: PlanContext, poolOf: (member: Member) => number): Action {
   const member = decision.member;
   if (decision.kind === "scale") {
     return {
@@ -232,6 +232,7 @@ function toAction(decision: ReplicaDecision, poolSize: number): Action {
       to: decision.to,
     };
   }
+  const poolSize = poolOf(member);
   const dedicatedResources = resourcesOf(member, poolSize);
   return {
     kind: "createReplicaSet",
@@ -239,6 +240,7 @@ function toAction(decision: ReplicaDecision, poolSize: number): Action {
     revision: member.revision,
     replicas: decision.replicas,
     poolSize,
+    lineage: findLineage(member, ctx.byId),
     model: {
       id: member.id,
       model: member.spec.model,

@@ -231,6 +231,12 @@ export interface ReplicaSetSnapshot {
    * root left spec and status was lost.
    */
   readonly poolSize?: number | undefined;
+  /**
+   * The chain ancestors of its deployed model when the ReplicaSet was created, nearest first
+   * ({@link CreateReplicaSet.lineage}, kept by the controller as an annotation); used only when the
+   * model's previous model left spec and status was lost, so the chain is not split.
+   */
+  readonly lineage?: readonly string[] | undefined;
   /** spec.replicas */
   readonly specReplicas: number;
   /** status.replicas: pods created and not terminating. */
@@ -318,6 +324,11 @@ export interface CreateReplicaSet {
   readonly replicas: number;
   /** The chain's N; keep it on the object (annotation) and hand it back as ReplicaSetSnapshot.poolSize. */
   readonly poolSize: number;
+  /**
+   * The model's chain ancestors, nearest first (["m2", "m1"] for m3 -> m2 -> m1); keep it on the
+   * object (an annotation, e.g. comma-separated) and hand it back as ReplicaSetSnapshot.lineage.
+   */
+  readonly lineage: readonly string[];
   readonly model: ResolvedDeployedModel;
 }
 

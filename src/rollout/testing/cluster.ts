@@ -25,6 +25,7 @@ export interface FakeReplicaSet {
   readonly id: string;
   readonly revision: number;
   readonly poolSize: number;
+  readonly lineage: readonly string[];
   spec: number;
   generation: number;
   observedGeneration: number;
@@ -84,6 +85,7 @@ export class FakeCluster {
           name: `ep-${rs.id}`,
           revision: rs.revision,
           poolSize: rs.poolSize,
+          lineage: rs.lineage,
           specReplicas: rs.spec,
           statusReplicas: this.livePods(rs.id).length,
           readyReplicas: ready,
@@ -120,6 +122,7 @@ export class FakeCluster {
             id: action.deployedModelId,
             revision: action.revision,
             poolSize: action.poolSize,
+            lineage: action.lineage,
             spec: action.replicas,
             generation: 1,
             observedGeneration: 0,

@@ -128,11 +128,12 @@ class Simulation {
   /** When the operator will have reacted to the earliest change it has not seen yet. */
   #dueAt: number | undefined;
   /**
-   * The status was lost and no pass has rewritten it yet. A user edit in that window is a double
-   * fault the engine does not claim to survive (chain links of removed entries live in status), so
-   * the user waits for one pass.
+   * The status was lost and no pass has rewritten it yet, or the user edited spec and no pass has seen
+   * it yet. An edit and a status loss both in that window are a double fault the engine does not
+   * claim to survive (chain links of removed entries live in status), so one waits for a pass.
    */
   #statusLost = false;
+  #unseenEdit = false;
   #passes = 0;
   #actions = 0;
   #rollouts = 0;
@@ -235,6 +236,7 @@ class Simulation {
       rs.deleting = true;
       for (const pod of cluster.livePods(rs.id)) cluster.deletePod(pod);
     } else {
+      if (this.#unseenEdit) this.#pass();
       this.#log("the status is lost");
       cluster.status = undefined;
       this.#statusLost = true;
@@ -328,6 +330,7 @@ class Simulation {
       cluster.setSpec({ trafficSplit, deployedModels: spec.deployedModels.filter((d) => !remove.has(d.id)) });
       this.#log(`user: removes ${[...remove].join(", ")}`);
     }
+    this.#unseenEdit = true;
     this.#changed();
   }
 
@@ -337,6 +340,7 @@ class Simulation {
     const cluster = this.#cluster;
     this.#dueAt = undefined;
     this.#statusLost = false;
+    this.#unseenEdit = false;
     const snapshot = cluster.snapshot();
     const before = new Map((cluster.status?.deployedModels ?? []).map((s) => [s.id, s]));
     const result = plan(snapshot, cluster.now * 1000);
