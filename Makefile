@@ -95,9 +95,9 @@ kind-up: image ## with Docker and kind: create the cluster, load the image, helm
 	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --config kind-config.yaml --name $(KIND_CLUSTER)
 	$(KIND) load docker-image $(IMAGE) --name $(KIND_CLUSTER)
 	$(KUBECTL) --context kind-$(KIND_CLUSTER) apply --server-side -f $(CHART)/crds/
-	$(HELM) upgrade --install model-endpoint-operator $(CHART) --kube-context kind-$(KIND_CLUSTER) \
+	image='$(IMAGE)'; $(HELM) upgrade --install model-endpoint-operator $(CHART) --kube-context kind-$(KIND_CLUSTER) \
 	  --namespace $(KIND_NAMESPACE) --create-namespace \
-	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(lastword $(subst :, ,$(IMAGE))) \
+	  --set image.repository="$${image%:*}" --set image.tag="$${image##*:}" \
 	  --set image.pullPolicy=Never --wait --timeout 3m
 
 kind-examples: $(DEPS) ## with kind: apply examples 01-04 (rewritten to a small real serving image) and wait for each
