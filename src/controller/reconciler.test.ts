@@ -4,14 +4,21 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { TerminalError, TransientError } from "../kube/errors.ts";
+import { errorFromResponse, ForbiddenError, TerminalError, TransientError } from "../kube/errors.ts";
 import type { EventInput } from "../kube/events.ts";
 import { noopLogger } from "../kube/logger.ts";
 import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
 import { Store } from "../kube/store.ts";
 import { Metrics } from "../metrics.ts";
 import { plan } from "../rollout/index.ts";
-import { ENDPOINT_INDEX, indexByEndpoint, INVALID_SPEC, Reconciler, SERVICE_CONFLICT } from "./reconciler.ts";
+import {
+  ENDPOINT_INDEX,
+  indexByEndpoint,
+  INVALID_SPEC,
+  PERMISSION_DENIED,
+  Reconciler,
+  SERVICE_CONFLICT,
+} from "./reconciler.ts";
 import type { Writer } from "./writer.ts";
 
 type Write = readonly [string, ...unknown[]];
@@ -263,6 +270,28 @@ describe("Reconciler", () => {
     t.writer.failService.set("fraud-m1", new TransientError("connection reset"));
     await expect(t.reconciler.reconcile("ml/fraud")).rejects.toThrow("connection reset");
     expect(t.writer.kinds()).toEqual(["createService", "createService", "createReplicaSet", "replaceStatus"]);
+  });
+
+  it("a forbidden write: Ready=False naming the permission, a Warning event, retried with backoff", async () => {
+    const t = setup();
+    const message =
+      'replicasets.apps is forbidden: User "meo" cannot create resource "replicasets" in API group "apps" in the namespace "ml"';
+    t.writer.failCreate = errorFromResponse(
+      403,
+      { kind: "Status", code: 403, reason: "Forbidden", message },
+      undefined,
+    );
+    // Thrown to the work queue (backoff), not handed to the engine: granting it later must work.
+    await expect(t.reconciler.reconcile("ml/fraud")).rejects.toBeInstanceOf(ForbiddenError);
+    const status = t.writer.writes.find((w) => w[0] === "replaceStatus")?.[1] as {
+      conditions: { type: string; status: string; reason: string; message: string }[];
+      deployedModels: { state: string }[];
+    };
+    const ready = status.conditions.find((c) => c.type === "Ready");
+    expect(ready).toMatchObject({ status: "False", reason: PERMISSION_DENIED });
+    expect(ready?.message).toContain(message);
+    expect(status.deployedModels[0]?.state).toBe("BEING_DEPLOYED");
+    expect(t.events.map((e) => [e.type, e.reason])).toContainEqual(["Warning", PERMISSION_DENIED]);
   });
 
   it("writes nothing while it does not lead", async () => {

@@ -21,7 +21,7 @@ import { parseModelEndpoint, type ValidationIssue } from "../api/parse.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
 import type { DeployedModel } from "../api/spec.ts";
 import type { Clock } from "../kube/clock.ts";
-import { KubeError, TerminalError } from "../kube/errors.ts";
+import { ForbiddenError, KubeError, TerminalError } from "../kube/errors.ts";
 import type { EventInput } from "../kube/events.ts";
 import type { Logger } from "../kube/logger.ts";
 import type { DeepReadonly, KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
@@ -74,6 +74,13 @@ export const INVALID_SPEC = "InvalidSpec";
  * exists under its name and belongs to someone else.
  */
 export const SERVICE_CONFLICT = "ServiceConflict";
+
+/**
+ * Ready=False, a Warning event and an error log while the API server forbids a write the endpoint
+ * needs (RBAC): the operator's identity lacks a permission of docs/operator.md "Permissions". The
+ * pass is retried with backoff, so the endpoint carries on by itself once the permission is granted.
+ */
+export const PERMISSION_DENIED = "PermissionDenied";
 
 /** An endpoint held up by someone else's Service looks again this often: that object may go away. */
 const SERVICE_CONFLICT_RECHECK_MS = 30_000;
@@ -221,10 +228,16 @@ export class Reconciler {
     const failure = await this.#applyActions(key, ref, endpoint, replicaSets, plan.actions);
     for (const event of plan.events) this.#recordEvent(raw, event);
     this.#countRollouts(namespace, name, plan);
-    const status = this.#reportServiceConflicts(raw, endpoint, plan.status, services.conflicts);
+    const denied = [failure, services.failure].find((e) => e instanceof ForbiddenError);
+    if (denied !== undefined) this.#reportForbidden(raw, denied);
+    const status = this.#reportDenied(
+      endpoint,
+      this.#reportServiceConflicts(raw, endpoint, plan.status, services.conflicts),
+      denied,
+    );
 
     // Persist.
-    await this.#writeStatus(raw, endpoint, status);
+    await this.#forbiddenReported(raw, this.#writeStatus(raw, endpoint, status));
     this.#o.metrics.observeEndpoint(
       namespace,
       name,
@@ -358,6 +371,57 @@ export class Reconciler {
       });
     }
     return { ...status, conditions };
+  }
+
+  /** The status with Ready=False (reason PermissionDenied) while a write is forbidden. */
+  #reportDenied(
+    endpoint: ModelEndpoint,
+    status: WrittenStatus,
+    denied: ForbiddenError | undefined,
+  ): WrittenStatus {
+    if (denied === undefined) return status;
+    const recorded = endpoint.status?.conditions ?? [];
+    const message = forbiddenMessage(denied);
+    const now = this.#o.clock.now();
+    return {
+      ...status,
+      conditions: status.conditions.map((c): WrittenCondition =>
+        c.type === "Ready"
+          ? {
+              ...c,
+              status: "False",
+              reason: PERMISSION_DENIED,
+              message,
+              lastTransitionTime: transitionTime(recorded, c.type, "False", now),
+            }
+          : c,
+      ),
+    };
+  }
+
+  /** A forbidden write, said where someone looks: a Warning event on the endpoint and an error log. */
+  #reportForbidden(raw: DeepReadonly<KubeObject>, err: ForbiddenError): void {
+    const note = forbiddenMessage(err);
+    this.#o.logger.error(
+      {
+        namespace: raw.metadata?.namespace,
+        endpoint: raw.metadata?.name,
+        reason: PERMISSION_DENIED,
+        err: err.status?.message ?? err.message,
+      },
+      "the API server forbids a write this endpoint needs; retrying with backoff until the permission is granted",
+    );
+    this.#o.events.record(raw, { type: "Warning", reason: PERMISSION_DENIED, action: "Write", note });
+  }
+
+  /** Awaits a write; a 403 is reported (event, log) before it is thrown to the work queue. */
+  async #forbiddenReported(raw: DeepReadonly<KubeObject>, write: Promise<void>): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      if (err instanceof ForbiddenError) this.#reportForbidden(raw, err);
+      throw err;
+    }
   }
 
   /** Applies actions in order; returns the first failure (the rest are left to the next pass). */
@@ -506,7 +570,7 @@ export class Reconciler {
     this.#o.events.record(raw, { type: "Warning", reason: INVALID_SPEC, action: "Validate", note: message });
     const next = structuredClone(raw) as KubeObject & { status?: unknown };
     next.status = status;
-    await this.#o.writer.replaceStatus(next);
+    await this.#forbiddenReported(raw, this.#o.writer.replaceStatus(next));
     this.#o.metrics.statusWrites.inc();
   }
 }
@@ -524,6 +588,16 @@ function transitionTime(
   const old = recorded.find((c) => c.type === type);
   if (old?.status === status && old.lastTransitionTime) return old.lastTransitionTime;
   return new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * What a 403 means for the user, with the API server's own words, e.g. 'the operator may not do
+ * this: pods "fraud-m1-x7k2p" is forbidden: User "system:serviceaccount:ops:meo" cannot patch
+ * resource "pods" in API group "" in the namespace "ml"; grant what docs/operator.md
+ * "Permissions" lists'.
+ */
+function forbiddenMessage(err: ForbiddenError): string {
+  return `the operator may not do this: ${err.status?.message ?? err.message}; grant what docs/operator.md "Permissions" lists`;
 }
 
 function controlledBy(obj: DeepReadonly<KubeObject>, uid: string): boolean {
