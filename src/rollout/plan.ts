@@ -23,6 +23,7 @@ import type {
   Instant,
   Plan,
   PlanEvent,
+  SetPodServing,
   Snapshot,
 } from "./types.ts";
 
@@ -56,16 +57,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   const refusals = judgeFirstSeen(ctx, (id) =>
     progress.failures.has(id) ? "FAILED" : ctx.byId.get(id)?.startState,
   );
-  const judged = new Map<string, Judged & { readonly failure?: Failure | undefined }>();
-  for (const member of ctx.members) {
-    const failure = progress.failures.get(member.id) ?? refusals.get(member.id);
-    if (failure !== undefined) {
-      judged.set(member.id, { state: "FAILED", reason: failure.reason, failure });
-    } else {
-      const state = refusals.has(member.id) ? "BEING_DEPLOYED" : (member.startState ?? "BEING_DEPLOYED");
-      judged.set(member.id, { state, reason: state === "FAILED" ? member.record?.reason : undefined });
-    }
-  }
+  const judged = judgeMembers(ctx, progress.failures, refusals);
   const judgedOf = (id: string): Judged => judged.get(id) ?? { state: "BEING_DEPLOYED" };
   const reasonOf = (id: string): FailureReason | undefined => judged.get(id)?.reason;
 
@@ -171,26 +163,58 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     deployedModels,
   };
 
-  // Actions, in the order to apply them.
-  const decisions = steps.flatMap((s) => s.decisions);
-  const grow = decisions.filter((d) => d.kind === "create" || d.to > d.from);
-  const shrink = decisions.filter((d) => d.kind === "scale" && d.to < d.from);
-  const poolOf = (member: Member): number => {
+  const actions = orderActions(ctx, steps, serving.podNames, (member) => {
     const c = chainIndex.get(member.id);
     return (c === undefined ? undefined : ctx.chains[c]?.poolSize) ?? 0;
-  };
-  const labelChanges = ctx.snapshot.pods.flatMap((pod): Action[] => {
-    if (pod.deleting) return [];
-    const want = serving.podNames.has(pod.name);
-    return want === pod.serving
+  });
+
+  const events = collectEvents(ctx, steps, progress.failures, refusals, stateOf, reasonOf, trafficSplit);
+  const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes);
+  return { actions, status, events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
+}
+
+/** Every member's state and failure after R8 and R10: the failure if it failed now, else as it was. */
+function judgeMembers(
+  ctx: PlanContext,
+  failures: ReadonlyMap<string, Failure>,
+  refusals: ReadonlyMap<string, Failure | undefined>,
+): Map<string, Judged & { readonly failure?: Failure | undefined }> {
+  const judged = new Map<string, Judged & { readonly failure?: Failure | undefined }>();
+  for (const member of ctx.members) {
+    const failure = failures.get(member.id) ?? refusals.get(member.id);
+    if (failure !== undefined) {
+      judged.set(member.id, { state: "FAILED", reason: failure.reason, failure });
+    } else {
+      const state = refusals.has(member.id) ? "BEING_DEPLOYED" : (member.startState ?? "BEING_DEPLOYED");
+      judged.set(member.id, { state, reason: state === "FAILED" ? member.record?.reason : undefined });
+    }
+  }
+  return judged;
+}
+
+/**
+ * The actions in the order to apply them: creations and scale-ups, pods that start serving, pods
+ * that stop, scale-downs, deletions of ReplicaSets whose entry left spec. Capacity and traffic are
+ * added before they are taken away; terminating pods are left alone.
+ */
+function orderActions(
+  ctx: PlanContext,
+  steps: readonly ChainStep[],
+  serving: ReadonlySet<string>,
+  poolOf: (member: Member) => number,
+): Action[] {
+  const decisions = steps.flatMap((s) => s.decisions);
+  const labels = ctx.snapshot.pods.flatMap((pod): SetPodServing[] => {
+    const want = serving.has(pod.name);
+    return pod.deleting || want === pod.serving
       ? []
       : [{ kind: "setPodServing", podName: pod.name, deployedModelId: pod.deployedModelId, serving: want }];
   });
-  const actions: Action[] = [
-    ...grow.map((d) => toAction(d, ctx, poolOf)),
-    ...labelChanges.filter((a) => a.kind === "setPodServing" && a.serving),
-    ...labelChanges.filter((a) => a.kind === "setPodServing" && !a.serving),
-    ...shrink.map((d) => toAction(d, ctx, poolOf)),
+  return [
+    ...decisions.filter((d) => d.kind === "create" || d.to > d.from).map((d) => toAction(d, ctx, poolOf)),
+    ...labels.filter((a) => a.serving),
+    ...labels.filter((a) => !a.serving),
+    ...decisions.filter((d) => d.kind === "scale" && d.to < d.from).map((d) => toAction(d, ctx, poolOf)),
     ...ctx.removed
       .filter((rs) => !rs.deleting)
       .map((rs): Action => ({
@@ -199,10 +223,6 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
         replicaSetName: rs.name,
       })),
   ];
-
-  const events = collectEvents(ctx, steps, progress.failures, refusals, stateOf, reasonOf, trafficSplit);
-  const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes);
-  return { actions, status, events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
 }
 
 function shareOf(ctx: PlanContext, id: string): number {

@@ -230,19 +230,28 @@ class Simulation {
       this.#log(`pod ${pod.name} dies`);
       cluster.deletePod(pod);
     } else if (roll < 0.85) {
+      // Not while the status is lost: with neither, nothing remembers the model (a double fault).
+      if (this.#statusLost) return;
       const rs = this.#pick([...cluster.replicaSets.values()].filter((r) => !r.deleting));
       if (rs === undefined) return;
       this.#log(`someone deletes the ReplicaSet of ${rs.id}`);
       rs.deleting = true;
       for (const pod of cluster.livePods(rs.id)) cluster.deletePod(pod);
     } else {
+      // Not while a live model has no ReplicaSet (for the same reason), nor before the operator saw
+      // the user's last edit.
+      const live = (cluster.status?.deployedModels ?? []).filter(
+        (m) => m.state === "BEING_DEPLOYED" || m.state === "DEPLOYED",
+      );
+      if (live.some((m) => cluster.replicaSets.get(m.id)?.deleting !== false)) return;
       if (this.#unseenEdit) this.#pass();
       this.#log("the status is lost");
       cluster.status = undefined;
       this.#statusLost = true;
       // Revisions survive on the ReplicaSets' labels; an entry without one (refused) is judged anew.
-      for (const id of [...this.#revisions.keys()])
+      for (const id of [...this.#revisions.keys()]) {
         if (!cluster.replicaSets.has(id)) this.#revisions.delete(id);
+      }
     }
     this.#changed();
   }
