@@ -11,13 +11,18 @@
  * - a watch whose silence the informer's own watchdog judges (client-node's Watch aborts any
  *   stream quiet for a hard-coded 30 s, shorter than the API server's bookmark interval);
  * - the Status body of a failed watch request (410 Gone), a per-request timeout and AbortSignal,
- *   and the exact Content-Type of each patch flavour without rewriting headers in middleware.
+ *   and the exact Content-Type of each patch flavour without rewriting headers in middleware;
+ * - connections that are kept alive: client-node's agent opens one TLS connection per request and
+ *   builds a TLS context (CA, client certificate and key parsed again) for each. When no proxy is
+ *   configured, requests go through a keep-alive agent of this transport's own with one TLS context
+ *   per set of credentials, so a write costs one round trip, not a handshake and a round trip.
  *
  * Every failure leaves here as a KubeError (errors.ts).
  */
-import type { IncomingMessage } from "node:http";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest, type RequestOptions } from "node:https";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import { createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
 
 import type { KubeConfig } from "@kubernetes/client-node";
 
@@ -67,10 +72,44 @@ export interface KubeConfigTransportOptions {
   readonly userAgent?: string;
 }
 
+/**
+ * An idle kept-alive connection is closed after this long: well below the API server's own idle
+ * timeout (90 s), so the server never closes a connection at the moment it is reused.
+ */
+const IDLE_CONNECTION_MS = 30_000;
+/** Idle connections kept open for reuse (more are closed once their request is done). */
+const MAX_IDLE_CONNECTIONS = 16;
+/** Methods that may be sent again when a reused connection turned out to be closed. */
+const IDEMPOTENT = new Set(["GET", "PUT", "PATCH", "DELETE"]);
+
+/** The request options that make up a TLS identity: a pooled connection serves only its own. */
+const TLS_FIELDS = ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"] as const;
+
+/** https.request hands its options to tls.connect, which takes a ready TLS context. */
+type PooledRequestOptions = RequestOptions & Pick<ConnectionOptions, "secureContext">;
+
+/** A keep-alive agent for one protocol and TLS identity, and that identity's parsed TLS context. */
+interface Pool {
+  readonly protocol: string;
+  readonly identity: readonly unknown[];
+  readonly agent: HttpAgent;
+  readonly secureContext: SecureContext | undefined;
+}
+
+function sameIdentity(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.every((x, i) => {
+    const y = b[i];
+    if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return x.equals(y);
+    if (Array.isArray(x) && Array.isArray(y)) return sameIdentity(x, y) && x.length === y.length;
+    return x === y;
+  });
+}
+
 export class KubeConfigTransport implements Transport {
   private readonly kubeConfig: KubeConfig;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
+  private pool: Pool | undefined;
 
   constructor(kubeConfig: KubeConfig, options: KubeConfigTransportOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -116,16 +155,20 @@ export class KubeConfigTransport implements Transport {
       const status = response.statusCode ?? 0;
       if (status !== 200) throw errorFromResponse(status, await readText(response), response.headers);
       response.setEncoding("utf8");
-      let buffered = "";
+      // Each chunk is scanned once: a large object arriving in many chunks is not searched again
+      // from its start for every chunk.
+      let pending = "";
       for await (const chunk of response as AsyncIterable<string>) {
-        buffered += chunk;
-        for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
+        let from = 0;
+        for (let newline = chunk.indexOf("\n"); newline >= 0; newline = chunk.indexOf("\n", from)) {
+          const line = (pending + chunk.slice(from, newline)).trim();
+          pending = "";
+          from = newline + 1;
           if (line !== "") yield JSON.parse(line) as unknown;
         }
+        pending += chunk.slice(from);
       }
-      if (buffered.trim() !== "") yield JSON.parse(buffered) as unknown;
+      if (pending.trim() !== "") yield JSON.parse(pending) as unknown;
     } catch (err) {
       // Aborting tears the socket down, which surfaces as ECONNRESET: say what really happened.
       throw req.signal.aborted
@@ -176,24 +219,80 @@ export class KubeConfigTransport implements Transport {
       limits.signal?.removeEventListener("abort", forward);
     };
 
-    const options: RequestOptions = {
+    const options: PooledRequestOptions = {
       method,
       headers: { Accept: "application/json", "User-Agent": this.userAgent, ...headers },
       signal: abort.signal,
     };
     try {
       await this.kubeConfig.applyToHTTPSOptions(options);
-      const response = await new Promise<IncomingMessage>((resolve, reject) => {
-        const send = url.protocol === "http:" ? httpRequest : httpsRequest;
-        const req = send(url, options, resolve);
-        req.on("error", reject);
-        req.end(body);
-      });
+      if (cluster.proxyUrl === undefined || cluster.proxyUrl === "") this.usePool(options, url.protocol);
+      const send = url.protocol === "http:" ? httpRequest : httpsRequest;
+      const attempt = (): Promise<IncomingMessage> =>
+        new Promise<IncomingMessage>((resolve, reject) => {
+          const req: ClientRequest = send(url, options, resolve);
+          req.on("error", (err: Error & { code?: string }) => {
+            // A kept-alive connection the server closed just as it was reused: the request never
+            // reached it, so an idempotent one is sent once more on a fresh connection.
+            const closed = err.code === "ECONNRESET" || err.code === "EPIPE";
+            if (req.reusedSocket && closed && IDEMPOTENT.has(method) && !abort.signal.aborted) {
+              attempt().then(resolve, reject);
+            } else {
+              reject(err);
+            }
+          });
+          req.end(body);
+        });
+      const response = await attempt();
       if (!limits.wholeRequest) clearTimeout(timer);
       return { response, timedOut: () => state.timedOut, done };
     } catch (err) {
       done();
       throw state.timedOut ? timeoutError(limits.timeoutMs, err) : classifyApiError(err);
+    }
+  }
+
+  /**
+   * Sends the request through this transport's keep-alive agent, with the TLS context of the
+   * credentials KubeConfig just filled in (parsed once, not for every connection). New credentials
+   * (a rotated client certificate) get a new agent; the old one's idle connections time out.
+   */
+  private usePool(options: PooledRequestOptions, protocol: string): void {
+    const identity = TLS_FIELDS.map((field) => options[field]);
+    let pool = this.pool;
+    if (pool?.protocol !== protocol || !sameIdentity(pool.identity, identity)) {
+      const agentOptions = {
+        keepAlive: true,
+        maxFreeSockets: MAX_IDLE_CONNECTIONS,
+        timeout: IDLE_CONNECTION_MS,
+        scheduling: "lifo" as const,
+      };
+      const secure = protocol === "https:";
+      pool = {
+        protocol,
+        identity,
+        agent: secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions),
+        secureContext: secure
+          ? createSecureContext({
+              ...(options.ca === undefined ? {} : { ca: options.ca }),
+              ...(options.cert === undefined ? {} : { cert: options.cert }),
+              ...(options.key === undefined ? {} : { key: options.key }),
+              ...(options.pfx === undefined ? {} : { pfx: options.pfx }),
+              ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
+            })
+          : undefined,
+      };
+      this.pool = pool;
+    }
+    options.agent = pool.agent;
+    if (pool.secureContext !== undefined) {
+      options.secureContext = pool.secureContext;
+      // Already in the context: left in, they would be parsed again for every new connection.
+      delete options.ca;
+      delete options.cert;
+      delete options.key;
+      delete options.pfx;
+      delete options.passphrase;
     }
   }
 }
