@@ -37,6 +37,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       fleet: { type: "string" },
       "fleet-runs": { type: "string" },
       only: { type: "string" },
+      configs: { type: "string" },
       workers: { type: "string" },
       label: { type: "string" },
       trace: { type: "boolean", default: false },
@@ -53,6 +54,7 @@ function settingsFrom(argv: readonly string[]): Settings {
   --fleet K             endpoints and Deployments in the scale test (full 1000, quick 100; 0 skips it)
   --fleet-runs R        scale test repetitions (full 2, quick 1)
   --only rollout|scale  run one part
+  --configs a,b         rollout budgets to run: surge2, unavail2, pct25 (default all)
   --workers W           the operator's --workers (default: the operator's own default)
   --label TEXT          stored with the results (e.g. "before keep-alive")
   --trace               store each rollout's events in order in the JSON (for reading a run)
@@ -77,6 +79,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     fleet: int(values.fleet, quick ? 100 : 1000, "fleet"),
     fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
     parts: only === undefined ? ["rollout", "scale"] : [only],
+    configs: values.configs === undefined ? CONFIGS.map((c) => c.id) : values.configs.split(","),
     workers: values.workers === undefined ? undefined : int(values.workers, 4, "workers"),
     label: values.label ?? "",
     trace: values.trace,
@@ -160,7 +163,7 @@ async function main(): Promise<void> {
       // of the ModelEndpoint type (it discovers new resources only every 30 s), are not measured.
       for (const system of SYSTEMS) await runRollout(ctx, system, WARMUP, 0);
       log("warm-up rollouts done");
-      for (const config of CONFIGS) {
+      for (const config of CONFIGS.filter((c) => settings.configs.includes(c.id))) {
         for (let run = 0; run < settings.runs; run++) {
           // Alternate which system goes first, so a drift in load favours neither.
           const order = run % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();

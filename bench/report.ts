@@ -15,6 +15,7 @@ export interface Settings {
   readonly fleet: number;
   readonly fleetRuns: number;
   readonly parts: readonly string[];
+  readonly configs: readonly string[];
   readonly workers: number | undefined;
   readonly label: string;
   readonly trace: boolean;
@@ -164,7 +165,7 @@ function rolloutTables(r: BenchResult): string[] {
         "pods done Dep",
         "pods done MEP",
       ],
-      CONFIGS.map((c) => {
+      CONFIGS.filter((c) => r.settings.configs.includes(c.id)).map((c) => {
         const dep = runsOf(r, "deployment", c.id);
         const mep = runsOf(r, "modelendpoint", c.id);
         const dw = s(dep, (x) => x.wallMs / 1000);
@@ -201,7 +202,7 @@ function rolloutTables(r: BenchResult): string[] {
   out.push("");
   out.push("Write cost per rollout (API server request counters; median (min-max))");
   const rows: string[][] = [];
-  for (const c of CONFIGS) {
+  for (const c of CONFIGS.filter((x) => r.settings.configs.includes(x.id))) {
     for (const system of ["deployment", "modelendpoint"] as const) {
       const runs = runsOf(r, system, c.id);
       rows.push([
