@@ -55,7 +55,9 @@ export const DeployedModelStatusSchema = z
       .string()
       .max(63)
       .optional()
-      .describe("The model this one rolls onto, as it was when the rollout was judged."),
+      .describe(
+        "The chain link: the model this one rolls onto, or, once that model left spec, its nearest ancestor still in spec.",
+      ),
     reason: z
       .string()
       .max(1024)

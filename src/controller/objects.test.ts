@@ -32,7 +32,7 @@ const dm: ResolvedDeployedModel = {
 
 describe("owned objects", () => {
   it("builds the ReplicaSet <endpoint>-<id> with labels, owner, probe, resources and the AIP environment", () => {
-    const rs = buildReplicaSet(endpoint, dm, 3);
+    const rs = buildReplicaSet(endpoint, dm, 3, { poolSize: 5, lineage: ["m1"] });
     expect(rs.metadata?.name).toBe("fraud-m2");
     expect(rs.metadata?.ownerReferences).toEqual([
       {
@@ -45,6 +45,11 @@ describe("owned objects", () => {
       },
     ]);
     expect(rs.spec?.replicas).toBe(3);
+    // The engine's memory, read back after a lost status.
+    expect(rs.metadata?.annotations).toMatchObject({
+      "serving.modelendpoint.io/pool-size": "5",
+      "serving.modelendpoint.io/lineage": "m1",
+    });
     expect(rs.spec?.selector.matchLabels).toEqual({
       "serving.modelendpoint.io/endpoint": "fraud",
       "serving.modelendpoint.io/deployed-model": "m2",

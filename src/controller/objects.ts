@@ -126,12 +126,18 @@ export function aipEnvironment(
 /** The chain pool size the engine asked for when it created a ReplicaSet (read back after a restart). */
 export const ANNOTATION_POOL_SIZE = "serving.modelendpoint.io/pool-size";
 
-/** A deployed model's ReplicaSet with `replicas` pods; `poolSize` is its chain's N, kept as an annotation. */
+/** The ids of a deployed model's chain ancestors, nearest first, comma-separated (engine memory). */
+export const ANNOTATION_LINEAGE = "serving.modelendpoint.io/lineage";
+
+/**
+ * A deployed model's ReplicaSet with `replicas` pods. `memory` is what the engine asks to keep on
+ * the object so it can rebuild a lost status: the chain's N and the ancestors' ids.
+ */
 export function buildReplicaSet(
   endpoint: EndpointRef,
   dm: ResolvedDeployedModel,
   replicas: number,
-  poolSize?: number,
+  memory: { readonly poolSize?: number; readonly lineage?: readonly string[] } = {},
 ): ReplicaSet {
   const selector = modelSelector(endpoint.name, dm.id);
   const labels = { ...selector, [LABEL_REVISION]: String(dm.revision), [LABEL_MANAGED_BY]: MANAGED_BY };
@@ -149,8 +155,11 @@ export function buildReplicaSet(
       name: replicaSetName(endpoint.name, dm.id),
       namespace: endpoint.namespace,
       labels,
-      annotations:
-        poolSize === undefined ? annotations : { ...annotations, [ANNOTATION_POOL_SIZE]: String(poolSize) },
+      annotations: {
+        ...annotations,
+        ...(memory.poolSize === undefined ? {} : { [ANNOTATION_POOL_SIZE]: String(memory.poolSize) }),
+        ...(memory.lineage === undefined ? {} : { [ANNOTATION_LINEAGE]: memory.lineage.join(",") }),
+      },
       ownerReferences: [ownerReference(endpoint)],
     },
     spec: {

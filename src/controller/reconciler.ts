@@ -437,12 +437,10 @@ export class Reconciler {
       try {
         switch (action.kind) {
           case "createReplicaSet": {
-            const rs = buildReplicaSet(
-              ref,
-              resolveForObjects(endpoint, action),
-              action.replicas,
-              action.poolSize,
-            );
+            const rs = buildReplicaSet(ref, resolveForObjects(endpoint, action), action.replicas, {
+              poolSize: action.poolSize,
+              lineage: action.lineage,
+            });
             await this.#o.writer.createReplicaSet(rs, ref.uid);
             this.#expect(key, `replicasets/${ref.namespace}/${rs.metadata?.name ?? ""}`, "");
             break;

@@ -6,13 +6,21 @@ import { LABEL_DEPLOYED_MODEL, LABEL_REVISION } from "../api/constants.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
 import type { DeepReadonly, Pod, ReplicaSet } from "../kube/objects.ts";
 import type { ActionError, PodPhase, PodSnapshot, ReplicaSetSnapshot, Snapshot } from "../rollout/types.ts";
-import { ANNOTATION_POOL_SIZE, CONTAINER_NAME, LABEL_SERVING } from "./objects.ts";
+import { ANNOTATION_LINEAGE, ANNOTATION_POOL_SIZE, CONTAINER_NAME, LABEL_SERVING } from "./objects.ts";
 
 const PHASES: ReadonlySet<string> = new Set(["Pending", "Running", "Succeeded", "Failed", "Unknown"]);
 
 function wholeNumber(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,9}$/.test(value)) return undefined;
   return Number(value);
+}
+
+/** "m2,m1" -> ["m2", "m1"]; anything that is not a list of DNS labels is ignored. */
+function lineageOf(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === "") return [];
+  const ids = value.split(",");
+  return ids.every((id) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(id)) ? ids : undefined;
 }
 
 export function replicaSetSnapshot(rs: DeepReadonly<ReplicaSet>): ReplicaSetSnapshot | undefined {
@@ -24,6 +32,7 @@ export function replicaSetSnapshot(rs: DeepReadonly<ReplicaSet>): ReplicaSetSnap
     name: rs.metadata?.name ?? "",
     revision: wholeNumber(rs.metadata?.labels?.[LABEL_REVISION]),
     poolSize: wholeNumber(rs.metadata?.annotations?.[ANNOTATION_POOL_SIZE]),
+    lineage: lineageOf(rs.metadata?.annotations?.[ANNOTATION_LINEAGE]),
     specReplicas: rs.spec?.replicas ?? 1,
     statusReplicas: rs.status?.replicas ?? 0,
     readyReplicas: rs.status?.readyReplicas ?? 0,
