@@ -23,7 +23,7 @@ const int64 = () => z.int().min(0);
 
 export const ConditionSchema = z
   .object({
-    type: z.string().min(1).max(316).describe("Condition type: Ready, Progressing or Degraded."),
+    type: z.string().min(1).max(316).describe("Condition type: Ready, Progressing, Degraded or Stalled."),
     status: z.enum(CONDITION_STATUSES).describe("True, False or Unknown."),
     observedGeneration: int64().optional().describe("metadata.generation the condition was computed from."),
     lastTransitionTime: Timestamp.describe("When status last changed."),
@@ -83,7 +83,7 @@ export const ModelEndpointStatusSchema = z
       .max(MAX_CONDITIONS)
       .optional()
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
-      .describe("Ready, Progressing and Degraded."),
+      .describe("Ready, Progressing, Degraded and Stalled (kstatus' name for Degraded)."),
     trafficSplit: boundedRecord(z.int32().min(0).max(100), MAX_DEPLOYED_MODELS)
       .optional()
       .describe("The effective traffic split right now (deployed-model id -> percent)."),

@@ -221,6 +221,7 @@ describe("Reconciler", () => {
       ["Ready", "False", INVALID_SPEC],
       ["Progressing", "False", INVALID_SPEC],
       ["Degraded", "True", INVALID_SPEC],
+      ["Stalled", "True", INVALID_SPEC],
     ]);
     expect(status.conditions[0]?.message).toMatch(/^spec is invalid: spec\.trafficSplit/);
     expect(t.events.map((e) => [e.type, e.reason])).toEqual([["Warning", INVALID_SPEC]]);
@@ -258,6 +259,7 @@ describe("Reconciler", () => {
       ["Ready", "False", SERVICE_CONFLICT],
       ["Progressing", "True", "NewRevisionProgressing"],
       ["Degraded", "True", SERVICE_CONFLICT],
+      ["Stalled", "True", SERVICE_CONFLICT],
     ]);
     expect(status.conditions[2]?.message).toBe(taken);
     expect(t.events.map((e) => [e.type, e.reason])).toContainEqual(["Warning", SERVICE_CONFLICT]);

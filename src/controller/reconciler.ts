@@ -333,7 +333,7 @@ export class Reconciler {
   }
 
   /**
-   * The engine's status, with Services someone else holds reported: Degraded=True (reason
+   * The engine's status, with Services someone else holds reported: Degraded=True and Stalled=True (reason
    * ServiceConflict), and Ready=False when it is the endpoint's own Service (nothing is served
    * through it). A Warning event says so when the report is new.
    */
@@ -356,7 +356,7 @@ export class Reconciler {
     });
     const servesNothing = conflicts.some((c) => c.name === endpoint.metadata.name);
     const conditions = status.conditions.map((c): WrittenCondition => {
-      if (c.type === "Degraded")
+      if (c.type === "Degraded" || c.type === "Stalled")
         return override(c, "True", c.status === "True" ? `${message}; ${c.message}` : message);
       if (c.type === "Ready" && servesNothing) return override(c, "False", message);
       return c;
@@ -562,6 +562,7 @@ export class Reconciler {
         condition("Ready", "False"),
         condition("Progressing", "False"),
         condition("Degraded", "True"),
+        condition("Stalled", "True"),
       ],
     };
     if (jsonEqual(current, status)) return;

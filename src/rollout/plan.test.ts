@@ -205,6 +205,14 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
             lastTransitionTime: t(0),
             observedGeneration: 1,
           },
+          {
+            type: "Stalled",
+            status: "False",
+            reason: "AsExpected",
+            message: "",
+            lastTransitionTime: t(0),
+            observedGeneration: 1,
+          },
         ],
         trafficSplit: {},
         deployedModels: [
@@ -285,6 +293,7 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
       ["Ready", "True", "AllReplicasAvailable", t(10)],
       ["Progressing", "False", "RolloutComplete", t(10)],
       ["Degraded", "False", "AsExpected", t(0)],
+      ["Stalled", "False", "AsExpected", t(0)],
     ]);
     expect(done.requeueAfterMs).toBeUndefined();
   });
@@ -626,6 +635,7 @@ describe("R8: progress deadline, failure and revert", () => {
       ["Ready", "False", "RolloutReverting"],
       ["Progressing", "True", "RolloutReverting"],
       ["Degraded", "True", "ProgressDeadlineExceeded"],
+      ["Stalled", "True", "ProgressDeadlineExceeded"],
     ]);
     expect(failed.requeueAfterMs).toBeUndefined();
 
@@ -638,6 +648,7 @@ describe("R8: progress deadline, failure and revert", () => {
       ["Ready", "True", "AllReplicasAvailable"],
       ["Progressing", "False", "RolloutReverted"],
       ["Degraded", "True", "ProgressDeadlineExceeded"],
+      ["Stalled", "True", "ProgressDeadlineExceeded"],
     ]);
     expect(reverted.status.trafficSplit).toEqual({ m1: 100 });
     expect(counts(cluster, ["m1"])).toEqual({ pods: 2, available: 2 });
@@ -650,6 +661,7 @@ describe("R8: progress deadline, failure and revert", () => {
       ["Ready", "True", "AllReplicasAvailable"],
       ["Progressing", "False", "RolloutComplete"],
       ["Degraded", "False", "AsExpected"],
+      ["Stalled", "False", "AsExpected"],
     ]);
   });
 

@@ -129,7 +129,7 @@ export interface FailedMember {
 }
 
 /**
- * The three conditions, from the chains and the FAILED entries:
+ * The four conditions, from the chains and the FAILED entries:
  *
  * - Ready is True only when every chain is steady with all N replicas available (kstatus: the
  *   endpoint is Current). An endpoint without deployed models is Ready.
@@ -139,6 +139,8 @@ export interface FailedMember {
  * - Degraded is True while a FAILED entry is in spec, with that entry's reason; the user "acts" by
  *   removing it (which a retry needs anyway: its previousDeployedModel slot is taken). So
  *   Degraded=True survives a completed revert: the endpoint serves, but not what was asked for.
+ * - Stalled mirrors Degraded (same status, reason and message) under the name kstatus reads, so
+ *   Flux and other kstatus users see a failed rollout as Failed without a custom health check.
  */
 export function decideConditions(
   chains: readonly ChainSummary[],
@@ -225,7 +227,8 @@ export function decideConditions(
           reason: first.reason,
           message: failed.map((f) => `${f.id} FAILED (${f.reason}): ${f.message}`).join("; "),
         };
-  return [ready, progressing, degraded];
+  const stalled: ConditionDecision = { ...degraded, type: ConditionType.Stalled };
+  return [ready, progressing, degraded, stalled];
 }
 
 /**

@@ -85,7 +85,7 @@ describe("rollout engine types", () => {
   it("status is what the API schema mirrors", () => {
     expectTypeOf<EndpointStatus["trafficSplit"]>().toEqualTypeOf<Readonly<Record<string, number>>>();
     expectTypeOf<EndpointStatus["conditions"][number]["type"]>().toEqualTypeOf<
-      "Ready" | "Progressing" | "Degraded"
+      "Ready" | "Progressing" | "Degraded" | "Stalled"
     >();
     expectTypeOf<Plan["requeueAfterMs"]>().toEqualTypeOf<number | undefined>();
     expectTypeOf<Budgets>().toEqualTypeOf<{ readonly maxSurge: number; readonly maxUnavailable: number }>();

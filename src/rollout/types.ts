@@ -135,6 +135,12 @@ export const ConditionType = {
   Ready: "Ready",
   Progressing: "Progressing",
   Degraded: "Degraded",
+  /**
+   * kstatus' abnormal-true condition, mirroring Degraded: True while a FAILED entry is in spec, so
+   * kstatus (Flux, `kstatus`-based tools) reports a failed-and-reverted endpoint as Failed rather
+   * than Current. The endpoint serves, but not what was applied.
+   */
+  Stalled: "Stalled",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -181,7 +187,7 @@ export interface Condition {
 /** The ModelEndpoint status the engine computes; the controller writes it when it changed. */
 export interface EndpointStatus {
   readonly observedGeneration: number;
-  /** Always Ready, Progressing, Degraded, in this order. */
+  /** Always Ready, Progressing, Degraded, Stalled, in this order. */
   readonly conditions: readonly Condition[];
   /** Effective split from the pods that serve now: integer percents summing to 100, or empty. */
   readonly trafficSplit: Readonly<Record<string, number>>;

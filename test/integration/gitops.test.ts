@@ -179,7 +179,7 @@ describe("health of real ModelEndpoints", () => {
     expect((await endpoints.model("rolling", "m2"))?.state).toBe("FAILED");
   });
 
-  it("a failed and reverted rollout is Degraded for Argo CD, and Current for kstatus (it serves)", async () => {
+  it("a failed and reverted rollout is Degraded for Argo CD, and Failed for kstatus (Stalled=True)", async () => {
     await endpoints.waitForCondition("rolling", "Ready", "True");
     const reverted: EndpointObject = await endpoints.get("rolling");
     const degraded = reverted.status?.conditions?.find((c) => c.type === "Degraded");
@@ -188,7 +188,11 @@ describe("health of real ModelEndpoints", () => {
       status: "Degraded",
       message: expect.stringMatching(/^ProgressDeadlineExceeded: m2 FAILED/),
     });
-    expect((await kstatus(reverted)).status).toBe("Current");
+    expect(reverted.status?.conditions?.find((c) => c.type === "Stalled")).toMatchObject({
+      status: "True",
+      reason: "ProgressDeadlineExceeded",
+    });
+    expect((await kstatus(reverted)).status).toBe("Failed");
   });
 
   it("a successful rollout: kubectl wait returns only once it completed, then Healthy / Current", async () => {
