@@ -196,9 +196,18 @@ export class Cluster {
     );
   }
 
-  async scaleReplicaSet(name: string, replicas: number): Promise<void> {
-    await this.apps.patchNamespacedReplicaSet(
+  /** Merge-patches spec.replicas; returns the generation that made. */
+  async scaleReplicaSet(name: string, replicas: number): Promise<number> {
+    const rs = await this.apps.patchNamespacedReplicaSet(
       { namespace: this.namespace, name, body: { spec: { replicas } } },
+      mergePatch(),
+    );
+    return rs.metadata?.generation ?? 0;
+  }
+
+  async annotateReplicaSet(name: string, annotations: Record<string, string | null>): Promise<void> {
+    await this.apps.patchNamespacedReplicaSet(
+      { namespace: this.namespace, name, body: { metadata: { annotations } } },
       mergePatch(),
     );
   }

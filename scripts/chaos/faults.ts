@@ -51,8 +51,11 @@ const NEEDS_API: ReadonlySet<FaultKind> = new Set([
   "readiness-flap",
 ]);
 
-/** How long an outside disruption may lower the availability floor at most. */
-const EXCUSE_MS = 60_000;
+/**
+ * How long an outside disruption may lower the availability floor at most: the ReplicaSet
+ * controller that replaces a deleted pod lags by tens of seconds after an API server restart.
+ */
+const EXCUSE_MS = 120_000;
 
 export interface FaultContext {
   readonly cp: ControlPlane;
@@ -181,7 +184,7 @@ export class FaultInjector {
       case "pod-delete": {
         const [endpoint, pod] = await this.#pickPod(() => true);
         if (pod === undefined) return false;
-        this.#ctx.watcher.excuse(endpoint, 1, EXCUSE_MS);
+        this.#ctx.watcher.excusePod(endpoint, pod, EXCUSE_MS);
         await this.#ctx.cluster.deletePod(pod);
         log(`fault pod-delete: ${pod}`);
         return true;
@@ -191,7 +194,7 @@ export class FaultInjector {
           (p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
         );
         if (pod === undefined) return false;
-        this.#ctx.watcher.excuse(endpoint, 1, EXCUSE_MS);
+        this.#ctx.watcher.excusePod(endpoint, pod, EXCUSE_MS);
         await this.#ctx.cluster.labelPod(pod, { [LABEL_UNREADY]: "true" });
         this.#flapped.add(pod);
         const forMs = rng.int(1000, 5000);
@@ -221,8 +224,9 @@ export class FaultInjector {
         const name = rs.metadata?.name ?? "";
         if (kind === "replicaset-scale") {
           const to = (rs.spec?.replicas ?? 1) - 1;
-          this.#ctx.watcher.excuse(endpoint, 1, EXCUSE_MS);
-          await this.#ctx.cluster.scaleReplicaSet(name, to);
+          // Excused once the ReplicaSet controller has seen the generation the patch made.
+          const generation = await this.#ctx.cluster.scaleReplicaSet(name, to);
+          this.#ctx.watcher.excuseScaleDown(endpoint, name, 1, generation, EXCUSE_MS);
           log(`fault replicaset-scale: ${name} ${rs.spec?.replicas ?? 0} -> ${to} by hand`);
         } else {
           this.#touched++;

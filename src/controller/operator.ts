@@ -19,6 +19,7 @@ import { runWorkers, WorkQueue } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import { plan } from "../rollout/index.ts";
 import { ENDPOINT_INDEX, indexByEndpoint, Reconciler } from "./reconciler.ts";
+import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
 import { ApiWriter, NotLeaderError, type Writer } from "./writer.ts";
 
 export interface OperatorOptions {
@@ -161,6 +162,7 @@ export class Operator {
   #abort = new AbortController();
   #running: Promise<void> | undefined;
   #workersDone: Promise<void> | undefined;
+  #permissionsChecked: Promise<void> | undefined;
 
   constructor(options: OperatorOptions) {
     this.#o = options;
@@ -230,7 +232,11 @@ export class Operator {
             identity: options.identity,
             leaseNamespace: leaderElection.namespace,
             leaseName: leaderElection.name,
-            client: client.leaseClient(leaderElection.namespace, leaderElection.name),
+            // A Lease request hung on a dead connection must not hold a candidate back for the
+            // transport's 30 s default: none may take longer than the renew deadline.
+            client: client.leaseClient(leaderElection.namespace, leaderElection.name, {
+              timeoutMs: leaderElection.renewDeadlineMs,
+            }),
             leaseDurationMs: leaderElection.leaseDurationMs,
             renewDeadlineMs: leaderElection.renewDeadlineMs,
             retryPeriodMs: leaderElection.retryPeriodMs,
@@ -302,6 +308,7 @@ export class Operator {
    */
   async start(): Promise<void> {
     const { logger, metrics } = this.#o;
+    this.#permissionsChecked = this.#checkPermissions();
     for (const informer of this.#informers) informer.start();
     const synced = await Promise.all(this.#informers.map((i) => i.waitForSync(this.#abort.signal)));
     if (synced.some((s) => !s)) return;
@@ -331,9 +338,38 @@ export class Operator {
     })();
   }
 
+  /** Logs each permission of docs/operator.md "Permissions" the API server says this identity lacks. */
+  async #checkPermissions(): Promise<void> {
+    const { client, logger, namespaces, leaderElection } = this.#o;
+    const needed = requiredPermissions({
+      namespaces,
+      ...(leaderElection === undefined
+        ? {}
+        : { lease: { namespace: leaderElection.namespace, name: leaderElection.name } }),
+    });
+    const result = await checkPermissions(client.transport, needed, this.#abort.signal);
+    if (!result.checked) {
+      if (!this.#abort.signal.aborted)
+        logger.warn(
+          { err: result.error },
+          "cannot check the operator's permissions (SelfSubjectAccessReview)",
+        );
+      return;
+    }
+    for (const p of result.missing) {
+      logger.error(
+        { permission: describePermission(p) },
+        `missing permission: ${describePermission(p)}; grant what docs/operator.md "Permissions" lists`,
+      );
+    }
+    if (result.missing.length === 0)
+      logger.info({ checked: needed.length }, "permissions checked: none missing");
+  }
+
   /** Graceful stop: release the lease, drain in-flight reconciles, stop the watches, flush events. */
   async stop(): Promise<void> {
     this.#abort.abort();
+    await this.#permissionsChecked;
     await this.#running;
     await this.#queue.shutDown();
     await this.#workersDone;

@@ -3,6 +3,9 @@
  * lacks one grant of docs/operator.md "Permissions", it must neither crash nor loop hot nor stall
  * silently: the endpoint's status (when it may write it), a Warning event (when it may write those)
  * and an error log name the missing permission, and once the permission is granted it carries on.
+ * At start-up it asks the API server which of its permissions it lacks (SelfSubjectAccessReview)
+ * and logs each one, which is all that tells a missing list, watch or Lease grant apart from a
+ * slow cluster.
  */
 import { RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -57,8 +60,8 @@ afterEach(async () => {
 async function restricted(
   prefix: string,
   rules: readonly V1PolicyRule[],
-  ready = true,
-): Promise<{ ns: string; grant: () => Promise<void> }> {
+  options: { ready?: boolean; leaderElection?: boolean } = {},
+): Promise<{ ns: string; grant: (extra?: readonly V1PolicyRule[]) => Promise<void> }> {
   const ns = await createNamespace(prefix);
   const user = `meo-${ns}`;
   await rbac.createNamespacedRole({
@@ -74,20 +77,24 @@ async function restricted(
     },
   });
   const kubeconfig = await controlPlaneClient().kubeconfigFor({ user });
-  operator = new OperatorProcess({ namespaces: [ns], kubeconfig });
+  operator = new OperatorProcess({
+    namespaces: [ns],
+    kubeconfig,
+    leaderElection: options.leaderElection ?? false,
+  });
   try {
     await operator.start();
   } catch (err) {
     // start() waits for /readyz; a process that runs but is not ready is what this case expects.
-    if (ready || !String(err).includes("/readyz")) throw err;
+    if (options.ready !== false || !String(err).includes("/readyz")) throw err;
   }
   return {
     ns,
-    grant: async () => {
+    grant: async (extra = []) => {
       await rbac.replaceNamespacedRole({
         namespace: ns,
         name: "operator",
-        body: { metadata: { name: "operator" }, rules: [...FULL] },
+        body: { metadata: { name: "operator" }, rules: [...FULL, ...extra] },
       });
     },
   };
@@ -165,8 +172,13 @@ describe("the operator without a permission it needs", () => {
   });
 
   it("pods list: not ready (the reason on /readyz), alive, no reconcile until granted", async () => {
-    const { grant } = await restricted("noperm-list", without("pods", "list"), false);
+    const { ns, grant } = await restricted("noperm-list", without("pods", "list"), { ready: false });
     const op = operator as OperatorProcess;
+    await eventually("the start-up check names the permission", () =>
+      Promise.resolve(
+        op.problems().some((l) => l.includes(`missing permission: list pods in namespace ${ns}`)),
+      ),
+    );
     const readyz = await fetch(`${op.url}/readyz`);
     expect(readyz.status).toBe(503);
     expect(await readyz.text()).toContain("pods");
@@ -174,6 +186,27 @@ describe("the operator without a permission it needs", () => {
     await grant();
     await eventually("ready once granted", async () => (await fetch(`${op.url}/readyz`)).ok, {
       timeoutMs: 90_000,
+    });
+  });
+
+  it("leases: stands by, ready but never leading, and the start-up check names the permission", async () => {
+    const { ns, grant } = await restricted("noperm-lease", FULL, { leaderElection: true });
+    const op = operator as OperatorProcess;
+    await eventually("the start-up check names the permission", () =>
+      Promise.resolve(
+        op
+          .problems()
+          .some((l) =>
+            l.includes(`missing permission: create leases.coordination.k8s.io in namespace ${ns}`),
+          ),
+      ),
+    );
+    expect(await op.metric("modelendpoint_leader")).toBe(0);
+    await grant([
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+    ]);
+    await eventually("leading once granted", async () => (await op.metric("modelendpoint_leader")) === 1, {
+      timeoutMs: 60_000,
     });
   });
 });

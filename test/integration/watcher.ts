@@ -6,9 +6,10 @@
  * - R4: the non-terminating pods of a chain never exceed N + maxSurge, and its Ready pods never
  *   drop below N - maxUnavailable (or below what was available when the check began, when that
  *   was lower: a rollout never makes availability worse than it found it).
- *   Pods that someone else takes out of service (deletes them, scales a ReplicaSet down, makes them
- *   unready) lower that floor by as many pods for a bounded time (`excuse`), since their loss is
- *   not the operator's doing; the pod-count ceiling holds always.
+ *   A pod that someone else takes out of service (deletes it, makes it unready, scales its
+ *   ReplicaSet down) lowers that floor by one from the moment the watcher sees it go until the
+ *   chain is back at its floor, for a bounded time (`excusePod`, `excuseScaleDown`): its loss is
+ *   not the operator's doing. The pod-count ceiling holds always.
  * - R6: the endpoint Service's ready endpoints never list a pod that the watcher does not see Ready
  *   (by the time of the report: the pod's own update may arrive after the slice's).
  *   (The EndpointSlice controller lags a pod that turns not Ready by a moment; that lag is
@@ -56,7 +57,7 @@ export interface ChainReport {
   readonly minAvailable: number;
   /** The floor the check held availability to: min(N - maxUnavailable, available at start). */
   readonly floor: number;
-  /** Observations below the floor that a disruption by someone else excused (see `excuse`). */
+  /** Observations below the floor that a disruption by someone else excused (see `excusePod`). */
   readonly excusedLow: number;
 }
 
@@ -72,8 +73,24 @@ export interface WatchReport {
   readonly podsSeen: Readonly<Record<string, readonly string[]>>;
 }
 
-/** An excuse whose disruption never showed (availability stayed at the floor) ends after this long. */
-const EXCUSE_UNUSED_MS = 10_000;
+/**
+ * An outside disruption whose effect the watcher has seen keeps lowering the floor at least this
+ * long, even once the chain is back at its floor: decisions the operator made from a view that
+ * still held the lost pod are still landing.
+ */
+const EXCUSE_SETTLE_MS = 5_000;
+
+/** A pod (or `scaleDown` pods of a ReplicaSet) taken out of service by someone else. */
+interface Excuse {
+  readonly endpoint: string;
+  /** The pod deleted or made unready, or the ReplicaSet scaled down and the pods it had then. */
+  readonly pod?: string;
+  readonly replicaSet?: { readonly name: string; readonly generation: number; readonly by: number };
+  /** Until then it may wait for its effect, and then lower the floor. */
+  readonly until: number;
+  /** When the watcher saw its effect (the pod gone or unready); undefined until then. */
+  armedAt?: number;
+}
 
 const isReady = (pod: V1Pod): boolean =>
   pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
@@ -113,8 +130,8 @@ export class InvariantWatcher {
   readonly #unconfirmed = new Map<string, string>();
   readonly #violations: string[] = [];
   readonly #served = new Map<string, Set<string>>();
-  /** Pods of an endpoint taken out of service by someone else, and until when that excuses them. */
-  readonly #excuses = new Map<string, { pods: number; until: number; since: number; seenLow: boolean }>();
+  /** Outside disruptions that lower an endpoint's availability floor (see `excusePod`). */
+  #excuses: Excuse[] = [];
   readonly #replicaSetUids = new Map<string, Set<string>>();
   readonly #podsSeen = new Map<string, Set<string>>();
   #events = 0;
@@ -186,23 +203,54 @@ export class InvariantWatcher {
   }
 
   /**
-   * Someone other than the operator took `pods` pods of `endpoint` out of service: deleted them,
-   * scaled a ReplicaSet down by hand, or made a Ready pod unready. Availability lost that way is not
-   * the operator's doing, so the floor is lowered by the number of such pods (several disruptions
-   * add up) until every chain of the endpoint is back at its floor after having dropped below it,
-   * or for EXCUSE_UNUSED_MS if it never dropped, and at most for `withinMs`. The operator must still
-   * not make it worse; the pod-count ceiling is never relaxed.
+   * Someone other than the operator deleted `pod` of `endpoint`, or made it unready. From the moment
+   * the watcher sees it gone or unready, the floor of the endpoint's chains is one lower, until they
+   * are back at their floor (and EXCUSE_SETTLE_MS have passed), and at most until `withinMs` from
+   * now. The operator must still not make it worse; the pod-count ceiling is never relaxed.
    */
-  excuse(endpoint: string, pods: number, withinMs: number): void {
-    const now = Date.now();
-    const current = this.#excuses.get(endpoint);
-    const live = current !== undefined && now < current.until;
-    this.#excuses.set(endpoint, {
-      pods: (live ? current.pods : 0) + pods,
-      until: now + withinMs,
-      since: now,
-      seenLow: live && current.seenLow,
+  excusePod(endpoint: string, pod: string, withinMs: number): void {
+    this.#excuses.push({ endpoint, pod, until: Date.now() + withinMs });
+  }
+
+  /**
+   * Someone other than the operator scaled `replicaSet` of `endpoint` down by `by`, which made it
+   * `generation`: as `excusePod` for `by` pods, from the moment the ReplicaSet controller has
+   * observed that generation (it removes the pods then, which may come long after the scale when
+   * that controller lags).
+   */
+  excuseScaleDown(
+    endpoint: string,
+    replicaSet: string,
+    by: number,
+    generation: number,
+    withinMs: number,
+  ): void {
+    this.#excuses.push({
+      endpoint,
+      replicaSet: { name: replicaSet, generation, by },
+      until: Date.now() + withinMs,
     });
+  }
+
+  /** Arms excuses whose effect shows now; returns the armed pods per endpoint. */
+  #armExcuses(now: number): Map<string, number> {
+    const observed = (name: string, generation: number): boolean =>
+      (this.#replicaSets.get(name, this.#namespace)?.status?.observedGeneration ?? 0) >= generation;
+    this.#excuses = this.#excuses.filter((e) => now < e.until);
+    const armed = new Map<string, number>();
+    for (const e of this.#excuses) {
+      if (e.armedAt === undefined) {
+        const pod = e.pod === undefined ? undefined : this.#pods.get(e.pod, this.#namespace);
+        const shows =
+          e.pod !== undefined
+            ? pod === undefined || pod.metadata?.deletionTimestamp !== undefined || !isReady(pod)
+            : e.replicaSet !== undefined && observed(e.replicaSet.name, e.replicaSet.generation);
+        if (shows) e.armedAt = now;
+      }
+      if (e.armedAt !== undefined)
+        armed.set(e.endpoint, (armed.get(e.endpoint) ?? 0) + (e.replicaSet?.by ?? 1));
+    }
+    return armed;
   }
 
   #countChain(check: ChainCheck): { pods: number; available: number } {
@@ -217,6 +265,17 @@ export class InvariantWatcher {
       if (isReady(pod)) available++;
     }
     return { pods, available };
+  }
+
+  /** "m1 2/3 ready, rs 3; m2 0/1 ready, rs 2": what a violation message shows of the chain. */
+  #describeChain(check: ChainCheck): string {
+    return check.models
+      .map((model) => {
+        const pods = this.pods(check.endpoint, model).filter((p) => !p.metadata?.deletionTimestamp);
+        const rs = this.#replicaSets.get(`${check.endpoint}-${model}`, this.#namespace);
+        return `${model} ${String(pods.filter(isReady).length)}/${String(pods.length)} ready, rs ${String(rs?.spec?.replicas ?? "-")}`;
+      })
+      .join("; ");
   }
 
   #check(): void {
@@ -238,6 +297,7 @@ export class InvariantWatcher {
     const at = new Date().toISOString();
     const now = Date.now();
     const belowFloor = new Set<string>();
+    const excusedPods = this.#armExcuses(now);
     for (const chain of this.#chains) {
       if (!chain.active) continue;
       const { pods, available } = this.#countChain(chain);
@@ -245,25 +305,23 @@ export class InvariantWatcher {
       chain.minAvailable = Math.min(chain.minAvailable, available);
       if (pods > chain.n + chain.maxSurge) {
         this.#violations.push(
-          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${pods} pods > N ${chain.n} + maxSurge ${chain.maxSurge}`,
+          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${pods} pods > N ${chain.n} + maxSurge ${chain.maxSurge} (${this.#describeChain(chain)})`,
         );
       }
-      const excuse = this.#excuses.get(chain.endpoint);
-      const excused = excuse !== undefined && now < excuse.until ? excuse.pods : 0;
+      const excused = excusedPods.get(chain.endpoint) ?? 0;
       if (available < chain.floor - excused) {
         this.#violations.push(
-          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${available} available < floor ${chain.floor}${excused > 0 ? ` - ${excused} taken out by someone else` : ""}`,
+          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${available} available < floor ${chain.floor}${excused > 0 ? ` - ${excused} taken out by someone else` : ""} (${this.#describeChain(chain)})`,
         );
       } else if (available < chain.floor) {
         chain.excusedLow++;
       }
       if (available < chain.floor) belowFloor.add(chain.endpoint);
     }
-    for (const [endpoint, excuse] of this.#excuses) {
-      if (belowFloor.has(endpoint)) excuse.seenLow = true;
-      else if (excuse.seenLow || now - excuse.since > EXCUSE_UNUSED_MS) this.#excuses.delete(endpoint);
-      if (now >= excuse.until) this.#excuses.delete(endpoint);
-    }
+    // An armed disruption ends once its endpoint is back at the floor (and settled).
+    this.#excuses = this.#excuses.filter(
+      (e) => e.armedAt === undefined || belowFloor.has(e.endpoint) || now - e.armedAt < EXCUSE_SETTLE_MS,
+    );
     for (const slice of this.#slices.list(this.#namespace)) {
       const service = slice.metadata?.labels?.["kubernetes.io/service-name"] ?? "";
       for (const ep of slice.endpoints ?? []) {
