@@ -12,6 +12,7 @@ import { realClock, type Clock } from "../kube/clock.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { Informer, type InformerEvent } from "../kube/informer.ts";
 import { LeaderElector } from "../kube/leaderelection.ts";
+import { ignoreNotFound } from "../kube/errors.ts";
 import type { Logger } from "../kube/logger.ts";
 import type { KubeObject, Pod, ReplicaSet } from "../kube/objects.ts";
 import type { IndexFunc, ReadonlyStore } from "../kube/store.ts";
@@ -286,6 +287,7 @@ export class Operator {
       logger,
       planner: plan,
       canWrite: isLeader,
+      readLive: (namespace, name) => ignoreNotFound(endpointClient.get(namespace, name)),
     });
   }
 

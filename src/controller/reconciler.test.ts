@@ -84,7 +84,7 @@ function endpoint(overrides: Record<string, unknown> = {}): KubeObject {
   } as KubeObject;
 }
 
-function setup(obj: KubeObject = endpoint()) {
+function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined) {
   const endpoints = new Store<KubeObject>();
   endpoints.put(obj);
   const indexers = { [ENDPOINT_INDEX]: indexByEndpoint };
@@ -107,6 +107,7 @@ function setup(obj: KubeObject = endpoint()) {
     logger: noopLogger,
     planner: plan,
     canWrite: () => leader,
+    ...(live === undefined ? {} : { readLive: () => Promise.resolve(live()) }),
   });
   return {
     endpoints,
@@ -294,6 +295,32 @@ describe("Reconciler", () => {
     expect(ready?.message).toContain(message);
     expect(status.deployedModels[0]?.state).toBe("BEING_DEPLOYED");
     expect(t.events.map((e) => [e.type, e.reason])).toContainEqual(["Warning", PERMISSION_DENIED]);
+  });
+
+  it("does not act on a cached endpoint older than the API server's: waits for the watch", async () => {
+    const cached = endpoint();
+    // The user has since changed the spec (generation 2): the cache still shows generation 1.
+    const newer = { ...cached, metadata: { ...cached.metadata, generation: 2, resourceVersion: "20" } };
+    const stale = setup(cached, () => newer);
+    expect(await stale.reconciler.reconcile("ml/fraud")).toEqual({ requeueAfterMs: 500 });
+    expect(stale.writer.writes).toEqual([]);
+    // Another replica wrote a status the cache has not shown yet: the same.
+    const written = { ...cached, status: { observedGeneration: 1 } } as KubeObject;
+    expect(await setup(cached, () => written).reconciler.reconcile("ml/fraud")).toEqual({
+      requeueAfterMs: 500,
+    });
+    // Gone: nothing to act on either.
+    expect(await setup(cached, () => undefined).reconciler.reconcile("ml/fraud")).toEqual({
+      requeueAfterMs: 500,
+    });
+    // Only metadata differs (labels and annotations other tools write): it acts.
+    const relabelled = {
+      ...cached,
+      metadata: { ...cached.metadata, resourceVersion: "11", labels: { team: "x" } },
+    };
+    const current = setup(cached, () => relabelled);
+    await current.reconciler.reconcile("ml/fraud");
+    expect(current.writer.kinds()).toContain("createReplicaSet");
   });
 
   it("writes nothing while it does not lead", async () => {

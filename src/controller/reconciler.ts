@@ -82,6 +82,9 @@ export const SERVICE_CONFLICT = "ServiceConflict";
  */
 export const PERMISSION_DENIED = "PermissionDenied";
 
+/** A pass that found its cached endpoint behind the API server's looks again this soon. */
+const STALE_CACHE_RECHECK_MS = 500;
+
 /** An endpoint held up by someone else's Service looks again this often: that object may go away. */
 const SERVICE_CONFLICT_RECHECK_MS = 30_000;
 
@@ -137,6 +140,11 @@ export interface ReconcilerOptions {
   readonly planner: (snapshot: Snapshot, now: Instant) => Plan;
   /** False while this replica does not hold the leader lease: then nothing is written. */
   readonly canWrite?: () => boolean;
+  /**
+   * A live read of the endpoint (undefined when it is gone), to check before a pass acts that the
+   * cache it planned from is current (see `#cacheIsStale`). Without it the cache is trusted.
+   */
+  readonly readLive?: (namespace: string, name: string) => Promise<KubeObject | undefined>;
 }
 
 export class Reconciler {
@@ -220,10 +228,17 @@ export class Reconciler {
     // Decide.
     const plan = this.#o.planner(snapshot, this.#o.clock.now());
     if (!this.#canWrite()) return undefined;
+    const ref: EndpointRef = { namespace, name, uid };
+    if (
+      (plan.actions.length > 0 || this.#servicesOutOfDate(ref, endpoint, key)) &&
+      (await this.#cacheIsStale(raw))
+    ) {
+      this.#o.logger.debug(log, "the cached endpoint is older than the API server's; waiting for the watch");
+      return { requeueAfterMs: STALE_CACHE_RECHECK_MS };
+    }
 
     // Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
-    const ref: EndpointRef = { namespace, name, uid };
     const services = await this.#syncServices(ref, endpoint, key);
     const failure = await this.#applyActions(key, ref, endpoint, replicaSets, plan.actions);
     for (const event of plan.events) this.#recordEvent(raw, event);
@@ -295,6 +310,40 @@ export class Reconciler {
   }
 
   /**
+   * True when the API server holds a newer spec or status of the endpoint than the cache (or no
+   * endpoint at all). A pass acts on the cache's view: creating the ReplicaSet or Service of a model
+   * the user already removed, or deleting the ReplicaSet of a model "not in spec" that the cache
+   * has simply not seen yet, cannot be undone, and no precondition on the ReplicaSet or Service
+   * guards against a stale endpoint. So a pass that would write anything first reads the endpoint
+   * and compares generation (spec) and status; a stale cache waits for its watch (or for the
+   * informer's watchdog to restart a silent one). Metadata-only changes (labels, annotations that
+   * other tools write all the time) do not count.
+   *
+   * Seen under faults: a replica that took the Lease while its endpoint watch was relisting after
+   * an API server restart planned from a 15 s old spec, deleted the ReplicaSets of the two newest
+   * revisions as "left spec" and recreated one the user had removed.
+   */
+  async #cacheIsStale(raw: DeepReadonly<KubeObject>): Promise<boolean> {
+    if (this.#o.readLive === undefined) return false;
+    const live = await this.#o.readLive(raw.metadata?.namespace ?? "", raw.metadata?.name ?? "");
+    if (live === undefined) return true;
+    const status = (o: DeepReadonly<KubeObject>): unknown => (o as { status?: unknown }).status ?? {};
+    return (
+      live.metadata?.uid !== raw.metadata?.uid ||
+      live.metadata?.generation !== raw.metadata?.generation ||
+      !jsonEqual(status(live), status(raw))
+    );
+  }
+
+  /** True when a Service must be created or deleted (the same rule as `#syncServices`). */
+  #servicesOutOfDate(ref: EndpointRef, endpoint: ModelEndpoint, key: string): boolean {
+    const owned = this.#o.services.byIndex(ENDPOINT_INDEX, key).filter((s) => controlledBy(s, ref.uid));
+    const have = new Set(owned.map((s) => s.metadata?.name ?? ""));
+    const want = new Set(wantedServices(ref, endpoint).map((s) => s.metadata?.name ?? ""));
+    return have.size !== want.size || [...want].some((n) => !have.has(n));
+  }
+
+  /**
    * The endpoint Service and one Service per deployed model exist; those of removed models do not.
    * Every Service is attempted; a name taken by someone else's object is a conflict (reported in
    * status), any other failure is returned to be retried once the rest of the pass is done.
@@ -302,10 +351,7 @@ export class Reconciler {
   async #syncServices(ref: EndpointRef, endpoint: ModelEndpoint, key: string): Promise<ServiceSync> {
     const owned = this.#o.services.byIndex(ENDPOINT_INDEX, key).filter((s) => controlledBy(s, ref.uid));
     const names = new Set(owned.map((s) => s.metadata?.name ?? ""));
-    const wanted = [
-      buildEndpointService(ref),
-      ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id)),
-    ];
+    const wanted = wantedServices(ref, endpoint);
     const conflicts: { name: string; message: string }[] = [];
     let failure: Error | undefined;
     const attempt = async (svcName: string, write: () => Promise<void>): Promise<void> => {
@@ -597,6 +643,14 @@ function transitionTime(
  */
 function forbiddenMessage(err: ForbiddenError): string {
   return `the operator may not do this: ${err.status?.message ?? err.message}; grant what docs/operator.md "Permissions" lists`;
+}
+
+/** The endpoint's Service and one per deployed model. */
+function wantedServices(ref: EndpointRef, endpoint: ModelEndpoint): Service[] {
+  return [
+    buildEndpointService(ref),
+    ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id)),
+  ];
 }
 
 function controlledBy(obj: DeepReadonly<KubeObject>, uid: string): boolean {

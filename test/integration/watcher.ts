@@ -85,7 +85,13 @@ interface Excuse {
   readonly endpoint: string;
   /** The pod deleted or made unready, or the ReplicaSet scaled down and the pods it had then. */
   readonly pod?: string;
-  readonly replicaSet?: { readonly name: string; readonly generation: number; readonly by: number };
+  readonly replicaSet?: {
+    readonly name: string;
+    readonly generation: number;
+    readonly by: number;
+    /** Its pods when the scale was made: one of them going arms the excuse too. */
+    readonly pods: ReadonlySet<string>;
+  };
   /** Until then it may wait for its effect, and then lower the floor. */
   readonly until: number;
   /** When the watcher saw its effect (the pod gone or unready); undefined until then. */
@@ -215,8 +221,8 @@ export class InvariantWatcher {
   /**
    * Someone other than the operator scaled `replicaSet` of `endpoint` down by `by`, which made it
    * `generation`: as `excusePod` for `by` pods, from the moment the ReplicaSet controller has
-   * observed that generation (it removes the pods then, which may come long after the scale when
-   * that controller lags).
+   * observed that generation or one of the ReplicaSet's pods goes (which may come long after the
+   * scale when that controller lags), and never ending before that controller observed it.
    */
   excuseScaleDown(
     endpoint: string,
@@ -225,17 +231,30 @@ export class InvariantWatcher {
     generation: number,
     withinMs: number,
   ): void {
+    const pods = new Set(
+      this.#pods
+        .list(this.#namespace)
+        .filter((p) => p.metadata?.ownerReferences?.some((r) => r.name === replicaSet) === true)
+        .map((p) => p.metadata?.name ?? ""),
+    );
     this.#excuses.push({
       endpoint,
-      replicaSet: { name: replicaSet, generation, by },
+      replicaSet: { name: replicaSet, generation, by, pods },
       until: Date.now() + withinMs,
     });
   }
 
+  /** True once the ReplicaSet controller has observed `generation` of the ReplicaSet `name`. */
+  #observed(name: string, generation: number): boolean {
+    return (this.#replicaSets.get(name, this.#namespace)?.status?.observedGeneration ?? 0) >= generation;
+  }
+
   /** Arms excuses whose effect shows now; returns the armed pods per endpoint. */
   #armExcuses(now: number): Map<string, number> {
-    const observed = (name: string, generation: number): boolean =>
-      (this.#replicaSets.get(name, this.#namespace)?.status?.observedGeneration ?? 0) >= generation;
+    const gone = (name: string): boolean => {
+      const pod = this.#pods.get(name, this.#namespace);
+      return pod === undefined || pod.metadata?.deletionTimestamp !== undefined;
+    };
     this.#excuses = this.#excuses.filter((e) => now < e.until);
     const armed = new Map<string, number>();
     for (const e of this.#excuses) {
@@ -244,7 +263,9 @@ export class InvariantWatcher {
         const shows =
           e.pod !== undefined
             ? pod === undefined || pod.metadata?.deletionTimestamp !== undefined || !isReady(pod)
-            : e.replicaSet !== undefined && observed(e.replicaSet.name, e.replicaSet.generation);
+            : e.replicaSet !== undefined &&
+              (this.#observed(e.replicaSet.name, e.replicaSet.generation) ||
+                [...e.replicaSet.pods].some(gone));
         if (shows) e.armedAt = now;
       }
       if (e.armedAt !== undefined)
@@ -318,9 +339,14 @@ export class InvariantWatcher {
       }
       if (available < chain.floor) belowFloor.add(chain.endpoint);
     }
-    // An armed disruption ends once its endpoint is back at the floor (and settled).
+    // An armed disruption ends once its endpoint is back at the floor (and settled); a scale-down
+    // only once the ReplicaSet controller has applied it (its pods may go later than its first).
     this.#excuses = this.#excuses.filter(
-      (e) => e.armedAt === undefined || belowFloor.has(e.endpoint) || now - e.armedAt < EXCUSE_SETTLE_MS,
+      (e) =>
+        e.armedAt === undefined ||
+        belowFloor.has(e.endpoint) ||
+        now - e.armedAt < EXCUSE_SETTLE_MS ||
+        (e.replicaSet !== undefined && !this.#observed(e.replicaSet.name, e.replicaSet.generation)),
     );
     for (const slice of this.#slices.list(this.#namespace)) {
       const service = slice.metadata?.labels?.["kubernetes.io/service-name"] ?? "";
