@@ -428,7 +428,7 @@ describe("the chart, installed cluster-wide (the default)", () => {
       run(controlPlane().kubectl, [admin(), "get", "clusterrole/meo-model-endpoint-operator"]),
     ).rejects.toThrow(/NotFound/);
     await run(controlPlane().kubectl, [admin(), "get", "crd/modelendpoints.serving.modelendpoint.io"]);
-    expect((await endpoints.get("rbac")).status?.conditions?.length).toBe(3);
+    expect((await endpoints.get("rbac")).status?.conditions?.length).toBe(4);
   });
 });
 
