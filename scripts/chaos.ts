@@ -181,7 +181,7 @@ async function run(): Promise<number> {
   const live = (): string[] => drivers.map((d) => d.name).filter((n) => deployed.has(n));
   const writer = new ConcurrentWriter(cluster, rng);
   writer.start(live);
-  const nudger = new ReplicaSetNudger(cluster, log);
+  const nudger = new ReplicaSetNudger(cluster, log, () => cp.restartComponent("kube-controller-manager"));
   nudger.start();
   const faults = new FaultInjector({
     cp,
@@ -287,7 +287,7 @@ async function run(): Promise<number> {
     `operators: ${replicas.reduce((n, r) => n + r.starts, 0)} starts, ${logs.leaderships} leaderships, ${logs.lost} lost leases, ${logs.stalls} stalled watches restarted by the watchdog, ${logs.conflicts} reconciles that met a 409, ${logs.objectsLogged} log lines holding an object`,
   );
   log(
-    `concurrent writer: ${writer.writes} metadata edits; ${nudger.nudges} ReplicaSets nudged for kube-controller-manager; proxy: ${JSON.stringify(proxy.stats())}; ${quietReconciles} reconciles in 15 quiet seconds`,
+    `concurrent writer: ${writer.writes} metadata edits; ${nudger.nudges} ReplicaSets nudged and ${nudger.restarts} restarts of kube-controller-manager; proxy: ${JSON.stringify(proxy.stats())}; ${quietReconciles} reconciles in 15 quiet seconds`,
   );
   if (logs.objectsLogged > 0) violation(`${logs.objectsLogged} operator log lines hold a Kubernetes object`);
   const minutes = Math.floor((Date.now() - started) / 60_000);

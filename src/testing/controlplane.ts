@@ -414,6 +414,16 @@ export class ControlPlane {
     await this.startApiServer();
   }
 
+  /**
+   * Restarts kube-controller-manager, kube-scheduler or kwok (SIGTERM, then start again). Fault
+   * tests use it when a component is stuck: after API server restarts on a loaded machine,
+   * kube-controller-manager's informers can stay behind its own writes for minutes.
+   */
+  async restartComponent(name: "kube-controller-manager" | "kube-scheduler" | "kwok"): Promise<void> {
+    await this.#procs.get(name)?.stop(5_000);
+    this.#startProcess(name);
+  }
+
   async #createNodes(count: number): Promise<void> {
     const t = Date.now();
     const nodes = Array.from({ length: count }, (_, i) =>
