@@ -281,7 +281,7 @@ async function run(): Promise<number> {
     `rollouts: ${records.length} (${records.filter((r) => r.kind === "rolling").length} rolling, ${records.filter((r) => r.kind === "broken").length} broken, ${records.filter((r) => r.kind === "rollback").length} rollbacks); mean ${mean(records.map((r) => r.seconds ?? 0)).toFixed(1)}s`,
   );
   log(
-    `watcher: ${report.events} events, ${report.chains.length} chain checks, ${report.chains.reduce((n, c) => n + c.excusedLow, 0)} observations below a floor excused by outside disruptions; worst ceiling margin ${Math.min(...report.chains.map((c) => c.n + c.maxSurge - c.maxPods))}`,
+    `watcher: ${report.events} events, ${report.chains.length} chain checks, ${report.chains.reduce((n, c) => n + c.excusedLow, 0)} observations below a floor excused by outside disruptions; at most ${Math.max(0, ...report.chains.map((c) => c.overCreated))} pods beyond a ReplicaSet's spec (the ReplicaSet controller's, not counted); worst ceiling margin ${Math.min(...report.chains.map((c) => c.n + c.maxSurge - c.maxPods))}`,
   );
   log(
     `operators: ${replicas.reduce((n, r) => n + r.starts, 0)} starts, ${logs.leaderships} leaderships, ${logs.lost} lost leases, ${logs.stalls} stalled watches restarted by the watchdog, ${logs.conflicts} reconciles that met a 409, ${logs.objectsLogged} log lines holding an object`,

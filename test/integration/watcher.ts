@@ -9,7 +9,9 @@
  *   A pod that someone else takes out of service (deletes it, makes it unready, scales its
  *   ReplicaSet down) lowers that floor by one from the moment the watcher sees it go until the
  *   chain is back at its floor, for a bounded time (`excusePod`, `excuseScaleDown`): its loss is
- *   not the operator's doing. The pod-count ceiling holds always.
+ *   not the operator's doing. The pod-count ceiling holds always, counting a ReplicaSet's pods up
+ *   to the largest replica count it was ever given (pods beyond it are the ReplicaSet
+ *   controller's own, e.g. a create it repeated when an API server died before answering).
  * - R6: the endpoint Service's ready endpoints never list a pod that the watcher does not see Ready
  *   (by the time of the report: the pod's own update may arrive after the slice's).
  *   (The EndpointSlice controller lags a pod that turns not Ready by a moment; that lag is
@@ -59,6 +61,8 @@ export interface ChainReport {
   readonly floor: number;
   /** Observations below the floor that a disruption by someone else excused (see `excusePod`). */
   readonly excusedLow: number;
+  /** The most pods seen at once beyond what their ReplicaSets were ever given (not counted). */
+  readonly overCreated: number;
 }
 
 export interface WatchReport {
@@ -119,6 +123,7 @@ interface ActiveChain extends ChainCheck {
   /** False once `unwatchChains` ended its check. */
   active: boolean;
   excusedLow: number;
+  overCreated: number;
 }
 
 export class InvariantWatcher {
@@ -136,6 +141,8 @@ export class InvariantWatcher {
   readonly #unconfirmed = new Map<string, string>();
   readonly #violations: string[] = [];
   readonly #served = new Map<string, Set<string>>();
+  /** The largest spec.replicas seen of each ReplicaSet (see `#countChain`). */
+  readonly #maxSpec = new Map<string, number>();
   /** Outside disruptions that lower an endpoint's availability floor (see `excusePod`). */
   #excuses: Excuse[] = [];
   readonly #replicaSetUids = new Map<string, Set<string>>();
@@ -200,6 +207,7 @@ export class InvariantWatcher {
       floor: Math.min(check.n - check.maxUnavailable, available),
       active: true,
       excusedLow: 0,
+      overCreated: 0,
     });
   }
 
@@ -274,18 +282,32 @@ export class InvariantWatcher {
     return armed;
   }
 
-  #countChain(check: ChainCheck): { pods: number; available: number } {
+  /**
+   * The chain's non-terminating pods and Ready pods. A ReplicaSet's pods beyond the largest replica
+   * count it was ever given are not counted against the ceiling (`overCreated`): the ReplicaSet
+   * controller made them (it does, when an API server dies between a pod's creation and its
+   * answer), the operator never asked for them.
+   */
+  #countChain(check: ChainCheck): { pods: number; available: number; overCreated: number } {
     const members = new Set(check.models);
-    let pods = 0;
     let available = 0;
+    const byOwner = new Map<string, number>();
     for (const pod of this.#pods.list(this.#namespace)) {
       const labels = pod.metadata?.labels ?? {};
       if (labels[LABEL_ENDPOINT] !== check.endpoint || !members.has(labels[LABEL_MODEL] ?? "")) continue;
       if (pod.metadata?.deletionTimestamp) continue;
-      pods++;
+      const owner = pod.metadata?.ownerReferences?.find((r) => r.kind === "ReplicaSet")?.name ?? "";
+      byOwner.set(owner, (byOwner.get(owner) ?? 0) + 1);
       if (isReady(pod)) available++;
     }
-    return { pods, available };
+    let pods = 0;
+    let overCreated = 0;
+    for (const [owner, count] of byOwner) {
+      const given = this.#maxSpec.get(owner) ?? count;
+      pods += Math.min(count, given);
+      overCreated += Math.max(0, count - given);
+    }
+    return { pods, available, overCreated };
   }
 
   /** "m1 2/3 ready, rs 3; m2 0/1 ready, rs 2": what a violation message shows of the chain. */
@@ -314,6 +336,8 @@ export class InvariantWatcher {
     }
     for (const rs of this.#replicaSets.list(this.#namespace)) {
       remember(this.#replicaSetUids, rs.metadata?.name ?? "", rs.metadata?.uid);
+      const name = rs.metadata?.name ?? "";
+      this.#maxSpec.set(name, Math.max(this.#maxSpec.get(name) ?? 0, rs.spec?.replicas ?? 1));
     }
     const at = new Date().toISOString();
     const now = Date.now();
@@ -321,8 +345,9 @@ export class InvariantWatcher {
     const excusedPods = this.#armExcuses(now);
     for (const chain of this.#chains) {
       if (!chain.active) continue;
-      const { pods, available } = this.#countChain(chain);
+      const { pods, available, overCreated } = this.#countChain(chain);
       chain.maxPods = Math.max(chain.maxPods, pods);
+      chain.overCreated = Math.max(chain.overCreated, overCreated);
       chain.minAvailable = Math.min(chain.minAvailable, available);
       if (pods > chain.n + chain.maxSurge) {
         this.#violations.push(
@@ -398,6 +423,7 @@ export class InvariantWatcher {
         minAvailable: c.minAvailable,
         floor: c.floor,
         excusedLow: c.excusedLow,
+        overCreated: c.overCreated,
       })),
       servedModels: sortedRecord(this.#served),
       replicaSetUids: sortedRecord(this.#replicaSetUids),
