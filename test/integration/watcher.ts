@@ -8,8 +8,8 @@
  *   was lower: a rollout never makes availability worse than it found it).
  *   A pod that someone else takes out of service (deletes it, makes it unready, scales its
  *   ReplicaSet down) lowers that floor by one from the moment the watcher sees it go until the
- *   chain is back at its floor, for a bounded time (`excusePod`, `excuseScaleDown`): its loss is
- *   not the operator's doing. The pod-count ceiling holds always, counting a ReplicaSet's pods up
+ *   chain is back at its floor and the ReplicaSet controller has caught up, for a bounded time
+ *   (`excusePod`, `excuseScaleDown`): its loss is not the operator's doing. The pod-count ceiling holds always, counting a ReplicaSet's pods up
  *   to the largest replica count it was ever given (pods beyond it are the ReplicaSet
  *   controller's own, e.g. a create it repeated when an API server died before answering).
  * - R6: the endpoint Service's ready endpoints never list a pod that the watcher does not see Ready
@@ -364,13 +364,26 @@ export class InvariantWatcher {
       }
       if (available < chain.floor) belowFloor.add(chain.endpoint);
     }
-    // An armed disruption ends once its endpoint is back at the floor (and settled); a scale-down
-    // only once the ReplicaSet controller has applied it (its pods may go later than its first).
+    // An armed disruption ends once its endpoint is back at the floor, 5 s have passed, and the
+    // ReplicaSet controller has caught up with every ReplicaSet of the endpoint: while it lags, it
+    // may still act on a view that holds the lost pod (delete one pod too many, apply a scale-down
+    // late).
+    const lagging = new Set(
+      this.#replicaSets
+        .list(this.#namespace)
+        .filter(
+          (rs) =>
+            (rs.status?.observedGeneration ?? 0) < (rs.metadata?.generation ?? 0) ||
+            (rs.status?.replicas ?? 0) !== (rs.spec?.replicas ?? 0),
+        )
+        .map((rs) => rs.metadata?.labels?.[LABEL_ENDPOINT] ?? ""),
+    );
     this.#excuses = this.#excuses.filter(
       (e) =>
         e.armedAt === undefined ||
         belowFloor.has(e.endpoint) ||
         now - e.armedAt < EXCUSE_SETTLE_MS ||
+        lagging.has(e.endpoint) ||
         (e.replicaSet !== undefined && !this.#observed(e.replicaSet.name, e.replicaSet.generation)),
     );
     for (const slice of this.#slices.list(this.#namespace)) {
