@@ -26,6 +26,8 @@ import { runScale, type ScaleRun } from "./scale.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
+const isSystem = (s: string): s is System => (SYSTEMS as readonly string[]).includes(s);
+
 function settingsFrom(argv: readonly string[]): Settings {
   const { values } = parseArgs({
     args: [...argv],
@@ -36,12 +38,14 @@ function settingsFrom(argv: readonly string[]): Settings {
       replicas: { type: "string" },
       fleet: { type: "string" },
       "fleet-runs": { type: "string" },
+      "fleet-systems": { type: "string" },
       only: { type: "string" },
       configs: { type: "string" },
       workers: { type: "string" },
       label: { type: "string" },
       trace: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
+      "operator-node-options": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -53,12 +57,14 @@ function settingsFrom(argv: readonly string[]): Settings {
   --replicas N          pods per rollout (default 10)
   --fleet K             endpoints and Deployments in the scale test (full 1000, quick 100; 0 skips it)
   --fleet-runs R        scale test repetitions (full 2, quick 1)
+  --fleet-systems a,b   which fleets: deployment, modelendpoint (default both)
   --only rollout|scale  run one part
   --configs a,b         rollout budgets to run: surge2, unavail2, pct25 (default all)
   --workers W           the operator's --workers (default: the operator's own default)
   --label TEXT          stored with the results (e.g. "before keep-alive")
   --trace               store each rollout's events in order in the JSON (for reading a run)
   --profile             run the operator with --cpu-prof; the profile goes to bench/results/profiles/
+  --operator-node-options="..."  extra Node.js options for the operator (e.g. --max-semi-space-size=4)
 `);
     process.exit(0);
   }
@@ -78,12 +84,14 @@ function settingsFrom(argv: readonly string[]): Settings {
     replicas: int(values.replicas, 10, "replicas"),
     fleet: int(values.fleet, quick ? 100 : 1000, "fleet"),
     fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
+    fleetSystems: (values["fleet-systems"] ?? "deployment,modelendpoint").split(",").filter(isSystem),
     parts: only === undefined ? ["rollout", "scale"] : [only],
     configs: values.configs === undefined ? CONFIGS.map((c) => c.id) : values.configs.split(","),
     workers: values.workers === undefined ? undefined : int(values.workers, 4, "workers"),
     label: values.label ?? "",
     trace: values.trace,
     profile: values.profile,
+    operatorNodeOptions: (values["operator-node-options"] ?? "").split(" ").filter((o) => o !== ""),
   };
 }
 
@@ -126,9 +134,12 @@ async function main(): Promise<void> {
       kubeconfig: cp.kubeconfigPath,
       logFile: join(logDir, "operator.log"),
       extraArgs: settings.workers === undefined ? [] : [`--workers=${String(settings.workers)}`],
-      nodeArgs: settings.profile
-        ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench", "results", "profiles")}`]
-        : [],
+      nodeArgs: [
+        ...settings.operatorNodeOptions,
+        ...(settings.profile
+          ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench", "results", "profiles")}`]
+          : []),
+      ],
     });
     log(`operator pid ${String(operator.pid)} ready; log ${operator.logFile}`);
 
@@ -155,7 +166,7 @@ async function main(): Promise<void> {
         namespaces,
         n: settings.replicas,
         readyDelayMs: settings.readyDelayMs,
-        settleMs: 1000,
+        settleMs: settings.mode === "quick" ? 500 : 1000,
         log,
         trace: settings.trace,
       };
@@ -181,7 +192,18 @@ async function main(): Promise<void> {
     const scale: ScaleRun[] = [];
     if (settings.parts.includes("scale") && settings.fleet > 0) {
       for (let run = 0; run < settings.fleetRuns; run++) {
-        scale.push(...(await runScale({ cp, client, operator, fleet: settings.fleet, run, log })));
+        scale.push(
+          ...(await runScale({
+            cp,
+            client,
+            operator,
+            fleet: settings.fleet,
+            run,
+            last: run === settings.fleetRuns - 1,
+            systems: settings.fleetSystems,
+            log,
+          })),
+        );
       }
     }
 

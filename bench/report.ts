@@ -14,12 +14,14 @@ export interface Settings {
   readonly replicas: number;
   readonly fleet: number;
   readonly fleetRuns: number;
+  readonly fleetSystems: readonly System[];
   readonly parts: readonly string[];
   readonly configs: readonly string[];
   readonly workers: number | undefined;
   readonly label: string;
   readonly trace: boolean;
   readonly profile: boolean;
+  readonly operatorNodeOptions: readonly string[];
 }
 
 export interface BenchResult {
@@ -57,6 +59,10 @@ export interface Target {
   readonly value: string;
   readonly met: boolean | undefined;
 }
+
+/** All control-plane processes' CPU (older results files have none: NaN). */
+const cpuTotal = (c: Readonly<Record<string, number>> | undefined): number =>
+  c === undefined ? Number.NaN : Object.values(c).reduce((a, b) => a + b, 0);
 
 const runsOf = (r: BenchResult, system: System, config?: string): RolloutRun[] =>
   r.rollouts.filter((x) => x.system === system && (config === undefined || x.config === config));
@@ -215,6 +221,7 @@ function rolloutTables(r: BenchResult): string[] {
         mmm(s(runs, (x) => x.writes.total)),
         mmm(s(runs, (x) => x.controllerCpuMs)),
         mmm(s(runs, (x) => x.kcmCpuMs)),
+        mmm(s(runs, (x) => cpuTotal(x.componentCpuMs))),
         system === "modelendpoint"
           ? mmm(
               s(runs, (x) => x.operatorPeakRssMiB),
@@ -236,6 +243,7 @@ function rolloutTables(r: BenchResult): string[] {
         "total",
         "controller CPU ms",
         "KCM CPU ms",
+        "control plane CPU ms",
         "operator peak RSS MiB",
       ],
       rows,
@@ -295,6 +303,7 @@ function scaleTables(r: BenchResult): string[] {
       system === "modelendpoint" ? f((x) => x.queueDepthPeak, 0) : "",
       system === "modelendpoint" ? f((x) => x.operatorPeakRssMiB, 0) : "",
       f((x) => x.controllerCpuMs / 1000, 1),
+      f((x) => cpuTotal(x.componentCpuMs) / 1000, 1),
       f((x) => x.writes.controller, 0),
       system === "modelendpoint" ? f((x) => x.statusWrites?.unchanged ?? 0, 0) : "",
     ];
@@ -311,7 +320,8 @@ function scaleTables(r: BenchResult): string[] {
         "reconcile p99 ms",
         "queue peak",
         "peak RSS MiB",
-        "CPU s",
+        "controller CPU s",
+        "control plane CPU s",
         "controller writes",
         "unchanged status writes",
       ],

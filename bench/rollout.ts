@@ -35,7 +35,7 @@ import {
 } from "./lib/objects.ts";
 import type { OperatorProcess } from "./lib/operator.ts";
 import { sumOf } from "./lib/prom.ts";
-import { kcmPid, ProcessMeter } from "./lib/proc.ts";
+import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { deploymentDone, endpointDone } from "./lib/done.ts";
 import { load } from "./lib/stats.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
@@ -86,6 +86,8 @@ export interface RolloutRun {
   readonly controllerCpuMs: number;
   /** kube-controller-manager's CPU (it runs the ReplicaSet controller for both). */
   readonly kcmCpuMs: number;
+  /** CPU of each control-plane process during the run (etcd, kube-apiserver, ...). */
+  readonly componentCpuMs: Readonly<Record<string, number>>;
   readonly operatorCpuMs: number;
   readonly operatorPeakRssMiB: number;
   readonly stepLatenciesMs: readonly number[];
@@ -200,6 +202,7 @@ export async function runRollout(
   const statusWritesBefore = sumOf(await ctx.operator.metrics(), "modelendpoint_status_writes_total");
   const opMeter = new ProcessMeter(ctx.operator.pid);
   const kcmMeter = new ProcessMeter(kcm);
+  const cpMeter = new ControlPlaneCpu(ctx.cp);
   const startLoad = load();
   const t0 = now();
   let tDone: number;
@@ -222,6 +225,7 @@ export async function runRollout(
   const writes = attribute(diffWrites(await scrapeWrites(ctx.cp), before));
   const op = opMeter.stop();
   const kcmUse = kcmMeter.stop();
+  const componentCpuMs = cpMeter.stop();
   const statusWritesAfter = sumOf(await ctx.operator.metrics(), "modelendpoint_status_writes_total");
 
   const { surge, unavailable } = resolveBudgets(n, config.budgets.maxSurge, config.budgets.maxUnavailable);
@@ -253,6 +257,7 @@ export async function runRollout(
     writes,
     controllerCpuMs: system === "deployment" ? kcmUse.cpuMs : op.cpuMs,
     kcmCpuMs: kcmUse.cpuMs,
+    componentCpuMs,
     operatorCpuMs: op.cpuMs,
     operatorPeakRssMiB: op.peakRssMiB,
     stepLatenciesMs: stepLatencies(timeline, name, t0, tDone),

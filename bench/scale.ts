@@ -28,7 +28,7 @@ import {
 } from "./lib/objects.ts";
 import type { OperatorProcess } from "./lib/operator.ts";
 import { bucketDiff, buckets, histogramQuantile, sumOf, type PromSample } from "./lib/prom.ts";
-import { kcmPid, ProcessMeter } from "./lib/proc.ts";
+import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { deploymentDone, endpointDone } from "./lib/done.ts";
 import { load, summarize } from "./lib/stats.ts";
 import { now, Timeline, type Tracker } from "./lib/timeline.ts";
@@ -65,6 +65,8 @@ export interface ScaleRun {
   /** The operator's CPU, or all of kube-controller-manager's for a Deployment fleet. */
   readonly controllerCpuMs: number;
   readonly kcmCpuMs: number;
+  /** CPU of each control-plane process during the run (etcd, kube-apiserver, ...). */
+  readonly componentCpuMs: Readonly<Record<string, number>>;
   readonly operatorCpuMs: number;
   readonly writes: WriteBreakdown;
   readonly statusWrites?: StatusWriteCount;
@@ -78,6 +80,10 @@ export interface ScaleContext {
   readonly operator: OperatorProcess;
   readonly fleet: number;
   readonly run: number;
+  /** The last repetition: its second fleet's namespace is deleted without waiting. */
+  readonly last: boolean;
+  /** The fleets to run (both by default). */
+  readonly systems: readonly System[];
   readonly log: (line: string) => void;
 }
 
@@ -176,7 +182,7 @@ function sampler(operator: OperatorProcess): { stop: () => Promise<{ queue: numb
   };
 }
 
-async function runFleet(ctx: ScaleContext, system: System): Promise<ScaleRun> {
+async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promise<ScaleRun> {
   const { client, fleet, operator, log } = ctx;
   const ns = `bench-fleet-${system === "deployment" ? "dep" : "mep"}-${String(ctx.run)}`;
   await client.resource(NAMESPACES).create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
@@ -194,6 +200,7 @@ async function runFleet(ctx: ScaleContext, system: System): Promise<ScaleRun> {
     const opBefore = await operator.metrics();
     const opMeter = new ProcessMeter(operator.pid, 500);
     const kcmMeter = new ProcessMeter(kcmPid(ctx.cp), 500);
+    const cpMeter = new ControlPlaneCpu(ctx.cp);
     const samples = sampler(operator);
 
     // Created at once.
@@ -232,6 +239,7 @@ async function runFleet(ctx: ScaleContext, system: System): Promise<ScaleRun> {
     const opAfter = await operator.metrics();
     const op = opMeter.stop();
     const kcm = kcmMeter.stop();
+    const componentCpuMs = cpMeter.stop();
     const statusWrites =
       system === "modelendpoint"
         ? countStatusWrites(
@@ -260,12 +268,15 @@ async function runFleet(ctx: ScaleContext, system: System): Promise<ScaleRun> {
       operatorRssAfterMiB: op.rssMiB,
       controllerCpuMs: isOp ? op.cpuMs : kcm.cpuMs,
       kcmCpuMs: kcm.cpuMs,
+      componentCpuMs,
       operatorCpuMs: op.cpuMs,
       writes,
       ...(statusWrites === undefined ? {} : { statusWrites }),
     };
     await timeline.stop();
-    const cleanupMs = await deleteNamespace(client, ns, log);
+    const cleanupMs = wait
+      ? await deleteNamespace(client, ns, log)
+      : (await client.resource(NAMESPACES).delete("", ns, { propagationPolicy: "Background" }), 0);
     return { ...result, cleanupMs };
   } catch (err) {
     await timeline.stop();
@@ -275,11 +286,12 @@ async function runFleet(ctx: ScaleContext, system: System): Promise<ScaleRun> {
 
 /** Both fleets, one after the other (the order alternates between repetitions). */
 export async function runScale(ctx: ScaleContext): Promise<ScaleRun[]> {
-  const order: System[] =
+  const both: System[] =
     ctx.run % 2 === 0 ? ["deployment", "modelendpoint"] : ["modelendpoint", "deployment"];
+  const order = both.filter((s) => ctx.systems.includes(s));
   const out: ScaleRun[] = [];
   for (const system of order) {
-    const r = await runFleet(ctx, system);
+    const r = await runFleet(ctx, system, !ctx.last || system !== order[order.length - 1]);
     ctx.log(
       `fleet ${String(ctx.fleet)} ${system} #${String(ctx.run)}: ready ${(r.readyMs / 1000).toFixed(1)}s, rolled ${(r.rolledMs / 1000).toFixed(1)}s, cpu ${(r.controllerCpuMs / 1000).toFixed(1)}s, reconcile p99 ${r.reconcile.p99Ms.toFixed(1)}ms, queue peak ${String(r.queueDepthPeak)}, RSS peak ${r.operatorPeakRssMiB.toFixed(0)} MiB (cleanup ${(r.cleanupMs / 1000).toFixed(0)}s)`,
     );

@@ -93,3 +93,30 @@ export function kcmPid(cp: ControlPlane): number {
   if (pid === undefined) throw new Error("kube-controller-manager is not running");
   return pid;
 }
+
+/**
+ * CPU used by every control-plane process (etcd, kube-apiserver, kube-controller-manager,
+ * kube-scheduler, kwok) between construction and stop(): what a run cost the whole cluster.
+ */
+export class ControlPlaneCpu {
+  readonly #start: ReadonlyMap<string, { pid: number; cpuMs: number }>;
+
+  constructor(cp: ControlPlane) {
+    this.#start = new Map(
+      cp.status().flatMap((c) => {
+        const s = c.pid === undefined ? undefined : sampleProcess(c.pid);
+        return c.pid === undefined || s === undefined
+          ? []
+          : [[c.name, { pid: c.pid, cpuMs: s.cpuMs }] as const];
+      }),
+    );
+  }
+
+  /** Milliseconds of CPU per component since construction. */
+  stop(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, { pid, cpuMs }] of this.#start)
+      out[name] = (sampleProcess(pid)?.cpuMs ?? cpuMs) - cpuMs;
+    return out;
+  }
+}
