@@ -13,7 +13,7 @@ DEPS := node_modules/.deps-installed
 .DEFAULT_GOAL := help
 .PHONY: help deps test test-unit test-integration typecheck lint format controlplane \
         sandbox-up sandbox-down sandbox-status demo crds crds-check run \
-        chart-crds chart-crds-check image kind-up kind-examples kind-down
+        chart-crds chart-crds-check image kind-up kind-examples kind-down chaos chaos-short
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -54,6 +54,7 @@ test: $(DEPS) ## everything: typecheck, lint, CRD drift, unit and integration te
 	$(MAKE) --no-print-directory typecheck lint crds-check chart-crds-check
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-integration
+	$(MAKE) --no-print-directory chaos-short
 
 sandbox-up: $(DEPS) controlplane ## start a background control plane; writes .sandbox/kubeconfig
 	$(NODE) src/testing/cli.ts up --dir .sandbox
@@ -66,6 +67,12 @@ sandbox-status: $(DEPS) ## is the sandbox up, and how healthy is it
 
 demo: $(DEPS) controlplane ## the main job: a control plane, the operator and a rolling deployment shown live
 	$(NODE) scripts/demo.ts
+
+chaos: $(DEPS) controlplane ## rollouts under faults for 8 minutes (docs/reliability.md); SEED=n repeats a run
+	$(NODE) scripts/chaos.ts $(if $(SEED),--seed=$(SEED))
+
+chaos-short: $(DEPS) controlplane ## the same for 1 minute of faults (part of make test)
+	$(NODE) scripts/chaos.ts --short $(if $(SEED),--seed=$(SEED))
 
 run: $(DEPS) ## run the operator against $$KUBECONFIG (e.g. the sandbox), pretty logs on a terminal
 	$(NODE) src/main.ts
