@@ -328,6 +328,37 @@ function scaleTables(r: BenchResult): string[] {
       rows,
     ),
   );
+  out.push("");
+  out.push(
+    "API server writes during the fleet run, by kind: count and the API server's mean time per request (ms), first run",
+  );
+  const first = (system: System): ScaleRun | undefined => r.scale.find((x) => x.system === system);
+  const dep = first("deployment")?.writes;
+  const mep = first("modelendpoint")?.writes;
+  const kinds = new Map<string, [number, number]>();
+  for (const [i, w] of [dep, mep].entries()) {
+    for (const [key, n] of Object.entries(w?.byKey ?? {})) {
+      const kind = key.split(" ").slice(0, 2).join(" ");
+      const counts = kinds.get(kind) ?? [0, 0];
+      counts[i] = (counts[i] ?? 0) + n;
+      kinds.set(kind, counts);
+    }
+  }
+  out.push(
+    table(
+      ["write", "Deployment fleet", "mean ms", "ModelEndpoint fleet", "mean ms"],
+      [...kinds]
+        .sort((a, b) => b[1][0] + b[1][1] - (a[1][0] + a[1][1]))
+        .slice(0, 14)
+        .map(([kind, [d, m]]) => [
+          kind,
+          String(d),
+          num(dep?.meanMs[kind] ?? Number.NaN, 1),
+          String(m),
+          num(mep?.meanMs[kind] ?? Number.NaN, 1),
+        ]),
+    ),
+  );
   return out;
 }
 

@@ -21,26 +21,35 @@ import { parseProm, type PromSample } from "./prom.ts";
 
 const WRITE_VERBS = new Set(["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"]);
 
-/** Write counts by "group/resource[/subresource] VERB code". */
+/**
+ * Write counts by "group/resource[/subresource] VERB code", and the API server's time spent on them
+ * (apiserver_request_duration_seconds_sum) by "group/resource[/subresource] VERB seconds".
+ */
 export type WriteCounts = ReadonlyMap<string, number>;
+
+const SECONDS = "seconds";
 
 export async function scrapeWrites(cp: ControlPlane): Promise<WriteCounts> {
   const res = await cp.apiGet("/metrics");
   if (res.status !== 200) throw new Error(`API server /metrics answered ${String(res.status)}`);
   const out = new Map<string, number>();
-  for (const s of parseProm(res.body, ["apiserver_request_total{"])) {
+  for (const s of parseProm(res.body, [
+    "apiserver_request_total{",
+    "apiserver_request_duration_seconds_sum{",
+  ])) {
     const verb = s.labels["verb"] ?? "";
     if (!WRITE_VERBS.has(verb)) continue;
-    out.set(keyOf(s), (out.get(keyOf(s)) ?? 0) + s.value);
+    const key = s.name === "apiserver_request_total" ? keyOf(s) : keyOf(s, SECONDS);
+    out.set(key, (out.get(key) ?? 0) + s.value);
   }
   return out;
 }
 
-function keyOf(s: PromSample): string {
+function keyOf(s: PromSample, last = s.labels["code"] ?? ""): string {
   const group = s.labels["group"] ?? "";
   const sub = s.labels["subresource"] ?? "";
   const resource = `${group === "" ? "core" : group}/${s.labels["resource"] ?? ""}${sub === "" ? "" : `/${sub}`}`;
-  return `${resource} ${s.labels["verb"] ?? ""} ${s.labels["code"] ?? ""}`;
+  return `${resource} ${s.labels["verb"] ?? ""} ${last}`;
 }
 
 export function diffWrites(after: WriteCounts, before: WriteCounts): Map<string, number> {
@@ -73,6 +82,8 @@ export interface WriteBreakdown {
   readonly total: number;
   /** Each "resource VERB code" count, for the JSON. */
   readonly byKey: Readonly<Record<string, number>>;
+  /** The API server's mean time per request, by "resource VERB" (ms; all answer codes). */
+  readonly meanMs: Readonly<Record<string, number>>;
 }
 
 export function attribute(diff: ReadonlyMap<string, number>): WriteBreakdown {
@@ -86,8 +97,16 @@ export function attribute(diff: ReadonlyMap<string, number>): WriteBreakdown {
   let bindings = 0;
   let trigger = 0;
   let total = 0;
+  const seconds = new Map<string, number>();
+  const requests = new Map<string, number>();
   for (const [key, n] of diff) {
     const [resource = "", verb = "", code = ""] = key.split(" ");
+    const kind = `${resource} ${verb}`;
+    if (code === SECONDS) {
+      seconds.set(kind, n);
+      continue;
+    }
+    requests.set(kind, (requests.get(kind) ?? 0) + n);
     const failed = !code.startsWith("2");
     let counted = true;
     let ours = false;
@@ -128,6 +147,17 @@ export function attribute(diff: ReadonlyMap<string, number>): WriteBreakdown {
     coreEvents,
     trigger,
     total,
-    byKey: Object.fromEntries([...diff].sort(([a], [b]) => a.localeCompare(b))),
+    byKey: Object.fromEntries(
+      [...diff].filter(([k]) => !k.endsWith(` ${SECONDS}`)).sort(([a], [b]) => a.localeCompare(b)),
+    ),
+    meanMs: Object.fromEntries(
+      [...seconds]
+        .filter(([kind]) => (requests.get(kind) ?? 0) > 0)
+        .map(([kind, sec]): [string, number] => [
+          kind,
+          Math.round((sec / (requests.get(kind) ?? 1)) * 10_000) / 10,
+        ])
+        .sort(([a], [b]) => a.localeCompare(b)),
+    ),
   };
 }
