@@ -46,6 +46,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       trace: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       "operator-node-options": { type: "string" },
+      "apiserver-args": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -65,6 +66,8 @@ function settingsFrom(argv: readonly string[]): Settings {
   --trace               store each rollout's events in order in the JSON (for reading a run)
   --profile             run the operator with --cpu-prof; the profile goes to bench/results/profiles/
   --operator-node-options="..."  extra Node.js options for the operator (e.g. --max-semi-space-size=4)
+  --apiserver-args="..."  extra kube-apiserver flags (e.g. --profiling=true, then read
+                          /debug/pprof/profile with the admin certificate while a phase runs)
 `);
     process.exit(0);
   }
@@ -92,6 +95,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     trace: values.trace,
     profile: values.profile,
     operatorNodeOptions: (values["operator-node-options"] ?? "").split(" ").filter((o) => o !== ""),
+    apiserverArgs: (values["apiserver-args"] ?? "").split(" ").filter((o) => o !== ""),
   };
 }
 
@@ -109,7 +113,11 @@ async function main(): Promise<void> {
   const log = (line: string): void => {
     process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
   };
-  const apiserverArgs = ["--max-requests-inflight=800", "--max-mutating-requests-inflight=400"];
+  const apiserverArgs = [
+    "--max-requests-inflight=800",
+    "--max-mutating-requests-inflight=400",
+    ...settings.apiserverArgs,
+  ];
   log(`bench ${settings.mode}: ${JSON.stringify(settings)}`);
   log(
     `machine: ${String(cpus().length)} cores, load ${load().join(" ")}; figures on a shared machine are noisy`,

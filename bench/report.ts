@@ -22,6 +22,7 @@ export interface Settings {
   readonly trace: boolean;
   readonly profile: boolean;
   readonly operatorNodeOptions: readonly string[];
+  readonly apiserverArgs: readonly string[];
 }
 
 export interface BenchResult {

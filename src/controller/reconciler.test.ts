@@ -112,6 +112,7 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
   return {
     endpoints,
     replicaSets,
+    pods,
     services,
     writer,
     events,
@@ -121,6 +122,43 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
       leader = v;
     },
   };
+}
+
+const OWNED_LABELS = {
+  "serving.modelendpoint.io/endpoint": "fraud",
+  "serving.modelendpoint.io/deployed-model": "m1",
+  "serving.modelendpoint.io/revision": "1",
+};
+const OWNER = [
+  {
+    apiVersion: "serving.modelendpoint.io/v1alpha1",
+    kind: "ModelEndpoint",
+    name: "fraud",
+    uid: "uid-e",
+    controller: true,
+  },
+];
+
+/** What the watch brings back after a first pass: the ReplicaSet fraud-m1 (with this status) and both Services. */
+function putOwned(t: ReturnType<typeof setup>, status: NonNullable<ReplicaSet["status"]>): void {
+  t.replicaSets.put({
+    metadata: {
+      name: "fraud-m1",
+      namespace: "ml",
+      uid: "uid-rs",
+      resourceVersion: "20",
+      generation: 1,
+      labels: OWNED_LABELS,
+      ownerReferences: OWNER,
+    },
+    spec: { replicas: 2, selector: {} },
+    status,
+  });
+  for (const name of ["fraud", "fraud-m1"]) {
+    t.services.put({
+      metadata: { name, namespace: "ml", uid: name, labels: OWNED_LABELS, ownerReferences: OWNER },
+    });
+  }
 }
 
 describe("Reconciler", () => {
@@ -155,53 +193,7 @@ describe("Reconciler", () => {
       status,
       metadata: { ...endpoint().metadata, resourceVersion: "11" },
     } as KubeObject);
-    t.replicaSets.put({
-      metadata: {
-        name: "fraud-m1",
-        namespace: "ml",
-        uid: "uid-rs",
-        resourceVersion: "20",
-        generation: 1,
-        labels: {
-          "serving.modelendpoint.io/endpoint": "fraud",
-          "serving.modelendpoint.io/deployed-model": "m1",
-          "serving.modelendpoint.io/revision": "1",
-        },
-        ownerReferences: [
-          {
-            apiVersion: "serving.modelendpoint.io/v1alpha1",
-            kind: "ModelEndpoint",
-            name: "fraud",
-            uid: "uid-e",
-            controller: true,
-          },
-        ],
-      },
-      spec: { replicas: 2, selector: {} },
-      status: { replicas: 0, observedGeneration: 1 },
-    });
-    t.services.put({
-      metadata: {
-        name: "fraud",
-        namespace: "ml",
-        uid: "s1",
-        labels: { "serving.modelendpoint.io/endpoint": "fraud" },
-        ownerReferences: [
-          { apiVersion: "x", kind: "ModelEndpoint", name: "fraud", uid: "uid-e", controller: true },
-        ],
-      },
-    });
-    t.services.put({
-      metadata: {
-        name: "fraud-m1",
-        namespace: "ml",
-        uid: "s2",
-        labels: { "serving.modelendpoint.io/endpoint": "fraud" },
-        ownerReferences: [
-          { apiVersion: "x", kind: "ModelEndpoint", name: "fraud", uid: "uid-e", controller: true },
-        ],
-      },
-    });
+    putOwned(t, { replicas: 0, observedGeneration: 1 });
     const before = t.writer.writes.length;
     await t.reconciler.reconcile("ml/fraud");
     expect(t.writer.writes.slice(before)).toEqual([]);
@@ -321,6 +313,53 @@ describe("Reconciler", () => {
     const current = setup(cached, () => relabelled);
     await current.reconciler.reconcile("ml/fraud");
     expect(current.writer.kinds()).toContain("createReplicaSet");
+  });
+
+  it("labels pods without reading the endpoint again: a step the next pass can undo needs no live read", async () => {
+    let reads = 0;
+    const cached = endpoint();
+    // Newer on the API server (another replica wrote a status): any step that cannot be undone waits.
+    const newer = { ...cached, metadata: { ...cached.metadata, resourceVersion: "30" }, status: { x: 1 } };
+    const t = setup(cached, () => {
+      reads += 1;
+      return newer;
+    });
+    await t.reconciler.reconcile("ml/fraud");
+    expect(reads).toBe(1);
+    expect(t.writer.writes).toEqual([]);
+
+    // The same endpoint with its ReplicaSet, Services and two Ready pods that do not serve yet.
+    const status = (() => {
+      const first = setup(cached);
+      return first.reconciler.reconcile("ml/fraud").then(() => first.writer.writes.at(-1)?.[1]);
+    })();
+    t.endpoints.put({
+      ...cached,
+      status: await status,
+      metadata: { ...cached.metadata, resourceVersion: "11" },
+    } as KubeObject);
+    putOwned(t, { replicas: 2, readyReplicas: 2, availableReplicas: 2, observedGeneration: 1 });
+    for (const name of ["fraud-m1-a", "fraud-m1-b"]) {
+      t.pods.put({
+        metadata: {
+          name,
+          namespace: "ml",
+          uid: name,
+          labels: OWNED_LABELS,
+          ownerReferences: [
+            { apiVersion: "apps/v1", kind: "ReplicaSet", name: "fraud-m1", uid: "uid-rs", controller: true },
+          ],
+        },
+        status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+      });
+    }
+    reads = 0;
+    await t.reconciler.reconcile("ml/fraud");
+    expect(reads).toBe(0);
+    expect(t.writer.writes.filter((w) => w[0] === "setPodServing")).toEqual([
+      ["setPodServing", "fraud-m1-a", true],
+      ["setPodServing", "fraud-m1-b", true],
+    ]);
   });
 
   it("writes nothing while it does not lead", async () => {

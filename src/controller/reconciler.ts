@@ -96,6 +96,14 @@ type WrittenStatus = Omit<EndpointStatus, "conditions"> & {
   readonly conditions: readonly WrittenCondition[];
 };
 
+/** The endpoint a pass acts on, as that pass saw it. */
+interface ActionTarget {
+  readonly key: string;
+  readonly ref: EndpointRef;
+  readonly endpoint: ModelEndpoint;
+  readonly replicaSets: readonly DeepReadonly<ReplicaSet>[];
+}
+
 /** What making the Services exist ran into. */
 interface ServiceSync {
   /** Services this endpoint needs whose names someone else's object holds (refused for good). */
@@ -230,7 +238,7 @@ export class Reconciler {
     if (!this.#canWrite()) return undefined;
     const ref: EndpointRef = { namespace, name, uid };
     if (
-      (plan.actions.length > 0 || this.#servicesOutOfDate(ref, endpoint, key)) &&
+      (plan.actions.some(cannotBeUndone) || this.#servicesOutOfDate(ref, endpoint, key)) &&
       (await this.#cacheIsStale(raw))
     ) {
       this.#o.logger.debug(log, "the cached endpoint is older than the API server's; waiting for the watch");
@@ -240,7 +248,7 @@ export class Reconciler {
     // Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const services = await this.#syncServices(ref, endpoint, key);
-    const failure = await this.#applyActions(key, ref, endpoint, replicaSets, plan.actions);
+    const failure = await this.#applyActions({ key, ref, endpoint, replicaSets }, plan.actions);
     for (const event of plan.events) this.#recordEvent(raw, event);
     this.#countRollouts(namespace, name, plan);
     const denied = [failure, services.failure].find((e) => e instanceof ForbiddenError);
@@ -314,10 +322,13 @@ export class Reconciler {
    * endpoint at all). A pass acts on the cache's view: creating the ReplicaSet or Service of a model
    * the user already removed, or deleting the ReplicaSet of a model "not in spec" that the cache
    * has simply not seen yet, cannot be undone, and no precondition on the ReplicaSet or Service
-   * guards against a stale endpoint. So a pass that would write anything first reads the endpoint
-   * and compares generation (spec) and status; a stale cache waits for its watch (or for the
-   * informer's watchdog to restart a silent one). Metadata-only changes (labels, annotations that
-   * other tools write all the time) do not count.
+   * guards against a stale endpoint. So a pass that would do such a thing (see {@link cannotBeUndone})
+   * first reads the endpoint and compares generation (spec) and status; a stale cache waits for its
+   * watch (or for the informer's watchdog to restart a silent one). Metadata-only changes (labels,
+   * annotations that other tools write all the time) do not count. A pass that only moves a replica
+   * count between non-zero values or relabels pods skips the read: the ReplicaSet's resourceVersion
+   * guards the scale, the status write is guarded by the endpoint's, and the next pass, planned from
+   * the fresh cache, undoes any such step.
    *
    * Seen under faults: a replica that took the Lease while its endpoint watch was relisting after
    * an API server restart planned from a 15 s old spec, deleted the ReplicaSets of the two newest
@@ -362,19 +373,20 @@ export class Reconciler {
         else failure ??= err instanceof Error ? err : new Error(String(err));
       }
     };
-    for (const svc of wanted) {
-      const svcName = svc.metadata?.name ?? "";
-      if (!names.has(svcName)) await attempt(svcName, () => this.#o.writer.createService(svc, ref.uid));
-    }
+    // The Services do not depend on one another: written at once, one round trip instead of one each.
     const wantedNames = new Set(wanted.map((s) => s.metadata?.name ?? ""));
-    for (const svc of owned) {
-      const svcName = svc.metadata?.name ?? "";
-      if (!wantedNames.has(svcName)) {
-        await attempt(svcName, () =>
-          this.#o.writer.deleteService(ref.namespace, svcName, svc.metadata?.uid ?? ""),
-        );
-      }
-    }
+    await Promise.all([
+      ...wanted
+        .filter((svc) => !names.has(svc.metadata?.name ?? ""))
+        .map((svc) => attempt(svc.metadata?.name ?? "", () => this.#o.writer.createService(svc, ref.uid))),
+      ...owned
+        .filter((svc) => !wantedNames.has(svc.metadata?.name ?? ""))
+        .map((svc) =>
+          attempt(svc.metadata?.name ?? "", () =>
+            this.#o.writer.deleteService(ref.namespace, svc.metadata?.name ?? "", svc.metadata?.uid ?? ""),
+          ),
+        ),
+    ]);
     return { conflicts, failure };
   }
 
@@ -470,57 +482,63 @@ export class Reconciler {
     }
   }
 
-  /** Applies actions in order; returns the first failure (the rest are left to the next pass). */
-  async #applyActions(
-    key: string,
-    ref: EndpointRef,
-    endpoint: ModelEndpoint,
-    replicaSets: readonly DeepReadonly<ReplicaSet>[],
-    actions: readonly Action[],
-  ): Promise<Error | undefined> {
-    const byName = new Map(replicaSets.map((rs) => [rs.metadata?.name ?? "", rs]));
-    for (const action of actions) {
-      try {
-        switch (action.kind) {
-          case "createReplicaSet": {
-            const rs = buildReplicaSet(ref, resolveForObjects(endpoint, action), action.replicas, {
-              poolSize: action.poolSize,
-              lineage: action.lineage,
-            });
-            await this.#o.writer.createReplicaSet(rs, ref.uid);
-            this.#expect(key, `replicasets/${ref.namespace}/${rs.metadata?.name ?? ""}`, "");
-            break;
-          }
-          case "scaleReplicaSet": {
-            const rv = byName.get(action.replicaSetName)?.metadata?.resourceVersion ?? "";
-            await this.#o.writer.scaleReplicaSet(ref.namespace, action.replicaSetName, action.to, rv);
-            this.#expect(key, `replicasets/${ref.namespace}/${action.replicaSetName}`, rv);
-            break;
-          }
-          case "deleteReplicaSet": {
-            const uid = byName.get(action.replicaSetName)?.metadata?.uid ?? "";
-            await this.#o.writer.deleteReplicaSet(ref.namespace, action.replicaSetName, uid);
-            break;
-          }
-          case "setPodServing":
-            await this.#o.writer.setPodServing(ref.namespace, action.podName, action.serving);
-            break;
+  /**
+   * Applies actions in order; returns the first failure (the rest are left to the next pass). Pod
+   * labels that follow one another in the plan do not depend on each other and are written at once;
+   * every other action waits for the one before it.
+   */
+  async #applyActions(on: ActionTarget, actions: readonly Action[]): Promise<Error | undefined> {
+    for (const group of batchLabels(actions)) {
+      const failures = await Promise.all(group.map((action) => this.#applyAction(on, action)));
+      const failure = failures.find((f) => f !== undefined);
+      if (failure !== undefined) return failure;
+    }
+    return undefined;
+  }
+
+  async #applyAction(on: ActionTarget, action: Action): Promise<Error | undefined> {
+    const { key, ref, endpoint, replicaSets } = on;
+    const byName = (name: string) => replicaSets.find((rs) => rs.metadata?.name === name);
+    try {
+      switch (action.kind) {
+        case "createReplicaSet": {
+          const rs = buildReplicaSet(ref, resolveForObjects(endpoint, action), action.replicas, {
+            poolSize: action.poolSize,
+            lineage: action.lineage,
+          });
+          await this.#o.writer.createReplicaSet(rs, ref.uid);
+          this.#expect(key, `replicasets/${ref.namespace}/${rs.metadata?.name ?? ""}`, "");
+          break;
         }
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        if (err instanceof TerminalError) {
-          this.#actionErrors.set(key, [
-            ...(this.#actionErrors.get(key) ?? []),
-            {
-              deployedModelId: action.deployedModelId,
-              action: action.kind,
-              terminal: true,
-              message: error.message,
-            },
-          ]);
+        case "scaleReplicaSet": {
+          const rv = byName(action.replicaSetName)?.metadata?.resourceVersion ?? "";
+          await this.#o.writer.scaleReplicaSet(ref.namespace, action.replicaSetName, action.to, rv);
+          this.#expect(key, `replicasets/${ref.namespace}/${action.replicaSetName}`, rv);
+          break;
         }
-        return error;
+        case "deleteReplicaSet": {
+          const uid = byName(action.replicaSetName)?.metadata?.uid ?? "";
+          await this.#o.writer.deleteReplicaSet(ref.namespace, action.replicaSetName, uid);
+          break;
+        }
+        case "setPodServing":
+          await this.#o.writer.setPodServing(ref.namespace, action.podName, action.serving);
+          break;
       }
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (err instanceof TerminalError) {
+        this.#actionErrors.set(key, [
+          ...(this.#actionErrors.get(key) ?? []),
+          {
+            deployedModelId: action.deployedModelId,
+            action: action.kind,
+            terminal: true,
+            message: error.message,
+          },
+        ]);
+      }
+      return error;
     }
     return undefined;
   }
@@ -643,6 +661,43 @@ function transitionTime(
  */
 function forbiddenMessage(err: ForbiddenError): string {
   return `the operator may not do this: ${err.status?.message ?? err.message}; grant what docs/operator.md "Permissions" lists`;
+}
+
+/**
+ * The plan's actions in order, runs of pod labels grouped (they are applied at once). Pods that
+ * start serving and pods that stop are separate groups: traffic is added before it is taken away.
+ */
+function batchLabels(actions: readonly Action[]): Action[][] {
+  const groups: Action[][] = [];
+  for (const action of actions) {
+    const last = groups.at(-1);
+    const first = last?.[0];
+    if (
+      action.kind === "setPodServing" &&
+      first?.kind === "setPodServing" &&
+      first.serving === action.serving
+    )
+      last?.push(action);
+    else groups.push([action]);
+  }
+  return groups;
+}
+
+/**
+ * Actions a stale view must not take: creating or deleting a ReplicaSet, and scaling one to zero
+ * (which takes a model out of service). Scaling between non-zero counts and pod labels are steps
+ * the next pass corrects.
+ */
+function cannotBeUndone(action: Action): boolean {
+  switch (action.kind) {
+    case "createReplicaSet":
+    case "deleteReplicaSet":
+      return true;
+    case "scaleReplicaSet":
+      return action.to === 0;
+    case "setPodServing":
+      return false;
+  }
 }
 
 /** The endpoint's Service and one per deployed model. */
