@@ -266,6 +266,28 @@ function rolloutTables(r: BenchResult): string[] {
   );
   out.push("");
   const mep = runsOf(r, "modelendpoint");
+  out.push(
+    "ModelEndpoint reconciles during the rollouts (ms; median (min-max) over runs): whole pass, and the part before any API call",
+  );
+  out.push(
+    table(
+      ["budgets", "passes", "reconcile p50", "reconcile p99", "decide p50", "decide p99"],
+      r.settings.configs.map((config) => {
+        const runs = runsOf(r, "modelendpoint", config);
+        const f = (g: (x: RolloutRun) => number | undefined, digits: number): string =>
+          mmm(summarize(runs.map((x) => g(x) ?? Number.NaN)), digits);
+        return [
+          config,
+          f((x) => x.reconcile?.count, 0),
+          f((x) => x.reconcile?.p50Ms, 1),
+          f((x) => x.reconcile?.p99Ms, 1),
+          f((x) => x.decide?.p50Ms, 2),
+          f((x) => x.decide?.p99Ms, 2),
+        ];
+      }),
+    ),
+  );
+  out.push("");
   const sum = (f: (x: RolloutRun) => number): number => mep.reduce((a, x) => a + f(x), 0);
   out.push("ModelEndpoint status writes over all rollouts");
   out.push(
@@ -301,6 +323,7 @@ function scaleTables(r: BenchResult): string[] {
       f((x) => x.rolledP50Ms / 1000),
       system === "modelendpoint" ? f((x) => x.reconcile.p50Ms, 1) : "",
       system === "modelendpoint" ? f((x) => x.reconcile.p99Ms, 1) : "",
+      system === "modelendpoint" ? f((x) => x.decide.p99Ms, 2) : "",
       system === "modelendpoint" ? f((x) => x.queueDepthPeak, 0) : "",
       system === "modelendpoint" ? f((x) => x.operatorPeakRssMiB, 0) : "",
       f((x) => x.controllerCpuMs / 1000, 1),
@@ -319,6 +342,7 @@ function scaleTables(r: BenchResult): string[] {
         "p50 rolled",
         "reconcile p50 ms",
         "reconcile p99 ms",
+        "decide p99 ms",
         "queue peak",
         "peak RSS MiB",
         "controller CPU s",

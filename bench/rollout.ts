@@ -34,7 +34,13 @@ import {
   type RolloutBudgets,
 } from "./lib/objects.ts";
 import type { OperatorProcess } from "./lib/operator.ts";
-import { sumOf } from "./lib/prom.ts";
+import {
+  DECIDE_SECONDS,
+  latencyBetween,
+  RECONCILE_SECONDS,
+  sumOf,
+  type HistogramLatency,
+} from "./lib/prom.ts";
 import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { deploymentDone, endpointDone } from "./lib/done.ts";
 import { load } from "./lib/stats.ts";
@@ -93,6 +99,9 @@ export interface RolloutRun {
   readonly stepLatenciesMs: readonly number[];
   /** ModelEndpoint only. */
   readonly statusWrites?: StatusWriteCount;
+  /** ModelEndpoint only: the operator's reconciles during the rollout, whole and before any API call. */
+  readonly reconcile?: HistogramLatency;
+  readonly decide?: HistogramLatency;
   /** What the watcher saw, relative to the change (ms): with --trace only. */
   readonly trace?: readonly string[];
   /** How long creating version 1 (until Ready) and removing everything took. */
@@ -199,7 +208,8 @@ export async function runRollout(
   // Version 2, measured.
   const kcm = kcmPid(ctx.cp);
   const before = await scrapeWrites(ctx.cp);
-  const statusWritesBefore = sumOf(await ctx.operator.metrics(), "modelendpoint_status_writes_total");
+  const opMetricsBefore = await ctx.operator.metrics();
+  const statusWritesBefore = sumOf(opMetricsBefore, "modelendpoint_status_writes_total");
   const opMeter = new ProcessMeter(ctx.operator.pid);
   const kcmMeter = new ProcessMeter(kcm);
   const cpMeter = new ControlPlaneCpu(ctx.cp);
@@ -226,7 +236,8 @@ export async function runRollout(
   const op = opMeter.stop();
   const kcmUse = kcmMeter.stop();
   const componentCpuMs = cpMeter.stop();
-  const statusWritesAfter = sumOf(await ctx.operator.metrics(), "modelendpoint_status_writes_total");
+  const opMetricsAfter = await ctx.operator.metrics();
+  const statusWritesAfter = sumOf(opMetricsAfter, "modelendpoint_status_writes_total");
 
   const { surge, unavailable } = resolveBudgets(n, config.budgets.maxSurge, config.budgets.maxUnavailable);
   const waves = floorWaves(n, surge, unavailable);
@@ -262,6 +273,12 @@ export async function runRollout(
     operatorPeakRssMiB: op.peakRssMiB,
     stepLatenciesMs: stepLatencies(timeline, name, t0, tDone),
     ...(statusWrites === undefined ? {} : { statusWrites }),
+    ...(system === "modelendpoint"
+      ? {
+          reconcile: latencyBetween(opMetricsAfter, opMetricsBefore, RECONCILE_SECONDS),
+          decide: latencyBetween(opMetricsAfter, opMetricsBefore, DECIDE_SECONDS),
+        }
+      : {}),
   };
 
   const trace = ctx.trace ? traceOf(timeline, name, t0, tDone) : undefined;

@@ -27,7 +27,14 @@ import {
   type RolloutBudgets,
 } from "./lib/objects.ts";
 import type { OperatorProcess } from "./lib/operator.ts";
-import { bucketDiff, buckets, histogramQuantile, sumOf, type PromSample } from "./lib/prom.ts";
+import {
+  DECIDE_SECONDS,
+  latencyBetween,
+  NO_LATENCY,
+  RECONCILE_SECONDS,
+  sumOf,
+  type HistogramLatency,
+} from "./lib/prom.ts";
 import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { deploymentDone, endpointDone } from "./lib/done.ts";
 import { load, summarize } from "./lib/stats.ts";
@@ -35,11 +42,7 @@ import { now, Timeline, type Tracker } from "./lib/timeline.ts";
 import type { System } from "./rollout.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
 
-export interface ReconcileLatency {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
+export type ReconcileLatency = HistogramLatency;
 
 export interface ScaleRun {
   readonly system: System;
@@ -57,6 +60,8 @@ export interface ScaleRun {
   readonly reconcile: ReconcileLatency;
   readonly reconcileCreate: ReconcileLatency;
   readonly reconcileRoll: ReconcileLatency;
+  /** The part of each reconcile spent before any API call, over the whole run. */
+  readonly decide: ReconcileLatency;
   readonly queueDepthPeak: number;
   readonly operatorPeakRssMiB: number;
   readonly operatorRssAfterMiB: number;
@@ -106,18 +111,6 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
 
 function p50(tracker: Tracker, t0: number): number {
   return summarize([...tracker.doneAt.values()].map((t) => t - t0)).median;
-}
-
-const NO_LATENCY: ReconcileLatency = { count: 0, p50Ms: Number.NaN, p99Ms: Number.NaN };
-
-function latency(after: readonly PromSample[], before: readonly PromSample[]): ReconcileLatency {
-  const name = "modelendpoint_reconcile_duration_seconds";
-  const diff = bucketDiff(buckets(after, name), buckets(before, name));
-  return {
-    count: diff.get(Number.POSITIVE_INFINITY) ?? 0,
-    p50Ms: histogramQuantile(0.5, diff) * 1000,
-    p99Ms: histogramQuantile(0.99, diff) * 1000,
-  };
 }
 
 async function deleteNamespace(client: KubeClient, ns: string, log: (line: string) => void): Promise<number> {
@@ -259,9 +252,10 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
       readyP50Ms: p50(ready, t0),
       rolledMs: tRolled - t1,
       rolledP50Ms: p50(rolled, t1),
-      reconcile: isOp ? latency(opAfter, opBefore) : NO_LATENCY,
-      reconcileCreate: isOp ? latency(opMid, opBefore) : NO_LATENCY,
-      reconcileRoll: isOp ? latency(opAfter, opMid) : NO_LATENCY,
+      reconcile: isOp ? latencyBetween(opAfter, opBefore, RECONCILE_SECONDS) : NO_LATENCY,
+      reconcileCreate: isOp ? latencyBetween(opMid, opBefore, RECONCILE_SECONDS) : NO_LATENCY,
+      reconcileRoll: isOp ? latencyBetween(opAfter, opMid, RECONCILE_SECONDS) : NO_LATENCY,
+      decide: isOp ? latencyBetween(opAfter, opBefore, DECIDE_SECONDS) : NO_LATENCY,
       queueDepthPeak: peaks.queue,
       operatorMemory: peaks.memory,
       operatorPeakRssMiB: op.peakRssMiB,

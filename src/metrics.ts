@@ -29,6 +29,7 @@ export class Metrics {
   readonly availableReplicas: Gauge<"namespace" | "endpoint" | "deployed_model">;
   readonly trafficPercent: Gauge<"namespace" | "endpoint" | "deployed_model">;
   readonly reconcileDuration: Histogram<"result">;
+  readonly decideDuration: Histogram;
   readonly reconcileErrors: Counter<"reason">;
   readonly queueDepth: Gauge;
   readonly watchRestarts: Counter<"resource" | "reason">;
@@ -97,6 +98,12 @@ export class Metrics {
       help: "Time one reconcile of one ModelEndpoint takes, from snapshot to status write.",
       labelNames: ["result"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.decideDuration = new Histogram({
+      name: `${PREFIX}reconcile_decide_duration_seconds`,
+      help: "The part of a reconcile spent in the operator alone, before any API call: reading the caches, validating the spec and planning.",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers,
     });
     this.reconcileErrors = new Counter({

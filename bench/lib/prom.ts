@@ -87,3 +87,31 @@ export function histogramQuantile(q: number, cumulative: Map<number, number>): n
   }
   return prevBound;
 }
+
+/** A latency histogram of the operator's between two scrapes. */
+export interface HistogramLatency {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export const NO_LATENCY: HistogramLatency = { count: 0, p50Ms: Number.NaN, p99Ms: Number.NaN };
+
+/** The operator's whole reconcile, API calls included. */
+export const RECONCILE_SECONDS = "modelendpoint_reconcile_duration_seconds";
+/** The part of a reconcile before any API call (caches, validation, plan). */
+export const DECIDE_SECONDS = "modelendpoint_reconcile_decide_duration_seconds";
+
+/** p50/p99 of the observations of histogram `name` made between the `before` and `after` scrapes. */
+export function latencyBetween(
+  after: readonly PromSample[],
+  before: readonly PromSample[],
+  name: string,
+): HistogramLatency {
+  const diff = bucketDiff(buckets(after, name), buckets(before, name));
+  return {
+    count: diff.get(Number.POSITIVE_INFINITY) ?? 0,
+    p50Ms: histogramQuantile(0.5, diff) * 1000,
+    p99Ms: histogramQuantile(0.99, diff) * 1000,
+  };
+}

@@ -81,6 +81,15 @@ describe("owned objects", () => {
     });
   });
 
+  it("puts the serving label on the pod template only when asked, never on the selector", () => {
+    const serving = buildReplicaSet(endpoint, dm, 3, {}, true);
+    expect(serving.spec?.template?.metadata?.labels?.["serving.modelendpoint.io/serving"]).toBe("true");
+    expect(serving.spec?.selector.matchLabels).not.toHaveProperty("serving.modelendpoint.io/serving");
+    expect(serving.metadata?.labels).not.toHaveProperty("serving.modelendpoint.io/serving");
+    const plain = buildReplicaSet(endpoint, dm, 3);
+    expect(plain.spec?.template?.metadata?.labels).not.toHaveProperty("serving.modelendpoint.io/serving");
+  });
+
   it("leaves out what the spec leaves out and defaults the port to 8080", () => {
     const rs = buildReplicaSet(
       endpoint,

@@ -131,13 +131,15 @@ export const ANNOTATION_LINEAGE = "serving.modelendpoint.io/lineage";
 
 /**
  * A deployed model's ReplicaSet with `replicas` pods. `memory` is what the engine asks to keep on
- * the object so it can rebuild a lost status: the chain's N and the ancestors' ids.
+ * the object so it can rebuild a lost status: the chain's N and the ancestors' ids. `serving` puts
+ * the `serving` label on the pod template, so its pods serve as soon as they are Ready.
  */
 export function buildReplicaSet(
   endpoint: EndpointRef,
   dm: ResolvedDeployedModel,
   replicas: number,
   memory: { readonly poolSize?: number; readonly lineage?: readonly string[] } = {},
+  serving = false,
 ): ReplicaSet {
   const selector = modelSelector(endpoint.name, dm.id);
   const labels = { ...selector, [LABEL_REVISION]: String(dm.revision), [LABEL_MANAGED_BY]: MANAGED_BY };
@@ -166,7 +168,7 @@ export function buildReplicaSet(
       replicas,
       selector: { matchLabels: selector },
       template: {
-        metadata: { labels, annotations },
+        metadata: { labels: serving ? { ...labels, [LABEL_SERVING]: "true" } : labels, annotations },
         spec: {
           ...(dm.serviceAccount === undefined ? {} : { serviceAccountName: dm.serviceAccount }),
           containers: [

@@ -190,6 +190,7 @@ export class Reconciler {
   }
 
   async #reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const started = performance.now();
     const raw = this.#o.endpoints.get(key);
     const [namespace = "", name = ""] = key.split("/");
     if (raw === undefined) {
@@ -235,6 +236,7 @@ export class Reconciler {
 
     // Decide.
     const plan = this.#o.planner(snapshot, this.#o.clock.now());
+    this.#o.metrics.decideDuration.observe((performance.now() - started) / 1000);
     if (!this.#canWrite()) return undefined;
     const ref: EndpointRef = { namespace, name, uid };
     if (
@@ -502,10 +504,13 @@ export class Reconciler {
     try {
       switch (action.kind) {
         case "createReplicaSet": {
-          const rs = buildReplicaSet(ref, resolveForObjects(endpoint, action), action.replicas, {
-            poolSize: action.poolSize,
-            lineage: action.lineage,
-          });
+          const rs = buildReplicaSet(
+            ref,
+            resolveForObjects(endpoint, action),
+            action.replicas,
+            { poolSize: action.poolSize, lineage: action.lineage },
+            action.serving,
+          );
           await this.#o.writer.createReplicaSet(rs, ref.uid);
           this.#expect(key, `replicasets/${ref.namespace}/${rs.metadata?.name ?? ""}`, "");
           break;

@@ -162,6 +162,7 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
           replicas: 3,
           poolSize: 3,
           lineage: [],
+          serving: true,
           model: {
             id: "m1",
             model: "m1@1",
@@ -266,14 +267,9 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
 
     later(cluster, 8);
     const done = pass(cluster);
-    expect(done.actions).toEqual(
-      ["m1-p1", "m1-p2", "m1-p3"].map((podName) => ({
-        kind: "setPodServing",
-        podName,
-        deployedModelId: "m1",
-        serving: true,
-      })),
-    );
+    // The pods carry the serving label from their template: Ready, they serve without a write.
+    expect(done.actions).toEqual([]);
+    expect([...cluster.pods.values()].map((p) => p.serving)).toEqual([true, true, true]);
     expect(done.events).toEqual([
       {
         type: "Normal",
@@ -527,21 +523,62 @@ describe("R4, R5: rolling within the budgets, one step per pass", () => {
   });
 });
 
+/** The first live pod of `id` fails its readiness probe for good. */
+function failProbe(cluster: FakeCluster, id: string) {
+  const [sick] = cluster.livePods(id);
+  if (sick === undefined) throw new Error("no pod");
+  sick.ready = false;
+  sick.readyAt = undefined;
+  sick.unreadyReason = "readiness probe failed on /health";
+  return sick;
+}
+
 describe("R6: traffic goes to Ready pods only, in proportion within a chain", () => {
-  it("a serving pod that turns unready loses its label in the next plan; a Ready one gains it", () => {
+  it("in the only chain with a share, pods are labelled from birth and keep the label while unready", () => {
     const cluster = deployed(3);
-    const [sick] = cluster.livePods("m1");
-    if (sick === undefined) throw new Error("no pod");
-    sick.ready = false;
-    sick.readyAt = undefined;
-    sick.unreadyReason = "readiness probe failed on /health";
+    // Created with the label (the ReplicaSet's template): no label writes, ever.
+    expect([...cluster.pods.values()].every((p) => p.serving)).toBe(true);
+    failProbe(cluster, "m1");
+    // Unready, it gets no traffic (Kubernetes lists it as not ready) and serves again once Ready.
     const result = pass(cluster);
-    expect(result.actions).toEqual([
-      { kind: "setPodServing", podName: sick.name, deployedModelId: "m1", serving: false },
-    ]);
+    expect(result.actions).toEqual([]);
     expect(result.events).toEqual([]);
     expect(result.status.trafficSplit).toEqual({ m1: 100 });
     expect(condition(result, "Ready")).toMatchObject({ status: "False", reason: "ReplicasUnavailable" });
+  });
+
+  it("with two chains sharing traffic, an unready pod loses its label and a Ready one gains it when chosen", () => {
+    const cluster = world(spec({ a: 50, b: 50 }, root("a", 2), root("b", 2)), { a: 5, b: 5 });
+    settle(cluster);
+    expect([...cluster.pods.values()].filter((p) => p.serving)).toHaveLength(4);
+    const sick = failProbe(cluster, "a");
+    // 1 Ready a and 2 Ready b: 1 + 1 serve (50/50), and the unready pod must not serve once Ready.
+    const result = pass(cluster);
+    expect(result.actions).toEqual([
+      { kind: "setPodServing", podName: sick.name, deployedModelId: "a", serving: false },
+      expect.objectContaining({ kind: "setPodServing", deployedModelId: "b", serving: false }),
+    ]);
+    expect(result.status.trafficSplit).toEqual({ a: 50, b: 50 });
+  });
+
+  it("a chain that becomes the only one with a share labels its unready pods; the template follows at creation", () => {
+    const cluster = world(spec({ a: 50, b: 50 }, root("a", 2), root("b", 2)), { a: 5 });
+    const first = pass(cluster);
+    expect(first.actions.filter((a) => a.kind === "createReplicaSet").map((a) => a.serving)).toEqual([
+      false,
+      false,
+    ]);
+    later(cluster, 5);
+    pass(cluster);
+    const unready = cluster.livePods("b");
+    expect(unready.map((p) => p.serving)).toEqual([false, false]);
+    cluster.setSpec(spec({ b: 100 }, root("a", 2), root("b", 2)));
+    const result = pass(cluster);
+    expect(result.actions).toEqual(
+      expect.arrayContaining(
+        unready.map((p) => ({ kind: "setPodServing", podName: p.name, deployedModelId: "b", serving: true })),
+      ),
+    );
   });
 
   it("during a rollout both revisions serve in proportion to their Ready replicas", () => {

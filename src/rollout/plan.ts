@@ -2,7 +2,7 @@ import { judgeFirstSeen } from "./admission.ts";
 import { calculateProgressDeadlineSeconds } from "./budgets.ts";
 import type { Budgets } from "./budgets.ts";
 import { findIntended } from "./chains.ts";
-import { findLineage, gatherContext } from "./context.ts";
+import { findLineage, gatherContext, isServable } from "./context.ts";
 import type { Chain, Member, PlanContext } from "./context.ts";
 import { checkProgress, summarizeUnready } from "./deadline.ts";
 import type { Failure } from "./deadline.ts";
@@ -163,7 +163,9 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     deployedModels,
   };
 
-  const actions = orderActions(ctx, steps, serving.podNames, (member) => {
+  const sole = soleServingChain(ctx);
+  const servesOnceReady = (id: string): boolean => sole !== undefined && chainIndex.get(id) === sole;
+  const actions = orderActions(ctx, steps, serving.podNames, servesOnceReady, (member) => {
     const c = chainIndex.get(member.id);
     return (c === undefined ? undefined : ctx.chains[c]?.poolSize) ?? 0;
   });
@@ -193,28 +195,49 @@ function judgeMembers(
 }
 
 /**
+ * The index of the endpoint's only chain with a traffic share, when exactly one has one. Every Ready
+ * pod of that chain serves (traffic rules 2 and 3), so its pods carry the `serving` label from birth
+ * (the ReplicaSet's pod template) and start serving the moment they turn Ready, without a label write.
+ */
+function soleServingChain(ctx: PlanContext): number | undefined {
+  const withShare = ctx.chains.flatMap((chain, c) =>
+    chain.members.some((m) => shareOf(ctx, m.id) > 0) ? [c] : [],
+  );
+  return withShare.length === 1 ? withShare[0] : undefined;
+}
+
+/**
  * The actions in the order to apply them: creations and scale-ups, pods that start serving, pods
  * that stop, scale-downs, deletions of ReplicaSets whose entry left spec. Capacity and traffic are
  * added before they are taken away; terminating pods are left alone.
+ *
+ * A Ready pod carries the label when the traffic choice picked it. A pod that is not Ready gets no
+ * traffic whatever its label (Kubernetes lists it as not ready), so its label only says whether it
+ * serves the moment it turns Ready: yes in the endpoint's only chain with a share, else no.
  */
 function orderActions(
   ctx: PlanContext,
   steps: readonly ChainStep[],
   serving: ReadonlySet<string>,
+  servesOnceReady: (deployedModelId: string) => boolean,
   poolOf: (member: Member) => number,
 ): Action[] {
   const decisions = steps.flatMap((s) => s.decisions);
   const labels = ctx.snapshot.pods.flatMap((pod): SetPodServing[] => {
-    const want = serving.has(pod.name);
+    const want = isServable(pod) ? serving.has(pod.name) : servesOnceReady(pod.deployedModelId);
     return pod.deleting || want === pod.serving
       ? []
       : [{ kind: "setPodServing", podName: pod.name, deployedModelId: pod.deployedModelId, serving: want }];
   });
   return [
-    ...decisions.filter((d) => d.kind === "create" || d.to > d.from).map((d) => toAction(d, ctx, poolOf)),
+    ...decisions
+      .filter((d) => d.kind === "create" || d.to > d.from)
+      .map((d) => toAction(d, ctx, poolOf, servesOnceReady)),
     ...labels.filter((a) => a.serving),
     ...labels.filter((a) => !a.serving),
-    ...decisions.filter((d) => d.kind === "scale" && d.to < d.from).map((d) => toAction(d, ctx, poolOf)),
+    ...decisions
+      .filter((d) => d.kind === "scale" && d.to < d.from)
+      .map((d) => toAction(d, ctx, poolOf, servesOnceReady)),
     ...ctx.removed
       .filter((rs) => !rs.deleting)
       .map((rs): Action => ({
@@ -241,7 +264,12 @@ function resourcesOf(member: Member, poolSize: number | undefined): DedicatedRes
   return { minReplicaCount: poolSize };
 }
 
-function toAction(decision: ReplicaDecision, ctx: PlanContext, poolOf: (member: Member) => number): Action {
+function toAction(
+  decision: ReplicaDecision,
+  ctx: PlanContext,
+  poolOf: (member: Member) => number,
+  servesOnceReady: (deployedModelId: string) => boolean,
+): Action {
   const member = decision.member;
   if (decision.kind === "scale") {
     return {
@@ -261,6 +289,7 @@ function toAction(decision: ReplicaDecision, ctx: PlanContext, poolOf: (member: 
     replicas: decision.replicas,
     poolSize,
     lineage: findLineage(member, ctx.byId),
+    serving: servesOnceReady(member.id),
     model: {
       id: member.id,
       model: member.spec.model,

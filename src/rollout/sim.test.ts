@@ -8,7 +8,7 @@ import type { BudgetChoice, ChainScenario, RunStats, Scenario, UserOp } from "./
  * budgets and deadlines), random rollout sequences (roll-overs, rollbacks onto in-progress rollouts,
  * broken revisions, cleanups), random interleavings of operator passes, ReplicaSet controller ticks,
  * pod readiness and pod deaths. At every step the simulator checks R4 (surge, and availability when
- * no pod dies), R6 (no serving pod is unready), R1 (revisions never change), R8 (no failure before
+ * no pod dies), R6 (an unready pod is labelled to serve only where it serves once Ready), R1 (revisions never change), R8 (no failure before
  * the deadline, none missed after it, good revisions never fail) and idempotence (the applied plan,
  * planned again, changes nothing); at the end, that every chain converged on its newest revision that
  * did not fail, with N available, and the conditions say so.

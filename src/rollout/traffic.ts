@@ -8,8 +8,10 @@ import type { PodSnapshot } from "./types.ts";
  * ready ones. So traffic is realised at pod granularity: each serving pod gets an equal share.
  *
  * Rules, in order:
- * 1. A pod that is not Ready (or is terminating) never serves (R6); a serving pod that turns unready
- *    loses its label in the next plan.
+ * 1. A pod that is not Ready (or is terminating) never serves (R6): Kubernetes lists it as not ready,
+ *    whatever its label. The label of such a pod only says whether it serves the moment it turns
+ *    Ready (plan.ts): in the endpoint's only chain with a share it does (rule 2), so pods are created
+ *    with the label and need no label write; anywhere else it does not until rule 3 picks it.
  * 2. Within a chain every Ready pod serves, so each member's share of the chain's traffic is its
  *    share of the chain's Ready pods (R6): 3 ready pods of m1 and 2 of m2 give 60/40.
  * 3. Across chains the spec split (each chain's share is the sum of its members' spec shares, R11) is

@@ -335,6 +335,11 @@ export interface CreateReplicaSet {
    * object (an annotation, e.g. comma-separated) and hand it back as ReplicaSetSnapshot.lineage.
    */
   readonly lineage: readonly string[];
+  /**
+   * The `serving` label of the pod template: true when the model's chain is the endpoint's only
+   * chain with a traffic share, so each pod serves as soon as it is Ready (traffic rule 2).
+   */
+  readonly serving: boolean;
   readonly model: ResolvedDeployedModel;
 }
 

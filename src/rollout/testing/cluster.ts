@@ -32,6 +32,8 @@ export interface FakeReplicaSet {
   deleting: boolean;
   /** The message of a ReplicaFailure condition: pods are not created while it is set. */
   replicaFailure: string | undefined;
+  /** The pod template's `serving` label: new pods carry it. */
+  readonly serving: boolean;
 }
 
 export interface FakeClusterOptions {
@@ -128,6 +130,7 @@ export class FakeCluster {
             observedGeneration: 0,
             deleting: false,
             replicaFailure: undefined,
+            serving: action.serving,
           });
           break;
         case "scaleReplicaSet": {
@@ -176,7 +179,7 @@ export class FakeCluster {
       if (rs.observedGeneration !== rs.generation) changed = true;
       rs.observedGeneration = rs.generation;
       if (pods.length < rs.spec && rs.replicaFailure === undefined) {
-        for (let i = pods.length; i < rs.spec; i++) this.createPod(rs.id);
+        for (let i = pods.length; i < rs.spec; i++) this.createPod(rs.id, rs.serving);
         changed = true;
       } else if (pods.length > rs.spec) {
         const victims = [...pods].sort(
@@ -226,7 +229,7 @@ export class FakeCluster {
     return [...this.pods.values()].filter((p) => p.modelId === id && !p.deleting);
   }
 
-  createPod(modelId: string): FakePod {
+  createPod(modelId: string, serving = false): FakePod {
     const name = `${modelId}-p${++this.#podCounter}`;
     const after = this.#readyAfter(modelId);
     const pod: FakePod = {
@@ -237,7 +240,7 @@ export class FakeCluster {
       ready: false,
       deleting: false,
       goneAt: Infinity,
-      serving: false,
+      serving,
       unreadyReason: after === undefined ? UNREADY_REASON : undefined,
     };
     this.pods.set(name, pod);

@@ -369,6 +369,7 @@ class Simulation {
     this.#trackProgress(snapshot, result, before);
     this.#checkIdempotent(result);
     this.#checkPlan(result, before);
+    this.#checkLabels();
   }
 
   /**
@@ -484,8 +485,21 @@ class Simulation {
         if (available >= n) chain.baseline = true;
       }
     }
+  }
+
+  /**
+   * R6, as the engine labels pods: after a pass, a pod that is not Ready (so gets no traffic, whatever
+   * its label) carries the `serving` label only in the endpoint's one chain with a traffic share, where
+   * it should serve the moment it turns Ready. Anywhere else it would break the split when it did.
+   */
+  #checkLabels(): void {
+    const split = this.#cluster.spec.trafficSplit;
+    const withShare = this.#chains.filter((c) => c.ids.some((id) => (split[id] ?? 0) > 0));
+    const sole = withShare.length === 1 ? withShare[0] : undefined;
     for (const pod of this.#cluster.pods.values()) {
-      if (pod.serving && !pod.deleting && !pod.ready) this.#fail(`R6: ${pod.name} serves but is not ready`);
+      if (pod.serving && !pod.deleting && !pod.ready && !(sole?.ids.includes(pod.modelId) ?? false)) {
+        this.#fail(`R6: ${pod.name} is not Ready and labelled to serve outside the only chain with a share`);
+      }
     }
   }
 
