@@ -7,15 +7,17 @@
  * Benchmarks print figures; they never assert times.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { KubeConfig } from "@kubernetes/client-node";
+import { parse } from "yaml";
 
 import { KubeClient } from "../src/kube/client.ts";
 import { ControlPlane } from "../src/testing/controlplane.ts";
+import { createMemoryCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
 import { NAMESPACES } from "./lib/objects.ts";
 import { OperatorProcess } from "./lib/operator.ts";
 import { load } from "./lib/stats.ts";
@@ -25,6 +27,21 @@ import { CONFIGS, runRollout, SYSTEMS, WARMUP, type RolloutRun, type System } fr
 import { runScale, type ScaleRun } from "./scale.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
+/** The Helm chart's container memory limit (values.yaml resources.limits.memory), in MiB. */
+const CHART_MEMORY_LIMIT_MIB = chartMemoryLimitMiB();
+
+function chartMemoryLimitMiB(): number {
+  const values = parse(
+    readFileSync(join(ROOT, "charts", "model-endpoint-operator", "values.yaml"), "utf8"),
+  ) as {
+    resources?: { limits?: { memory?: string } };
+  };
+  const limit = values.resources?.limits?.memory ?? "";
+  const match = /^(\d+)(Mi|Gi)$/.exec(limit);
+  if (match?.[1] === undefined)
+    throw new Error(`the chart's memory limit ${JSON.stringify(limit)} is not in Mi or Gi`);
+  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+}
 
 const isSystem = (s: string): s is System => (SYSTEMS as readonly string[]).includes(s);
 
@@ -47,6 +64,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       profile: { type: "boolean", default: false },
       "operator-node-options": { type: "string" },
       "apiserver-args": { type: "string" },
+      "operator-memory-limit": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -66,6 +84,8 @@ function settingsFrom(argv: readonly string[]): Settings {
   --trace               store each rollout's events in order in the JSON (for reading a run)
   --profile             run the operator with --cpu-prof; the profile goes to bench/results/profiles/
   --operator-node-options="..."  extra Node.js options for the operator (e.g. --max-semi-space-size=4)
+  --operator-memory-limit MiB  run the operator in a memory cgroup of this size, as the Helm chart's
+                          container limit does (default 512, the chart's; 0: no limit)
   --apiserver-args="..."  extra kube-apiserver flags (e.g. --profiling=true, then read
                           /debug/pprof/profile with the admin certificate while a phase runs)
 `);
@@ -96,6 +116,11 @@ function settingsFrom(argv: readonly string[]): Settings {
     profile: values.profile,
     operatorNodeOptions: (values["operator-node-options"] ?? "").split(" ").filter((o) => o !== ""),
     apiserverArgs: (values["apiserver-args"] ?? "").split(" ").filter((o) => o !== ""),
+    operatorMemoryLimitMiB: int(
+      values["operator-memory-limit"],
+      CHART_MEMORY_LIMIT_MIB,
+      "operator-memory-limit",
+    ),
   };
 }
 
@@ -131,6 +156,7 @@ async function main(): Promise<void> {
   });
   const timelines: Timeline[] = [];
   let operator: OperatorProcess | undefined;
+  let cgroup: MemoryCgroup | undefined;
   try {
     await cp.kubectl(["apply", "--server-side", "-f", join(ROOT, "crds")]);
     await cp.kubectl(["wait", "--for=condition=Established", "crd/modelendpoints.serving.modelendpoint.io"]);
@@ -138,7 +164,17 @@ async function main(): Promise<void> {
     kc.loadFromFile(cp.kubeconfigPath);
     const client = KubeClient.fromKubeConfig(kc, { userAgent: "model-endpoint-operator-bench" });
     const logDir = mkdtempSync(join(tmpdir(), "meo-bench-"));
+    if (settings.operatorMemoryLimitMiB > 0) {
+      const made = createMemoryCgroup(`meo-bench-${String(process.pid)}`, settings.operatorMemoryLimitMiB);
+      if ("error" in made) {
+        log(`cannot limit the operator's memory (${made.error}); it runs without a limit`);
+      } else {
+        cgroup = made;
+        log(`operator memory limit ${String(made.limitMiB)} MiB (cgroup ${made.path})`);
+      }
+    }
     operator = await OperatorProcess.start({
+      ...(cgroup === undefined ? {} : { cgroup }),
       kubeconfig: cp.kubeconfigPath,
       logFile: join(logDir, "operator.log"),
       extraArgs: settings.workers === undefined ? [] : [`--workers=${String(settings.workers)}`],
@@ -237,7 +273,7 @@ async function main(): Promise<void> {
         readyJitterMs: 0,
         apiserverArgs,
       },
-      operator: { args: operator.args },
+      operator: { args: operator.args, memoryLimitMiB: cgroup?.limitMiB ?? null },
       settings,
       rollouts,
       scale,
@@ -252,6 +288,7 @@ async function main(): Promise<void> {
   } finally {
     for (const t of timelines) await t.stop();
     await operator?.stop();
+    cgroup?.remove();
     await cp.stop();
   }
 }

@@ -23,6 +23,7 @@ export interface Settings {
   readonly profile: boolean;
   readonly operatorNodeOptions: readonly string[];
   readonly apiserverArgs: readonly string[];
+  readonly operatorMemoryLimitMiB: number;
 }
 
 export interface BenchResult {
@@ -47,7 +48,7 @@ export interface BenchResult {
     readonly readyJitterMs: number;
     readonly apiserverArgs: readonly string[];
   };
-  readonly operator: { readonly args: readonly string[] };
+  readonly operator: { readonly args: readonly string[]; readonly memoryLimitMiB: number | null };
   readonly settings: Settings;
   readonly rollouts: readonly RolloutRun[];
   readonly scale: readonly ScaleRun[];
@@ -328,6 +329,7 @@ function scaleTables(r: BenchResult): string[] {
       system === "modelendpoint" ? f((x) => x.operatorPeakRssMiB, 0) : "",
       f((x) => x.controllerCpuMs / 1000, 1),
       f((x) => cpuTotal(x.componentCpuMs) / 1000, 1),
+      f((x) => (x.componentCpuMs["kube-apiserver"] ?? Number.NaN) / 1000, 1),
       f((x) => x.writes.controller, 0),
       system === "modelendpoint" ? f((x) => x.statusWrites?.unchanged ?? 0, 0) : "",
     ];
@@ -347,6 +349,7 @@ function scaleTables(r: BenchResult): string[] {
         "peak RSS MiB",
         "controller CPU s",
         "control plane CPU s",
+        "API server CPU s",
         "controller writes",
         "unchanged status writes",
       ],

@@ -185,8 +185,6 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
   const endpoints = client.modelEndpoints<ModelEndpointObject>();
   const timeoutMs = 120_000 + fleet * 600;
   try {
-    if (system === "deployment")
-      await pool(names, CONCURRENCY, (name) => client.services.create(deploymentService(ns, name)));
     await delay(2000);
     const startLoad = load();
     const writesBefore = await scrapeWrites(ctx.cp);
@@ -200,7 +198,11 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
     const t0 = now();
     let ready: Tracker;
     if (system === "deployment") {
-      await pool(names, CONCURRENCY, (name) => deployments.create(deployment(ns, name, REPLICAS, BUDGETS)));
+      // A user creates the Service with the Deployment; the operator creates an endpoint's own.
+      await pool(names, CONCURRENCY, async (name) => {
+        await client.services.create(deploymentService(ns, name));
+        await deployments.create(deployment(ns, name, REPLICAS, BUDGETS));
+      });
       ready = timeline.trackDeployments(names, deploymentDone(1, REPLICAS), timeoutMs);
     } else {
       await pool(names, CONCURRENCY, (name) => endpoints.create(modelEndpoint(ns, name, REPLICAS)));

@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 
+import { inCgroup, type MemoryCgroup } from "./cgroup.ts";
 import { parseProm, type PromSample } from "./prom.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -20,6 +21,8 @@ export interface OperatorOptions {
   readonly extraArgs?: readonly string[];
   /** Options for the operator's Node.js itself, e.g. ["--cpu-prof"]. */
   readonly nodeArgs?: readonly string[];
+  /** Run it inside this memory cgroup (a container's memory limit). */
+  readonly cgroup?: MemoryCgroup;
 }
 
 export class OperatorProcess {
@@ -40,7 +43,10 @@ export class OperatorProcess {
       ...(options.extraArgs ?? []),
     ];
     const fd = openSync(options.logFile, "a");
-    this.#child = spawn(NODE, [...(options.nodeArgs ?? []), MAIN, ...this.args], {
+    const argv = [...(options.nodeArgs ?? []), MAIN, ...this.args];
+    const [command, commandArgs] =
+      options.cgroup === undefined ? [NODE, argv] : inCgroup(options.cgroup, NODE, argv);
+    this.#child = spawn(command, commandArgs, {
       stdio: ["ignore", fd, fd],
       cwd: ROOT,
     });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { errorFromResponse, ForbiddenError, TerminalError, TransientError } from "../kube/errors.ts";
+import { errorFromResponse, TerminalError, TransientError } from "../kube/errors.ts";
 import type { EventInput } from "../kube/events.ts";
 import { noopLogger } from "../kube/logger.ts";
 import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
@@ -16,6 +16,7 @@ import {
   indexByEndpoint,
   INVALID_SPEC,
   PERMISSION_DENIED,
+  PERMISSION_RECHECK_MS,
   Reconciler,
   SERVICE_CONFLICT,
 } from "./reconciler.ts";
@@ -276,8 +277,8 @@ describe("Reconciler", () => {
       { kind: "Status", code: 403, reason: "Forbidden", message },
       undefined,
     );
-    // Thrown to the work queue (backoff), not handed to the engine: granting it later must work.
-    await expect(t.reconciler.reconcile("ml/fraud")).rejects.toBeInstanceOf(ForbiddenError);
+    // Not handed to the engine (granting it later must work): looked at again every 10 s.
+    expect(await t.reconciler.reconcile("ml/fraud")).toEqual({ requeueAfterMs: PERMISSION_RECHECK_MS });
     const status = t.writer.writes.find((w) => w[0] === "replaceStatus")?.[1] as {
       conditions: { type: string; status: string; reason: string; message: string }[];
       deployedModels: { state: string }[];

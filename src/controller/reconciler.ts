@@ -82,6 +82,9 @@ export const SERVICE_CONFLICT = "ServiceConflict";
  */
 export const PERMISSION_DENIED = "PermissionDenied";
 
+/** A pass that a missing permission stopped looks again this often (and at any change). */
+export const PERMISSION_RECHECK_MS = 10_000;
+
 /** A pass that found its cached endpoint behind the API server's looks again this soon. */
 const STALE_CACHE_RECHECK_MS = 500;
 
@@ -179,6 +182,10 @@ export class Reconciler {
     } catch (err) {
       result = "error";
       this.#o.metrics.reconcileErrors.inc({ reason: err instanceof KubeError ? err.kind : "internal" });
+      // Reported already (status, event, log). Only a person granting the permission ends it, and
+      // nothing about the endpoint need change when they do, so the pass looks again at a steady
+      // pace instead of backing off towards minutes.
+      if (err instanceof ForbiddenError) return { requeueAfterMs: PERMISSION_RECHECK_MS };
       throw err;
     } finally {
       this.#o.metrics.reconcileDuration.observe({ result }, (this.#o.clock.now() - started) / 1000);
@@ -469,12 +476,12 @@ export class Reconciler {
         reason: PERMISSION_DENIED,
         err: err.status?.message ?? err.message,
       },
-      "the API server forbids a write this endpoint needs; retrying with backoff until the permission is granted",
+      "the API server forbids a write this endpoint needs; looking again every 10 s until the permission is granted",
     );
     this.#o.events.record(raw, { type: "Warning", reason: PERMISSION_DENIED, action: "Write", note });
   }
 
-  /** Awaits a write; a 403 is reported (event, log) before it is thrown to the work queue. */
+  /** Awaits a write; a 403 is reported (event, log) before it is thrown (see `reconcile`). */
   async #forbiddenReported(raw: DeepReadonly<KubeObject>, write: Promise<void>): Promise<void> {
     try {
       await write;

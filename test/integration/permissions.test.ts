@@ -131,12 +131,24 @@ async function reconcilesOver(op: OperatorProcess, ms: number): Promise<number> 
   return metricSum(await op.metrics(), "modelendpoint_reconcile_duration_seconds_count") - before;
 }
 
+/** Models m1 and m2 of 2 replicas each, 50/50. */
+function twoModels(name: string): object {
+  const one = (id: string) =>
+    (firstDeployment(name, id, 2) as { spec: { deployedModels: object[] } }).spec.deployedModels[0];
+  return {
+    metadata: { name },
+    spec: { trafficSplit: { m1: 50, m2: 50 }, deployedModels: [one("m1"), one("m2")] },
+  };
+}
+
 describe("the operator without a permission it needs", () => {
-  it("pods/patch: says so in status, an event and the log, backs off, and serves once granted", async () => {
+  it("pods/patch: says so in status, an event and the log, looks again calmly, and serves once granted", async () => {
     const { ns, grant } = await restricted("noperm-pods", without("pods", "patch"));
     const op = operator as OperatorProcess;
     const endpoints = new Endpoints(kc, ns);
-    await applyEndpoint(ns, firstDeployment("fraud", "m1", 2));
+    // Two models sharing traffic: the operator labels the pods it picks to serve (one model alone
+    // would not need a label write, its pods carry the label from their template).
+    await applyEndpoint(ns, twoModels("fraud"));
     const ready = await eventually("Ready=False naming the permission", async () => {
       const c = (await endpoints.get("fraud")).status?.conditions?.find((x) => x.type === "Ready");
       return c?.status === "False" && c.reason === "PermissionDenied" && c;
@@ -152,7 +164,7 @@ describe("the operator without a permission it needs", () => {
 
     await grant();
     await endpoints.waitForCondition("fraud", "Ready", "True", 120_000);
-    expect((await endpoints.get("fraud")).status?.trafficSplit).toEqual({ m1: 100 });
+    expect((await endpoints.get("fraud")).status?.trafficSplit).toEqual({ m1: 50, m2: 50 });
   });
 
   it("modelendpoints/status update: a Warning event and the log say so; nothing crashes", async () => {
