@@ -13,7 +13,8 @@ DEPS := node_modules/.deps-installed
 .DEFAULT_GOAL := help
 .PHONY: help deps test test-unit test-integration typecheck lint format controlplane \
         sandbox-up sandbox-down sandbox-status demo crds crds-check run \
-        chart-crds chart-crds-check image kind-up kind-examples kind-down chaos chaos-short
+        chart-crds chart-crds-check image kind-up kind-examples kind-down chaos chaos-short \
+        bench bench-quick
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -73,6 +74,12 @@ chaos: $(DEPS) controlplane ## rollouts under faults for 8 minutes (docs/reliabi
 
 chaos-short: $(DEPS) controlplane ## the same for 1 minute of faults (part of make test)
 	$(NODE) scripts/chaos.ts --short $(if $(SEED),--seed=$(SEED))
+
+bench: $(DEPS) controlplane ## ModelEndpoint against Deployment, side by side, and a fleet of 1000 (BENCHMARKS.md; ~40 min)
+	npm run -s bench
+
+bench-quick: $(DEPS) controlplane ## the same in under 5 minutes (a fleet of 100)
+	npm run -s bench -- --quick
 
 run: $(DEPS) ## run the operator against $$KUBECONFIG (e.g. the sandbox), pretty logs on a terminal
 	$(NODE) src/main.ts
