@@ -135,7 +135,15 @@ function routeSchema(field: string) {
 
 export const ContainerSpecSchema = z
   .object({
-    imageUri: z.string().min(1).max(1024).describe("The container image that serves the model."),
+    imageUri: withRules(z.string().min(1).max(1024), [
+      // A container image reference never holds whitespace; Kubernetes would accept the ReplicaSet
+      // and every pod would then fail with InvalidImageName.
+      matchesRule(
+        "containerSpec.imageUriFormat",
+        "^\\S*$",
+        "imageUri must be a container image reference without whitespace",
+      ),
+    ]).describe("The container image that serves the model."),
     command: z
       .array(z.string().max(4096))
       .max(64)

@@ -112,6 +112,7 @@ export const MESSAGES = {
   dedicatedRequired: "dedicatedResources is required on a deployed model without rolloutOptions",
   notOntoItself: "rolloutOptions.previousDeployedModel must name another deployed model, not this one",
   envName: "env name must consist of letters, digits, '_', '-' and '.', and must not start with a digit",
+  imageUri: "imageUri must be a container image reference without whitespace",
   predictRoute: "predictRoute must be an HTTP path starting with '/'",
   healthRoute: "healthRoute must be an HTTP path starting with '/'",
   quantity: "must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi",
@@ -316,6 +317,11 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     name: "containerSpec.imageUri: empty",
     object: single({ containerSpec: container("1.0", { imageUri: "" }) }),
     expect: [issue(`${dm(0)}.containerSpec.imageUri`, "should be at least 1 chars long")],
+  },
+  {
+    name: "containerSpec.imageUri: holds whitespace",
+    object: single({ containerSpec: container("1.0", { imageUri: "registry.example/fraud: 1.0" }) }),
+    expect: [issue(`${dm(0)}.containerSpec.imageUri`, M.imageUri)],
   },
   {
     name: "containerSpec.env: name starts with a digit",
