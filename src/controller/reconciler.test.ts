@@ -330,13 +330,11 @@ describe("Reconciler", () => {
     expect(t.writer.writes).toEqual([]);
 
     // The same endpoint with its ReplicaSet, Services and two Ready pods that do not serve yet.
-    const status = (() => {
-      const first = setup(cached);
-      return first.reconciler.reconcile("ml/fraud").then(() => first.writer.writes.at(-1)?.[1]);
-    })();
+    const first = setup(cached);
+    await first.reconciler.reconcile("ml/fraud");
     t.endpoints.put({
       ...cached,
-      status: await status,
+      status: first.writer.writes.at(-1)?.[1],
       metadata: { ...cached.metadata, resourceVersion: "11" },
     } as KubeObject);
     putOwned(t, { replicas: 2, readyReplicas: 2, availableReplicas: 2, observedGeneration: 1 });
