@@ -83,6 +83,8 @@ export async function serveControlApi(
           return serial(() => cp.startApiServer()).then(() => info(cp));
         case "POST /apiserver/restart":
           return serial(() => cp.restartApiServer()).then(() => info(cp));
+        case "POST /controller-manager/restart":
+          return serial(() => cp.restartComponent("kube-controller-manager")).then(() => info(cp));
         case "POST /kubeconfig": {
           const body = await readBody(req);
           if (!isKubeconfigRequest(body))
@@ -149,6 +151,11 @@ export class ControlPlaneClient {
 
   restartApiServer(): Promise<ControlPlaneInfo> {
     return this.#call("POST", "/apiserver/restart");
+  }
+
+  /** Restarts kube-controller-manager (fresh informers; the ReplicaSet, EndpointSlice and GC controllers). */
+  restartControllerManager(): Promise<ControlPlaneInfo> {
+    return this.#call("POST", "/controller-manager/restart");
   }
 
   async kubeconfigFor(who: KubeconfigRequest): Promise<string> {
