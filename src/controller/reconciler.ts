@@ -107,6 +107,12 @@ interface ActionTarget {
   readonly replicaSets: readonly DeepReadonly<ReplicaSet>[];
 }
 
+/** Services of an endpoint to create and to delete. */
+interface ServiceChanges {
+  readonly create: readonly Service[];
+  readonly delete: readonly DeepReadonly<Service>[];
+}
+
 /** What making the Services exist ran into. */
 interface ServiceSync {
   /** Services this endpoint needs whose names someone else's object holds (refused for good). */
@@ -175,7 +181,9 @@ export class Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
-    const started = this.#o.clock.now();
+    // Durations for the metrics are real elapsed time (monotonic, sub-millisecond); the injected
+    // clock is the time the engine decides with.
+    const started = performance.now();
     let result = "success";
     try {
       return await this.#reconcile(key);
@@ -188,7 +196,7 @@ export class Reconciler {
       if (err instanceof ForbiddenError) return { requeueAfterMs: PERMISSION_RECHECK_MS };
       throw err;
     } finally {
-      this.#o.metrics.reconcileDuration.observe({ result }, (this.#o.clock.now() - started) / 1000);
+      this.#o.metrics.reconcileDuration.observe({ result }, (performance.now() - started) / 1000);
     }
   }
 
@@ -246,8 +254,10 @@ export class Reconciler {
     this.#o.metrics.decideDuration.observe((performance.now() - started) / 1000);
     if (!this.#canWrite()) return undefined;
     const ref: EndpointRef = { namespace, name, uid };
+    const serviceChanges = this.#serviceChanges(ref, endpoint, key);
     if (
-      (plan.actions.some(cannotBeUndone) || this.#servicesOutOfDate(ref, endpoint, key)) &&
+      (plan.actions.some(cannotBeUndone) ||
+        serviceChanges.create.length + serviceChanges.delete.length > 0) &&
       (await this.#cacheIsStale(raw))
     ) {
       this.#o.logger.debug(log, "the cached endpoint is older than the API server's; waiting for the watch");
@@ -256,7 +266,7 @@ export class Reconciler {
 
     // Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
-    const services = await this.#syncServices(ref, endpoint, key);
+    const services = await this.#syncServices(ref, serviceChanges);
     const failure = await this.#applyActions({ key, ref, endpoint, replicaSets }, plan.actions);
     for (const event of plan.events) this.#recordEvent(raw, event);
     this.#countRollouts(namespace, name, plan);
@@ -355,23 +365,27 @@ export class Reconciler {
     );
   }
 
-  /** True when a Service must be created or deleted (the same rule as `#syncServices`). */
-  #servicesOutOfDate(ref: EndpointRef, endpoint: ModelEndpoint, key: string): boolean {
+  /**
+   * The endpoint Service and one Service per deployed model exist; those of removed models do not:
+   * the Services of this endpoint to create and to delete.
+   */
+  #serviceChanges(ref: EndpointRef, endpoint: ModelEndpoint, key: string): ServiceChanges {
     const owned = this.#o.services.byIndex(ENDPOINT_INDEX, key).filter((s) => controlledBy(s, ref.uid));
     const have = new Set(owned.map((s) => s.metadata?.name ?? ""));
-    const want = new Set(wantedServices(ref, endpoint).map((s) => s.metadata?.name ?? ""));
-    return have.size !== want.size || [...want].some((n) => !have.has(n));
+    const wanted = wantedServices(ref, endpoint);
+    const want = new Set(wanted.map((s) => s.metadata?.name ?? ""));
+    return {
+      create: wanted.filter((s) => !have.has(s.metadata?.name ?? "")),
+      delete: owned.filter((s) => !want.has(s.metadata?.name ?? "")),
+    };
   }
 
   /**
-   * The endpoint Service and one Service per deployed model exist; those of removed models do not.
-   * Every Service is attempted; a name taken by someone else's object is a conflict (reported in
-   * status), any other failure is returned to be retried once the rest of the pass is done.
+   * Makes the Service changes. Every Service is attempted; a name taken by someone else's object is
+   * a conflict (reported in status), any other failure is returned to be retried once the rest of
+   * the pass is done. The Services do not depend on one another: written at once.
    */
-  async #syncServices(ref: EndpointRef, endpoint: ModelEndpoint, key: string): Promise<ServiceSync> {
-    const owned = this.#o.services.byIndex(ENDPOINT_INDEX, key).filter((s) => controlledBy(s, ref.uid));
-    const names = new Set(owned.map((s) => s.metadata?.name ?? ""));
-    const wanted = wantedServices(ref, endpoint);
+  async #syncServices(ref: EndpointRef, changes: ServiceChanges): Promise<ServiceSync> {
     const conflicts: { name: string; message: string }[] = [];
     let failure: Error | undefined;
     const attempt = async (svcName: string, write: () => Promise<void>): Promise<void> => {
@@ -382,19 +396,15 @@ export class Reconciler {
         else failure ??= err instanceof Error ? err : new Error(String(err));
       }
     };
-    // The Services do not depend on one another: written at once, one round trip instead of one each.
-    const wantedNames = new Set(wanted.map((s) => s.metadata?.name ?? ""));
     await Promise.all([
-      ...wanted
-        .filter((svc) => !names.has(svc.metadata?.name ?? ""))
-        .map((svc) => attempt(svc.metadata?.name ?? "", () => this.#o.writer.createService(svc, ref.uid))),
-      ...owned
-        .filter((svc) => !wantedNames.has(svc.metadata?.name ?? ""))
-        .map((svc) =>
-          attempt(svc.metadata?.name ?? "", () =>
-            this.#o.writer.deleteService(ref.namespace, svc.metadata?.name ?? "", svc.metadata?.uid ?? ""),
-          ),
+      ...changes.create.map((svc) =>
+        attempt(svc.metadata?.name ?? "", () => this.#o.writer.createService(svc, ref.uid)),
+      ),
+      ...changes.delete.map((svc) =>
+        attempt(svc.metadata?.name ?? "", () =>
+          this.#o.writer.deleteService(ref.namespace, svc.metadata?.name ?? "", svc.metadata?.uid ?? ""),
         ),
+      ),
     ]);
     return { conflicts, failure };
   }

@@ -90,11 +90,11 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   const stateOf = (id: string): DeployedModelState => finalState.get(id) ?? "BEING_DEPLOYED";
 
   // 7. Traffic.
+  const chainShares = ctx.chains.map((chain) =>
+    chain.members.reduce((sum, m) => sum + shareOf(ctx, m.id), 0),
+  );
   const serving = findServingPods(
-    ctx.chains.map((chain) => ({
-      share: chain.members.reduce((sum, m) => sum + shareOf(ctx, m.id), 0),
-      members: chain.members,
-    })),
+    ctx.chains.map((chain, c) => ({ share: chainShares[c] ?? 0, members: chain.members })),
   );
   const trafficSplit = calculateEffectiveSplit(
     ctx.members.map((m) => [m.id, serving.perMember.get(m.id) ?? 0]),
@@ -163,7 +163,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     deployedModels,
   };
 
-  const sole = soleServingChain(ctx);
+  const sole = soleServingChain(chainShares);
   const servesOnceReady = (id: string): boolean => sole !== undefined && chainIndex.get(id) === sole;
   const actions = orderActions(ctx, steps, serving.podNames, servesOnceReady, (member) => {
     const c = chainIndex.get(member.id);
@@ -195,14 +195,13 @@ function judgeMembers(
 }
 
 /**
- * The index of the endpoint's only chain with a traffic share, when exactly one has one. Every Ready
+ * The index of the endpoint's only chain with a traffic share (the sum of its members' spec shares),
+ * when exactly one has one. Every Ready
  * pod of that chain serves (traffic rules 2 and 3), so its pods carry the `serving` label from birth
  * (the ReplicaSet's pod template) and start serving the moment they turn Ready, without a label write.
  */
-function soleServingChain(ctx: PlanContext): number | undefined {
-  const withShare = ctx.chains.flatMap((chain, c) =>
-    chain.members.some((m) => shareOf(ctx, m.id) > 0) ? [c] : [],
-  );
+function soleServingChain(chainShares: readonly number[]): number | undefined {
+  const withShare = chainShares.flatMap((share, c) => (share > 0 ? [c] : []));
   return withShare.length === 1 ? withShare[0] : undefined;
 }
 
