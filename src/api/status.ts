@@ -93,6 +93,11 @@ export const ModelEndpointStatusSchema = z
       .optional()
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"] })
       .describe("Observed state of each deployed model."),
+    latestRevisionNumber: int64()
+      .optional()
+      .describe(
+        "The highest revision number the endpoint has given; a new rolling deployment's number is above it, so numbers are never reused.",
+      ),
     revision: z
       .string()
       .max(1024)

@@ -16,6 +16,7 @@ import { API_VERSION, KIND, LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT, LABEL_REVISION
 import type { ContainerResources } from "../api/machine-types.ts";
 import type { ContainerSpec } from "../api/spec.ts";
 import type { OwnerReference, ReplicaSet, Service } from "../kube/objects.ts";
+import type { RolloutSettings } from "../rollout/types.ts";
 
 /** Present ("true") on a pod while it should receive the endpoint's traffic. */
 export const LABEL_SERVING = "serving.modelendpoint.io/serving";
@@ -130,15 +131,29 @@ export const ANNOTATION_POOL_SIZE = "serving.modelendpoint.io/pool-size";
 export const ANNOTATION_LINEAGE = "serving.modelendpoint.io/lineage";
 
 /**
+ * The rollout settings (budgets, deadline) of the rolling deployment that created a ReplicaSet, as
+ * JSON (engine memory: a revert that removes the entry still rolls back within its budgets).
+ */
+export const ANNOTATION_ROLLOUT_SETTINGS = "serving.modelendpoint.io/rollout-settings";
+
+/** What the engine asks to keep on a ReplicaSet (see CreateReplicaSet). */
+export interface ReplicaSetMemory {
+  readonly poolSize?: number;
+  readonly lineage?: readonly string[];
+  readonly rolloutSettings?: RolloutSettings | undefined;
+}
+
+/**
  * A deployed model's ReplicaSet with `replicas` pods. `memory` is what the engine asks to keep on
- * the object so it can rebuild a lost status: the chain's N and the ancestors' ids. `serving` puts
- * the `serving` label on the pod template, so its pods serve as soon as they are Ready.
+ * the object: the chain's N and the ancestors' ids (to rebuild a lost status) and the rollout
+ * settings (to roll back within them once the entry left spec). `serving` puts the `serving` label
+ * on the pod template, so its pods serve as soon as they are Ready.
  */
 export function buildReplicaSet(
   endpoint: EndpointRef,
   dm: ResolvedDeployedModel,
   replicas: number,
-  memory: { readonly poolSize?: number; readonly lineage?: readonly string[] } = {},
+  memory: ReplicaSetMemory = {},
   serving = false,
 ): ReplicaSet {
   const selector = modelSelector(endpoint.name, dm.id);
@@ -161,6 +176,9 @@ export function buildReplicaSet(
         ...annotations,
         ...(memory.poolSize === undefined ? {} : { [ANNOTATION_POOL_SIZE]: String(memory.poolSize) }),
         ...(memory.lineage === undefined ? {} : { [ANNOTATION_LINEAGE]: memory.lineage.join(",") }),
+        ...(memory.rolloutSettings === undefined
+          ? {}
+          : { [ANNOTATION_ROLLOUT_SETTINGS]: JSON.stringify(memory.rolloutSettings) }),
       },
       ownerReferences: [ownerReference(endpoint)],
     },

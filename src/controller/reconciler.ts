@@ -525,7 +525,7 @@ export class Reconciler {
             ref,
             resolveForObjects(endpoint, action),
             action.replicas,
-            { poolSize: action.poolSize, lineage: action.lineage },
+            { poolSize: action.poolSize, lineage: action.lineage, rolloutSettings: action.rolloutSettings },
             action.serving,
           );
           await this.#o.writer.createReplicaSet(rs, ref.uid);

@@ -5,8 +5,21 @@
 import { LABEL_DEPLOYED_MODEL, LABEL_REVISION } from "../api/constants.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
 import type { DeepReadonly, Pod, ReplicaSet } from "../kube/objects.ts";
-import type { ActionError, PodPhase, PodSnapshot, ReplicaSetSnapshot, Snapshot } from "../rollout/types.ts";
-import { ANNOTATION_LINEAGE, ANNOTATION_POOL_SIZE, CONTAINER_NAME, LABEL_SERVING } from "./objects.ts";
+import type {
+  ActionError,
+  PodPhase,
+  PodSnapshot,
+  ReplicaSetSnapshot,
+  RolloutSettings,
+  Snapshot,
+} from "../rollout/types.ts";
+import {
+  ANNOTATION_LINEAGE,
+  ANNOTATION_POOL_SIZE,
+  ANNOTATION_ROLLOUT_SETTINGS,
+  CONTAINER_NAME,
+  LABEL_SERVING,
+} from "./objects.ts";
 
 const PHASES: ReadonlySet<string> = new Set(["Pending", "Running", "Succeeded", "Failed", "Unknown"]);
 
@@ -23,6 +36,36 @@ function lineageOf(value: string | undefined): string[] | undefined {
   return ids.every((id) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(id)) ? ids : undefined;
 }
 
+const SETTING_FIELDS = [
+  "maxSurgeReplicas",
+  "maxSurgePercentage",
+  "maxUnavailableReplicas",
+  "maxUnavailablePercentage",
+  "progressDeadlineSeconds",
+] as const;
+
+/**
+ * '{"maxSurgeReplicas":1,"maxUnavailableReplicas":0}' -> the rollout settings; fields that are not
+ * whole non-negative numbers are dropped, and anything that is not a JSON object is ignored.
+ */
+export function rolloutSettingsOf(value: string | undefined): RolloutSettings | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+  const fields = parsed as Record<string, unknown>;
+  const settings: { -readonly [K in keyof RolloutSettings]: RolloutSettings[K] } = {};
+  for (const field of SETTING_FIELDS) {
+    const v = fields[field];
+    if (typeof v === "number" && Number.isInteger(v) && v >= 0) settings[field] = v;
+  }
+  return settings;
+}
+
 export function replicaSetSnapshot(rs: DeepReadonly<ReplicaSet>): ReplicaSetSnapshot | undefined {
   const id = rs.metadata?.labels?.[LABEL_DEPLOYED_MODEL];
   if (id === undefined) return undefined;
@@ -33,6 +76,7 @@ export function replicaSetSnapshot(rs: DeepReadonly<ReplicaSet>): ReplicaSetSnap
     revision: wholeNumber(rs.metadata?.labels?.[LABEL_REVISION]),
     poolSize: wholeNumber(rs.metadata?.annotations?.[ANNOTATION_POOL_SIZE]),
     lineage: lineageOf(rs.metadata?.annotations?.[ANNOTATION_LINEAGE]),
+    rolloutSettings: rolloutSettingsOf(rs.metadata?.annotations?.[ANNOTATION_ROLLOUT_SETTINGS]),
     specReplicas: rs.spec?.replicas ?? 1,
     statusReplicas: rs.status?.replicas ?? 0,
     readyReplicas: rs.status?.readyReplicas ?? 0,

@@ -128,6 +128,51 @@ describe("resolveRevisions (R1)", () => {
     const result = resolveRevisions(links(pairs), (id) => (known as Record<string, number | undefined>)[id]);
     expect(Object.fromEntries(result)).toEqual(expected);
   });
+
+  it.each([
+    [
+      "a retry after a removed FAILED revision does not take its number",
+      [
+        ["m1", undefined],
+        ["m3", "m1"],
+      ],
+      { m1: 1 },
+      2,
+      { m1: 1, m3: 3 },
+    ],
+    [
+      "two chains: a rolling deployment's number is above every number the endpoint gave",
+      [
+        ["m1", undefined],
+        ["m2", "m1"],
+        ["x1", undefined],
+        ["x2", "x1"],
+      ],
+      { m1: 1, m2: 2, x1: 1 },
+      0,
+      { m1: 1, m2: 2, x1: 1, x2: 3 },
+    ],
+    [
+      "new entries in one pass get distinct numbers, previous first",
+      [
+        ["m1", undefined],
+        ["x1", undefined],
+        ["x2", "x1"],
+        ["m2", "m1"],
+      ],
+      {},
+      0,
+      { m1: 1, x1: 1, x2: 2, m2: 3 },
+    ],
+    ["roots stay 1 (R1)", [["m1", undefined]], {}, 5, { m1: 1 }],
+  ] as const)("%s", (_name, pairs, known, latest, expected) => {
+    const result = resolveRevisions(
+      links(pairs),
+      (id) => (known as Record<string, number | undefined>)[id],
+      latest,
+    );
+    expect(Object.fromEntries(result)).toEqual(expected);
+  });
 });
 
 describe("resolveInheritance (R2)", () => {
@@ -215,7 +260,16 @@ describe("findIntended (R3) and orderForRetirement", () => {
       [c("m1", 1, "DEPLOYED"), c("m2", 2, "BEING_DEPLOYED"), c("m3", 3, "FAILED")],
       "m2",
     ],
-    ["REPLACED members never come back", [c("m1", 1, "REPLACED"), c("m2", 2, "FAILED")], undefined],
+    [
+      "a REPLACED member comes back when nothing live is above it (R3)",
+      [c("m1", 1, "REPLACED"), c("m2", 2, "FAILED")],
+      "m1",
+    ],
+    [
+      "a member whose entry left spec is never intended (a git revert)",
+      [c("m1", 1, "REPLACED"), { ...c("m2", 2, "DEPLOYED"), removed: true }],
+      "m1",
+    ],
     ["nothing live", [c("m1", 1, "FAILED")], undefined],
     ["a tie goes to the later entry", [c("a", 2, "BEING_DEPLOYED", 0), c("b", 2, "BEING_DEPLOYED", 1)], "b"],
   ] as const)("%s", (_name, members, expected) => {
@@ -230,5 +284,14 @@ describe("findIntended (R3) and orderForRetirement", () => {
       c("m3", 3, "REPLACED"),
     ]);
     expect(order.map((m) => m.id)).toEqual(["m4", "m3", "m2", "m1"]);
+  });
+
+  it("retires members whose entry left spec after FAILED ones and before the others", () => {
+    const order = orderForRetirement([
+      { ...c("m1", 1, "BEING_DEPLOYED"), removed: true },
+      c("m2", 2, "BEING_DEPLOYED"),
+      c("m3", 3, "FAILED"),
+    ]);
+    expect(order.map((m) => m.id)).toEqual(["m3", "m1", "m2"]);
   });
 });

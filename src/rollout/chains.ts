@@ -63,16 +63,29 @@ export function findHead(members: readonly Link[]): Link | undefined {
 
 /**
  * Revision numbers (R1): a recorded number is kept forever; otherwise the ReplicaSet's revision label
- * (status was lost); otherwise 1 for a root and revision(previous) + 1 for a rolling deployment.
- * A rolling deployment whose previous model is unknown gets 1 (it is refused when first seen, R10).
+ * (status was lost); otherwise 1 for a root, and for a rolling deployment revision(previous) + 1, or
+ * more when that number was given before: a new rolling deployment's number is above every number
+ * the endpoint has given (`latest`, and every number known), so no number is ever given twice.
+ * A rolling deployment whose previous model is unknown counts from 0 (it is refused when first
+ * seen, R10). New numbers are given in spec order, each previous model first.
+ *
+ * m1 (1), m2 -> m1 FAILED (2) and removed, latest 2; m3 -> m1 arrives: max(1 + 1, 2 + 1) = 3.
+ * One chain in normal use: revision(previous) is the latest, so the rule is exactly previous + 1.
+ * Two chains: m1 (1), m2 (2), x1 (1); x2 -> x1 gets 3, because 2 was given in the endpoint.
  */
 export function resolveRevisions(
   links: readonly Link[],
   known: (id: string) => number | undefined,
+  latest = 0,
 ): ReadonlyMap<string, number> {
   const byId = new Map(links.map((l) => [l.id, l]));
   const result = new Map<string, number>();
   const visiting = new Set<string>();
+  let given = latest;
+  for (const link of links) {
+    const revision = known(link.id);
+    if (revision !== undefined) given = Math.max(given, revision);
+  }
   const revisionOf = (id: string): number => {
     const done = result.get(id);
     if (done !== undefined) return done;
@@ -87,7 +100,8 @@ export function resolveRevisions(
           ? revisionOf(link.previousId)
           : (known(link.previousId) ?? 0);
         visiting.delete(id);
-        revision = previous + 1;
+        revision = Math.max(previous + 1, given + 1);
+        given = revision;
       }
     }
     result.set(id, revision);
@@ -168,25 +182,24 @@ export interface Candidate {
   readonly index: number;
   readonly revision: number;
   readonly state: DeployedModelState;
+  /** Its entry left spec; its ReplicaSet is drained like an old member's. */
+  readonly removed?: boolean;
 }
 
 /**
- * The intended member of a chain (R3): the highest revision that is neither FAILED nor REPLACED;
- * on a tie (possible only when admission was bypassed) the later spec entry. Undefined when no
- * member is live: the chain then holds 0 replicas.
- *
- * R3 says "highest revision that has not FAILED". REPLACED members are excluded too: a member is
- * REPLACED only once a higher revision completed, so in normal operation this is the same rule, and
- * when a user removes the deployed revision of a chain from spec it undeploys the chain rather than
- * silently bringing an old revision back.
+ * The intended member of a chain (R3): the highest revision still in spec that has not FAILED,
+ * whatever its state; on a tie (possible only when admission was bypassed) the later spec entry.
+ * Undefined when every member still in spec FAILED: the chain then holds 0 replicas.
  *
  * m1 (1, DEPLOYED), m2 (2, BEING_DEPLOYED), m3 (3, BEING_DEPLOYED, a rollback onto m2): m3 (R9).
  * m1 (1, DEPLOYED), m2 (2, FAILED): m1 (R8, the revert target).
+ * m1 (1, REPLACED), m2 (2, DEPLOYED) removed from spec (a git revert): m1 again, and the chain rolls
+ * back onto it within its budgets while m2's replicas are drained.
  */
 export function findIntended<T extends Candidate>(members: readonly T[]): T | undefined {
   let best: T | undefined;
   for (const member of members) {
-    if (member.state === "FAILED" || member.state === "REPLACED") continue;
+    if (member.state === "FAILED" || member.removed === true) continue;
     if (
       best === undefined ||
       member.revision > best.revision ||
@@ -200,14 +213,17 @@ export function findIntended<T extends Candidate>(members: readonly T[]): T | un
 
 /**
  * The order in which members being retired lose replicas: FAILED first (their pods are the ones a
- * revert wants gone), then newest revision first. The Deployment controller drains oldest first; here
- * the newest non-intended member is the one the user most recently moved away from (in a rollback,
- * R9, the in-progress revision that prompted it), so it goes first.
+ * revert wants gone), then members whose entry left spec (the user asked for them gone), then newest
+ * revision first. The Deployment controller drains oldest first; here the newest non-intended member
+ * is the one the user most recently moved away from (in a rollback, R9, the in-progress revision that
+ * prompted it), so it goes first.
  */
 export function orderForRetirement<T extends Candidate>(members: readonly T[]): readonly T[] {
   return [...members].sort((a, b) => {
     const failed = Number(b.state === "FAILED") - Number(a.state === "FAILED");
     if (failed !== 0) return failed;
+    const removed = Number(b.removed === true) - Number(a.removed === true);
+    if (removed !== 0) return removed;
     if (a.revision !== b.revision) return b.revision - a.revision;
     return b.index - a.index;
   });

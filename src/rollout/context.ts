@@ -29,13 +29,19 @@ export interface PlanContext {
   readonly members: readonly Member[];
   readonly byId: ReadonlyMap<string, Member>;
   readonly chains: readonly Chain[];
-  /** ReplicaSets whose entry left spec. */
+  /**
+   * ReplicaSets whose entry left spec together with its whole chain (an undeploy): deleted at once.
+   * A ReplicaSet whose entry left spec while its chain still has members in spec is a member of that
+   * chain instead ({@link Member.removed}), drained within the budgets and deleted at 0.
+   */
   readonly removed: readonly ReplicaSetSnapshot[];
+  /** The highest revision number the endpoint has given, this pass's new ones included. */
+  readonly latestRevision: number;
 }
 
 /** A chain and its pool. */
 export interface Chain {
-  /** In spec order. */
+  /** In spec order; members whose entry left spec (still being drained) come last. */
   readonly members: readonly Member[];
   /** The member whose link leaves the chain: the root, or the oldest survivor once the root left spec. */
   readonly head: Member;
@@ -96,6 +102,13 @@ export interface Member {
   readonly counts: MemberCounts;
   /** Its ReplicaSet's counters describe an older spec (observedGeneration < generation). */
   readonly stale: boolean;
+  /**
+   * Its entry left spec while other members of its chain stayed (a git revert of a rolling
+   * deployment, a member removed mid-rollout): only its ReplicaSet remains, drained like an old
+   * member's and deleted at 0. It is never intended, has no status record and no traffic key.
+   * `spec` is a stand-in holding the rollout settings its ReplicaSet remembers.
+   */
+  readonly removed: boolean;
 }
 
 /** Gathers a snapshot into a {@link PlanContext}. */
@@ -123,10 +136,13 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
   }));
   const linkById = new Map(links.map((l) => [l.id, l]));
   const previousOf = (id: string): string | undefined => linkById.get(id)?.previousId;
-  const revisions = resolveRevisions(
-    links,
-    (id) => records.get(id)?.revisionNumber ?? replicaSets.get(id)?.revision,
-  );
+  const knownRevision = (id: string): number | undefined =>
+    records.get(id)?.revisionNumber ?? replicaSets.get(id)?.revision;
+  let given = readLatestRevision(snapshot.status?.latestRevisionNumber);
+  for (const id of new Set([...records.keys(), ...replicaSets.keys()])) {
+    given = Math.max(given, knownRevision(id) ?? 0);
+  }
+  const revisions = resolveRevisions(links, knownRevision, given);
   const inherited = resolveInheritance(entries, previousOf, (id) => records.get(id));
 
   const members: Member[] = entries.map((spec, index) => {
@@ -154,27 +170,73 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
       inherited: inherited.get(spec.id) ?? { disableContainerLogging: false, enableAccessLogging: false },
       observed,
       counts: countMember(spec.id, replicaSet, observed),
-      stale:
-        replicaSet !== undefined &&
-        !replicaSet.deleting &&
-        replicaSet.observedGeneration < replicaSet.generation,
+      stale: isStale(replicaSet),
+      removed: false,
     };
   });
   const byId = new Map(members.map((m) => [m.id, m]));
 
-  const chains: Chain[] = [];
-  for (const ids of findChains(links)) {
+  const groups = findChains(links).flatMap((ids) => {
     const chainMembers = ids.flatMap((id) => byId.get(id) ?? []);
     const head = findHead(chainMembers);
     const headMember = head === undefined ? undefined : byId.get(head.id);
-    if (headMember === undefined) continue;
-    chains.push({
-      members: chainMembers,
-      head: headMember,
-      poolSize: findPoolSize(headMember, chainMembers),
+    return headMember === undefined ? [] : [{ members: chainMembers, head: headMember }];
+  });
+
+  // ReplicaSets whose entry left spec: a member of the chain they descend from or that descends
+  // from them (drained within its budgets), or, when no member of their chain is left, undeployed.
+  const ghosts = groups.map((): Member[] => []);
+  const removed: ReplicaSetSnapshot[] = [];
+  let nextIndex = entries.length;
+  for (const rs of replicaSets.values()) {
+    if (specIds.has(rs.deployedModelId)) continue;
+    const c = findGhostChain(rs, records, groups, specIds);
+    if (c === undefined) {
+      removed.push(rs);
+      continue;
+    }
+    const id = rs.deployedModelId;
+    const pods = podsById.get(id) ?? [];
+    const observed = observe(rs, pods.filter(isServable).length);
+    const link = groups[c]?.head.id;
+    ghosts[c]?.push({
+      id,
+      index: nextIndex++,
+      spec: {
+        id,
+        model: "",
+        containerSpec: {},
+        ...(rs.rolloutSettings === undefined || link === undefined
+          ? {}
+          : { rolloutOptions: { ...rs.rolloutSettings, previousDeployedModel: link } }),
+      },
+      previousId: undefined,
+      namedPreviousId: undefined,
+      revision: knownRevision(id) ?? 0,
+      record: undefined,
+      raw: rawById.get(id),
+      replicaSet: rs,
+      pods,
+      firstSeen: false,
+      rebuilt: false,
+      startState: undefined,
+      inherited: { disableContainerLogging: false, enableAccessLogging: false },
+      observed,
+      counts: countMember(id, rs, observed),
+      stale: isStale(rs),
+      removed: true,
     });
   }
+  const chains: Chain[] = groups.map((group, c) => ({
+    members: [...group.members, ...(ghosts[c] ?? [])],
+    head: group.head,
+    poolSize: findPoolSize(group.head, group.members),
+  }));
 
+  let latestRevision = given;
+  for (const chain of chains) {
+    for (const member of chain.members) latestRevision = Math.max(latestRevision, member.revision);
+  }
   return {
     snapshot,
     nowMs: toEpochMs(now),
@@ -182,8 +244,63 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
     members,
     byId,
     chains,
-    removed: [...replicaSets.values()].filter((rs) => !specIds.has(rs.deployedModelId)),
+    removed,
+    latestRevision,
   };
+}
+
+/**
+ * The chain a ReplicaSet whose entry left spec belongs to, by index into `groups`: the chain of its
+ * nearest ancestor still in spec (its lineage, or the links its last status record gives), else the
+ * chain of a member that descends from it (that member's lineage or recorded links pass through it).
+ * Undefined when neither exists: its whole chain left spec, which is an undeploy.
+ *
+ * m1 <- m2, m2 DEPLOYED, the user removes m2 (git revert): m2's lineage [m1] finds m1's chain.
+ * m1 <- m2 mid-rollout, the user removes m1: m2's lineage [m1] passes through m1, so m1's pods are
+ * drained as m2 comes up instead of vanishing at once.
+ */
+function findGhostChain(
+  rs: ReplicaSetSnapshot,
+  records: ReadonlyMap<string, RecordView>,
+  groups: readonly { readonly members: readonly Member[] }[],
+  specIds: ReadonlySet<string>,
+): number | undefined {
+  const chainOf = (id: string): number | undefined => {
+    const c = groups.findIndex((g) => g.members.some((m) => m.id === id));
+    return c < 0 ? undefined : c;
+  };
+  const ancestors = [...(rs.lineage ?? []), ...recordedAncestors(rs.deployedModelId, records)];
+  const ancestor = ancestors.find((id) => specIds.has(id));
+  if (ancestor !== undefined) return chainOf(ancestor);
+  const gone = rs.deployedModelId;
+  const c = groups.findIndex((g) =>
+    g.members.some(
+      (m) =>
+        (m.replicaSet?.lineage ?? []).includes(gone) || recordedAncestors(m.id, records).includes(gone),
+    ),
+  );
+  return c < 0 ? undefined : c;
+}
+
+/** The ancestors status records give, nearest first, following each record's previousDeployedModel. */
+function recordedAncestors(id: string, records: ReadonlyMap<string, RecordView>): string[] {
+  const ancestors: string[] = [];
+  let current = records.get(id)?.previousDeployedModel;
+  while (current !== undefined && current !== id && !ancestors.includes(current)) {
+    ancestors.push(current);
+    current = records.get(current)?.previousDeployedModel;
+  }
+  return ancestors;
+}
+
+function isStale(replicaSet: ReplicaSetSnapshot | undefined): boolean {
+  return (
+    replicaSet !== undefined && !replicaSet.deleting && replicaSet.observedGeneration < replicaSet.generation
+  );
+}
+
+function readLatestRevision(value: number | undefined): number {
+  return value !== undefined && Number.isInteger(value) && value >= 0 ? value : 0;
 }
 
 /**

@@ -216,6 +216,7 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
           },
         ],
         trafficSplit: {},
+        latestRevisionNumber: 1,
         deployedModels: [
           {
             id: "m1",
@@ -310,13 +311,16 @@ describe("first deployment (section 4: BEING_DEPLOYED -> DEPLOYED)", () => {
       ],
       ["Normal", "RolloutReverting", "scaling m1 to 0: there is no earlier revision to revert to"],
       ["Normal", "ScalingReplicaSet", "scaled m1 down from 2 to 0 replicas"],
+      [
+        "Warning",
+        "TrafficNotServed",
+        `m1 (traffic 100%): nothing serves, every revision FAILED; m1 FAILED (ProgressDeadlineExceeded): 0/2 replicas became ready: ${UNREADY_REASON} (no progress for 600s)`,
+      ],
     ]);
     expect(model(failed, "m1")).toMatchObject({ state: "FAILED", reason: "ProgressDeadlineExceeded" });
     expect(condition(failed, "Ready")).toMatchObject({ status: "False", reason: "NoServingRevision" });
-    expect(condition(failed, "Degraded")).toMatchObject({
-      status: "True",
-      reason: "ProgressDeadlineExceeded",
-    });
+    // The split asks for traffic that nothing serves: the outage is the reason, the failure follows.
+    expect(condition(failed, "Degraded")).toMatchObject({ status: "True", reason: "TrafficNotServed" });
     const after = settle(cluster).at(-1);
     expect(cluster.livePods("m1")).toHaveLength(0);
     expect(after && condition(after, "Progressing")).toMatchObject({
@@ -451,6 +455,288 @@ describe("R3: chains and their intended member", () => {
     settle(cluster);
     expect(counts(cluster, ["a1", "a2"])).toEqual({ pods: 2, available: 2 });
     expect(counts(cluster, ["b1"])).toEqual({ pods: 3, available: 3 });
+  });
+});
+
+describe("R3: removing the intended revision rolls the chain back (a git revert)", () => {
+  /** m1 (N) DEPLOYED, m2 rolled onto it with `options` and DEPLOYED; pods Ready after 5s. */
+  function rolledOut(n: number, options: Omit<RolloutOptions, "previousDeployedModel"> = {}) {
+    const cluster = deployed(n, { m2: 5 });
+    rollOnto(cluster, n, options);
+    settle(cluster, 5);
+    expect(cluster.status?.deployedModels.map((m) => m.state)).toEqual(["REPLACED", "DEPLOYED"]);
+    return cluster;
+  }
+  const revert = (cluster: FakeCluster, n: number) => cluster.setSpec(spec({ m1: 100 }, root("m1", n)));
+
+  it("after completion: m1 comes back within m2's budgets (1/0), m2 drains, then its ReplicaSet goes", () => {
+    const cluster = rolledOut(3, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    revert(cluster, 3);
+    const first = pass(cluster);
+    expect(scales(first.actions)).toEqual(["m1 0->1"]);
+    expect(first.events.map((e) => [e.reason, e.message])).toEqual([
+      [
+        "RollbackStarted",
+        "m2 left spec: rolling back onto m1 (revision 1): 3 replicas, maxSurge 1, maxUnavailable 0, progress deadline 600s",
+      ],
+      ["ScalingReplicaSet", "scaled m1 up from 0 to 1 replicas"],
+    ]);
+    expect(model(first, "m1")).toMatchObject({ state: "BEING_DEPLOYED", progressTime: t(cluster.now - T0) });
+    expect(first.status.deployedModels.map((m) => m.id)).toEqual(["m1"]);
+    // m2's pods still serve, and the effective split says so.
+    expect(first.status.trafficSplit).toEqual({ m2: 100 });
+    expect(condition(first, "Ready")).toMatchObject({
+      status: "False",
+      reason: "NewRevisionProgressing",
+      message: "m1: 0/3 replicas available; m2 left spec, 3 pods draining",
+    });
+    expect(condition(first, "Degraded")).toMatchObject({ status: "False" });
+
+    const plans = settle(cluster, 5, within(cluster, ["m1", "m2"], 4, 3));
+    const all = [first, ...plans];
+    expect(all.flatMap((p) => scales(p.actions))).toEqual([
+      "m1 0->1",
+      "m2 3->2",
+      "m1 1->2",
+      "m2 2->1",
+      "m1 2->3",
+      "m2 1->0",
+      "m2 deleted",
+    ]);
+    expect(all.some((p) => p.status.trafficSplit.m1 === 33 && p.status.trafficSplit.m2 === 67)).toBe(true);
+    const end = plans.at(-1);
+    if (end === undefined) throw new Error("no plan");
+    expect(end.status.deployedModels.map((m) => [m.id, m.state, m.replicas, m.availableReplicaCount])).toEqual([
+      ["m1", "DEPLOYED", 3, 3],
+    ]);
+    expect(end.status.trafficSplit).toEqual({ m1: 100 });
+    expect(end.status.latestRevisionNumber).toBe(2);
+    expect(end.status.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ["Ready", "True", "AllReplicasAvailable"],
+      ["Progressing", "False", "RolloutComplete"],
+      ["Degraded", "False", "AsExpected"],
+      ["Stalled", "False", "AsExpected"],
+    ]);
+    expect(all.flatMap((p) => p.events).find((e) => e.reason === "RolloutComplete")?.message).toBe(
+      "m1 (revision 1) deployed: 3/3 replicas available",
+    );
+    expect(cluster.replicaSets.has("m2")).toBe(false);
+  });
+
+  it("with m2's budgets 0/1: an m2 pod goes first, never below N - 1 available, never above N pods", () => {
+    const cluster = rolledOut(3, { maxSurgeReplicas: 0, maxUnavailableReplicas: 1 });
+    revert(cluster, 3);
+    const first = pass(cluster);
+    expect(scales(first.actions)).toEqual(["m2 3->2"]);
+    settle(cluster, 5, within(cluster, ["m1", "m2"], 3, 2));
+    expect(counts(cluster, ["m1"])).toEqual({ pods: 3, available: 3 });
+    expect(cluster.replicaSets.has("m2")).toBe(false);
+  });
+
+  it("with m2's budgets 2/0: two m1 pods at once, never above N + 2, never below N available", () => {
+    const cluster = rolledOut(3, { maxSurgeReplicas: 2, maxUnavailableReplicas: 0 });
+    revert(cluster, 3);
+    expect(scales(pass(cluster).actions)).toEqual(["m1 0->2"]);
+    settle(cluster, 5, within(cluster, ["m1", "m2"], 5, 3));
+    expect(cluster.status?.deployedModels.map((m) => [m.id, m.state])).toEqual([["m1", "DEPLOYED"]]);
+    expect(cluster.replicaSets.has("m2")).toBe(false);
+  });
+
+  it("an old ReplicaSet without remembered settings rolls back within the defaults (25%/25%)", () => {
+    const cluster = rolledOut(4, { maxSurgeReplicas: 0, maxUnavailableReplicas: 2 });
+    const m2 = cluster.replicaSets.get("m2");
+    if (m2 === undefined) throw new Error("no ReplicaSet");
+    cluster.replicaSets.set("m2", { ...m2, rolloutSettings: undefined });
+    revert(cluster, 4);
+    // Defaults for N = 4: surge 1, unavailable 1 (with its own 0/2, m2 4->2 would come first).
+    expect(scales(pass(cluster).actions)).toEqual(["m1 0->1"]);
+    settle(cluster, 5, within(cluster, ["m1", "m2"], 5, 3));
+    expect(counts(cluster, ["m1"])).toEqual({ pods: 4, available: 4 });
+  });
+
+  it("mid-rollout: DEPLOYED m1 goes back to BEING_DEPLOYED and to N; m2's Ready pods serve until drained", () => {
+    const cluster = deployed(4, { m2: 5 });
+    rollOnto(cluster, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 1 });
+    for (let i = 0; i < 3; i++) {
+      pass(cluster);
+      later(cluster, 5);
+    }
+    const before = counts(cluster, ["m2"]);
+    expect(before.pods).toBeGreaterThan(0);
+    expect(cluster.status?.deployedModels.map((m) => m.state)).toEqual(["DEPLOYED", "BEING_DEPLOYED"]);
+    revert(cluster, 4);
+    const first = pass(cluster);
+    expect(reasons(first.events)[0]).toBe("RollbackStarted");
+    expect(model(first, "m1").state).toBe("BEING_DEPLOYED");
+    const plans = settle(cluster, 5, within(cluster, ["m1", "m2"], 5, 3));
+    expect(plans.at(-1)?.status.deployedModels.map((m) => [m.id, m.state, m.replicas])).toEqual([
+      ["m1", "DEPLOYED", 4],
+    ]);
+    expect(cluster.replicaSets.has("m2")).toBe(false);
+  });
+
+  it("after a FAILED rollout: removing the failed entry deletes its empty ReplicaSet; m1 stays DEPLOYED", () => {
+    const cluster = deployed(2);
+    rollOnto(cluster, 2, { progressDeadlineSeconds: 30 });
+    settle(cluster, 10);
+    expect(cluster.status?.deployedModels.map((m) => m.state)).toEqual(["DEPLOYED", "FAILED"]);
+    revert(cluster, 2);
+    const result = pass(cluster);
+    expect(scales(result.actions)).toEqual(["m2 deleted"]);
+    expect(reasons(result.events)).toEqual(["ReplicaSetDeleted"]);
+    expect(model(result, "m1").state).toBe("DEPLOYED");
+    expect(condition(result, "Degraded")).toMatchObject({ status: "False" });
+  });
+
+  it("a chain of three: remove m3, then m2; each time the revision below comes back within the budgets", () => {
+    const cluster = deployed(2, { m2: 5, m3: 5 });
+    rollOnto(cluster, 2, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    settle(cluster, 5);
+    cluster.setSpec(
+      spec(
+        { m1: 100 },
+        root("m1", 2),
+        rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 }),
+        rolling("m3", "m2", { maxSurgeReplicas: 0, maxUnavailableReplicas: 1 }),
+      ),
+    );
+    settle(cluster, 5);
+    expect(cluster.status?.deployedModels.map((m) => m.state)).toEqual(["REPLACED", "REPLACED", "DEPLOYED"]);
+
+    cluster.setSpec(
+      spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 })),
+    );
+    const back = pass(cluster);
+    expect(back.events[0]?.message).toBe(
+      "m3 left spec: rolling back onto m2 (revision 2): 2 replicas, maxSurge 0, maxUnavailable 1, progress deadline 600s",
+    );
+    settle(cluster, 5, within(cluster, ["m1", "m2", "m3"], 2, 1));
+    expect(cluster.status?.deployedModels.map((m) => [m.id, m.state])).toEqual([
+      ["m1", "REPLACED"],
+      ["m2", "DEPLOYED"],
+    ]);
+    expect(counts(cluster, ["m2"])).toEqual({ pods: 2, available: 2 });
+
+    revert(cluster, 2);
+    settle(cluster, 5, within(cluster, ["m1", "m2"], 3, 2));
+    expect(cluster.status?.deployedModels.map((m) => [m.id, m.state])).toEqual([["m1", "DEPLOYED"]]);
+    expect(counts(cluster, ["m1"])).toEqual({ pods: 2, available: 2 });
+    expect([...cluster.replicaSets.keys()]).toEqual(["m1"]);
+    expect(cluster.status?.latestRevisionNumber).toBe(3);
+  });
+
+  it("status lost at the same moment: the lineage on m2's ReplicaSet still ties it to m1's chain", () => {
+    const cluster = rolledOut(3, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    revert(cluster, 3);
+    cluster.status = undefined;
+    const first = pass(cluster);
+    expect(scales(first.actions)).toEqual(["m1 0->1"]);
+    expect(model(first, "m1").state).toBe("BEING_DEPLOYED");
+    settle(cluster, 5, within(cluster, ["m1", "m2"], 4, 3));
+    expect(cluster.status?.deployedModels.map((m) => [m.id, m.state])).toEqual([["m1", "DEPLOYED"]]);
+    expect(cluster.replicaSets.has("m2")).toBe(false);
+  });
+
+  it("removing the root mid-rollout drains its pods within the budgets instead of deleting them", () => {
+    const cluster = deployed(3, { m2: 5 });
+    rollOnto(cluster, 3, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    pass(cluster);
+    later(cluster, 5);
+    cluster.setSpec(spec({ m2: 100 }, rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 })));
+    const plans = settle(cluster, 5, within(cluster, ["m1", "m2"], 4, 3));
+    expect(plans.flatMap((p) => scales(p.actions)).at(-1)).toBe("m1 deleted");
+    expect(cluster.status?.deployedModels.map((m) => [m.id, m.state, m.replicas])).toEqual([
+      ["m2", "DEPLOYED", 3],
+    ]);
+  });
+
+  it("removing every entry of a chain undeploys it at once", () => {
+    const cluster = rolledOut(2);
+    cluster.setSpec(spec({}));
+    const result = pass(cluster);
+    expect(scales(result.actions).sort()).toEqual(["m1 deleted", "m2 deleted"]);
+  });
+
+  it("a revived revision that never becomes Ready fails at its deadline; nothing serves: Degraded", () => {
+    let broken = false;
+    const cluster = new FakeCluster({
+      spec: spec({ m1: 100 }, root("m1", 2)),
+      readyAfter: (id) => (id === "m1" && broken ? undefined : 5),
+    });
+    settle(cluster);
+    rollOnto(cluster, 2, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    settle(cluster, 5);
+    broken = true; // m1's image is gone from the registry
+    revert(cluster, 2);
+    const plans = settle(cluster, 60);
+    const failed = plans.find((p) => reasons(p.events).includes("RolloutFailed"));
+    expect(failed && model(failed, "m1")).toMatchObject({ state: "FAILED", reason: "ProgressDeadlineExceeded" });
+    const end = plans.at(-1);
+    if (end === undefined) throw new Error("no plan");
+    expect(end.status.trafficSplit).toEqual({});
+    expect(condition(end, "Ready")).toMatchObject({ status: "False", reason: "NoServingRevision" });
+    expect(condition(end, "Degraded")).toMatchObject({ status: "True", reason: "TrafficNotServed" });
+    expect(condition(end, "Stalled")).toMatchObject({ status: "True", reason: "TrafficNotServed" });
+    expect(plans.flatMap((p) => reasons(p.events))).toContain("TrafficNotServed");
+  });
+});
+
+describe("R1: revision numbers are never given twice", () => {
+  it("a retry after a removed FAILED revision gets a new number", () => {
+    const cluster = deployed(2);
+    rollOnto(cluster, 2, { progressDeadlineSeconds: 30 });
+    settle(cluster, 10);
+    cluster.setSpec(spec({ m1: 100 }, root("m1", 2)));
+    settle(cluster, 10);
+    expect(cluster.status?.latestRevisionNumber).toBe(2);
+    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m3", "m1")));
+    const result = pass(cluster);
+    expect(model(result, "m3").revisionNumber).toBe(3);
+    expect(result.status.latestRevisionNumber).toBe(3);
+  });
+});
+
+describe("a split whose chain serves nothing is Degraded", () => {
+  it("a DEPLOYED chain with no Ready pod for its deadline: Degraded TrafficNotServed, not before", () => {
+    const cluster = deployed(2);
+    for (const pod of cluster.livePods("m1")) {
+      pod.ready = false;
+      pod.readyAt = undefined;
+      pod.unreadyReason = "container terminated: OOMKilled";
+    }
+    const start = cluster.now;
+    const down = pass(cluster);
+    expect(model(down, "m1")).toMatchObject({ state: "DEPLOYED", progressTime: t(start - T0) });
+    expect(condition(down, "Degraded")).toMatchObject({ status: "False" });
+    expect(condition(down, "Ready")).toMatchObject({ status: "False" });
+    expect(down.requeueAfterMs).toBe(600_000);
+    later(cluster, 599);
+    expect(condition(pass(cluster), "Degraded")).toMatchObject({ status: "False" });
+    later(cluster, 1);
+    const degraded = pass(cluster);
+    const message =
+      "m1 (traffic 100%): nothing serves, no Ready replica of m1 for 600s (container terminated: OOMKilled)";
+    expect(condition(degraded, "Degraded")).toMatchObject({ status: "True", reason: "TrafficNotServed", message });
+    expect(condition(degraded, "Stalled")).toMatchObject({ status: "True", reason: "TrafficNotServed", message });
+    expect(degraded.events).toEqual([{ type: "Warning", reason: "TrafficNotServed", message }]);
+    // Pods come back: the condition clears, and the recorded outage time stays as it was.
+    for (const pod of cluster.livePods("m1")) {
+      pod.ready = true;
+    }
+    const back = pass(cluster);
+    expect(condition(back, "Degraded")).toMatchObject({ status: "False", reason: "AsExpected" });
+    expect(model(back, "m1").progressTime).toBe(t(start - T0));
+  });
+
+  it("a chain without a share that serves nothing is not Degraded", () => {
+    const cluster = world(spec({ a: 100 }, root("a", 1), root("b", 1)), { a: 5, b: 5 });
+    settle(cluster);
+    for (const pod of cluster.livePods("b")) {
+      pod.ready = false;
+      pod.readyAt = undefined;
+    }
+    later(cluster, 3600);
+    expect(condition(pass(cluster), "Degraded")).toMatchObject({ status: "False" });
   });
 });
 

@@ -12,7 +12,7 @@ import { buildCondition, buildDeployedModelStatus, decideConditions, sameJson } 
 import type { ChainSummary, FailedMember } from "./status.ts";
 import { calculateEffectiveSplit, findServingPods } from "./traffic.ts";
 import { memoizedFormatTime } from "./time.ts";
-import { EventReason, REFUSAL_REASONS } from "./types.ts";
+import { ConditionReason, EventReason, REFUSAL_REASONS } from "./types.ts";
 import type {
   Action,
   DedicatedResources,
@@ -23,6 +23,9 @@ import type {
   Instant,
   Plan,
   PlanEvent,
+  ReplicaSetSnapshot,
+  RolloutOptions,
+  RolloutSettings,
   SetPodServing,
   Snapshot,
 } from "./types.ts";
@@ -61,24 +64,36 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   const judgedOf = (id: string): Judged => judged.get(id) ?? { state: "BEING_DEPLOYED" };
   const reasonOf = (id: string): FailureReason | undefined => judged.get(id)?.reason;
 
-  // 4. One step per chain.
-  const steps = ctx.chains.map((chain) => {
-    const intended = findIntended(
+  // 4. The intended member of each chain (R3), revived when the revision above it left spec, and
+  // one step per chain.
+  const intendeds = ctx.chains.map((chain) => {
+    const pick = findIntended(
       chain.members.map((m) => ({
         id: m.id,
         index: m.index,
         revision: m.revision,
         state: judgedOf(m.id).state,
+        removed: m.removed,
       })),
     );
-    return planChainStep(chain, intended === undefined ? undefined : ctx.byId.get(intended.id), judgedOf);
+    return pick === undefined ? undefined : ctx.byId.get(pick.id);
   });
+  const revived = new Set<string>();
+  ctx.chains.forEach((chain, c) => {
+    const intended = intendeds[c];
+    if (intended !== undefined && isRevived(chain, intended, judgedOf(intended.id).state)) {
+      revived.add(intended.id);
+      judged.set(intended.id, { state: "BEING_DEPLOYED" });
+    }
+  });
+  const steps = ctx.chains.map((chain, c) => planChainStep(chain, intendeds[c], judgedOf));
 
   // 5. Final states.
   const finalState = new Map<string, DeployedModelState>();
   ctx.chains.forEach((chain, c) => {
     const step = steps[c];
     for (const member of chain.members) {
+      if (member.removed) continue;
       let state = judgedOf(member.id).state;
       if (step?.complete === true && step.intended !== undefined) {
         if (member.id === step.intended.id) state = "DEPLOYED";
@@ -96,8 +111,12 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   const serving = findServingPods(
     ctx.chains.map((chain, c) => ({ share: chainShares[c] ?? 0, members: chain.members })),
   );
+  // Members whose entry left spec serve until they are drained, and the effective split says so.
   const trafficSplit = calculateEffectiveSplit(
-    ctx.members.map((m) => [m.id, serving.perMember.get(m.id) ?? 0]),
+    [...ctx.members, ...ctx.chains.flatMap((chain) => chain.members.filter((m) => m.removed))].map((m) => [
+      m.id,
+      serving.perMember.get(m.id) ?? 0,
+    ]),
   );
 
   // 8. Status.
@@ -109,14 +128,17 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     const step = steps[c];
     if (step === undefined) return;
     const failedHere = chain.members.some((m) => progress.failures.has(m.id));
+    const restarted = failedHere || (step.intended !== undefined && revived.has(step.intended.id));
     for (const member of chain.members) {
+      if (member.removed) continue;
       progressTimes.set(
         member.id,
-        decideProgressTime(ctx, member, step, stateOf(member.id), failedHere, progress),
+        decideProgressTime(ctx, chain, member, step, stateOf(member.id), restarted, progress),
       );
     }
     summaries.push(summarizeChain(chain, step, stateOf, reasonOf));
   });
+  const unserved = findUnservedChains(ctx, steps, chainShares, stateOf, progressTimes);
   const chainIndex = new Map<string, number>();
   ctx.chains.forEach((chain, c) => {
     for (const m of chain.members) chainIndex.set(m.id, c);
@@ -156,11 +178,14 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   );
   const status: EndpointStatus = {
     observedGeneration: snapshot.endpoint.generation,
-    conditions: decideConditions(summaries, failed).map((d) =>
-      buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now, format),
-    ),
+    conditions: decideConditions(
+      summaries,
+      failed,
+      unserved.flatMap((u) => (u.degradedAt <= ctx.now ? [u.message] : [])),
+    ).map((d) => buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now, format)),
     trafficSplit,
     deployedModels,
+    latestRevisionNumber: ctx.latestRevision,
   };
 
   const sole = soleServingChain(chainShares);
@@ -170,8 +195,20 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     return (c === undefined ? undefined : ctx.chains[c]?.poolSize) ?? 0;
   });
 
-  const events = collectEvents(ctx, steps, progress.failures, refusals, stateOf, reasonOf, trafficSplit);
-  const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes);
+  const events = collectEvents(
+    ctx,
+    steps,
+    { failures: progress.failures, refusals, revived },
+    stateOf,
+    reasonOf,
+    trafficSplit,
+  );
+  const degraded = status.conditions.find((c) => c.type === "Degraded");
+  const recordedDegraded = snapshot.status?.conditions?.find((c) => c.type === "Degraded");
+  if (degraded?.reason === ConditionReason.TrafficNotServed && recordedDegraded?.reason !== degraded.reason) {
+    events.push({ type: "Warning", reason: EventReason.TrafficNotServed, message: degraded.message });
+  }
+  const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes, unserved);
   return { actions, status, events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
 }
 
@@ -237,14 +274,101 @@ function orderActions(
     ...decisions
       .filter((d) => d.kind === "scale" && d.to < d.from)
       .map((d) => toAction(d, ctx, poolOf, servesOnceReady)),
-    ...ctx.removed
-      .filter((rs) => !rs.deleting)
-      .map((rs): Action => ({
+    ...findDeletions(ctx).map(
+      (rs): Action => ({
         kind: "deleteReplicaSet",
         deployedModelId: rs.deployedModelId,
         replicaSetName: rs.name,
-      })),
+      }),
+    ),
   ];
+}
+
+/**
+ * The ReplicaSets to delete: those whose whole chain left spec (an undeploy, at once), and those of
+ * members that left spec and have been drained to 0 with no pod left.
+ */
+function findDeletions(ctx: PlanContext): ReplicaSetSnapshot[] {
+  const drained = ctx.chains.flatMap((chain) =>
+    chain.members.flatMap((m) =>
+      m.removed &&
+      m.replicaSet !== undefined &&
+      !m.replicaSet.deleting &&
+      !m.stale &&
+      m.counts.replicas === 0 &&
+      m.observed.replicas === 0
+        ? [m.replicaSet]
+        : [],
+    ),
+  );
+  return [...ctx.removed.filter((rs) => !rs.deleting), ...drained];
+}
+
+/**
+ * A chain's intended member is revived (back to BEING_DEPLOYED, with a new progress clock) when it
+ * was REPLACED (every revision above it left spec), or when it is DEPLOYED while a revision above it
+ * that left spec still has pods (removed mid-rollout): either way the chain now rolls back onto it.
+ */
+function isRevived(chain: Chain, intended: Member, state: DeployedModelState): boolean {
+  if (state === "REPLACED") return true;
+  return (
+    state === "DEPLOYED" &&
+    chain.members.some((m) => m.removed && m.revision > intended.revision && m.counts.pods > 0)
+  );
+}
+
+/** A chain the split gives a share that serves nothing, and from when that is Degraded. */
+interface UnservedChain {
+  readonly message: string;
+  /** Epoch seconds: Degraded from then on (now, or the end of a DEPLOYED chain's grace). */
+  readonly degradedAt: number;
+}
+
+/**
+ * Chains whose traffic share is served by no pod: no member (removed ones included) has a Ready
+ * pod. That is Degraded at once when the chain has no live revision or an unknown pool size (nothing
+ * will bring it back by itself), and after the progress deadline when its revision is DEPLOYED
+ * (pods that died and are coming back get that long). A chain that is rolling is left to R8: its
+ * rollout fails at the deadline and the chain reverts.
+ */
+function findUnservedChains(
+  ctx: PlanContext,
+  steps: readonly ChainStep[],
+  chainShares: readonly number[],
+  stateOf: (id: string) => DeployedModelState,
+  progressTimes: ReadonlyMap<string, number | undefined>,
+): UnservedChain[] {
+  return ctx.chains.flatMap((chain, c): UnservedChain[] => {
+    const share = chainShares[c] ?? 0;
+    if (share <= 0 || servesAny(chain)) return [];
+    const name = chain.members
+      .filter((m) => !m.removed)
+      .map((m) => m.id)
+      .join(", ");
+    const intended = steps[c]?.intended;
+    if (chain.poolSize === undefined) {
+      return [{ message: `${name} (traffic ${share}%): nothing serves, pool size unknown`, degradedAt: ctx.now }];
+    }
+    if (intended === undefined) {
+      return [
+        { message: `${name} (traffic ${share}%): nothing serves, every revision FAILED`, degradedAt: ctx.now },
+      ];
+    }
+    if (stateOf(intended.id) !== "DEPLOYED") return [];
+    const deadline = calculateProgressDeadlineSeconds(intended.spec.rolloutOptions);
+    const why = summarizeUnready(intended.pods);
+    return [
+      {
+        message: `${name} (traffic ${share}%): nothing serves, no Ready replica of ${intended.id} for ${deadline}s${why === undefined ? "" : ` (${why})`}`,
+        degradedAt: (progressTimes.get(intended.id) ?? ctx.now) + deadline,
+      },
+    ];
+  });
+}
+
+/** Some pod of the chain (a removed member's included) is Ready and may receive traffic. */
+function servesAny(chain: Chain): boolean {
+  return chain.members.some((m) => m.pods.some(isServable));
 }
 
 function shareOf(ctx: PlanContext, id: string): number {
@@ -288,6 +412,9 @@ function toAction(
     replicas: decision.replicas,
     poolSize,
     lineage: findLineage(member, ctx.byId),
+    ...(member.spec.rolloutOptions === undefined
+      ? {}
+      : { rolloutSettings: settingsOf(member.spec.rolloutOptions) }),
     serving: servesOnceReady(member.id),
     model: {
       id: member.id,
@@ -301,6 +428,12 @@ function toAction(
   };
 }
 
+/** rolloutOptions without the link, for the ReplicaSet to remember. */
+function settingsOf(options: RolloutOptions): RolloutSettings {
+  const { previousDeployedModel: _, ...settings } = options;
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+}
+
 /**
  * progressTime: `now` when the rollout of the chain made progress since the last pass (a replica
  * became available, an old one went away), started (first seen), restarted (status lost) or resumed (the
@@ -308,18 +441,39 @@ function toAction(
  */
 function decideProgressTime(
   ctx: PlanContext,
+  chain: Chain,
   member: Member,
   step: ChainStep,
   state: DeployedModelState,
-  failedInChain: boolean,
+  restarted: boolean,
   progress: { readonly progressed: ReadonlySet<string> },
 ): number | undefined {
   const recorded = member.record?.progressTime;
-  const rolling = step.intended?.id === member.id && state === "BEING_DEPLOYED";
-  if (!rolling) return recorded;
+  if (step.intended?.id !== member.id) return recorded;
+  if (state === "DEPLOYED") return decideOutageTime(chain, member, recorded, ctx.now);
+  if (state !== "BEING_DEPLOYED") return recorded;
   if (member.firstSeen || member.record === undefined) return ctx.now;
-  if (progress.progressed.has(member.id) || failedInChain) return ctx.now;
+  if (progress.progressed.has(member.id) || restarted) return ctx.now;
   return recorded ?? member.record.createTime ?? ctx.now;
+}
+
+/**
+ * The progress time of a chain's DEPLOYED revision, which counts only while the chain serves
+ * nothing: it is set to `now` by the pass that sees the chain stop serving (the recorded status had
+ * Ready replicas of it) and kept while nothing serves, so a chain with a traffic share that stays
+ * without a Ready replica for its progress deadline becomes Degraded (TrafficNotServed). While the
+ * chain serves, it is left as recorded, so a serving chain's status does not change.
+ */
+function decideOutageTime(
+  chain: Chain,
+  member: Member,
+  recorded: number | undefined,
+  now: number,
+): number | undefined {
+  if (servesAny(chain)) return recorded;
+  const servedBefore = chain.members.some((m) => (m.raw?.readyReplicas ?? 0) > 0);
+  if (member.record?.state !== "DEPLOYED" || servedBefore) return now;
+  return recorded ?? now;
 }
 
 /** A FAILED member whose rollout ran and was reverted (R8), as opposed to one refused (R10). */
@@ -362,13 +516,17 @@ function summarizeChain(
     };
   }
   const available = `${intended.observed.availableReplicas}/${n}`;
+  const draining = chain.members
+    .filter((m) => m.removed && m.counts.pods > 0)
+    .map((m) => `; ${m.id} left spec, ${m.counts.pods} pods draining`)
+    .join("");
   if (stateOf(intended.id) === "BEING_DEPLOYED") {
     const what = intended.previousId === undefined ? "replicas" : "new replicas";
     return {
       phase: "progressing",
       settled: false,
       reverted,
-      message: `${intended.id}: ${available} ${what} available`,
+      message: `${intended.id}: ${available} ${what} available${draining}`,
     };
   }
   if (!step.converged) {
@@ -381,8 +539,8 @@ function summarizeChain(
       settled: false,
       reverted,
       message: failedAbove
-        ? `${intended.id}: reverting, ${available} replicas available`
-        : `${intended.id}: scaling, ${available} replicas available`,
+        ? `${intended.id}: reverting, ${available} replicas available${draining}`
+        : `${intended.id}: scaling, ${available} replicas available${draining}`,
     };
   }
   return {
@@ -432,12 +590,16 @@ function describeMember(
 function collectEvents(
   ctx: PlanContext,
   steps: readonly ChainStep[],
-  failures: ReadonlyMap<string, Failure>,
-  refusals: ReadonlyMap<string, Failure | undefined>,
+  judgements: {
+    readonly failures: ReadonlyMap<string, Failure>;
+    readonly refusals: ReadonlyMap<string, Failure | undefined>;
+    readonly revived: ReadonlySet<string>;
+  },
   stateOf: (id: string) => DeployedModelState,
   reasonOf: (id: string) => FailureReason | undefined,
   trafficSplit: Readonly<Record<string, number>>,
 ): PlanEvent[] {
+  const { failures, refusals, revived } = judgements;
   const events: PlanEvent[] = [];
   const rebuilt = ctx.members.filter((m) => m.rebuilt);
   if (rebuilt.length > 0) {
@@ -488,12 +650,22 @@ function collectEvents(
         });
       }
     }
+    if (intended !== undefined && revived.has(intended.id)) {
+      const left = chain.members.filter((m) => m.removed && m.revision > intended.revision);
+      events.push({
+        type: "Normal",
+        reason: EventReason.RollbackStarted,
+        message: `${left.length === 0 ? "the revisions above it" : left.map((m) => m.id).join(", ")} left spec: rolling back onto ${intended.id} (revision ${intended.revision}): ${n} replicas, maxSurge ${step.budgets.maxSurge}, maxUnavailable ${step.budgets.maxUnavailable}, progress deadline ${calculateProgressDeadlineSeconds(intended.spec.rolloutOptions)}s`,
+        deployedModelId: intended.id,
+      });
+    }
     for (const decision of step.decisions) events.push(describeDecision(decision));
     if (intended !== undefined && step.complete) {
       const wasRolling = intended.record?.state === "BEING_DEPLOYED" || intended.firstSeen;
       if (wasRolling && stateOf(intended.id) === "DEPLOYED") {
         const replaced = chain.members.filter(
-          (m) => m.id !== intended.id && stateOf(m.id) === "REPLACED" && m.record?.state !== "REPLACED",
+          (m) =>
+            !m.removed && m.id !== intended.id && stateOf(m.id) === "REPLACED" && m.record?.state !== "REPLACED",
         );
         events.push({
           type: "Normal",
@@ -518,12 +690,14 @@ function collectEvents(
       }
     }
   });
-  for (const rs of ctx.removed) {
-    if (rs.deleting) continue;
+  for (const rs of findDeletions(ctx)) {
+    const undeployed = ctx.removed.includes(rs);
     events.push({
       type: "Normal",
       reason: EventReason.ReplicaSetDeleted,
-      message: `${rs.deployedModelId} left spec: deleting its ReplicaSet ${rs.name} (${rs.statusReplicas} pods)`,
+      message: undeployed
+        ? `${rs.deployedModelId} left spec: deleting its ReplicaSet ${rs.name} (${rs.statusReplicas} pods)`
+        : `${rs.deployedModelId} left spec and is drained: deleting its ReplicaSet ${rs.name}`,
       deployedModelId: rs.deployedModelId,
     });
   }
@@ -594,8 +768,13 @@ function findRequeue(
   steps: readonly ChainStep[],
   stateOf: (id: string) => DeployedModelState,
   progressTimes: ReadonlyMap<string, number | undefined>,
+  unserved: readonly UnservedChain[],
 ): number | undefined {
   let earliest: number | undefined;
+  for (const chain of unserved) {
+    const at = chain.degradedAt * 1000;
+    if (at > ctx.nowMs) earliest = earliest === undefined ? at : Math.min(earliest, at);
+  }
   ctx.chains.forEach((chain, c) => {
     const intended = steps[c]?.intended;
     if (chain.poolSize === undefined || intended === undefined || stateOf(intended.id) !== "BEING_DEPLOYED")

@@ -82,8 +82,10 @@ export function findChainBudgets(chain: Chain, n: number, judged: (id: string) =
  * - A missing intended ReplicaSet (first deployment, a new revision, or one deleted by someone) is
  *   created with the replicas the surge allows, possibly 0; when 0 the same pass may still retire old
  *   pods, as the Deployment controller does with a new ReplicaSet at 0.
- * - A chain without a live member (its revisions FAILED or were replaced) holds nothing: every
+ * - A chain without a live member (every revision of it still in spec FAILED) holds nothing: every
  *   member goes to 0 at once, no budget applies to pods that serve nothing that should stay.
+ * - A member whose entry left spec is an old member like any other: drained within the budgets
+ *   (after FAILED members, before the others), and deleted by the plan once at 0.
  *
  * First deployment, N = 5: create with 5 (pods 0 < 5 + 2). Roll m2 onto m1 (N = 5, surge 1,
  * unavailable 0): create m2 with 1; when it is available, m1 5 -> 4; then m2 1 -> 2; ...; m1 1 -> 0.
@@ -132,7 +134,13 @@ export function planChainStep(
   const old = orderForRetirement(
     chain.members
       .filter((m) => m.id !== intended.id && m.replicaSet !== undefined && !m.replicaSet.deleting)
-      .map((m) => ({ id: m.id, index: m.index, revision: m.revision, state: judged(m.id).state })),
+      .map((m) => ({
+        id: m.id,
+        index: m.index,
+        revision: m.revision,
+        state: judged(m.id).state,
+        removed: m.removed,
+      })),
   ).flatMap((c) => byId.get(c.id) ?? []);
   for (const change of calculateOldScaleDown(
     n,

@@ -106,7 +106,7 @@ export type ChainPhase =
   | "reverting"
   /** Its intended member is DEPLOYED and replicas are moving (N changed, drift repaired). */
   | "scaling"
-  /** No live revision (all FAILED or REPLACED); `settled` tells whether pods remain. */
+  /** No live revision (every revision still in spec FAILED); `settled` tells whether pods remain. */
   | "undeployed"
   /** Converged on its intended member. */
   | "steady";
@@ -136,15 +136,18 @@ export interface FailedMember {
  * - Progressing is True while something moves: NewRevisionProgressing, RolloutReverting or
  *   ReplicasScaling (in this order of precedence); False with RolloutReverted when everything is
  *   converged and some chain's newest rollout failed, else RolloutComplete.
- * - Degraded is True while a FAILED entry is in spec, with that entry's reason; the user "acts" by
- *   removing it (which a retry needs anyway: its previousDeployedModel slot is taken). So
- *   Degraded=True survives a completed revert: the endpoint serves, but not what was asked for.
+ * - Degraded is True while a chain the split gives a share serves nothing (`unserved`, reason
+ *   TrafficNotServed: an outage is the first thing to say), else while a FAILED entry is in spec,
+ *   with that entry's reason; the user "acts" by removing it (which a retry needs anyway: its
+ *   previousDeployedModel slot is taken). So Degraded=True survives a completed revert: the
+ *   endpoint serves, but not what was asked for.
  * - Stalled mirrors Degraded (same status, reason and message) under the name kstatus reads, so
  *   Flux and other kstatus users see a failed rollout as Failed without a custom health check.
  */
 export function decideConditions(
   chains: readonly ChainSummary[],
   failed: readonly FailedMember[],
+  unserved: readonly string[] = [],
 ): readonly ConditionDecision[] {
   const messages = (phases: readonly ChainPhase[]): string =>
     chains
@@ -218,15 +221,20 @@ export function decideConditions(
   }
 
   const first = failed[0];
-  const degraded: ConditionDecision =
-    first === undefined
-      ? { type: ConditionType.Degraded, status: "False", reason: ConditionReason.AsExpected, message: "" }
-      : {
-          type: ConditionType.Degraded,
-          status: "True",
-          reason: first.reason,
-          message: failed.map((f) => `${f.id} FAILED (${f.reason}): ${f.message}`).join("; "),
-        };
+  const failures = failed.map((f) => `${f.id} FAILED (${f.reason}): ${f.message}`);
+  let degraded: ConditionDecision;
+  if (unserved.length > 0) {
+    degraded = {
+      type: ConditionType.Degraded,
+      status: "True",
+      reason: ConditionReason.TrafficNotServed,
+      message: [...unserved, ...failures].join("; "),
+    };
+  } else if (first !== undefined) {
+    degraded = { type: ConditionType.Degraded, status: "True", reason: first.reason, message: failures.join("; ") };
+  } else {
+    degraded = { type: ConditionType.Degraded, status: "False", reason: ConditionReason.AsExpected, message: "" };
+  }
   const stalled: ConditionDecision = { ...degraded, type: ConditionType.Stalled };
   return [ready, progressing, degraded, stalled];
 }

@@ -45,6 +45,12 @@ export interface RolloutOptions {
   readonly progressDeadlineSeconds?: number | undefined;
 }
 
+/**
+ * The rollout settings of an entry without its link: what a ReplicaSet remembers of the rolling
+ * deployment that created it, so that its budgets still apply once the entry left spec (a revert).
+ */
+export type RolloutSettings = Omit<RolloutOptions, "previousDeployedModel">;
+
 /** One entry of `spec.deployedModels`: one revision with its own ReplicaSet. */
 export interface DeployedModelSpec {
   readonly id: string;
@@ -124,7 +130,10 @@ export interface DeployedModelStatus {
   readonly previousDeployedModel?: string;
   /** Set when FAILED. */
   readonly reason?: FailureReason;
-  /** Last time its rollout made progress; the progress deadline counts from here. */
+  /**
+   * Last time its rollout made progress; the progress deadline counts from here. For a DEPLOYED
+   * model whose chain serves nothing while the split asks for traffic: when that started.
+   */
   readonly progressTime?: string;
   /** The compute it resolved under R2 (its own for a root, inherited for a rolling deployment). */
   readonly dedicatedResources?: DedicatedResources;
@@ -150,8 +159,13 @@ export const ConditionReason = {
   AllReplicasAvailable: "AllReplicasAvailable",
   /** Ready=False: every chain is converged but some hold fewer than N available replicas. */
   ReplicasUnavailable: "ReplicasUnavailable",
-  /** Ready=False: a chain has no live revision (its only revisions FAILED or were replaced). */
+  /** Ready=False: a chain has no live revision (every revision of it still in spec FAILED). */
   NoServingRevision: "NoServingRevision",
+  /**
+   * Degraded=True: a chain the traffic split gives a share serves nothing: no live revision, pool
+   * size unknown, or no Ready replica of its deployed revision for its progress deadline.
+   */
+  TrafficNotServed: "TrafficNotServed",
   /** Ready=False: the pool size of a chain is unknown (its root left spec and status was lost). */
   PoolSizeUnknown: "PoolSizeUnknown",
   /** Progressing=True (and Ready=False): a revision is being deployed or rolled. */
@@ -193,6 +207,11 @@ export interface EndpointStatus {
   readonly trafficSplit: Readonly<Record<string, number>>;
   /** One record per spec entry, in spec order. */
   readonly deployedModels: readonly DeployedModelStatus[];
+  /**
+   * The highest revision number the endpoint has given. A new rolling deployment's number is above
+   * it, so a number is never given twice, even after the entry that had it left spec.
+   */
+  readonly latestRevisionNumber: number;
 }
 
 /**
@@ -219,6 +238,7 @@ export interface RecordedStatus {
   readonly conditions?: readonly RecordedCondition[] | undefined;
   readonly trafficSplit?: Readonly<Record<string, number>> | undefined;
   readonly deployedModels?: readonly RecordedDeployedModelStatus[] | undefined;
+  readonly latestRevisionNumber?: number | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +263,12 @@ export interface ReplicaSetSnapshot {
    * model's previous model left spec and status was lost, so the chain is not split.
    */
   readonly lineage?: readonly string[] | undefined;
+  /**
+   * The rollout settings (budgets, deadline) of the rolling deployment that created it
+   * ({@link CreateReplicaSet.rolloutSettings}, kept as an annotation); used once its entry left spec,
+   * so that rolling back from it moves within the budgets it was rolled out with.
+   */
+  readonly rolloutSettings?: RolloutSettings | undefined;
   /** spec.replicas */
   readonly specReplicas: number;
   /** status.replicas: pods created and not terminating. */
@@ -336,6 +362,11 @@ export interface CreateReplicaSet {
    */
   readonly lineage: readonly string[];
   /**
+   * Its rolloutOptions without the link (undefined for a root); keep it on the object (an
+   * annotation) and hand it back as ReplicaSetSnapshot.rolloutSettings.
+   */
+  readonly rolloutSettings?: RolloutSettings;
+  /**
    * The `serving` label of the pod template: true when the model's chain is the endpoint's only
    * chain with a traffic share, so each pod serves as soon as it is Ready (traffic rule 2).
    */
@@ -352,7 +383,10 @@ export interface ScaleReplicaSet {
   readonly to: number;
 }
 
-/** Delete the ReplicaSet of an entry that left spec (its pods go with it). */
+/**
+ * Delete the ReplicaSet of an entry that left spec: at once when its whole chain left (an undeploy),
+ * else once it has been drained to 0 like an old member.
+ */
 export interface DeleteReplicaSet {
   readonly kind: "deleteReplicaSet";
   readonly deployedModelId: string;
@@ -378,6 +412,10 @@ export type Action = CreateReplicaSet | ScaleReplicaSet | DeleteReplicaSet | Set
 /** Stable reasons of the Kubernetes Events a plan asks for. */
 export const EventReason = {
   RolloutStarted: "RolloutStarted",
+  /** The intended revision of a chain left spec: the chain rolls back onto the revision below it. */
+  RollbackStarted: "RollbackStarted",
+  /** A chain with a traffic share serves nothing (see ConditionReason.TrafficNotServed). */
+  TrafficNotServed: "TrafficNotServed",
   RolloutRefused: "RolloutRefused",
   ReplicaSetCreated: "ReplicaSetCreated",
   ReplicaSetRecreated: "ReplicaSetRecreated",

@@ -1,4 +1,4 @@
-import type { ActionError, EndpointSpec, EndpointStatus, Plan, Snapshot } from "../types.ts";
+import type { ActionError, EndpointSpec, EndpointStatus, Plan, RolloutSettings, Snapshot } from "../types.ts";
 
 /**
  * A fake of what the engine's actions set in motion, for scenario tests and the simulator: the
@@ -26,6 +26,7 @@ export interface FakeReplicaSet {
   readonly revision: number;
   readonly poolSize: number;
   readonly lineage: readonly string[];
+  readonly rolloutSettings: RolloutSettings | undefined;
   spec: number;
   generation: number;
   observedGeneration: number;
@@ -88,6 +89,7 @@ export class FakeCluster {
           revision: rs.revision,
           poolSize: rs.poolSize,
           lineage: rs.lineage,
+          rolloutSettings: rs.rolloutSettings,
           specReplicas: rs.spec,
           statusReplicas: this.livePods(rs.id).length,
           readyReplicas: ready,
@@ -125,6 +127,7 @@ export class FakeCluster {
             revision: action.revision,
             poolSize: action.poolSize,
             lineage: action.lineage,
+            rolloutSettings: action.rolloutSettings,
             spec: action.replicas,
             generation: 1,
             observedGeneration: 0,
