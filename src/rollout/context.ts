@@ -37,6 +37,11 @@ export interface PlanContext {
   readonly removed: readonly ReplicaSetSnapshot[];
   /** The highest revision number the endpoint has given, this pass's new ones included. */
   readonly latestRevision: number;
+  /**
+   * What is remembered of the ancestors of each model, nearest first: its ReplicaSet's lineage, the
+   * links status records give, and the previous model its spec entry names.
+   */
+  readonly ancestors: ReadonlyMap<string, readonly string[]>;
 }
 
 /** A chain and its pool. */
@@ -129,10 +134,11 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
     else list.push(pod);
   }
 
+  const parents = findParents(replicaSets.values());
   const links: Link[] = entries.map((entry, index) => ({
     id: entry.id,
     index,
-    previousId: findLink(entry, records, specIds, replicaSets.get(entry.id)?.lineage),
+    previousId: findLink(entry, records, specIds, replicaSets.get(entry.id)?.lineage, parents),
   }));
   const linkById = new Map(links.map((l) => [l.id, l]));
   const previousOf = (id: string): string | undefined => linkById.get(id)?.previousId;
@@ -186,19 +192,37 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
   // ReplicaSets whose entry left spec: a member of the chain they descend from or that descends
   // from them (drained within its budgets), or, when no member of their chain is left, undeployed.
   const ghosts = groups.map((): Member[] => []);
+  const ancestors = new Map<string, readonly string[]>();
+  const named = new Map(entries.map((e) => [e.id, e.rolloutOptions?.previousDeployedModel]));
+  for (const id of new Set([...replicaSets.keys(), ...records.keys(), ...named.keys()])) {
+    const own = named.get(id);
+    ancestors.set(id, [
+      ...(replicaSets.get(id)?.lineage ?? []),
+      ...recordedAncestors(id, records),
+      ...(own === undefined ? [] : [own]),
+    ]);
+  }
+  const ghostChains = findGhostChains(
+    new Set([...replicaSets.keys(), ...rawById.keys()]),
+    ancestors,
+    groups,
+    specIds,
+  );
   const removed: ReplicaSetSnapshot[] = [];
   let nextIndex = entries.length;
-  for (const rs of replicaSets.values()) {
-    if (specIds.has(rs.deployedModelId)) continue;
-    const c = findGhostChain(rs, records, groups, specIds);
+  // Entries that left spec with a ReplicaSet, or (for the one pass after) only a status record.
+  const leftIds = new Set([...replicaSets.keys(), ...rawById.keys()].filter((id) => !specIds.has(id)));
+  for (const id of leftIds) {
+    const rs = replicaSets.get(id);
+    const c = ghostChains.get(id);
     if (c === undefined) {
-      removed.push(rs);
+      if (rs !== undefined) removed.push(rs);
       continue;
     }
-    const id = rs.deployedModelId;
     const pods = podsById.get(id) ?? [];
     const observed = observe(rs, pods.filter(isServable).length);
     const link = groups[c]?.head.id;
+    const settings = rs?.rolloutSettings;
     ghosts[c]?.push({
       id,
       index: nextIndex++,
@@ -206,14 +230,14 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
         id,
         model: "",
         containerSpec: {},
-        ...(rs.rolloutSettings === undefined || link === undefined
+        ...(settings === undefined || link === undefined
           ? {}
-          : { rolloutOptions: { ...rs.rolloutSettings, previousDeployedModel: link } }),
+          : { rolloutOptions: { ...settings, previousDeployedModel: link } }),
       },
       previousId: undefined,
       namedPreviousId: undefined,
       revision: knownRevision(id) ?? 0,
-      record: undefined,
+      record: records.get(id),
       raw: rawById.get(id),
       replicaSet: rs,
       pods,
@@ -246,40 +270,52 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
     chains,
     removed,
     latestRevision,
+    ancestors,
   };
 }
 
 /**
- * The chain a ReplicaSet whose entry left spec belongs to, by index into `groups`: the chain of its
- * nearest ancestor still in spec (its lineage, or the links its last status record gives), else the
- * chain of a member that descends from it (that member's lineage or recorded links pass through it).
- * Undefined when neither exists: its whole chain left spec, which is an undeploy.
+ * The chain each model whose entry left spec (with a ReplicaSet, or a status record from the last
+ * pass) belongs to, by index into `groups`: it is
+ * related to its ancestors (its lineage, and the links status records give) and to every model that
+ * has it among its ancestors; it belongs to the chain of the first related model still in spec, or of
+ * a related ReplicaSet that belongs to one (so m1 <- m2 <- m3 with m1 and m2 removed still ties m1 to
+ * m3 through m2). One whose relations reach no model in spec is absent: its whole chain left spec,
+ * which is an undeploy.
  *
  * m1 <- m2, m2 DEPLOYED, the user removes m2 (git revert): m2's lineage [m1] finds m1's chain.
  * m1 <- m2 mid-rollout, the user removes m1: m2's lineage [m1] passes through m1, so m1's pods are
  * drained as m2 comes up instead of vanishing at once.
  */
-function findGhostChain(
-  rs: ReplicaSetSnapshot,
-  records: ReadonlyMap<string, RecordView>,
+function findGhostChains(
+  known: ReadonlySet<string>,
+  ancestors: ReadonlyMap<string, readonly string[]>,
   groups: readonly { readonly members: readonly Member[] }[],
   specIds: ReadonlySet<string>,
-): number | undefined {
-  const chainOf = (id: string): number | undefined => {
-    const c = groups.findIndex((g) => g.members.some((m) => m.id === id));
-    return c < 0 ? undefined : c;
-  };
-  const ancestors = [...(rs.lineage ?? []), ...recordedAncestors(rs.deployedModelId, records)];
-  const ancestor = ancestors.find((id) => specIds.has(id));
-  if (ancestor !== undefined) return chainOf(ancestor);
-  const gone = rs.deployedModelId;
-  const c = groups.findIndex((g) =>
-    g.members.some(
-      (m) =>
-        (m.replicaSet?.lineage ?? []).includes(gone) || recordedAncestors(m.id, records).includes(gone),
-    ),
-  );
-  return c < 0 ? undefined : c;
+): ReadonlyMap<string, number> {
+  const chainOf = new Map<string, number>();
+  groups.forEach((g, c) => {
+    for (const m of g.members) chainOf.set(m.id, c);
+  });
+  const pending = [...known].filter((id) => !specIds.has(id));
+  const related = (a: string, b: string): boolean =>
+    (ancestors.get(a) ?? []).includes(b) || (ancestors.get(b) ?? []).includes(a);
+  const result = new Map<string, number>();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const id of pending) {
+      if (result.has(id)) continue;
+      // Its own ancestors first, nearest first; then whatever has it as an ancestor.
+      const near = (ancestors.get(id) ?? []).find((a) => chainOf.has(a));
+      const far = near ?? [...chainOf.keys()].find((other) => related(id, other));
+      const c = far === undefined ? undefined : chainOf.get(far);
+      if (c === undefined) continue;
+      result.set(id, c);
+      chainOf.set(id, c);
+      changed = true;
+    }
+  }
+  return result;
 }
 
 /** The ancestors status records give, nearest first, following each record's previousDeployedModel. */
@@ -320,26 +356,66 @@ function findLink(
   records: ReadonlyMap<string, RecordView>,
   specIds: ReadonlySet<string>,
   lineage: readonly string[] | undefined,
+  parents: ReadonlyMap<string, string>,
 ): string | undefined {
   const named = namedPrevious(entry, records);
   let current = named;
   const seen = new Set<string>();
   while (current !== undefined && !specIds.has(current) && !seen.has(current)) {
     seen.add(current);
-    current = records.get(current)?.previousDeployedModel;
+    current = records.get(current)?.previousDeployedModel ?? parents.get(current);
   }
   if (current !== undefined && specIds.has(current)) return current;
-  // Status no longer knows the way (it was lost): the ancestors kept on the ReplicaSet do.
-  return lineage?.find((id) => specIds.has(id)) ?? named;
+  // Status no longer knows the way (it was lost): the ancestors kept on its ReplicaSet do, or, for an
+  // entry without one, those another ReplicaSet's lineage gives it.
+  const kept = lineage?.find((id) => specIds.has(id));
+  if (kept !== undefined) return kept;
+  current = parents.get(entry.id);
+  seen.clear();
+  while (current !== undefined && !specIds.has(current) && !seen.has(current)) {
+    seen.add(current);
+    current = parents.get(current);
+  }
+  return current ?? named;
 }
 
-/** The chain ancestors of a member, nearest first, following links; for a new ReplicaSet's lineage. */
-export function findLineage(member: Member, byId: ReadonlyMap<string, Member>): string[] {
+/**
+ * Each model's previous one as the lineages on ReplicaSets tell it: a ReplicaSet of m4 with lineage
+ * [m3, m2, m1] says m4 <- m3 <- m2 <- m1. With status lost, this links an entry that has no
+ * ReplicaSet of its own (a revision superseded before it ran) through removed models to its chain.
+ */
+function findParents(replicaSets: Iterable<ReplicaSetSnapshot>): ReadonlyMap<string, string> {
+  const parents = new Map<string, string>();
+  for (const rs of replicaSets) {
+    const line = [rs.deployedModelId, ...(rs.lineage ?? [])];
+    for (let i = 0; i + 1 < line.length; i++) {
+      const child = line[i];
+      const parent = line[i + 1];
+      if (child !== undefined && parent !== undefined && !parents.has(child)) parents.set(child, parent);
+    }
+  }
+  return parents;
+}
+
+/**
+ * The chain ancestors of a member, nearest first, following links, and past a model that left spec
+ * through what is remembered of it (its ReplicaSet's lineage, status records); for a new ReplicaSet's
+ * lineage. Keeping the whole ancestry ties a removed ancestor that is still being drained to the
+ * chain even after the models between them are gone.
+ */
+export function findLineage(member: Member, ctx: PlanContext): string[] {
   const lineage: string[] = [];
   let current = member.previousId;
   while (current !== undefined && !lineage.includes(current) && current !== member.id) {
     lineage.push(current);
-    current = byId.get(current)?.previousId;
+    const next: Member | undefined = ctx.byId.get(current);
+    if (next === undefined) {
+      for (const id of ctx.ancestors.get(current) ?? []) {
+        if (!lineage.includes(id) && id !== member.id) lineage.push(id);
+      }
+      break;
+    }
+    current = next.previousId;
   }
   return lineage;
 }

@@ -98,16 +98,29 @@ function hasProgressed(chain: Chain, rollout: Member): boolean {
   return observedOld < recordedOld;
 }
 
-/** The chain's running rollout at the start of the pass, if any. */
-export function findRunningRollout(chain: Chain): Member | undefined {
-  const known = chain.members.flatMap((m) =>
-    m.startState === undefined
-      ? []
-      : [{ id: m.id, index: m.index, revision: m.revision, state: m.startState }],
-  );
+/**
+ * The member a chain was converging on at the last pass, by the states recorded then: members that
+ * left spec since count too (their status record is still there in the first pass after), so when
+ * it is one of those, the chain's target changed and the member now intended starts afresh.
+ */
+export function findPreviousIntended(chain: Chain): Member | undefined {
+  const known = chain.members.flatMap((m) => {
+    const state = m.removed ? m.record?.state : m.startState;
+    return state === undefined ? [] : [{ id: m.id, index: m.index, revision: m.revision, state }];
+  });
   const intended = findIntended(known);
-  if (intended?.state !== "BEING_DEPLOYED") return undefined;
-  return chain.members.find((m) => m.id === intended.id);
+  return intended === undefined ? undefined : chain.members.find((m) => m.id === intended.id);
+}
+
+/**
+ * The chain's running rollout at the start of the pass, if any; none when the member it was
+ * converging on left spec (the chain rolls back onto another member, whose clock starts now).
+ */
+export function findRunningRollout(chain: Chain): Member | undefined {
+  const intended = findPreviousIntended(chain);
+  if (intended === undefined || intended.removed || intended.startState !== "BEING_DEPLOYED")
+    return undefined;
+  return intended;
 }
 
 /**

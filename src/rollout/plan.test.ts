@@ -467,7 +467,9 @@ describe("R3: removing the intended revision rolls the chain back (a git revert)
     expect(cluster.status?.deployedModels.map((m) => m.state)).toEqual(["REPLACED", "DEPLOYED"]);
     return cluster;
   }
-  const revert = (cluster: FakeCluster, n: number) => cluster.setSpec(spec({ m1: 100 }, root("m1", n)));
+  const revert = (cluster: FakeCluster, n: number): void => {
+    cluster.setSpec(spec({ m1: 100 }, root("m1", n)));
+  };
 
   it("after completion: m1 comes back within m2's budgets (1/0), m2 drains, then its ReplicaSet goes", () => {
     const cluster = rolledOut(3, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
@@ -506,9 +508,9 @@ describe("R3: removing the intended revision rolls the chain back (a git revert)
     expect(all.some((p) => p.status.trafficSplit.m1 === 33 && p.status.trafficSplit.m2 === 67)).toBe(true);
     const end = plans.at(-1);
     if (end === undefined) throw new Error("no plan");
-    expect(end.status.deployedModels.map((m) => [m.id, m.state, m.replicas, m.availableReplicaCount])).toEqual([
-      ["m1", "DEPLOYED", 3, 3],
-    ]);
+    expect(
+      end.status.deployedModels.map((m) => [m.id, m.state, m.replicas, m.availableReplicaCount]),
+    ).toEqual([["m1", "DEPLOYED", 3, 3]]);
     expect(end.status.trafficSplit).toEqual({ m1: 100 });
     expect(end.status.latestRevisionNumber).toBe(2);
     expect(end.status.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
@@ -604,7 +606,11 @@ describe("R3: removing the intended revision rolls the chain back (a git revert)
     expect(cluster.status?.deployedModels.map((m) => m.state)).toEqual(["REPLACED", "REPLACED", "DEPLOYED"]);
 
     cluster.setSpec(
-      spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 })),
+      spec(
+        { m1: 100 },
+        root("m1", 2),
+        rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 }),
+      ),
     );
     const back = pass(cluster);
     expect(back.events[0]?.message).toBe(
@@ -632,8 +638,8 @@ describe("R3: removing the intended revision rolls the chain back (a git revert)
     const first = pass(cluster);
     expect(scales(first.actions)).toEqual(["m1 0->1"]);
     expect(model(first, "m1").state).toBe("BEING_DEPLOYED");
-    settle(cluster, 5, within(cluster, ["m1", "m2"], 4, 3));
-    expect(cluster.status?.deployedModels.map((m) => [m.id, m.state])).toEqual([["m1", "DEPLOYED"]]);
+    const end = settle(cluster, 5, within(cluster, ["m1", "m2"], 4, 3)).at(-1);
+    expect(end?.status.deployedModels.map((m) => [m.id, m.state])).toEqual([["m1", "DEPLOYED"]]);
     expect(cluster.replicaSets.has("m2")).toBe(false);
   });
 
@@ -642,7 +648,9 @@ describe("R3: removing the intended revision rolls the chain back (a git revert)
     rollOnto(cluster, 3, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
     pass(cluster);
     later(cluster, 5);
-    cluster.setSpec(spec({ m2: 100 }, rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 })));
+    cluster.setSpec(
+      spec({ m2: 100 }, rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 })),
+    );
     const plans = settle(cluster, 5, within(cluster, ["m1", "m2"], 4, 3));
     expect(plans.flatMap((p) => scales(p.actions)).at(-1)).toBe("m1 deleted");
     expect(cluster.status?.deployedModels.map((m) => [m.id, m.state, m.replicas])).toEqual([
@@ -657,7 +665,7 @@ describe("R3: removing the intended revision rolls the chain back (a git revert)
     expect(scales(result.actions).sort()).toEqual(["m1 deleted", "m2 deleted"]);
   });
 
-  it("a revived revision that never becomes Ready fails at its deadline; nothing serves: Degraded", () => {
+  it("a revived revision that never becomes Ready fails at its deadline; the removed one keeps serving", () => {
     let broken = false;
     const cluster = new FakeCluster({
       spec: spec({ m1: 100 }, root("m1", 2)),
@@ -668,16 +676,27 @@ describe("R3: removing the intended revision rolls the chain back (a git revert)
     settle(cluster, 5);
     broken = true; // m1's image is gone from the registry
     revert(cluster, 2);
-    const plans = settle(cluster, 60);
+    const plans = settle(cluster, 60, within(cluster, ["m1", "m2"], 3, 2));
     const failed = plans.find((p) => reasons(p.events).includes("RolloutFailed"));
-    expect(failed && model(failed, "m1")).toMatchObject({ state: "FAILED", reason: "ProgressDeadlineExceeded" });
+    expect(failed && model(failed, "m1")).toMatchObject({
+      state: "FAILED",
+      reason: "ProgressDeadlineExceeded",
+    });
     const end = plans.at(-1);
     if (end === undefined) throw new Error("no plan");
-    expect(end.status.trafficSplit).toEqual({});
-    expect(condition(end, "Ready")).toMatchObject({ status: "False", reason: "NoServingRevision" });
-    expect(condition(end, "Degraded")).toMatchObject({ status: "True", reason: "TrafficNotServed" });
-    expect(condition(end, "Stalled")).toMatchObject({ status: "True", reason: "TrafficNotServed" });
-    expect(plans.flatMap((p) => reasons(p.events))).toContain("TrafficNotServed");
+    // Nothing in spec can take over, so m2's pods, the only ones that serve, stay.
+    expect(counts(cluster, ["m2"])).toEqual({ pods: 2, available: 2 });
+    expect(end.status.trafficSplit).toEqual({ m2: 100 });
+    expect(condition(end, "Ready")).toMatchObject({
+      status: "False",
+      reason: "NoServingRevision",
+      message: "m1: no live revision; m2 left spec, 2 pods still serving",
+    });
+    expect(condition(end, "Progressing")).toMatchObject({ status: "False" });
+    expect(condition(end, "Degraded")).toMatchObject({ status: "True", reason: "ProgressDeadlineExceeded" });
+    // Removing the failed entry too undeploys the chain: m2 goes at once.
+    cluster.setSpec(spec({}));
+    expect(scales(pass(cluster).actions).sort()).toEqual(["m1 deleted", "m2 deleted"]);
   });
 });
 
@@ -716,8 +735,16 @@ describe("a split whose chain serves nothing is Degraded", () => {
     const degraded = pass(cluster);
     const message =
       "m1 (traffic 100%): nothing serves, no Ready replica of m1 for 600s (container terminated: OOMKilled)";
-    expect(condition(degraded, "Degraded")).toMatchObject({ status: "True", reason: "TrafficNotServed", message });
-    expect(condition(degraded, "Stalled")).toMatchObject({ status: "True", reason: "TrafficNotServed", message });
+    expect(condition(degraded, "Degraded")).toMatchObject({
+      status: "True",
+      reason: "TrafficNotServed",
+      message,
+    });
+    expect(condition(degraded, "Stalled")).toMatchObject({
+      status: "True",
+      reason: "TrafficNotServed",
+      message,
+    });
     expect(degraded.events).toEqual([{ type: "Warning", reason: "TrafficNotServed", message }]);
     // Pods come back: the condition clears, and the recorded outage time stays as it was.
     for (const pod of cluster.livePods("m1")) {

@@ -4,7 +4,7 @@ import type { Budgets } from "./budgets.ts";
 import { findIntended } from "./chains.ts";
 import { findLineage, gatherContext, isServable } from "./context.ts";
 import type { Chain, Member, PlanContext } from "./context.ts";
-import { checkProgress, summarizeUnready } from "./deadline.ts";
+import { checkProgress, findPreviousIntended, summarizeUnready } from "./deadline.ts";
 import type { Failure } from "./deadline.ts";
 import { planChainStep } from "./rolling.ts";
 import type { ChainStep, Judged, ReplicaDecision } from "./rolling.ts";
@@ -128,7 +128,13 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     const step = steps[c];
     if (step === undefined) return;
     const failedHere = chain.members.some((m) => progress.failures.has(m.id));
-    const restarted = failedHere || (step.intended !== undefined && revived.has(step.intended.id));
+    // The clock restarts when the chain's target changed (a failure above, a revival), and when this
+    // pass retires old replicas: that is progress (R8), counted when the step is taken because a
+    // member whose entry left spec keeps no status record to observe it by in the next pass.
+    const retires = step.decisions.some(
+      (d) => d.kind === "scale" && d.member.id !== step.intended?.id && d.to < d.from,
+    );
+    const restarted = failedHere || retires || (step.intended !== undefined && revived.has(step.intended.id));
     for (const member of chain.members) {
       if (member.removed) continue;
       progressTimes.set(
@@ -182,7 +188,9 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
       summaries,
       failed,
       unserved.flatMap((u) => (u.degradedAt <= ctx.now ? [u.message] : [])),
-    ).map((d) => buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now, format)),
+    ).map((d) =>
+      buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now, format),
+    ),
     trafficSplit,
     deployedModels,
     latestRevisionNumber: ctx.latestRevision,
@@ -274,47 +282,42 @@ function orderActions(
     ...decisions
       .filter((d) => d.kind === "scale" && d.to < d.from)
       .map((d) => toAction(d, ctx, poolOf, servesOnceReady)),
-    ...findDeletions(ctx).map(
-      (rs): Action => ({
-        kind: "deleteReplicaSet",
-        deployedModelId: rs.deployedModelId,
-        replicaSetName: rs.name,
-      }),
-    ),
+    ...findDeletions(ctx).map((rs): Action => ({
+      kind: "deleteReplicaSet",
+      deployedModelId: rs.deployedModelId,
+      replicaSetName: rs.name,
+    })),
   ];
 }
 
 /**
  * The ReplicaSets to delete: those whose whole chain left spec (an undeploy, at once), and those of
- * members that left spec and have been drained to 0 with no pod left.
+ * members that left spec once every such member of the chain is drained to 0 with no pod left. They
+ * go together because each one's lineage may be what ties another to the chain (m1 <- m2 <- m3 with
+ * m1 and m2 removed: m2's lineage is what says m1 belongs to m3's chain).
  */
 function findDeletions(ctx: PlanContext): ReplicaSetSnapshot[] {
-  const drained = ctx.chains.flatMap((chain) =>
-    chain.members.flatMap((m) =>
-      m.removed &&
-      m.replicaSet !== undefined &&
-      !m.replicaSet.deleting &&
-      !m.stale &&
-      m.counts.replicas === 0 &&
-      m.observed.replicas === 0
-        ? [m.replicaSet]
-        : [],
-    ),
-  );
+  const drained = ctx.chains.flatMap((chain) => {
+    const left = chain.members.filter((m) => m.removed && m.replicaSet !== undefined);
+    const done = left.every((m) => !m.stale && m.counts.replicas === 0 && m.observed.replicas === 0);
+    return done
+      ? left.flatMap((m) => (m.replicaSet === undefined || m.replicaSet.deleting ? [] : [m.replicaSet]))
+      : [];
+  });
   return [...ctx.removed.filter((rs) => !rs.deleting), ...drained];
 }
 
 /**
- * A chain's intended member is revived (back to BEING_DEPLOYED, with a new progress clock) when it
- * was REPLACED (every revision above it left spec), or when it is DEPLOYED while a revision above it
- * that left spec still has pods (removed mid-rollout): either way the chain now rolls back onto it.
+ * A chain's intended member is revived (BEING_DEPLOYED, with a new progress clock) when it was
+ * REPLACED (the revisions above it left spec), or when the member the chain was converging on at the
+ * last pass left spec (a git revert after completion or mid-rollout, onto a DEPLOYED, REPLACED or
+ * superseded member): either way the chain now rolls back onto it. Removing a FAILED entry revives
+ * nothing: the chain had already gone back below it.
  */
 function isRevived(chain: Chain, intended: Member, state: DeployedModelState): boolean {
   if (state === "REPLACED") return true;
-  return (
-    state === "DEPLOYED" &&
-    chain.members.some((m) => m.removed && m.revision > intended.revision && m.counts.pods > 0)
-  );
+  const before = findPreviousIntended(chain);
+  return before !== undefined && before.removed && before.id !== intended.id;
 }
 
 /** A chain the split gives a share that serves nothing, and from when that is Degraded. */
@@ -347,11 +350,16 @@ function findUnservedChains(
       .join(", ");
     const intended = steps[c]?.intended;
     if (chain.poolSize === undefined) {
-      return [{ message: `${name} (traffic ${share}%): nothing serves, pool size unknown`, degradedAt: ctx.now }];
+      return [
+        { message: `${name} (traffic ${share}%): nothing serves, pool size unknown`, degradedAt: ctx.now },
+      ];
     }
     if (intended === undefined) {
       return [
-        { message: `${name} (traffic ${share}%): nothing serves, every revision FAILED`, degradedAt: ctx.now },
+        {
+          message: `${name} (traffic ${share}%): nothing serves, every revision FAILED`,
+          degradedAt: ctx.now,
+        },
       ];
     }
     if (stateOf(intended.id) !== "DEPLOYED") return [];
@@ -411,7 +419,7 @@ function toAction(
     revision: member.revision,
     replicas: decision.replicas,
     poolSize,
-    lineage: findLineage(member, ctx.byId),
+    lineage: findLineage(member, ctx),
     ...(member.spec.rolloutOptions === undefined
       ? {}
       : { rolloutSettings: settingsOf(member.spec.rolloutOptions) }),
@@ -492,7 +500,9 @@ function summarizeChain(
   stateOf: (id: string) => DeployedModelState,
   reasonOf: (id: string) => FailureReason | undefined,
 ): ChainSummary {
-  const newest = [...chain.members].sort((a, b) => b.revision - a.revision || b.index - a.index)[0];
+  const newest = chain.members
+    .filter((m) => !m.removed)
+    .sort((a, b) => b.revision - a.revision || b.index - a.index)[0];
   // Reverted: the newest rollout failed and the chain went back to a live revision (a first
   // deployment that failed has nothing to go back to).
   const reverted =
@@ -507,19 +517,24 @@ function summarizeChain(
       message: `${chain.head.id}: pool size unknown (its root left spec and status was lost)`,
     };
   }
+  // Pods as the ReplicaSets report them, never counts this pass's own actions change (idempotence).
+  const removed = chain.members.filter((m) => m.removed && m.observed.replicas > 0);
   if (intended === undefined) {
+    const serving = removed
+      .map((m) => `; ${m.id} left spec, ${m.observed.replicas} pods still serving`)
+      .join("");
     return {
       phase: "undeployed",
       settled: step.converged,
       reverted,
-      message: `${chain.members.map((m) => m.id).join(", ")}: no live revision`,
+      message: `${chain.members
+        .filter((m) => !m.removed)
+        .map((m) => m.id)
+        .join(", ")}: no live revision${serving}`,
     };
   }
+  const draining = removed.map((m) => `; ${m.id} left spec, ${m.observed.replicas} pods draining`).join("");
   const available = `${intended.observed.availableReplicas}/${n}`;
-  const draining = chain.members
-    .filter((m) => m.removed && m.counts.pods > 0)
-    .map((m) => `; ${m.id} left spec, ${m.counts.pods} pods draining`)
-    .join("");
   if (stateOf(intended.id) === "BEING_DEPLOYED") {
     const what = intended.previousId === undefined ? "replicas" : "new replicas";
     return {
@@ -665,7 +680,10 @@ function collectEvents(
       if (wasRolling && stateOf(intended.id) === "DEPLOYED") {
         const replaced = chain.members.filter(
           (m) =>
-            !m.removed && m.id !== intended.id && stateOf(m.id) === "REPLACED" && m.record?.state !== "REPLACED",
+            !m.removed &&
+            m.id !== intended.id &&
+            stateOf(m.id) === "REPLACED" &&
+            m.record?.state !== "REPLACED",
         );
         events.push({
           type: "Normal",

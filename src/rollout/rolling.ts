@@ -82,8 +82,10 @@ export function findChainBudgets(chain: Chain, n: number, judged: (id: string) =
  * - A missing intended ReplicaSet (first deployment, a new revision, or one deleted by someone) is
  *   created with the replicas the surge allows, possibly 0; when 0 the same pass may still retire old
  *   pods, as the Deployment controller does with a new ReplicaSet at 0.
- * - A chain without a live member (every revision of it still in spec FAILED) holds nothing: every
- *   member goes to 0 at once, no budget applies to pods that serve nothing that should stay.
+ * - A chain without a live member (every revision of it still in spec FAILED) holds nothing of
+ *   them: those members go to 0 at once, no budget applies to pods that serve nothing that should
+ *   stay. Members that left spec keep their pods (a revert onto a revision that then failed): they
+ *   are the only ones still serving, and go as soon as a revision of the chain can take over.
  * - A member whose entry left spec is an old member like any other: drained within the budgets
  *   (after FAILED members, before the others), and deleted by the plan once at 0.
  *
@@ -109,12 +111,15 @@ export function planChainStep(
   if (chain.poolSize === undefined || chain.members.some((m) => m.stale)) return waiting;
 
   if (intended === undefined) {
-    const decisions = chain.members.flatMap((m): ReplicaDecision[] =>
+    // Members that left spec keep what they have: their pods are all that still serves, and they
+    // are drained only as a revision of the chain becomes available.
+    const inSpec = chain.members.filter((m) => !m.removed);
+    const decisions = inSpec.flatMap((m): ReplicaDecision[] =>
       m.replicaSet !== undefined && !m.replicaSet.deleting && m.counts.replicas > 0
         ? [{ kind: "scale", member: m, from: m.counts.replicas, to: 0 }]
         : [],
     );
-    const converged = decisions.length === 0 && chain.members.every((m) => m.observed.replicas === 0);
+    const converged = decisions.length === 0 && inSpec.every((m) => m.observed.replicas === 0);
     return { ...waiting, decisions, converged, complete: converged };
   }
   if (intended.replicaSet?.deleting === true) return waiting;

@@ -6,9 +6,11 @@ import type { BudgetChoice, ChainScenario, RunStats, Scenario, UserOp } from "./
 /**
  * Property tests of the engine against the simulator: random endpoints (1-2 chains, N = 1..6, random
  * budgets and deadlines), random rollout sequences (roll-overs, rollbacks onto in-progress rollouts,
- * broken revisions, cleanups), random interleavings of operator passes, ReplicaSet controller ticks,
+ * broken revisions, cleanups, removals of any entry at any moment: git reverts), random interleavings of operator passes, ReplicaSet controller ticks,
  * pod readiness and pod deaths. At every step the simulator checks R4 (surge, and availability when
- * no pod dies), R6 (an unready pod is labelled to serve only where it serves once Ready), R1 (revisions never change), R8 (no failure before
+ * no pod dies, removals included: a revert rolls back within the budgets), R6 (an unready pod is
+ * labelled to serve only where it serves once Ready), R1 (revisions never change, and no number of a
+ * rolling deployment is given to two entries), R8 (no failure before
  * the deadline, none missed after it, good revisions never fail) and idempotence (the applied plan,
  * planned again, changes nothing); at the end, that every chain converged on its newest revision that
  * did not fail, with N available, and the conditions say so.
@@ -48,6 +50,7 @@ const op: fc.Arbitrary<UserOp> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<UserOp>({ kind: "rollout", behaviour: "good" }) },
   { weight: 2, arbitrary: fc.constant<UserOp>({ kind: "rollout", behaviour: "never" }) },
   { weight: 1, arbitrary: fc.constant<UserOp>({ kind: "cleanup" }) },
+  { weight: 2, arbitrary: fc.nat(5).map((pick): UserOp => ({ kind: "remove", pick })) },
 );
 
 const chain: fc.Arbitrary<ChainScenario> = fc.record({

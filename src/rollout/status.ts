@@ -231,9 +231,19 @@ export function decideConditions(
       message: [...unserved, ...failures].join("; "),
     };
   } else if (first !== undefined) {
-    degraded = { type: ConditionType.Degraded, status: "True", reason: first.reason, message: failures.join("; ") };
+    degraded = {
+      type: ConditionType.Degraded,
+      status: "True",
+      reason: first.reason,
+      message: failures.join("; "),
+    };
   } else {
-    degraded = { type: ConditionType.Degraded, status: "False", reason: ConditionReason.AsExpected, message: "" };
+    degraded = {
+      type: ConditionType.Degraded,
+      status: "False",
+      reason: ConditionReason.AsExpected,
+      message: "",
+    };
   }
   const stalled: ConditionDecision = { ...degraded, type: ConditionType.Stalled };
   return [ready, progressing, degraded, stalled];

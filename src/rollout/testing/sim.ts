@@ -20,8 +20,9 @@ import { FakeCluster, T0 } from "./cluster.ts";
  * On a {@link FakeCluster} (ReplicaSets whose controller creates and deletes pods when it gets to
  * it, so the operator may pass in between and see spec ahead of status; pods that become Ready after a
  * random delay or never; pods that terminate for a while), it plays a user who adds rolling
- * deployments (onto whatever is newest, finished or not: roll-overs and rollbacks, R9) and removes
- * FAILED and REPLACED entries, pods that die, and operator passes: a few seconds after anything it
+ * deployments (onto whatever is newest, finished or not: roll-overs and rollbacks, R9), removes
+ * FAILED and REPLACED entries, and removes any entry at a random moment (a git revert: the chain rolls
+ * back onto the revision below, R3), pods that die, and operator passes: a few seconds after anything it
  * watches changes, when its requeue is due (to the second), and at random moments besides.
  *
  * After every transition it checks the engine's invariants and throws a {@link SimViolation} with a
@@ -37,7 +38,13 @@ export type UserOp =
   /** Add a rolling deployment onto the chain's newest entry, whatever its state. */
   | { readonly kind: "rollout"; readonly behaviour: Behaviour }
   /** Remove the chain's FAILED and REPLACED entries from spec (keeping at least one entry). */
-  | { readonly kind: "cleanup" };
+  | { readonly kind: "cleanup" }
+  /**
+   * Remove one entry of the chain, whatever its state (a git revert of its rolling deployment, or
+   * a member removed mid-rollout), keeping at least one entry that has not FAILED; its traffic key
+   * moves to the newest entry left.
+   */
+  | { readonly kind: "remove"; readonly pick: number };
 
 /** Budget options shared by every rollout of a chain. */
 export interface BudgetChoice {
@@ -124,6 +131,8 @@ class Simulation {
   /** Sim-side progress clock of each rollout (R8, measured independently of the engine's record). */
   readonly #lastProgress = new Map<string, number>();
   readonly #revisions = new Map<string, number>();
+  /** Which id each revision number of a rolling deployment was given to (R1: never given twice). */
+  readonly #given = new Map<number, string>();
   #requeueAt: number | undefined;
   /** When the operator will have reacted to the earliest change it has not seen yet. */
   #dueAt: number | undefined;
@@ -250,7 +259,11 @@ class Simulation {
       this.#statusLost = true;
       // Revisions survive on the ReplicaSets' labels; an entry without one (refused) is judged anew.
       for (const id of [...this.#revisions.keys()]) {
-        if (!cluster.replicaSets.has(id)) this.#revisions.delete(id);
+        if (cluster.replicaSets.get(id)?.deleting !== false) this.#revisions.delete(id);
+      }
+      // So are the numbers given to entries that left with their ReplicaSets (status.latestRevisionNumber).
+      for (const [revision, id] of [...this.#given]) {
+        if (cluster.replicaSets.get(id)?.deleting !== false) this.#given.delete(revision);
       }
     }
     this.#changed();
@@ -294,7 +307,10 @@ class Simulation {
   }
 
   #applyOp(chain: SimChain): void {
-    if (this.#statusLost) this.#pass();
+    // A removal comes after the operator saw the edit before it, as a revert in git follows an
+    // applied commit: a rolling deployment whose previous model left spec before anyone saw it is
+    // refused (R10), which is a different story.
+    if (this.#statusLost || (chain.ops[0]?.kind === "remove" && this.#unseenEdit)) this.#pass();
     const cluster = this.#cluster;
     const op = chain.ops.shift();
     if (op === undefined) return;
@@ -325,10 +341,17 @@ class Simulation {
       this.#log(`user: ${id} (${op.behaviour}) rolls onto ${previous}`);
     } else {
       const states = new Map((cluster.status?.deployedModels ?? []).map((s) => [s.id, s.state]));
-      const remove = new Set(
-        inSpec.filter((id) => states.get(id) === "FAILED" || states.get(id) === "REPLACED"),
-      );
-      if (remove.size === inSpec.length) remove.delete(inSpec.at(-1) ?? "");
+      let remove: Set<string>;
+      if (op.kind === "remove") {
+        const id = inSpec[op.pick % Math.max(1, inSpec.length)];
+        const left = inSpec.filter((other) => other !== id);
+        // Never the chain's last entry that has not FAILED: that is an undeploy, not a revert.
+        if (id === undefined || !left.some((other) => states.get(other) !== "FAILED")) return;
+        remove = new Set([id]);
+      } else {
+        remove = new Set(inSpec.filter((id) => states.get(id) === "FAILED" || states.get(id) === "REPLACED"));
+        if (remove.size === inSpec.length) remove.delete(inSpec.at(-1) ?? "");
+      }
       if (remove.size === 0) return;
       const keep = inSpec.filter((id) => !remove.has(id));
       const trafficSplit: Record<string, number> = {};
@@ -374,8 +397,9 @@ class Simulation {
 
   /**
    * The sim's own R8 clock: a rollout progresses when it is first seen, when a pass sees more of its
-   * replicas available or fewer pods of the other members of its chain than the last status said, or
-   * when the revision above it fails (it becomes the target again).
+   * replicas available or fewer pods of the other members of its chain than the last status said,
+   * when a pass retires old replicas, or when the revision above it fails or leaves spec (it becomes
+   * the target again).
    */
   #trackProgress(snapshot: Snapshot, result: Plan, before: ReadonlyMap<string, DeployedModelStatus>): void {
     for (const chain of this.#chains) {
@@ -396,6 +420,23 @@ class Simulation {
           !REFUSAL_REASONS.has(now.reason ?? "")
         );
       });
+      // The pass itself retired old replicas of the chain (a member that left spec has no status
+      // record to compare with later, so the step is what counts).
+      const retiring = result.actions.some(
+        (a) =>
+          a.kind === "scaleReplicaSet" &&
+          a.deployedModelId !== rolling.id &&
+          chain.ids.includes(a.deployedModelId) &&
+          a.to < a.from,
+      );
+      // The member the chain was converging on left spec: it rolls back onto this one, afresh.
+      const topBefore = [...before.values()]
+        .filter((s) => chain.ids.includes(s.id) && s.state !== "FAILED")
+        .sort((a, b) => b.revisionNumber - a.revisionNumber)[0];
+      const targetLeft =
+        topBefore !== undefined &&
+        topBefore.id !== rolling.id &&
+        !this.#cluster.spec.deployedModels.some((d) => d.id === topBefore.id);
       const available =
         snapshot.replicaSets.find((rs) => rs.deployedModelId === rolling.id)?.availableReplicas ?? 0;
       if (
@@ -403,7 +444,9 @@ class Simulation {
         previous.state !== "BEING_DEPLOYED" ||
         available > previous.availableReplicaCount ||
         retired ||
+        retiring ||
         failedAbove ||
+        targetLeft ||
         this.#lastProgress.get(rolling.id) === undefined
       ) {
         this.#lastProgress.set(rolling.id, this.#cluster.now);
@@ -438,6 +481,13 @@ class Simulation {
       const known = this.#revisions.get(status.id);
       if (known === undefined) this.#revisions.set(status.id, status.revisionNumber);
       else if (known !== status.revisionNumber) this.#fail(`R1: revision of ${status.id} changed`);
+      if (status.previousDeployedModel !== undefined) {
+        const holder = this.#given.get(status.revisionNumber);
+        if (holder === undefined) this.#given.set(status.revisionNumber, status.id);
+        else if (holder !== status.id) {
+          this.#fail(`R1: revision ${status.revisionNumber} of ${status.id} was given to ${holder} before`);
+        }
+      }
       const failedNow = status.state === "FAILED" && before.get(status.id)?.state !== "FAILED";
       if (failedNow && status.reason !== undefined && !REFUSAL_REASONS.has(status.reason)) {
         if (this.#behaviour.get(status.id) === "good") this.#fail(`R8: good revision ${status.id} failed`);
@@ -562,6 +612,9 @@ class Simulation {
       }
       for (const id of chain.ids) {
         const pods = this.#cluster.livePods(id).length;
+        // With no live revision left in spec, an entry that left spec keeps serving (it is all that
+        // serves, and goes as soon as a revision can take over).
+        if (intended === undefined && !byId.has(id)) continue;
         const expected = id === intended?.id ? n : 0;
         if (pods !== expected) this.#fail(`${id} ends with ${pods} pods, expected ${expected}`);
       }
