@@ -26,6 +26,7 @@ import {
   type EndpointObject,
 } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
+import { PodGate } from "./scenario.ts";
 
 /** The part of fengari (Lua 5.3 in JavaScript; the package has no types) that the test uses. */
 interface Fengari {
@@ -207,6 +208,74 @@ describe("health of real ModelEndpoints", () => {
     expect((await kstatus(obj)).status).toBe("Current");
   });
 
+  it("a git revert of a rollout is Progressing / InProgress while it rolls back, then Healthy / Current", async () => {
+    await applyEndpoint(ns, firstDeployment("revert", "m1", 3));
+    await endpoints.waitForCondition("revert", "Ready", "True");
+    await applyEndpoint(ns, withRollout("revert", "registry.example/fraud:2.0", 60));
+    await kubectl(["wait", "-n", ns, "--for=condition=Ready", "modelendpoint/revert", "--timeout=60s"]);
+    expect((await endpoints.model("revert", "m1"))?.state).toBe("REPLACED");
+
+    // The commit that added m2 is reverted: the manifest of the first deployment again. m1's new
+    // pods are held not Ready for a moment, so the rollback is seen in progress.
+    const gate = await PodGate.start(kubeConfig(), ns, "revert", "m1");
+    await applyEndpoint(ns, firstDeployment("revert", "m1", 3));
+    await endpoints.waitForCondition("revert", "Progressing", "True");
+    const during = await endpoints.get("revert");
+    expect(during.status?.deployedModels?.map((m) => [m.id, m.state])).toEqual([["m1", "BEING_DEPLOYED"]]);
+    expect(during.status?.trafficSplit).toEqual({ m2: 100 });
+    expect(argoHealth(during)).toEqual({
+      status: "Progressing",
+      message: expect.stringContaining("m2 left spec"),
+    });
+    expect((await kstatus(during)).status).toBe("InProgress");
+
+    await gate.open();
+    await kubectl(["wait", "-n", ns, "--for=condition=Ready", "modelendpoint/revert", "--timeout=60s"]);
+    await gate.stop();
+    const after = await endpoints.get("revert");
+    expect(after.status?.deployedModels?.map((m) => [m.id, m.state])).toEqual([["m1", "DEPLOYED"]]);
+    expect(after.status?.trafficSplit).toEqual({ m1: 100 });
+    expect(argoHealth(after).status).toBe("Healthy");
+    expect((await kstatus(after)).status).toBe("Current");
+  });
+
+  it("a split whose model serves nothing past its deadline is Degraded / Failed, and healthy again once it serves", async () => {
+    await applyEndpoint(ns, firstDeployment("dark", "m1", 2));
+    await endpoints.waitForCondition("dark", "Ready", "True");
+    await applyEndpoint(ns, withRollout("dark", "registry.example/fraud:2.0", 5));
+    await endpoints.waitForCondition("dark", "Ready", "True");
+    expect((await endpoints.model("dark", "m2"))?.state).toBe("DEPLOYED");
+
+    // Every pod of the deployed revision stops being Ready (the label kwok's stages act on).
+    const selector = "serving.modelendpoint.io/endpoint=dark,serving.modelendpoint.io/deployed-model=m2";
+    await kubectl(["label", "pods", "-n", ns, "-l", selector, "sim.modelendpoint.io/unready=true"]);
+    await kubectl(["wait", "-n", ns, "--for=condition=Degraded", "modelendpoint/dark", "--timeout=60s"]);
+    const dark = await endpoints.get("dark");
+    const degraded = dark.status?.conditions?.find((c) => c.type === "Degraded");
+    expect(degraded).toMatchObject({
+      status: "True",
+      reason: "TrafficNotServed",
+      message: expect.stringContaining(
+        "m1, m2 (traffic 100%): nothing serves, no Ready replica of m2 for 5s",
+      ),
+    });
+    expect(dark.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("False");
+    expect(argoHealth(dark)).toEqual({
+      status: "Degraded",
+      message: expect.stringMatching(/^TrafficNotServed/),
+    });
+    expect((await kstatus(dark)).status).toBe("Failed");
+    const events = await kubectl(["get", "events", "-n", ns, "--field-selector", "involvedObject.name=dark"]);
+    expect(events).toContain("TrafficNotServed");
+
+    await kubectl(["label", "pods", "-n", ns, "-l", selector, "sim.modelendpoint.io/unready-"]);
+    await kubectl(["wait", "-n", ns, "--for=condition=Ready", "modelendpoint/dark", "--timeout=60s"]);
+    const back = await endpoints.get("dark");
+    expect(back.status?.conditions?.find((c) => c.type === "Degraded")?.status).toBe("False");
+    expect(argoHealth(back).status).toBe("Healthy");
+    expect((await kstatus(back)).status).toBe("Current");
+  });
+
   // Ready, Progressing and Degraded as status / reason; what the check makes of them.
   it.each([
     [
@@ -221,6 +290,13 @@ describe("health of real ModelEndpoints", () => {
       "False/NoServingRevision",
       "False/RolloutComplete",
       "False/AsExpected",
+      "Degraded",
+    ],
+    [
+      "a split that nothing serves",
+      "False/ReplicasUnavailable",
+      "False/RolloutComplete",
+      "True/TrafficNotServed",
       "Degraded",
     ],
     ["an invalid spec", "False/InvalidSpec", "False/InvalidSpec", "True/InvalidSpec", "Degraded"],
