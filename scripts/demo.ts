@@ -7,7 +7,9 @@
  * 4. roll a broken v3 (its pods never become Ready): it fails at its progress deadline and reverts;
  * 5. roll v3-fixed, and while it is half way, roll back to v2 onto the in-progress rollout (the
  *    Vertex AI recipe): the newest revision wins;
- * 6. a summary: each step's time, the largest pod count and lowest availability seen against the
+ * 6. a `git revert` back to the manifest of step 3: the entries of step 5 leave spec, and the chain
+ *    rolls back onto v2 (m2) within the budgets while the removed revision's pods drain;
+ * 7. a summary: each step's time, the largest pod count and lowest availability seen against the
  *    budgets, the final `kubectl get modelendpoints`.
  *
  * Everything it created is removed at the end (the namespace; the private control plane).
@@ -185,6 +187,22 @@ class Demo {
         `  ${m.id.padEnd(3)} rev ${String(m.revisionNumber ?? "?").padEnd(2)} ${colour(state.padEnd(15))} ${image.padEnd(22)} ready ${String(ready).padStart(1)}/${String(m.replicas ?? 0).padEnd(2)} ${bar(ready, m.replicas ?? 0)} traffic ${String(traffic[m.id] ?? 0).padStart(3)}%`,
       );
     }
+    // Revisions that left spec (a git revert) keep serving until their pods are drained.
+    const listed = new Set((ep.status?.deployedModels ?? []).map((m) => m.id));
+    const modelOf = (p: V1Pod): string =>
+      p.metadata?.labels?.["serving.modelendpoint.io/deployed-model"] ?? "";
+    const readyPod = (p: V1Pod): boolean =>
+      p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+    const draining = [...new Set(pods.map(modelOf))].filter((id) => id !== "" && !listed.has(id)).sort();
+    for (const id of draining) {
+      const own = pods.filter((p) => modelOf(p) === id && p.metadata?.deletionTimestamp === undefined);
+      const ready = own.filter(readyPod).length;
+      lines.push(
+        dim(
+          `  ${id.padEnd(3)} left spec: draining ${"".padEnd(22)} ready ${String(ready).padStart(1)}/${String(own.length).padEnd(2)} ${bar(ready, own.length)} traffic ${String(traffic[id] ?? 0).padStart(3)}%`,
+        ),
+      );
+    }
     const live = pods.filter((p) => p.metadata?.deletionTimestamp === undefined);
     const available = live.filter((p) =>
       p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
@@ -304,7 +322,7 @@ async function main(): Promise<void> {
     const v2 = entry("m2", "registry.example/fraud:2.0", "m1");
     results.push(
       await demo.step(
-        "1/4  deploy fraud-detector v1 (m1) with 5 replicas",
+        "1/5  deploy fraud-detector v1 (m1) with 5 replicas",
         manifest([v1]),
         (ep) => (stateOf(ep, "m1")?.state === "DEPLOYED" ? "DEPLOYED" : undefined),
         { surge: 0, unavailable: N },
@@ -312,7 +330,7 @@ async function main(): Promise<void> {
     );
     results.push(
       await demo.step(
-        "2/4  roll v2 (m2) onto m1: maxSurge 1, maxUnavailable 0",
+        "2/5  roll v2 (m2) onto m1: maxSurge 1, maxUnavailable 0",
         manifest([v1, v2]),
         (ep) =>
           stateOf(ep, "m2")?.state === "DEPLOYED" && stateOf(ep, "m1")?.state === "REPLACED"
@@ -324,7 +342,7 @@ async function main(): Promise<void> {
     const v3bad = entry("m3", "registry.example/fraud:3.0-unready", "m2", { progressDeadlineSeconds: 15 });
     results.push(
       await demo.step(
-        "3/4  roll a broken v3 (m3, never Ready) onto m2: progress deadline 15s",
+        "3/5  roll a broken v3 (m3, never Ready) onto m2: progress deadline 15s",
         manifest([v1, v2, v3bad]),
         (ep) => {
           const m3 = stateOf(ep, "m3");
@@ -344,7 +362,7 @@ async function main(): Promise<void> {
     let rolledBack = false;
     results.push(
       await demo.step(
-        "4/4  roll v3.1 (m4) onto m2, then roll back to v2 (m5) onto the in-progress m4",
+        "4/5  roll v3.1 (m4) onto m2, then roll back to v2 (m5) onto the in-progress m4",
         // The failed m3 leaves spec (a previous model has one rolling deployment at a time).
         manifest([v1, v2, v4]),
         (ep) =>
@@ -364,6 +382,26 @@ async function main(): Promise<void> {
             log(dim("  rollback applied: m5 = fraud:2.0 rolling onto the in-progress m4"));
           }
         },
+      ),
+    );
+
+    results.push(
+      await demo.step(
+        "5/5  git revert to the manifest of step 2: m4 and m5 leave spec, the chain rolls back onto m2",
+        manifest([v1, v2]),
+        (ep) => {
+          const m2 = stateOf(ep, "m2");
+          const ids = (ep.status?.deployedModels ?? []).map((m) => m.id).join(",");
+          const split = JSON.stringify(ep.status?.trafficSplit ?? {});
+          return m2?.state === "DEPLOYED" &&
+            m2.readyReplicas === N &&
+            ids === "m1,m2" &&
+            split === '{"m2":100}'
+            ? `m2 (revision ${String(m2.revisionNumber)}) DEPLOYED again, m5 drained and deleted`
+            : undefined;
+        },
+        // The budgets the removed m5 was rolled out with.
+        { surge: 1, unavailable: 0 },
       ),
     );
 
