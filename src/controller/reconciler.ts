@@ -33,6 +33,7 @@ import type {
   ActionError,
   CreateReplicaSet,
   EndpointStatus,
+  EventReason,
   Instant,
   Plan,
   PlanEvent,
@@ -122,8 +123,10 @@ interface ServiceSync {
 }
 
 /** What the event's `action` says was done, by the engine's event reason. */
-const EVENT_ACTIONS: Readonly<Record<string, string>> = {
+const EVENT_ACTIONS: Readonly<Record<EventReason, string>> = {
   RolloutStarted: "Rollout",
+  RollbackStarted: "Rollback",
+  TrafficNotServed: "Alert",
   RolloutRefused: "Refuse",
   ReplicaSetCreated: "Create",
   ReplicaSetRecreated: "Create",
@@ -569,7 +572,7 @@ export class Reconciler {
     this.#o.events.record(regarding, {
       type: event.type,
       reason: event.reason,
-      action: EVENT_ACTIONS[event.reason] ?? event.reason,
+      action: EVENT_ACTIONS[event.reason],
       note: event.message,
     });
   }
@@ -585,7 +588,10 @@ export class Reconciler {
       const start = startedAt(event.deployedModelId);
       const seconds =
         start === undefined || Number.isNaN(start) ? undefined : Math.max(0, (nowMs - start) / 1000);
-      if (event.reason === "RolloutStarted") m.rolloutsStarted.inc({ namespace, endpoint });
+      // A rollback by removal is a rollout too: it ends with RolloutComplete (or RolloutFailed).
+      if (event.reason === "RolloutStarted" || event.reason === "RollbackStarted") {
+        m.rolloutsStarted.inc({ namespace, endpoint });
+      }
       if (event.reason === "RolloutComplete") {
         m.rolloutsCompleted.inc({ namespace, endpoint });
         if (seconds !== undefined) m.rolloutDuration.observe({ outcome: "completed" }, seconds);

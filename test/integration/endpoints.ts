@@ -42,6 +42,7 @@ export interface EndpointObject {
     readonly observedGeneration?: number;
     readonly conditions?: readonly Condition[];
     readonly trafficSplit?: Record<string, number>;
+    readonly latestRevisionNumber?: number;
     readonly deployedModels?: readonly DeployedModelStatus[];
   };
 }
