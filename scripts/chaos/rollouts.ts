@@ -4,7 +4,7 @@
  *
  * - rolling: a new version onto the intended model, within random budgets; it must complete (the
  *   default progress deadline of 600 s is far longer than any fault lasts): the new model DEPLOYED
- *   with N available replicas and revision + 1, the previous REPLACED with 0, all traffic on it;
+ *   with N available replicas and revision + 1 (above every number given before), the previous REPLACED with 0, all traffic on it;
  * - broken: a version whose pods never become Ready, with a short progress deadline; it must fail
  *   (ProgressDeadlineExceeded, "readiness probe failed on /health") and revert: the previous model
  *   DEPLOYED with N available replicas and all traffic again, Degraded=True;
@@ -152,6 +152,8 @@ export class EndpointDriver {
   #applied: EndpointSpec | undefined;
   #intended: EntrySpec | undefined;
   #intendedRevision = 0;
+  /** The highest revision number the endpoint has given: a new rollout's number is above it (R1). */
+  #latestRevision = 0;
   #version = 0;
   #broken = false;
 
@@ -225,6 +227,7 @@ export class EndpointDriver {
     }
     this.#intended = first;
     this.#intendedRevision = model(obj, "m1")?.revisionNumber ?? 0;
+    this.#latestRevision = this.#intendedRevision;
     if (this.#intendedRevision !== 1)
       this.#ctx.violation(`${this.name}: m1 has revision ${this.#intendedRevision}, not 1 (R1)`);
     const budgets = DEFAULT_BUDGETS(this.n);
@@ -377,11 +380,14 @@ export class EndpointDriver {
     const fail = (what: string): void => {
       this.#ctx.violation(`${this.name}: ${record.kind} ${record.ids.join("+")}: ${what}`);
     };
+    // previous + 1, and above every number given before (a failed revision's number is not reused).
+    const base = Math.max(this.#intendedRevision, this.#latestRevision);
     added.forEach((e, i) => {
       const revision = model(obj, e.id)?.revisionNumber;
-      if (revision !== this.#intendedRevision + i + 1)
-        fail(`${e.id} has revision ${String(revision)}, expected ${this.#intendedRevision + i + 1} (R1)`);
+      if (revision !== base + i + 1)
+        fail(`${e.id} has revision ${String(revision)}, expected ${base + i + 1} (R1)`);
     });
+    this.#latestRevision = base + added.length;
     if (record.expected === "failed") {
       const t = model(obj, added[0]?.id ?? "");
       if (t?.reason !== "ProgressDeadlineExceeded")
