@@ -51,7 +51,7 @@ export const DEFAULT_MAX_SURGE_PERCENTAGE = 25;
 /** Unavailability budget when neither maxUnavailableReplicas nor maxUnavailablePercentage is given. */
 export const DEFAULT_MAX_UNAVAILABLE_PERCENTAGE = 25;
 
-/** The states of a deployed model (DESIGN section 4), as written to status. */
+/** The states of a deployed model (docs/rollout.md, "Completion and states"), as written to status. */
 export const DEPLOYED_MODEL_STATES = ["BEING_DEPLOYED", "DEPLOYED", "FAILED", "REPLACED"] as const;
 export type DeployedModelState = (typeof DEPLOYED_MODEL_STATES)[number];
 

@@ -14,7 +14,7 @@ import {
 } from "../kube/index.ts";
 import type { Command, Target } from "./args.ts";
 import { EndpointError, parseEndpoint, viewOf, type RawEndpoint } from "./endpoint.ts";
-import { checkPlan, planDeploy, planRollback, planUndeploy, type Plan } from "./plan.ts";
+import { checkPlan, planDeploy, planRollback, planUndeploy, type EditPlan } from "./plan.ts";
 import { defaultTarget, judge, type Progress } from "./progress.ts";
 import { renderGet, renderHistory } from "./render.ts";
 import type { ModelEndpoint } from "../api/index.ts";
@@ -118,7 +118,7 @@ async function write(
   deps: CliDeps,
   name: string,
   dryRun: boolean,
-  plan: (raw: RawEndpoint, parsed: ModelEndpoint) => Plan,
+  plan: (raw: RawEndpoint, parsed: ModelEndpoint) => EditPlan,
   follow?: string,
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {

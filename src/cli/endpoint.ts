@@ -3,7 +3,8 @@
  * rollout chains they form, and each chain's intended revision (pure functions of the object).
  */
 import { parseModelEndpoint, type ModelEndpoint } from "../api/index.ts";
-import { chainRoot } from "../controller/summary.ts";
+import { findRoot, findShownIntended } from "../rollout/chains.ts";
+import { formatSplit } from "../rollout/summary.ts";
 
 /** The endpoint as read from the API server, before parsing: what writes send back. */
 export interface RawEndpoint {
@@ -57,7 +58,7 @@ export interface ModelView {
   readonly message: string | undefined;
   readonly createTime: string | undefined;
   readonly lastUpdateTime: string | undefined;
-  /** The chain's intended revision (R3): its highest revision that has not FAILED. */
+  /** The chain's intended revision (R3, as the engine decides it: rollout/chains.ts findIntended). */
   readonly intended: boolean;
 }
 
@@ -99,7 +100,7 @@ export function viewOf(endpoint: ModelEndpoint): EndpointView {
   const effective = status?.trafficSplit ?? {};
   const rows = endpoint.spec.deployedModels.map((m) => {
     const s = recorded.get(m.id);
-    const chain = chainRoot(m.id, previous);
+    const chain = findRoot(m.id, previous);
     const root = endpoint.spec.deployedModels.find((x) => x.id === chain);
     return {
       id: m.id,
@@ -126,10 +127,7 @@ export function viewOf(endpoint: ModelEndpoint): EndpointView {
   });
   const intended = new Set<string>();
   for (const chain of new Set(rows.map((r) => r.chain))) {
-    const members = rows
-      .filter((r) => r.chain === chain)
-      .sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0));
-    const pick = members.find((r) => r.state !== "FAILED") ?? members[0];
+    const pick = findShownIntended(rows.filter((r) => r.chain === chain));
     if (pick !== undefined) intended.add(pick.id);
   }
   return {
@@ -146,15 +144,6 @@ export function viewOf(endpoint: ModelEndpoint): EndpointView {
     traffic: status?.traffic ?? formatSplit(effective),
     models: rows.map((r) => ({ ...r, intended: intended.has(r.id) })),
   };
-}
-
-/** "m1=40,m2=60" (shares of 0 left out), "none" without traffic. */
-export function formatSplit(split: Readonly<Record<string, number>>): string {
-  const parts = Object.entries(split)
-    .filter(([, percent]) => percent > 0)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([id, percent]) => `${id}=${percent}`);
-  return parts.length === 0 ? "none" : parts.join(",");
 }
 
 /** The members of `id`'s chain, oldest revision first. */

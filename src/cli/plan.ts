@@ -24,7 +24,8 @@ export class Refusal extends Error {
   override readonly name = "Refusal";
 }
 
-export interface Plan {
+/** A spec edit the plugin would write: the new endpoint, and what it adds or removes. */
+export interface EditPlan {
   /** The endpoint to write (metadata as read, so its resourceVersion is the precondition). */
   readonly next: RawEndpoint;
   /** The deployed model added (deploy, rollback) or removed (undeploy). */
@@ -106,7 +107,7 @@ function defaultPrevious(view: EndpointView): ModelView {
 }
 
 /** `deploy`: a new rolling deployment of `cmd.image` onto `cmd.previous`. */
-export function planDeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Deploy): Plan {
+export function planDeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Deploy): EditPlan {
   const view = viewOf(endpoint);
   const previous =
     cmd.previous === undefined ? defaultPrevious(view) : view.models.find((m) => m.id === cmd.previous);
@@ -178,7 +179,7 @@ function defaultFrom(view: EndpointView): ModelView {
  * same container) onto the newest revision, even an in-progress one. Being the chain's highest
  * revision, it is what the chain converges on (R9).
  */
-export function planRollback(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Rollback): Plan {
+export function planRollback(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Rollback): EditPlan {
   const view = viewOf(endpoint);
   const from = cmd.from === undefined ? defaultFrom(view) : view.models.find((m) => m.id === cmd.from);
   if (from === undefined) throw new Refusal(`${cmd.from ?? ""} is not a deployed model of ${view.name}`);
@@ -219,7 +220,7 @@ export function planRollback(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Rol
 }
 
 /** `undeploy`: removes a deployed model that receives no traffic (or whose share --traffic-split moves). */
-export function planUndeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Undeploy): Plan {
+export function planUndeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Undeploy): EditPlan {
   const view = viewOf(endpoint);
   const model = view.models.find((m) => m.id === cmd.id);
   const entry = rawEntry(raw, cmd.id);

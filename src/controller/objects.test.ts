@@ -7,11 +7,11 @@ import {
   buildReplicaSet,
   LABEL_SERVING,
   splitModel,
-  type ResolvedDeployedModel,
+  type ObjectInputs,
 } from "./objects.ts";
 
 const endpoint = { namespace: "ml", name: "fraud", uid: "uid-1" };
-const dm: ResolvedDeployedModel = {
+const dm: ObjectInputs = {
   id: "m2",
   model: "fraud-detector@2",
   revision: 2,

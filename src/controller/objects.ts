@@ -1,5 +1,5 @@
 /**
- * The Kubernetes objects a ModelEndpoint owns (DESIGN section 5), built by pure functions:
+ * The Kubernetes objects a ModelEndpoint owns (docs/operator.md, "Objects it owns"), built by pure functions:
  *
  * - one ReplicaSet per deployed model, `<endpoint>-<id>`, whose pods carry the Vertex AI `AIP_*`
  *   environment and a readiness probe on the health route;
@@ -12,7 +12,14 @@
  * restart.
  */
 
-import { API_VERSION, KIND, LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT, LABEL_REVISION } from "../api/constants.ts";
+import {
+  API_VERSION,
+  DEFAULT_CONTAINER_PORT,
+  KIND,
+  LABEL_DEPLOYED_MODEL,
+  LABEL_ENDPOINT,
+  LABEL_REVISION,
+} from "../api/constants.ts";
 import type { ContainerResources } from "../api/machine-types.ts";
 import type { ContainerSpec } from "../api/spec.ts";
 import type { OwnerReference, ReplicaSet, Service } from "../kube/objects.ts";
@@ -30,16 +37,16 @@ export const ANNOTATION_ACCESS_LOGGING = "serving.modelendpoint.io/access-loggin
 /** The container's name in every model pod. */
 export const CONTAINER_NAME = "model-server";
 export const SERVICE_PORT = 80;
-export const DEFAULT_PORT = 8080;
 
-export interface EndpointRef {
+/** The ModelEndpoint that owns an object: what its ownerReference and names are made from. */
+export interface OwnerEndpoint {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
 }
 
-/** Everything needed to build a deployed model's ReplicaSet: its spec with R2's inheritance resolved. */
-export interface ResolvedDeployedModel {
+/** What a deployed model's ReplicaSet and pods are built from: its spec with R2's inheritance and its routes resolved. */
+export interface ObjectInputs {
   readonly id: string;
   readonly model: string;
   readonly revision: number;
@@ -71,10 +78,10 @@ export function defaultHealthRoute(endpoint: string, id: string): string {
 }
 
 export function servingPort(spec: ContainerSpec): number {
-  return spec.ports?.[0]?.containerPort ?? DEFAULT_PORT;
+  return spec.ports?.[0]?.containerPort ?? DEFAULT_CONTAINER_PORT;
 }
 
-export function ownerReference(endpoint: EndpointRef): OwnerReference {
+export function ownerReference(endpoint: OwnerEndpoint): OwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -101,10 +108,7 @@ export function splitModel(model: string): { name: string; version: string } {
  * variable the user set is not overridden (Vertex documents AIP_* as reserved, but a container
  * that reads its own value should get it).
  */
-export function aipEnvironment(
-  endpoint: string,
-  dm: ResolvedDeployedModel,
-): { name: string; value: string }[] {
+export function aipEnvironment(endpoint: string, dm: ObjectInputs): { name: string; value: string }[] {
   const { name, version } = splitModel(dm.model);
   const aip: [string, string][] = [
     ["AIP_HTTP_PORT", String(servingPort(dm.containerSpec))],
@@ -150,8 +154,8 @@ export interface ReplicaSetMemory {
  * on the pod template, so its pods serve as soon as they are Ready.
  */
 export function buildReplicaSet(
-  endpoint: EndpointRef,
-  dm: ResolvedDeployedModel,
+  endpoint: OwnerEndpoint,
+  dm: ObjectInputs,
   replicas: number,
   memory: ReplicaSetMemory = {},
   serving = false,
@@ -225,7 +229,7 @@ export function buildReplicaSet(
  * endpoint may listen on different container ports behind the same Service.
  */
 function service(
-  endpoint: EndpointRef,
+  endpoint: OwnerEndpoint,
   name: string,
   selector: Record<string, string>,
   extraLabels: Record<string, string> = {},
@@ -251,12 +255,12 @@ function service(
  * The endpoint's Service: selects the pods the engine labelled `serving`, so its ready endpoints are
  * exactly the pods that receive traffic.
  */
-export function buildEndpointService(endpoint: EndpointRef): Service {
+export function buildEndpointService(endpoint: OwnerEndpoint): Service {
   return service(endpoint, endpoint.name, { [LABEL_ENDPOINT]: endpoint.name, [LABEL_SERVING]: "true" });
 }
 
 /** A Service for one deployed model's pods (all of them, serving or not), for direct access. */
-export function buildModelService(endpoint: EndpointRef, id: string): Service {
+export function buildModelService(endpoint: OwnerEndpoint, id: string): Service {
   return service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
     [LABEL_DEPLOYED_MODEL]: id,
   });

@@ -6,7 +6,6 @@
  * Only the leader reconciles, and every write checks the lease first (GuardedWriter): the moment a
  * renew deadline passes, writing stops, even in the middle of a pass.
  */
-import { LABEL_ENDPOINT } from "../api/constants.ts";
 import { KubeClient, modelEndpoints, type ResourceClient } from "../kube/client.ts";
 import { realClock, type Clock } from "../kube/clock.ts";
 import { EventRecorder } from "../kube/events.ts";
@@ -14,14 +13,16 @@ import { Informer, type InformerEvent } from "../kube/informer.ts";
 import { LeaderElector } from "../kube/leaderelection.ts";
 import { ignoreNotFound } from "../kube/errors.ts";
 import type { Logger } from "../kube/logger.ts";
-import type { KubeObject, Pod, ReplicaSet } from "../kube/objects.ts";
-import type { IndexFunc, ReadonlyStore } from "../kube/store.ts";
+import type { KubeObject } from "../kube/objects.ts";
+import { unionStore, type IndexFunc, type ReadonlyStore } from "../kube/store.ts";
 import { runWorkers, WorkQueue } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import { plan } from "../rollout/index.ts";
-import { ENDPOINT_INDEX, indexByEndpoint, Reconciler } from "./reconciler.ts";
+import { ENDPOINT_INDEX, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownership.ts";
+import { Reconciler } from "./reconciler.ts";
 import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
-import { ApiWriter, NotLeaderError, type Writer } from "./writer.ts";
+import { ApiWriter, GuardedWriter } from "./writer.ts";
+import { slimMeta, slimPod, slimReplicaSet } from "./cache.ts";
 
 export interface OperatorOptions {
   readonly client: KubeClient;
@@ -43,112 +44,6 @@ export interface OperatorOptions {
   /** Informer tuning (tests shorten the stall watchdog). */
   readonly watchTimeoutSeconds?: number;
   readonly stallTimeoutMs?: number;
-}
-
-/** A Writer that refuses every write unless this replica leads right now. */
-export class GuardedWriter implements Writer {
-  readonly #inner: Writer;
-  readonly #isLeader: () => boolean;
-
-  constructor(inner: Writer, isLeader: () => boolean) {
-    this.#inner = inner;
-    this.#isLeader = isLeader;
-  }
-
-  #check(): void {
-    if (!this.#isLeader()) throw new NotLeaderError("not the leader: write refused");
-  }
-
-  async createReplicaSet(...args: Parameters<Writer["createReplicaSet"]>): Promise<void> {
-    this.#check();
-    await this.#inner.createReplicaSet(...args);
-  }
-  async scaleReplicaSet(...args: Parameters<Writer["scaleReplicaSet"]>): Promise<void> {
-    this.#check();
-    await this.#inner.scaleReplicaSet(...args);
-  }
-  async deleteReplicaSet(...args: Parameters<Writer["deleteReplicaSet"]>): Promise<void> {
-    this.#check();
-    await this.#inner.deleteReplicaSet(...args);
-  }
-  async setPodServing(...args: Parameters<Writer["setPodServing"]>): Promise<void> {
-    this.#check();
-    await this.#inner.setPodServing(...args);
-  }
-  async createService(...args: Parameters<Writer["createService"]>): Promise<void> {
-    this.#check();
-    await this.#inner.createService(...args);
-  }
-  async deleteService(...args: Parameters<Writer["deleteService"]>): Promise<void> {
-    this.#check();
-    await this.#inner.deleteService(...args);
-  }
-  async replaceStatus(...args: Parameters<Writer["replaceStatus"]>): Promise<void> {
-    this.#check();
-    await this.#inner.replaceStatus(...args);
-  }
-}
-
-/** Several namespaces' caches seen as one. */
-export function unionStore<T extends KubeObject>(stores: readonly ReadonlyStore<T>[]): ReadonlyStore<T> {
-  if (stores.length === 1 && stores[0] !== undefined) return stores[0];
-  return {
-    get: (key) => {
-      for (const s of stores) {
-        const obj = s.get(key);
-        if (obj !== undefined) return obj;
-      }
-      return undefined;
-    },
-    list: (namespace) => stores.flatMap((s) => s.list(namespace)),
-    byIndex: (index, value) => stores.flatMap((s) => s.byIndex(index, value)),
-    keys: () => stores.flatMap((s) => s.keys()),
-    get size() {
-      return stores.reduce((n, s) => n + s.size, 0);
-    },
-  };
-}
-
-/** Drops what the operator never reads from cached objects, to keep memory low at fleet size. */
-function slimMeta<T extends KubeObject>(obj: T): T {
-  if (obj.metadata) {
-    delete obj.metadata.managedFields;
-    if (obj.metadata.annotations)
-      delete obj.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"];
-  }
-  return obj;
-}
-
-function slimPod(pod: Pod): Pod {
-  slimMeta(pod);
-  // Only labels, owners and readiness are read: the spec is dead weight.
-  delete pod.spec;
-  if (pod.status) {
-    pod.status = {
-      ...(pod.status.phase === undefined ? {} : { phase: pod.status.phase }),
-      ...(pod.status.conditions === undefined ? {} : { conditions: pod.status.conditions }),
-      ...(pod.status.containerStatuses === undefined
-        ? {}
-        : {
-            containerStatuses: pod.status.containerStatuses.map((c) => ({
-              name: c.name,
-              ready: c.ready,
-              restartCount: c.restartCount,
-              image: c.image,
-              imageID: c.imageID,
-              ...(c.state === undefined ? {} : { state: c.state }),
-            })),
-          }),
-    };
-  }
-  return pod;
-}
-
-function slimReplicaSet(rs: ReplicaSet): ReplicaSet {
-  slimMeta(rs);
-  // The template is never read back (the operator builds it from the spec).
-  if (rs.spec?.template) delete rs.spec.template;
-  return rs;
 }
 
 export class Operator {
@@ -180,7 +75,7 @@ export class Operator {
     });
     const namespaces = options.namespaces.length === 0 ? [undefined] : options.namespaces;
     const endpointClient: ResourceClient<KubeObject> = client.resource(modelEndpoints());
-    const owned = { labelSelector: LABEL_ENDPOINT };
+    const owned = { labelSelector: OWNED_LABEL_SELECTOR };
     const indexers: Record<string, IndexFunc<KubeObject>> = { [ENDPOINT_INDEX]: indexByEndpoint };
     const make = <T extends KubeObject>(
       name: string,

@@ -11,15 +11,9 @@ import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
 import { Store } from "../kube/store.ts";
 import { Metrics } from "../metrics.ts";
 import { plan } from "../rollout/index.ts";
-import {
-  ENDPOINT_INDEX,
-  indexByEndpoint,
-  INVALID_SPEC,
-  PERMISSION_DENIED,
-  PERMISSION_RECHECK_MS,
-  Reconciler,
-  SERVICE_CONFLICT,
-} from "./reconciler.ts";
+import { INVALID_SPEC, PERMISSION_DENIED, SERVICE_CONFLICT } from "./conditions.ts";
+import { ENDPOINT_INDEX, indexByEndpoint } from "./ownership.ts";
+import { PERMISSION_RECHECK_MS, Reconciler } from "./reconciler.ts";
 import type { Writer } from "./writer.ts";
 
 type Write = readonly [string, ...unknown[]];

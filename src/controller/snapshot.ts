@@ -20,6 +20,7 @@ import {
   CONTAINER_NAME,
   LABEL_SERVING,
 } from "./objects.ts";
+import { effectiveRoutes } from "./resolve.ts";
 
 const PHASES: ReadonlySet<string> = new Set(["Pending", "Running", "Succeeded", "Failed", "Unknown"]);
 
@@ -131,14 +132,25 @@ export function podSnapshot(
   };
 }
 
-/** The engine's view of a parsed ModelEndpoint and the objects it owns. */
+/**
+ * The engine's view of a parsed ModelEndpoint and the objects it owns. A pod's unready reason names
+ * its model's health route, resolved once per model.
+ */
 export function buildSnapshot(
   endpoint: ModelEndpoint,
   replicaSets: readonly DeepReadonly<ReplicaSet>[],
   pods: readonly DeepReadonly<Pod>[],
   actionErrors: readonly ActionError[] = [],
-  healthRoute?: (id: string) => string,
 ): Snapshot {
+  const routes = new Map<string, string>();
+  const healthRoute = (id: string): string => {
+    let route = routes.get(id);
+    if (route === undefined) {
+      route = effectiveRoutes(endpoint, id).healthRoute;
+      routes.set(id, route);
+    }
+    return route;
+  };
   return {
     endpoint: {
       namespace: endpoint.metadata.namespace ?? "",

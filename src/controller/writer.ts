@@ -14,10 +14,11 @@
  *   silently until the progress deadline. Example: requests above limits in containerSpec.resources
  *   pass the CRD's rules but not Kubernetes' pod validation.
  */
-import { ConflictError, InvalidError, NotFoundError, TerminalError } from "../kube/errors.ts";
+import { ConflictError, ignoreNotFound, InvalidError, TerminalError } from "../kube/errors.ts";
 import type { KubeClient, ResourceClient } from "../kube/client.ts";
 import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
 import { LABEL_SERVING } from "./objects.ts";
+import { controlledBy } from "./ownership.ts";
 
 export const FIELD_MANAGER = "model-endpoint-operator";
 
@@ -45,10 +46,6 @@ export interface Writer {
 /** Counts every write, for the api_writes_total metric. */
 export type WriteCounter = (verb: string, resource: string) => void;
 
-function controlledBy(obj: KubeObject, uid: string): boolean {
-  return obj.metadata?.ownerReferences?.some((r) => r.controller === true && r.uid === uid) ?? false;
-}
-
 async function createOwned<T extends KubeObject>(
   client: ResourceClient<T>,
   obj: T,
@@ -74,15 +71,6 @@ async function createOwned<T extends KubeObject>(
         { cause: err },
       );
     }
-  }
-}
-
-/** Deleting what is already gone is done. */
-async function ignoreNotFound(write: Promise<void>): Promise<void> {
-  try {
-    await write;
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
   }
 }
 
@@ -145,5 +133,49 @@ export class ApiWriter implements Writer {
   async replaceStatus(endpoint: KubeObject): Promise<void> {
     this.#count("update", "modelendpoints/status");
     await this.#endpoints.replaceStatus(endpoint);
+  }
+}
+
+/** A Writer that refuses every write unless this replica leads right now. */
+export class GuardedWriter implements Writer {
+  readonly #inner: Writer;
+  readonly #isLeader: () => boolean;
+
+  constructor(inner: Writer, isLeader: () => boolean) {
+    this.#inner = inner;
+    this.#isLeader = isLeader;
+  }
+
+  #check(): void {
+    if (!this.#isLeader()) throw new NotLeaderError("not the leader: write refused");
+  }
+
+  async createReplicaSet(...args: Parameters<Writer["createReplicaSet"]>): Promise<void> {
+    this.#check();
+    await this.#inner.createReplicaSet(...args);
+  }
+  async scaleReplicaSet(...args: Parameters<Writer["scaleReplicaSet"]>): Promise<void> {
+    this.#check();
+    await this.#inner.scaleReplicaSet(...args);
+  }
+  async deleteReplicaSet(...args: Parameters<Writer["deleteReplicaSet"]>): Promise<void> {
+    this.#check();
+    await this.#inner.deleteReplicaSet(...args);
+  }
+  async setPodServing(...args: Parameters<Writer["setPodServing"]>): Promise<void> {
+    this.#check();
+    await this.#inner.setPodServing(...args);
+  }
+  async createService(...args: Parameters<Writer["createService"]>): Promise<void> {
+    this.#check();
+    await this.#inner.createService(...args);
+  }
+  async deleteService(...args: Parameters<Writer["deleteService"]>): Promise<void> {
+    this.#check();
+    await this.#inner.deleteService(...args);
+  }
+  async replaceStatus(...args: Parameters<Writer["replaceStatus"]>): Promise<void> {
+    this.#check();
+    await this.#inner.replaceStatus(...args);
   }
 }

@@ -143,3 +143,23 @@ function removeFrom(map: Map<string, Set<string>>, value: string, key: string): 
   keys.delete(key);
   if (keys.size === 0) map.delete(value);
 }
+
+/** Several namespaces' caches seen as one. */
+export function unionStore<T extends KubeObject>(stores: readonly ReadonlyStore<T>[]): ReadonlyStore<T> {
+  if (stores.length === 1 && stores[0] !== undefined) return stores[0];
+  return {
+    get: (key) => {
+      for (const s of stores) {
+        const obj = s.get(key);
+        if (obj !== undefined) return obj;
+      }
+      return undefined;
+    },
+    list: (namespace) => stores.flatMap((s) => s.list(namespace)),
+    byIndex: (index, value) => stores.flatMap((s) => s.byIndex(index, value)),
+    keys: () => stores.flatMap((s) => s.keys()),
+    get size() {
+      return stores.reduce((n, s) => n + s.size, 0);
+    },
+  };
+}

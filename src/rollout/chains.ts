@@ -212,6 +212,42 @@ export function findIntended<T extends Candidate>(members: readonly T[]): T | un
 }
 
 /**
+ * The intended member as a status shows it, for read-outs (the printer columns, the kubectl plugin):
+ * {@link findIntended} over the recorded states; when every member FAILED, the newest one, so that
+ * a failed first deployment still shows what was asked for. A member not yet in status (no revision)
+ * counts as revision 0.
+ */
+export function findShownIntended<
+  T extends { readonly id: string; readonly revision?: number | undefined; readonly state: string },
+>(members: readonly T[]): T | undefined {
+  const candidates = members.map((m, index) => ({
+    id: m.id,
+    index,
+    revision: m.revision ?? 0,
+    state: m.state as DeployedModelState,
+    member: m,
+  }));
+  const newest = [...candidates].sort((a, b) => b.revision - a.revision || b.index - a.index)[0];
+  return (findIntended(candidates) ?? newest)?.member;
+}
+
+/**
+ * The root of a model's chain by its previous-model links (`previous`: id -> previous id), as far
+ * as they lead: m3 -> m2 -> m1 gives m1; a link to an id without a link of its own ends there.
+ * Safe on cycles (it stops where it started repeating).
+ */
+export function findRoot(id: string, previous: ReadonlyMap<string, string>): string {
+  const seen = new Set<string>();
+  let at = id;
+  for (;;) {
+    const next = previous.get(at);
+    if (next === undefined || seen.has(next)) return at;
+    seen.add(at);
+    at = next;
+  }
+}
+
+/**
  * The order in which members being retired lose replicas: FAILED first (their pods are the ones a
  * revert wants gone), then members whose entry left spec (the user asked for them gone), then newest
  * revision first. The Deployment controller drains oldest first; here the newest non-intended member

@@ -2,7 +2,7 @@
  * The rollout engine's own vocabulary: what it reads (a {@link Snapshot}) and what it returns (a
  * {@link Plan}). These types are independent of the zod API schemas on purpose: the controller maps
  * the ModelEndpoint and its children onto them, so the engine can be read, tested and changed
- * without a cluster or a schema library. Field names mirror the API (DESIGN.md section 2) so the
+ * without a cluster or a schema library. Field names mirror the API (docs/api.md) so the
  * mapping is one line per field.
  *
  * Input types accept `undefined` for every optional field (`x?: T | undefined`), so values parsed by
@@ -81,7 +81,7 @@ export interface EndpointRef {
 // Status (output, and the engine's memory between passes)
 // ---------------------------------------------------------------------------------------------
 
-/** Section 4 of DESIGN.md. */
+/** The states of a deployed model (docs/rollout.md, "Completion and states"); pinned to the API's list by a test. */
 export const DEPLOYED_MODEL_STATES = ["BEING_DEPLOYED", "DEPLOYED", "FAILED", "REPLACED"] as const;
 export type DeployedModelState = (typeof DEPLOYED_MODEL_STATES)[number];
 

@@ -140,7 +140,7 @@ export class Endpoints {
   }
 }
 
-/** A first deployment of `id` with N replicas (a DESIGN section 2 manifest). */
+/** A first deployment of `id` with N replicas (the manifest of docs/api.md). */
 export function firstDeployment(
   name: string,
   id: string,

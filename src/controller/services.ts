@@ -1,0 +1,81 @@
+/**
+ * The Services of an endpoint: the endpoint's own Service (the pods that serve traffic) and one per
+ * deployed model in spec. What is wanted is a pure function of the endpoint; the sync writes the
+ * difference with what the cache holds.
+ */
+import type { ModelEndpoint } from "../api/resource.ts";
+import { TerminalError } from "../kube/errors.ts";
+import type { DeepReadonly, Service } from "../kube/objects.ts";
+import { buildEndpointService, buildModelService, type OwnerEndpoint } from "./objects.ts";
+import type { Writer } from "./writer.ts";
+
+/** Services of an endpoint to create and to delete. */
+export interface ServiceChanges {
+  readonly create: readonly Service[];
+  readonly delete: readonly DeepReadonly<Service>[];
+}
+
+/** What making the Services exist ran into. */
+export interface ServiceSync {
+  /** Services this endpoint needs whose names someone else's object holds (refused for good). */
+  readonly conflicts: readonly { readonly name: string; readonly message: string }[];
+  /** The first other failure, retried with backoff. */
+  readonly failure: Error | undefined;
+}
+
+/** The endpoint's Service and one per deployed model in spec. */
+export function findWantedServices(ref: OwnerEndpoint, endpoint: ModelEndpoint): Service[] {
+  return [
+    buildEndpointService(ref),
+    ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id)),
+  ];
+}
+
+/**
+ * The changes that make `owned` (the Services this endpoint controls, from the cache) what is
+ * `wanted`: create what is missing, delete what is no longer wanted (a removed model's Service).
+ */
+export function findServiceChanges(
+  owned: readonly DeepReadonly<Service>[],
+  wanted: readonly Service[],
+): ServiceChanges {
+  const have = new Set(owned.map((s) => s.metadata?.name ?? ""));
+  const want = new Set(wanted.map((s) => s.metadata?.name ?? ""));
+  return {
+    create: wanted.filter((s) => !have.has(s.metadata?.name ?? "")),
+    delete: owned.filter((s) => !want.has(s.metadata?.name ?? "")),
+  };
+}
+
+/**
+ * Makes the Service changes. Every Service is attempted; a name taken by someone else's object is a
+ * conflict (reported in status), any other failure is returned to be retried once the rest of the
+ * pass is done. The Services do not depend on one another: written at once.
+ */
+export async function syncServices(
+  writer: Writer,
+  ref: OwnerEndpoint,
+  changes: ServiceChanges,
+): Promise<ServiceSync> {
+  const conflicts: { name: string; message: string }[] = [];
+  let failure: Error | undefined;
+  const attempt = async (name: string, write: () => Promise<void>): Promise<void> => {
+    try {
+      await write();
+    } catch (err) {
+      if (err instanceof TerminalError) conflicts.push({ name, message: err.message });
+      else failure ??= err instanceof Error ? err : new Error(String(err));
+    }
+  };
+  await Promise.all([
+    ...changes.create.map((svc) =>
+      attempt(svc.metadata?.name ?? "", () => writer.createService(svc, ref.uid)),
+    ),
+    ...changes.delete.map((svc) =>
+      attempt(svc.metadata?.name ?? "", () =>
+        writer.deleteService(ref.namespace, svc.metadata?.name ?? "", svc.metadata?.uid ?? ""),
+      ),
+    ),
+  ]);
+  return { conflicts, failure };
+}
