@@ -8,7 +8,8 @@ import { checkProgress, findPreviousIntended, summarizeUnready } from "./deadlin
 import type { Failure } from "./deadline.ts";
 import { planChainStep } from "./rolling.ts";
 import type { ChainStep, Judged, ReplicaDecision } from "./rolling.ts";
-import { buildCondition, buildDeployedModelStatus, decideConditions, sameJson } from "./status.ts";
+import { sameJson } from "./json.ts";
+import { buildCondition, buildDeployedModelStatus, decideConditions } from "./status.ts";
 import type { ChainSummary, FailedMember } from "./status.ts";
 import { calculateEffectiveSplit, findServingPods } from "./traffic.ts";
 import { memoizedFormatTime } from "./time.ts";

@@ -5,7 +5,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 /**
- * The engine is pure (STYLE.md): no I/O, no clock, no randomness, no logger. This test reads every
+ * The engine is pure (docs/architecture.md): no I/O, no clock, no randomness, no logger. This test reads every
  * non-test file under src/rollout (the simulator and the fake cluster included) and fails when one
  * imports anything outside src/rollout (a `node:` module, a package; type-only imports of packages
  * are allowed) or reaches for the outside world: Date.now, new Date() without an argument,

@@ -1,3 +1,4 @@
+import { sameJson } from "./json.ts";
 import { formatTime } from "./time.ts";
 import { ConditionReason, ConditionType } from "./types.ts";
 import type {
@@ -247,28 +248,4 @@ export function decideConditions(
   }
   const stalled: ConditionDecision = { ...degraded, type: ConditionType.Stalled };
   return [ready, progressing, degraded, stalled];
-}
-
-/**
- * Structural equality of JSON-shaped values; a key whose value is undefined counts as absent, key
- * order does not matter. Enough for records read back from the API server.
- */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => sameJson(x, b[i]));
-  }
-  const left = a as Readonly<Record<string, unknown>>;
-  const right = b as Readonly<Record<string, unknown>>;
-  let keys = 0;
-  for (const key in left) {
-    const value = left[key];
-    if (value === undefined) continue;
-    keys++;
-    if (!sameJson(value, right[key])) return false;
-  }
-  for (const key in right) if (right[key] !== undefined) keys--;
-  return keys === 0;
 }

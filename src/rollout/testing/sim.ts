@@ -1,7 +1,7 @@
 import { calculateBudgets, DEFAULT_PROGRESS_DEADLINE_SECONDS } from "../budgets.ts";
 import type { Budgets } from "../budgets.ts";
 import { plan } from "../plan.ts";
-import { sameJson } from "../status.ts";
+import { sameJson } from "../json.ts";
 import { distributeProportionally } from "../traffic.ts";
 import { REFUSAL_REASONS } from "../types.ts";
 import type {
