@@ -17,9 +17,9 @@ import { parse } from "yaml";
 
 import { KubeClient } from "../src/kube/client.ts";
 import { ControlPlane } from "../src/testing/controlplane.ts";
-import { createMemoryCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
+import { OperatorProcess } from "../src/testing/operator-process.ts";
+import { createMemoryCgroup, inCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
 import { NAMESPACES } from "./lib/objects.ts";
-import { OperatorProcess } from "./lib/operator.ts";
 import { load } from "./lib/stats.ts";
 import { Timeline } from "./lib/timeline.ts";
 import { report, type BenchResult, type Settings } from "./report.ts";
@@ -173,18 +173,24 @@ async function main(): Promise<void> {
         log(`operator memory limit ${String(made.limitMiB)} MiB (cgroup ${made.path})`);
       }
     }
-    operator = await OperatorProcess.start({
-      ...(cgroup === undefined ? {} : { cgroup }),
+    const limit = cgroup;
+    operator = new OperatorProcess({
+      ...(limit === undefined ? {} : { wrap: (command, args) => inCgroup(limit, command, args) }),
       kubeconfig: cp.kubeconfigPath,
       logFile: join(logDir, "operator.log"),
       extraArgs: settings.workers === undefined ? [] : [`--workers=${String(settings.workers)}`],
-      nodeArgs: [
+      nodeOptions: [
         ...settings.operatorNodeOptions,
         ...(settings.profile
           ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench", "results", "profiles")}`]
           : []),
       ],
+      // The bench lists warnings too, not only errors.
+      problemLevel: "warn",
+      startTimeoutMs: 60_000,
+      readyTimeoutMs: 60_000,
     });
+    await operator.start();
     log(`operator pid ${String(operator.pid)} ready; log ${operator.logFile}`);
 
     const rollouts: RolloutRun[] = [];

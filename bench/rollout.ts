@@ -21,6 +21,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { KubeClient } from "../src/kube/client.ts";
 import { modelEndpoints } from "../src/kube/client.ts";
 import type { ControlPlane } from "../src/testing/controlplane.ts";
+import type { OperatorProcess } from "../src/testing/operator-process.ts";
 import { attribute, diffWrites, scrapeWrites, type WriteBreakdown } from "./lib/apiserver.ts";
 import { floorWaves, resolveBudgets } from "./lib/budgets.ts";
 import {
@@ -33,11 +34,11 @@ import {
   type ModelEndpointObject,
   type RolloutBudgets,
 } from "./lib/objects.ts";
-import type { OperatorProcess } from "./lib/operator.ts";
 import {
   DECIDE_SECONDS,
   latencyBetween,
   RECONCILE_SECONDS,
+  scrapeOperator,
   sumOf,
   type HistogramLatency,
 } from "./lib/prom.ts";
@@ -208,7 +209,7 @@ export async function runRollout(
   // Version 2, measured.
   const kcm = kcmPid(ctx.cp);
   const before = await scrapeWrites(ctx.cp);
-  const opMetricsBefore = await ctx.operator.metrics();
+  const opMetricsBefore = await scrapeOperator(ctx.operator);
   const statusWritesBefore = sumOf(opMetricsBefore, "modelendpoint_status_writes_total");
   const opMeter = new ProcessMeter(ctx.operator.pid);
   const kcmMeter = new ProcessMeter(kcm);
@@ -236,7 +237,7 @@ export async function runRollout(
   const op = opMeter.stop();
   const kcmUse = kcmMeter.stop();
   const componentCpuMs = cpMeter.stop();
-  const opMetricsAfter = await ctx.operator.metrics();
+  const opMetricsAfter = await scrapeOperator(ctx.operator);
   const statusWritesAfter = sumOf(opMetricsAfter, "modelendpoint_status_writes_total");
 
   const { surge, unavailable } = resolveBudgets(n, config.budgets.maxSurge, config.budgets.maxUnavailable);

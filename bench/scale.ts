@@ -14,6 +14,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { KubeClient } from "../src/kube/client.ts";
 import { NotFoundError } from "../src/kube/errors.ts";
 import type { ControlPlane } from "../src/testing/controlplane.ts";
+import type { OperatorProcess } from "../src/testing/operator-process.ts";
 import { attribute, diffWrites, scrapeWrites, type WriteBreakdown } from "./lib/apiserver.ts";
 import {
   deployment,
@@ -26,12 +27,12 @@ import {
   type ModelEndpointObject,
   type RolloutBudgets,
 } from "./lib/objects.ts";
-import type { OperatorProcess } from "./lib/operator.ts";
 import {
   DECIDE_SECONDS,
   latencyBetween,
   NO_LATENCY,
   RECONCILE_SECONDS,
+  scrapeOperator,
   sumOf,
   type HistogramLatency,
 } from "./lib/prom.ts";
@@ -156,7 +157,7 @@ function sampler(operator: OperatorProcess): { stop: () => Promise<{ queue: numb
   const loop = (async () => {
     while (state.running) {
       try {
-        const m = await operator.metrics(["modelendpoint_workqueue_depth", "modelendpoint_nodejs_"]);
+        const m = await scrapeOperator(operator, ["modelendpoint_workqueue_depth", "modelendpoint_nodejs_"]);
         queue = Math.max(queue, sumOf(m, "modelendpoint_workqueue_depth"));
         for (const [k, name] of Object.entries(MEMORY_METRICS) as [keyof MemoryPeaks, string][])
           memory[k] = Math.max(memory[k], sumOf(m, name) / 2 ** 20);
@@ -188,7 +189,7 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
     await delay(2000);
     const startLoad = load();
     const writesBefore = await scrapeWrites(ctx.cp);
-    const opBefore = await operator.metrics();
+    const opBefore = await scrapeOperator(operator);
     const opMeter = new ProcessMeter(operator.pid, 500);
     const kcmMeter = new ProcessMeter(kcmPid(ctx.cp), 500);
     const cpMeter = new ControlPlaneCpu(ctx.cp);
@@ -211,7 +212,7 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
     const tReady = await ready.all;
     log(`fleet ${String(fleet)} ${system}: all Ready in ${((tReady - t0) / 1000).toFixed(1)}s`);
     await delay(2000);
-    const opMid = await operator.metrics();
+    const opMid = await scrapeOperator(operator);
 
     // Rolled at once.
     const t1 = now();
@@ -231,7 +232,7 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
 
     const peaks = await samples.stop();
     const writes = attribute(diffWrites(await scrapeWrites(ctx.cp), writesBefore));
-    const opAfter = await operator.metrics();
+    const opAfter = await scrapeOperator(operator);
     const op = opMeter.stop();
     const kcm = kcmMeter.stop();
     const componentCpuMs = cpMeter.stop();

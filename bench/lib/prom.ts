@@ -27,6 +27,14 @@ export function parseProm(text: string, prefixes: readonly string[]): PromSample
   return out;
 }
 
+/** A scrape of the operator's /metrics: the samples whose names start with one of `prefixes`. */
+export async function scrapeOperator(
+  operator: { metrics(): Promise<string> },
+  prefixes: readonly string[] = ["modelendpoint_"],
+): Promise<PromSample[]> {
+  return parseProm(await operator.metrics(), prefixes);
+}
+
 /** The sum of the samples named `name` whose labels include `match`. */
 export function sumOf(
   samples: readonly PromSample[],

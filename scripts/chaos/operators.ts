@@ -1,17 +1,10 @@
 /**
- * Operator replicas for the chaos run: `node src/main.ts` as users run it, with leader election on
- * a Lease, JSON logs appended to one file per replica across restarts, SIGKILLed and restarted by
- * the fault loop. An exit the run did not cause is a crash and is reported.
+ * Operator replicas for the chaos run (src/testing/operator-process.ts): `node src/main.ts` as
+ * users run it, with leader election on a Lease, JSON logs appended to one file per replica across
+ * restarts, SIGKILLed and restarted by the fault loop. An exit the run did not cause is a crash and
+ * is reported.
  */
-import { readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
-
-import { Supervised } from "../../src/testing/process.ts";
-
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const NODE = join(ROOT, "node_modules", ".bin", "node");
-const MAIN = join(ROOT, "src", "main.ts");
+import { FAST_LEASE, OperatorProcess } from "../../src/testing/operator-process.ts";
 
 export interface ReplicaOptions {
   readonly identity: string;
@@ -32,100 +25,67 @@ export interface Crash {
 
 export class OperatorReplica {
   readonly identity: string;
-  readonly logFile: string;
-  readonly #options: ReplicaOptions;
-  readonly #crashes: Crash[];
-  #process: Supervised | undefined;
-  #expectExit = false;
-  #port: number | undefined;
+  readonly #operator: OperatorProcess;
   starts = 0;
 
   constructor(options: ReplicaOptions, crashes: Crash[]) {
-    this.#options = options;
     this.identity = options.identity;
-    this.logFile = options.logFile;
-    this.#crashes = crashes;
+    this.#operator = new OperatorProcess({
+      kubeconfig: options.kubeconfig,
+      namespaces: [options.namespace],
+      identity: options.identity,
+      leaderElection: { leaseNamespace: options.namespace, ...FAST_LEASE },
+      extraArgs: [`--watch-stall-timeout-seconds=${String(options.stallTimeoutSeconds)}`],
+      logFile: options.logFile,
+      onExit: ({ code, requested }) => {
+        if (!requested)
+          crashes.push({
+            identity: this.identity,
+            at: new Date().toISOString(),
+            exit: code,
+            tail: this.tail(20),
+          });
+      },
+    });
+  }
+
+  get logFile(): string {
+    return this.#operator.logFile;
   }
 
   get running(): boolean {
-    return this.#process !== undefined && !this.#process.exited;
+    return this.#operator.running;
   }
 
-  /** Starts the process and waits until it logged its metrics port (not until it is ready). */
+  /**
+   * Starts the process unless it runs, and waits until it logged its metrics port (not until it is
+   * ready). An exit before that is not an error here: it is a crash, reported as one, or a kill.
+   */
   async start(): Promise<void> {
     if (this.running) return;
-    const o = this.#options;
-    const logStart = statSync(this.logFile, { throwIfNoEntry: false })?.size ?? 0;
-    const proc = Supervised.start({
-      name: o.identity,
-      command: NODE,
-      cwd: ROOT,
-      logFile: this.logFile,
-      args: [
-        MAIN,
-        `--kubeconfig=${o.kubeconfig}`,
-        `--namespaces=${o.namespace}`,
-        "--metrics-bind-address=127.0.0.1:0",
-        "--log-format=json",
-        "--log-level=info",
-        `--identity=${o.identity}`,
-        "--leader-elect=true",
-        `--lease-namespace=${o.namespace}`,
-        "--lease-duration-seconds=4",
-        "--renew-deadline-seconds=3",
-        "--retry-period-seconds=1",
-        `--watch-stall-timeout-seconds=${o.stallTimeoutSeconds}`,
-      ],
-    });
-    this.#process = proc;
-    this.#expectExit = false;
-    this.#port = undefined;
     this.starts++;
-    void proc.exit.then((exit) => {
-      if (!this.#expectExit)
-        this.#crashes.push({
-          identity: this.identity,
-          at: new Date().toISOString(),
-          exit,
-          tail: this.tail(20),
-        });
-    });
-    for (let waited = 0; waited < 30_000; waited += 100) {
-      if (proc.exited) return;
-      const match = /"metricsPort":(\d+)/.exec(
-        readFileSync(this.logFile).subarray(logStart).toString("utf8"),
-      );
-      if (match?.[1] !== undefined) {
-        this.#port = Number(match[1]);
-        return;
-      }
-      await delay(100);
+    try {
+      await this.#operator.start("listening");
+    } catch (err) {
+      if (this.#operator.running) throw err;
     }
-    throw new Error(`operator ${this.identity} did not log its metrics port: ${this.tail()}`);
   }
 
   /** SIGKILL: a crash the run causes. */
   async kill(): Promise<void> {
-    if (!this.running) return;
-    this.#expectExit = true;
-    await this.#process?.kill();
+    if (this.running) await this.#operator.kill();
   }
 
   /** SIGTERM, then SIGKILL after 15 s. */
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.#expectExit = true;
-    await this.#process?.stop(15_000);
+    if (this.running) await this.#operator.stop();
   }
 
-  /** The Prometheus text of /metrics, or undefined when it does not answer. */
+  /** The Prometheus text of /metrics, or undefined when it does not answer within 2 s. */
   async metrics(): Promise<string | undefined> {
-    if (!this.running || this.#port === undefined) return undefined;
+    if (!this.running) return undefined;
     try {
-      const res = await fetch(`http://127.0.0.1:${String(this.#port)}/metrics`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      return res.ok ? await res.text() : undefined;
+      return await this.#operator.metrics({ timeoutMs: 2000 });
     } catch {
       return undefined;
     }
@@ -137,11 +97,7 @@ export class OperatorReplica {
   }
 
   tail(lines = 30): string {
-    try {
-      return readFileSync(this.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-      return "";
-    }
+    return this.#operator.tail(lines);
   }
 }
 
