@@ -16,7 +16,7 @@ import {
   eventReasons,
   PodGate,
   printFigures,
-  readyByModel,
+  waitHeldAt,
   waitCompleted,
   waitServed,
   withEntries,
@@ -110,21 +110,11 @@ describe("git revert of a rolling deployment", () => {
       ns,
       withEntries(m1, rollingEntry("m2", "m1", V2, { ...SURGE_1, progressDeadlineSeconds: 600 })),
     );
-    const heldAt = (ready: string) =>
-      eventually(
-        `m2 paused with one pod held at ready ${ready}`,
-        () =>
-          Promise.resolve(gate.held.length === 1 && JSON.stringify(readyByModel(watcher, name)) === ready),
-        {
-          describe: () =>
-            Promise.resolve(JSON.stringify({ held: gate.held, ready: readyByModel(watcher, name) })),
-        },
-      );
-    await heldAt('{"m1":4}');
+    await waitHeldAt(gate, watcher, name, '{"m1":4}');
     await gate.release(1);
-    await heldAt('{"m1":3,"m2":1}');
+    await waitHeldAt(gate, watcher, name, '{"m1":3,"m2":1}');
     await gate.release(1);
-    await heldAt('{"m1":2,"m2":2}');
+    await waitHeldAt(gate, watcher, name, '{"m1":2,"m2":2}');
     await waitServed(kc, ns, name, '{"m1":2,"m2":2}');
 
     // The revert while m2's third pod is still held: m1 is intended again.

@@ -22,7 +22,7 @@ import {
   LABEL_MODEL,
   PodGate,
   printFigures,
-  readyByModel,
+  waitHeldAt,
   servedBy,
   deployWatched,
   waitCompleted,
@@ -131,21 +131,11 @@ describe("rollbacks", () => {
     const gate = await PodGate.start(kc, ns, name, "m2");
     const m2 = rollingEntry("m2", "m1", V2, { ...SURGE_1, progressDeadlineSeconds: 600 });
     await applyEndpoint(ns, withEntries(m1, m2));
-    const heldAt = (ready: string) =>
-      eventually(
-        `m2 paused with one pod held at ready ${ready}`,
-        () =>
-          Promise.resolve(gate.held.length === 1 && JSON.stringify(readyByModel(watcher, name)) === ready),
-        {
-          describe: () =>
-            Promise.resolve(JSON.stringify({ held: gate.held, ready: readyByModel(watcher, name) })),
-        },
-      );
-    await heldAt('{"m1":4}');
+    await waitHeldAt(gate, watcher, name, '{"m1":4}');
     await gate.release(1);
-    await heldAt('{"m1":3,"m2":1}');
+    await waitHeldAt(gate, watcher, name, '{"m1":3,"m2":1}');
     await gate.release(1);
-    await heldAt('{"m1":2,"m2":2}');
+    await waitHeldAt(gate, watcher, name, '{"m1":2,"m2":2}');
     await waitServed(kc, ns, name, '{"m1":2,"m2":2}');
 
     // Roll back onto m2 while its third pod is still held: m3 is the intended state (R9).

@@ -114,6 +114,27 @@ export async function waitCompleted(
 }
 
 /** The Ready, non-terminating pods of an endpoint, counted by deployed model (the watcher's cache). */
+/**
+ * Awaits a rollout paused by `gate` with exactly one pod held and the ready pods by model at
+ * `ready` (e.g. '{"m1":3,"m2":1}').
+ */
+export async function waitHeldAt(
+  gate: PodGate,
+  watcher: InvariantWatcher,
+  endpoint: string,
+  ready: string,
+): Promise<void> {
+  await eventually(
+    `rollout paused with one pod held at ready ${ready}`,
+    () =>
+      Promise.resolve(gate.held.length === 1 && JSON.stringify(readyByModel(watcher, endpoint)) === ready),
+    {
+      describe: () =>
+        Promise.resolve(JSON.stringify({ held: gate.held, ready: readyByModel(watcher, endpoint) })),
+    },
+  );
+}
+
 export function readyByModel(watcher: InvariantWatcher, endpoint: string): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const pod of watcher.pods(endpoint)) {
