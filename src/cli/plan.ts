@@ -9,6 +9,7 @@
  * existing entry's containerSpec is immutable, so writing it back with a default added would be
  * refused.
  */
+import { canRollOnto } from "../rollout/admission.ts";
 import { validateUpdate, type ModelEndpoint } from "../api/index.ts";
 import type { Budgets, Command } from "./args.ts";
 import {
@@ -122,9 +123,8 @@ export function planDeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Deplo
       `${taken.id} already rolls onto ${previous.id}: roll onto ${taken.id} instead, or undeploy ${taken.id} first`,
     );
   }
-  // R10: rolling onto a model that is not fully deployed fails, unless it is itself rolling out.
-  const rolling = previous.state === "BEING_DEPLOYED" && previous.previous !== undefined;
-  if (previous.state !== "DEPLOYED" && !rolling) {
+  // R10, as the operator judges it: onto a DEPLOYED model or an in-progress rolling deployment.
+  if (!canRollOnto(previous.state, previous.previous !== undefined)) {
     throw new Refusal(
       `${stateOf(previous)}: a rolling deployment goes onto a DEPLOYED model or an in-progress rolling deployment` +
         (previous.intended ? "" : `; roll onto ${previous.chain}'s current revision instead`),

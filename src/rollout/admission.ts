@@ -76,8 +76,7 @@ function judge(
     };
   }
   const state = current(previousId);
-  if (state === "DEPLOYED") return undefined;
-  if (state === "BEING_DEPLOYED" && previous.previousId !== undefined) return undefined;
+  if (canRollOnto(state, previous.previousId !== undefined)) return undefined;
   const what =
     state === "BEING_DEPLOYED"
       ? "is still being deployed for the first time"
@@ -88,4 +87,14 @@ function judge(
     reason: FailureReason.PreviousNotDeployed,
     message: `cannot roll onto ${previousId}: it ${what}; a rolling deployment needs a DEPLOYED model or an in-progress rolling deployment`,
   };
+}
+
+/**
+ * R10: a model can be rolled onto when it is DEPLOYED, or when it is itself an in-progress rolling
+ * deployment (BEING_DEPLOYED and rolling onto another: a roll-over or a rollback, R9). Not onto a
+ * FAILED or REPLACED model, nor onto a first deployment still coming up. The operator judges a new
+ * entry with it; the kubectl plugin refuses such an edit with it before writing.
+ */
+export function canRollOnto(state: string | undefined, isRollingDeployment: boolean): boolean {
+  return state === "DEPLOYED" || (state === "BEING_DEPLOYED" && isRollingDeployment);
 }
