@@ -11,6 +11,23 @@ const view = (
 ) => viewOf(parseEndpoint(endpointFixture({ models, ...options })));
 
 describe("rollout status", () => {
+  it("follows a rollback after a git revert: the revived revision, until its chain is back on it", () => {
+    // m2 left spec; m1 (REPLACED before) is BEING_DEPLOYED again while m2's pods drain.
+    const during = view(
+      [{ id: "m1", state: "BEING_DEPLOYED", replicas: 2, ready: 2, message: "2/3 replicas available" }],
+      {
+        effective: { m1: 50, m2: 50 },
+      },
+    );
+    expect(defaultTarget(during)).toBe("m1");
+    expect(judge(during, "m1")).toEqual({
+      phase: "progressing",
+      line: "m1 (revision 1) BEING_DEPLOYED: 2/3 replicas available [m1 2/2 available]; traffic m1=50,m2=50",
+    });
+    const after = view([{ id: "m1", state: "DEPLOYED", replicas: 3, ready: 3 }], { effective: { m1: 100 } });
+    expect(judge(after, "m1").phase).toBe("done");
+  });
+
   it.each([
     [
       "waits until the operator observed the latest generation",
