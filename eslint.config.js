@@ -33,7 +33,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/main.ts", "src/**/cli.ts", "scripts/**", "bench/**", "src/cli/**"],
+    files: [
+      "src/main.ts",
+      "src/**/cli.ts",
+      "scripts/**",
+      "bench/**",
+      "src/cli/**",
+      "examples/model-server/server.ts",
+    ],
     rules: { "no-restricted-syntax": "off" },
   },
   {
