@@ -5,7 +5,7 @@
  *   node scripts/chaos.ts [--short] [--seed=N] [--seconds=S] [--endpoints=K] [--keep]
  *
  * On its own control plane: two operator replicas with leader election, connected to the API
- * server through a TCP proxy the faults can cut or stall; a watcher (test/integration/watcher.ts)
+ * server through a TCP proxy the faults can cut or stall; a watcher (src/testing/watcher.ts)
  * checking R4 (pods <= N + maxSurge, available >= the floor) and R6 (never-Ready pods never served)
  * at every event; a concurrent writer editing the endpoints' metadata; one driver per endpoint
  * rolling new versions, broken versions and rollbacks (scripts/chaos/rollouts.ts); and the faults
@@ -31,7 +31,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
 import { kubeconfigWithServer, TcpProxy } from "../src/testing/tcp-proxy.ts";
-import { InvariantWatcher } from "../test/integration/watcher.ts";
+import { InvariantWatcher } from "../src/testing/watcher.ts";
 import { Cluster, LABEL_ENDPOINT, retrying } from "./chaos/cluster.ts";
 import { FaultInjector, type FaultKind } from "./chaos/faults.ts";
 import { Journal } from "./chaos/journal.ts";

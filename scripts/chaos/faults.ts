@@ -25,7 +25,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 
 import type { ControlPlane } from "../../src/testing/controlplane.ts";
 import type { TcpProxy } from "../../src/testing/tcp-proxy.ts";
-import type { InvariantWatcher } from "../../test/integration/watcher.ts";
+import type { InvariantWatcher } from "../../src/testing/watcher.ts";
 import { LABEL_ENDPOINT, LABEL_UNREADY, retrying, type Cluster } from "./cluster.ts";
 import type { OperatorReplica } from "./operators.ts";
 import type { Rng } from "./rng.ts";

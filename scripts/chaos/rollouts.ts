@@ -20,7 +20,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 
-import type { InvariantWatcher } from "../../test/integration/watcher.ts";
+import type { InvariantWatcher } from "../../src/testing/watcher.ts";
 import {
   holdsEveryField,
   LABEL_ENDPOINT,

@@ -14,7 +14,7 @@ import {
   toJson,
   UPDATES,
   VALID_CREATES,
-} from "../../test/integration/api/cases.ts";
+} from "../testing/admission-cases.ts";
 import { validateCreate, validateUpdate, type ParseResult } from "./parse.ts";
 
 function issuesOf(result: ParseResult<unknown>) {

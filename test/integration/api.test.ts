@@ -1,7 +1,8 @@
 /**
  * The ModelEndpoint API on a real kube-apiserver: the generated CRD installs and is served, every
- * example is accepted, every manifest of the admission table (./api/cases.ts) gets the expected
- * answer, and the operator's own parser gives the same answer as the API server for all of them.
+ * example is accepted, every manifest of the admission table (src/testing/admission-cases.ts) gets
+ * the expected answer, and the operator's own parser gives the same answer as the API server for
+ * all of them.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -38,7 +39,7 @@ import {
   VALID_CREATES,
   type ExpectedIssue,
   type Json,
-} from "./api/cases.ts";
+} from "../../src/testing/admission-cases.ts";
 import { controlPlane, createNamespace, eventually, kubeConfig } from "./context.ts";
 
 const run = promisify(execFile);

@@ -11,7 +11,7 @@ import { controlPlaneClient, createNamespace, eventually, kubeConfig } from "./c
 import { applyEndpoint, Endpoints, installCrd, rollingEntry } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
 import { deployWatched, printFigures, waitCompleted, withEntries, writesOf } from "./scenario.ts";
-import type { InvariantWatcher } from "./watcher.ts";
+import type { InvariantWatcher } from "../../src/testing/watcher.ts";
 
 const kc = kubeConfig();
 const coordination = kc.makeApiClient(CoordinationV1Api);

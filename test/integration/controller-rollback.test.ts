@@ -30,7 +30,7 @@ import {
   withEntries,
   writesOf,
 } from "./scenario.ts";
-import { InvariantWatcher } from "./watcher.ts";
+import { InvariantWatcher } from "../../src/testing/watcher.ts";
 
 const kc = kubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);

@@ -20,7 +20,7 @@ import {
   waitServed,
   withEntries,
 } from "./scenario.ts";
-import { InvariantWatcher } from "./watcher.ts";
+import { InvariantWatcher } from "../../src/testing/watcher.ts";
 
 const kc = kubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNamespace, eventually, kubeConfig } from "./context.ts";
 import { applyEndpoint, Endpoints, firstDeployment, installCrd, kubectl, rollingEntry } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
-import { InvariantWatcher, type WatchReport } from "./watcher.ts";
+import { InvariantWatcher, type WatchReport } from "../../src/testing/watcher.ts";
 
 const kc = kubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);

@@ -19,7 +19,7 @@ import { SIM_UNREADY_LABEL } from "../../src/testing/kwok-stages.ts";
 import { eventually } from "./context.ts";
 import { applyEndpoint, firstDeployment, kubectl, type Endpoints } from "./endpoints.ts";
 import type { OperatorProcess } from "./operator-process.ts";
-import { InvariantWatcher, type WatchReport } from "./watcher.ts";
+import { InvariantWatcher, type WatchReport } from "../../src/testing/watcher.ts";
 
 export const LABEL_ENDPOINT = "serving.modelendpoint.io/endpoint";
 export const LABEL_MODEL = "serving.modelendpoint.io/deployed-model";

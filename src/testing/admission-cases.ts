@@ -7,8 +7,8 @@
  * An expected issue names the field path and a fragment of the message that both the API server
  * and the parser must report. For CEL rules the fragment is the rule's whole message.
  */
-import { API_VERSION, KIND } from "../../../src/api/constants.ts";
-import { RULES_NOT_CHECKED } from "../../../src/api/parse.ts";
+import { API_VERSION, KIND } from "../api/constants.ts";
+import { RULES_NOT_CHECKED } from "../api/parse.ts";
 
 export interface ExpectedIssue {
   readonly path: string;
