@@ -58,13 +58,13 @@ test: $(DEPS) ## everything: typecheck, lint, CRD drift, unit and integration te
 	$(MAKE) --no-print-directory chaos-short
 
 sandbox-up: $(DEPS) controlplane ## start a background control plane; writes .sandbox/kubeconfig
-	$(NODE) src/testing/cli.ts up --dir .sandbox
+	$(NODE) src/testing/sandbox.ts up --dir .sandbox
 
 sandbox-down: $(DEPS) ## stop the background control plane; leaves no process behind
-	$(NODE) src/testing/cli.ts down --dir .sandbox
+	$(NODE) src/testing/sandbox.ts down --dir .sandbox
 
 sandbox-status: $(DEPS) ## is the sandbox up, and how healthy is it
-	$(NODE) src/testing/cli.ts status --dir .sandbox
+	$(NODE) src/testing/sandbox.ts status --dir .sandbox
 
 demo: $(DEPS) controlplane ## the main job: a control plane, the operator and a rolling deployment shown live
 	$(NODE) scripts/demo.ts

@@ -35,7 +35,7 @@ export default tseslint.config(
   {
     files: [
       "src/main.ts",
-      "src/**/cli.ts",
+      "src/testing/sandbox.ts",
       "scripts/**",
       "bench/**",
       "src/cli/**",

@@ -1,9 +1,9 @@
 /**
  * The sandbox: a local control plane left running in the background for people and scripts.
  *
- *   node src/testing/cli.ts up     --dir .sandbox [--nodes 3]   (make sandbox-up)
- *   node src/testing/cli.ts status --dir .sandbox               (make sandbox-status)
- *   node src/testing/cli.ts down   --dir .sandbox               (make sandbox-down)
+ *   node src/testing/sandbox.ts up     --dir .sandbox [--nodes 3]   (make sandbox-up)
+ *   node src/testing/sandbox.ts status --dir .sandbox               (make sandbox-status)
+ *   node src/testing/sandbox.ts down   --dir .sandbox               (make sandbox-down)
  *
  * `up` starts a detached supervisor (`serve`) that owns every component and writes
  * <dir>/state.json once the control plane is ready; `down` asks it to stop and waits until no
@@ -217,6 +217,6 @@ switch (command) {
     await status();
     break;
   default:
-    console.error("usage: cli.ts up|status|down [--dir .sandbox] [--nodes 3]");
+    console.error("usage: sandbox.ts up|status|down [--dir .sandbox] [--nodes 3]");
     process.exit(2);
 }
