@@ -4,11 +4,11 @@
  * environment: FAKE_EXIT (exit at once with that code), FAKE_UNREADY (/readyz answers 503),
  * FAKE_IGNORE_TERM (SIGTERM does nothing).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import {
   FAST_LEASE,
@@ -45,6 +45,7 @@ const main = join(dir, "fake-operator.mjs");
 writeFileSync(main, FAKE);
 
 const started: OperatorProcess[] = [];
+let made = 0;
 
 function fake(
   env: Record<string, string> = {},
@@ -54,6 +55,7 @@ function fake(
     kubeconfig: "/dev/null",
     main,
     env: { ...process.env, ...env },
+    logFile: join(dir, `${String(++made)}-${options.identity ?? "operator"}.log`),
     ...options,
   });
   started.push(op);
@@ -62,6 +64,10 @@ function fake(
 
 afterEach(async () => {
   for (const op of started.splice(0)) await op.kill();
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("operatorArgs", () => {
