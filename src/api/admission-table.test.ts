@@ -1,5 +1,5 @@
 /**
- * The operator's parser against the admission table (test/integration/api/cases.ts): every case
+ * The operator's parser against the admission table (src/testing/admission-cases.ts): every case
  * the API server must refuse, the parser refuses with the same paths and messages; every case it
  * must accept, the parser accepts. The integration suite runs the same table on a real API server.
  */
