@@ -11,6 +11,7 @@ export const EVENT_ACTIONS: Readonly<Record<EventReason, string>> = {
   RolloutStarted: "Rollout",
   RollbackStarted: "Rollback",
   TrafficNotServed: "Alert",
+  RouteConflict: "Alert",
   RolloutRefused: "Refuse",
   ReplicaSetCreated: "Create",
   ReplicaSetRecreated: "Create",

@@ -171,5 +171,10 @@ export function buildSnapshot(
       return snap ? [snap] : [];
     }),
     actionErrors,
+    // Clients reach the endpoint through its Service: every chain serving through it must answer
+    // the same route (traffic rule 5).
+    routes: Object.fromEntries(
+      endpoint.spec.deployedModels.map((dm) => [dm.id, effectiveRoutes(endpoint, dm.id).predictRoute]),
+    ),
   };
 }

@@ -1306,6 +1306,45 @@ describe("R11: the split across chains at replica granularity", () => {
   });
 });
 
+describe("traffic rule 5: chains behind the endpoint Service answer one route", () => {
+  it("prod 80% on /v1/predict, exp 20% on its default route: only prod serves, Degraded RouteConflict", () => {
+    const cluster = world(spec({ prod: 80, exp: 20 }, root("prod", 4), root("exp", 1)), { prod: 5, exp: 5 });
+    cluster.routes = { prod: "/v1/predict", exp: "/v1/endpoints/ep/deployedModels/exp:predict" };
+    const plans = settle(cluster);
+    const end = plans.at(-1);
+    if (end === undefined) throw new Error("no plan");
+    expect(end.status.trafficSplit).toEqual({ prod: 100 });
+    expect(cluster.livePods("exp").filter((p) => p.serving)).toEqual([]);
+    const message =
+      "exp (traffic 20%) answers /v1/endpoints/ep/deployedModels/exp:predict, not /v1/predict of prod (traffic 80%): it gets no traffic through the endpoint's Service; give the chains the same containerSpec.predictRoute";
+    expect(condition(end, "Degraded")).toMatchObject({ status: "True", reason: "RouteConflict", message });
+    expect(condition(end, "Stalled")).toMatchObject({ status: "True", reason: "RouteConflict" });
+    // Both chains are deployed and ready: Ready says so; Degraded says the split is not what was asked.
+    expect(condition(end, "Ready")).toMatchObject({ status: "True" });
+    expect(plans.flatMap((p) => p.events).filter((e) => e.reason === "RouteConflict")).toEqual([
+      { type: "Warning", reason: "RouteConflict", message },
+    ]);
+
+    // The user gives exp the same route: both serve, 80/20, and Degraded clears.
+    cluster.routes = { prod: "/v1/predict", exp: "/v1/predict" };
+    cluster.setSpec(spec({ prod: 80, exp: 20 }, root("prod", 4), root("exp", 1)));
+    const fixed = settle(cluster).at(-1);
+    expect(fixed?.status.trafficSplit).toEqual({ prod: 80, exp: 20 });
+    expect(fixed && condition(fixed, "Degraded")).toMatchObject({ status: "False", reason: "AsExpected" });
+  });
+
+  it("the revisions of one chain share its route; a chain without a share is not checked", () => {
+    const cluster = world(spec({ m1: 100 }, root("m1", 2), root("x", 1)), { m1: 5, m2: 5, x: 5 });
+    cluster.routes = { m1: "/predict", m2: "/predict", x: "/other" };
+    settle(cluster);
+    rollOnto(cluster, 2);
+    cluster.setSpec(spec({ m1: 100 }, root("m1", 2), rolling("m2", "m1"), root("x", 1)));
+    const end = settle(cluster, 5).at(-1);
+    expect(end?.status.trafficSplit).toEqual({ m2: 100 });
+    expect(end && condition(end, "Degraded")).toMatchObject({ status: "False" });
+  });
+});
+
 describe("memory, drift and objects that vanish", () => {
   it("status lost mid-rollout: rebuilt from the ReplicaSets, nothing unsafe, the rollout goes on", () => {
     const cluster = deployed(4, { m2: 5 });

@@ -109,8 +109,9 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   const chainShares = ctx.chains.map((chain) =>
     chain.members.reduce((sum, m) => sum + shareOf(ctx, m.id), 0),
   );
+  const routes = findRouteConflicts(ctx, steps, chainShares);
   const serving = findServingPods(
-    ctx.chains.map((chain, c) => ({ share: chainShares[c] ?? 0, members: chain.members })),
+    ctx.chains.map((chain, c) => ({ share: routes.shares[c] ?? 0, members: chain.members })),
   );
   // Members whose entry left spec serve until they are drained, and the effective split says so.
   const trafficSplit = calculateEffectiveSplit(
@@ -189,6 +190,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
       summaries,
       failed,
       unserved.flatMap((u) => (u.degradedAt <= ctx.now ? [u.message] : [])),
+      routes.conflicts,
     ).map((d) =>
       buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now, format),
     ),
@@ -197,7 +199,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     latestRevisionNumber: ctx.latestRevision,
   };
 
-  const sole = soleServingChain(chainShares);
+  const sole = soleServingChain(routes.shares);
   const servesOnceReady = (id: string): boolean => sole !== undefined && chainIndex.get(id) === sole;
   const actions = orderActions(ctx, steps, serving.podNames, servesOnceReady, (member) => {
     const c = chainIndex.get(member.id);
@@ -214,8 +216,11 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   );
   const degraded = status.conditions.find((c) => c.type === "Degraded");
   const recordedDegraded = snapshot.status?.conditions?.find((c) => c.type === "Degraded");
-  if (degraded?.reason === ConditionReason.TrafficNotServed && recordedDegraded?.reason !== degraded.reason) {
-    events.push({ type: "Warning", reason: EventReason.TrafficNotServed, message: degraded.message });
+  if (recordedDegraded?.reason !== degraded?.reason) {
+    if (degraded?.reason === ConditionReason.TrafficNotServed)
+      events.push({ type: "Warning", reason: EventReason.TrafficNotServed, message: degraded.message });
+    if (degraded?.reason === ConditionReason.RouteConflict)
+      events.push({ type: "Warning", reason: EventReason.RouteConflict, message: degraded.message });
   }
   const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes, unserved);
   return { actions, status, events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
@@ -319,6 +324,52 @@ function isRevived(chain: Chain, intended: Member, state: DeployedModelState): b
   if (state === "REPLACED") return true;
   const before = findPreviousIntended(chain);
   return before !== undefined && before.removed && before.id !== intended.id;
+}
+
+/**
+ * Traffic rule 5: behind the one endpoint Service, every chain that serves must answer the same
+ * predict route, or a client gets 404 on part of its requests. When the snapshot gives the routes
+ * (the endpoint is reached through its Service), the chains with a share keep it only if they answer
+ * the route of the chain with the largest share (the first in spec order on a tie); the others get
+ * no traffic through the Service (their own Services still answer) and each is described for
+ * Degraded=True RouteConflict. prod (80%, /v1/predict) and exp (20%, its default route): prod serves
+ * all traffic; "exp (traffic 20%) answers /v1/endpoints/ep/deployedModels/exp:predict, not
+ * /v1/predict of prod (traffic 80%) ...".
+ */
+function findRouteConflicts(
+  ctx: PlanContext,
+  steps: readonly ChainStep[],
+  shares: readonly number[],
+): { readonly shares: readonly number[]; readonly conflicts: readonly string[] } {
+  const routes = ctx.snapshot.routes;
+  if (routes === undefined) return { shares, conflicts: [] };
+  const routeOf = (c: number): string | undefined => {
+    const id = steps[c]?.intended?.id ?? ctx.chains[c]?.head.id;
+    return id === undefined ? undefined : routes[id];
+  };
+  const nameOf = (c: number): string =>
+    (ctx.chains[c]?.members ?? [])
+      .filter((m) => !m.removed)
+      .map((m) => m.id)
+      .join(", ");
+  let first: number | undefined;
+  shares.forEach((share, c) => {
+    if (share > 0 && routeOf(c) !== undefined && (first === undefined || share > (shares[first] ?? 0)))
+      first = c;
+  });
+  if (first === undefined) return { shares, conflicts: [] };
+  const route = routeOf(first);
+  const leader = `${String(route)} of ${nameOf(first)} (traffic ${shares[first] ?? 0}%)`;
+  const conflicts: string[] = [];
+  const kept = shares.map((share, c) => {
+    const own = routeOf(c);
+    if (share <= 0 || own === undefined || own === route) return share;
+    conflicts.push(
+      `${nameOf(c)} (traffic ${share}%) answers ${own}, not ${leader}: it gets no traffic through the endpoint's Service; give the chains the same containerSpec.predictRoute`,
+    );
+    return 0;
+  });
+  return { shares: kept, conflicts };
 }
 
 /** A chain the split gives a share that serves nothing, and from when that is Degraded. */

@@ -138,7 +138,8 @@ export interface FailedMember {
  *   ReplicasScaling (in this order of precedence); False with RolloutReverted when everything is
  *   converged and some chain's newest rollout failed, else RolloutComplete.
  * - Degraded is True while a chain the split gives a share serves nothing (`unserved`, reason
- *   TrafficNotServed: an outage is the first thing to say), else while a FAILED entry is in spec,
+ *   TrafficNotServed: an outage is the first thing to say), else while chains with a share answer
+ *   different routes behind the endpoint Service (`routeConflicts`, RouteConflict), else while a FAILED entry is in spec,
  *   with that entry's reason; the user "acts" by removing it (which a retry needs anyway: its
  *   previousDeployedModel slot is taken). So Degraded=True survives a completed revert: the
  *   endpoint serves, but not what was asked for.
@@ -149,6 +150,7 @@ export function decideConditions(
   chains: readonly ChainSummary[],
   failed: readonly FailedMember[],
   unserved: readonly string[] = [],
+  routeConflicts: readonly string[] = [],
 ): readonly ConditionDecision[] {
   const messages = (phases: readonly ChainPhase[]): string =>
     chains
@@ -230,6 +232,13 @@ export function decideConditions(
       status: "True",
       reason: ConditionReason.TrafficNotServed,
       message: [...unserved, ...failures].join("; "),
+    };
+  } else if (routeConflicts.length > 0) {
+    degraded = {
+      type: ConditionType.Degraded,
+      status: "True",
+      reason: ConditionReason.RouteConflict,
+      message: [...routeConflicts, ...failures].join("; "),
     };
   } else if (first !== undefined) {
     degraded = {

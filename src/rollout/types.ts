@@ -166,6 +166,11 @@ export const ConditionReason = {
    * size unknown, or no Ready replica of its deployed revision for its progress deadline.
    */
   TrafficNotServed: "TrafficNotServed",
+  /**
+   * Degraded=True: chains with a traffic share answer different predict routes behind the one
+   * endpoint Service; only those on the route of the largest share serve (traffic rule 5).
+   */
+  RouteConflict: "RouteConflict",
   /** Ready=False: the pool size of a chain is unknown (its root left spec and status was lost). */
   PoolSizeUnknown: "PoolSizeUnknown",
   /** Progressing=True (and Ready=False): a revision is being deployed or rolled. */
@@ -326,6 +331,12 @@ export interface Snapshot {
   readonly replicaSets: readonly ReplicaSetSnapshot[];
   readonly pods: readonly PodSnapshot[];
   readonly actionErrors?: readonly ActionError[] | undefined;
+  /**
+   * Each deployed model's effective predict route (its own, else its chain root's, else the
+   * default), when clients reach the endpoint through its Service only: then every chain that
+   * serves through it must answer the same route (traffic rule 5). Absent: not checked.
+   */
+  readonly routes?: Readonly<Record<string, string>> | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,6 +427,8 @@ export const EventReason = {
   RollbackStarted: "RollbackStarted",
   /** A chain with a traffic share serves nothing (see ConditionReason.TrafficNotServed). */
   TrafficNotServed: "TrafficNotServed",
+  /** Chains with a traffic share answer different routes (see ConditionReason.RouteConflict). */
+  RouteConflict: "RouteConflict",
   RolloutRefused: "RolloutRefused",
   ReplicaSetCreated: "ReplicaSetCreated",
   ReplicaSetRecreated: "ReplicaSetRecreated",

@@ -62,6 +62,8 @@ export class FakeCluster {
   status: EndpointStatus | undefined;
   now: number;
   actionErrors: ActionError[] = [];
+  /** Each deployed model's predict route, when a test wants traffic rule 5 checked. */
+  routes: Record<string, string> | undefined;
   readonly replicaSets = new Map<string, FakeReplicaSet>();
   readonly pods = new Map<string, FakePod>();
   readonly #readyAfter: (modelId: string) => number | undefined;
@@ -111,6 +113,7 @@ export class FakeCluster {
         unreadyReason: p.ready ? undefined : p.unreadyReason,
       })),
       actionErrors: this.actionErrors,
+      ...(this.routes === undefined ? {} : { routes: this.routes }),
     };
   }
 
