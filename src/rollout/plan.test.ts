@@ -1308,7 +1308,11 @@ describe("R11: the split across chains at replica granularity", () => {
 
 describe("traffic rule 5: chains behind the endpoint Service answer one route", () => {
   it("prod 80% on /v1/predict, exp 20% on its default route: only prod serves, Degraded RouteConflict", () => {
-    const cluster = world(spec({ prod: 80, exp: 20 }, root("prod", 4), root("exp", 1)), { prod: 5, exp: 5 });
+    const cluster = world(spec({ prod: 80, exp: 20 }, root("prod", 4), root("exp", 1)), {
+      prod: 5,
+      exp: 5,
+      exp2: 5,
+    });
     cluster.routes = { prod: "/v1/predict", exp: "/v1/endpoints/ep/deployedModels/exp:predict" };
     const plans = settle(cluster);
     const end = plans.at(-1);
@@ -1316,7 +1320,7 @@ describe("traffic rule 5: chains behind the endpoint Service answer one route", 
     expect(end.status.trafficSplit).toEqual({ prod: 100 });
     expect(cluster.livePods("exp").filter((p) => p.serving)).toEqual([]);
     const message =
-      "exp (traffic 20%) answers /v1/endpoints/ep/deployedModels/exp:predict, not /v1/predict of prod (traffic 80%): it gets no traffic through the endpoint's Service; give the chains the same containerSpec.predictRoute";
+      "exp (traffic 20%) answers /v1/endpoints/ep/deployedModels/exp:predict, not /v1/predict of prod (traffic 80%): it gets no traffic through the endpoint's Service; deploy it again as a new entry with predictRoute /v1/predict";
     expect(condition(end, "Degraded")).toMatchObject({ status: "True", reason: "RouteConflict", message });
     expect(condition(end, "Stalled")).toMatchObject({ status: "True", reason: "RouteConflict" });
     // Both chains are deployed and ready: Ready says so; Degraded says the split is not what was asked.
@@ -1325,11 +1329,11 @@ describe("traffic rule 5: chains behind the endpoint Service answer one route", 
       { type: "Warning", reason: "RouteConflict", message },
     ]);
 
-    // The user gives exp the same route: both serve, 80/20, and Degraded clears.
-    cluster.routes = { prod: "/v1/predict", exp: "/v1/predict" };
-    cluster.setSpec(spec({ prod: 80, exp: 20 }, root("prod", 4), root("exp", 1)));
+    // containerSpec is immutable: the user deploys the experiment again as exp2 on prod's route.
+    cluster.routes = { prod: "/v1/predict", exp2: "/v1/predict" };
+    cluster.setSpec(spec({ prod: 80, exp2: 20 }, root("prod", 4), root("exp2", 1)));
     const fixed = settle(cluster).at(-1);
-    expect(fixed?.status.trafficSplit).toEqual({ prod: 80, exp: 20 });
+    expect(fixed?.status.trafficSplit).toEqual({ prod: 80, exp2: 20 });
     expect(fixed && condition(fixed, "Degraded")).toMatchObject({ status: "False", reason: "AsExpected" });
   });
 

@@ -365,7 +365,7 @@ function findRouteConflicts(
     const own = routeOf(c);
     if (share <= 0 || own === undefined || own === route) return share;
     conflicts.push(
-      `${nameOf(c)} (traffic ${share}%) answers ${own}, not ${leader}: it gets no traffic through the endpoint's Service; give the chains the same containerSpec.predictRoute`,
+      `${nameOf(c)} (traffic ${share}%) answers ${own}, not ${leader}: it gets no traffic through the endpoint's Service; deploy it again as a new entry with predictRoute ${String(route)}`,
     );
     return 0;
   });

@@ -219,6 +219,45 @@ describe("traffic through the endpoint Service", () => {
     expect(report.violations).toEqual([]);
   });
 
+  it("two chains answering different routes: only the larger share serves, Degraded RouteConflict until the routes agree", async () => {
+    const name = "routes";
+    const manifest = independentModels(name, { a: 2, b: 1 }, { a: 60, b: 40 }) as {
+      spec: { deployedModels: { containerSpec: Record<string, unknown> }[] };
+    };
+    const b = manifest.spec.deployedModels[1];
+    if (b === undefined) throw new Error("no entry b");
+    b.containerSpec["predictRoute"] = "/v2/predict";
+    await applyEndpoint(ns, manifest);
+    const degraded = await endpoints.waitForCondition(name, "Degraded", "True");
+    expect(degraded).toMatchObject({
+      reason: "RouteConflict",
+      message: expect.stringContaining(
+        "b (traffic 40%) answers /v2/predict, not /predict of a (traffic 60%)",
+      ),
+    });
+    await eventually(
+      "only a's pods serve through the endpoint Service",
+      async () => JSON.stringify(await servedBy(kc, ns, name)) === '{"a":2}',
+      { describe: async () => JSON.stringify(await servedBy(kc, ns, name)) },
+    );
+    expect((await endpoints.get(name)).status?.trafficSplit).toEqual({ a: 100 });
+    // b still answers through its own Service.
+    await eventually(
+      "b's own Service lists its pod",
+      async () => JSON.stringify(await servedBy(kc, ns, `${name}-b`)) === '{"b":1}',
+      { describe: async () => JSON.stringify(await servedBy(kc, ns, `${name}-b`)) },
+    );
+
+    // containerSpec is immutable: b is deployed again as c on a's route. Both serve, Degraded clears.
+    await applyEndpoint(ns, independentModels(name, { a: 2, c: 1 }, { a: 60, c: 40 }));
+    await endpoints.waitForCondition(name, "Degraded", "False");
+    await eventually(
+      "both serve",
+      async () => JSON.stringify(await servedBy(kc, ns, name)) === '{"a":2,"c":1}',
+      { describe: async () => JSON.stringify(await servedBy(kc, ns, name)) },
+    );
+  });
+
   // The user cleans up a replaced revision from the middle of a chain and leaves the split naming
   // the root, as the spec always did: the chain stays whole (R3, "directly or transitively").
   it("10. removing a replaced revision from the middle of a chain keeps the chain's traffic", async () => {
