@@ -79,7 +79,7 @@ function judge(
   if (canRollOnto(state, previous.previousId !== undefined)) return undefined;
   const what =
     state === "BEING_DEPLOYED"
-      ? "is still being deployed for the first time"
+      ? "is still being deployed and is not a rolling deployment (a first deployment, or a rollback onto it after the revisions above it left spec)"
       : state === undefined
         ? "has not been deployed"
         : `is ${state}`;

@@ -1165,7 +1165,7 @@ describe("R10: reconcile-time refusal, judged once when first seen", () => {
       reason: "PreviousNotDeployed",
       replicas: 0,
       message:
-        "cannot roll onto m1: it is still being deployed for the first time; a rolling deployment needs a DEPLOYED model or an in-progress rolling deployment",
+        "cannot roll onto m1: it is still being deployed and is not a rolling deployment (a first deployment, or a rollback onto it after the revisions above it left spec); a rolling deployment needs a DEPLOYED model or an in-progress rolling deployment",
     });
     expect(first.events.map((e) => [e.type, e.reason])).toEqual([
       ["Normal", "RolloutStarted"],

@@ -252,7 +252,7 @@ describe("reconcile-time refusals (R10)", () => {
       "m2",
       {
         reason: "PreviousNotDeployed",
-        why: "cannot roll onto m1: it is still being deployed for the first time",
+        why: "cannot roll onto m1: it is still being deployed and is not a rolling deployment",
       },
       { models: ["m1"], n: 2 },
     );
