@@ -8,9 +8,10 @@
 import { AppsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { createNamespace, eventually, kubeConfig } from "./context.ts";
-import { applyEndpoint, Endpoints, installCrd, rollingEntry } from "./endpoints.ts";
-import { OperatorProcess } from "./operator-process.ts";
+import { eventually, kubeConfig } from "./context.ts";
+import { applyEndpoint, Endpoints, rollingEntry } from "./endpoints.ts";
+import type { OperatorProcess } from "./operator-process.ts";
+import { startSuite, stopSuite } from "./suite.ts";
 import {
   deployWatched,
   eventReasons,
@@ -35,16 +36,11 @@ let endpoints: Endpoints;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace("revert");
-  endpoints = new Endpoints(kc, ns);
-  operator = new OperatorProcess({ namespaces: [ns] });
-  await operator.start();
+  ({ ns, endpoints, operator } = await startSuite("revert"));
 });
 
 afterAll(async () => {
-  await operator.stop();
-  expect(operator.problems()).toEqual([]);
+  await stopSuite(operator);
 });
 
 /** Awaits the ReplicaSet `<name>-<id>` being gone (deleted once its entry left spec and it drained). */

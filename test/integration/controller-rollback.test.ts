@@ -6,16 +6,10 @@
 import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { createNamespace, eventually, kubeConfig } from "./context.ts";
-import {
-  applyEndpoint,
-  Endpoints,
-  firstDeployment,
-  installCrd,
-  rollingEntry,
-  type EndpointObject,
-} from "./endpoints.ts";
-import { OperatorProcess } from "./operator-process.ts";
+import { eventually, kubeConfig } from "./context.ts";
+import { applyEndpoint, Endpoints, firstDeployment, rollingEntry, type EndpointObject } from "./endpoints.ts";
+import type { OperatorProcess } from "./operator-process.ts";
+import { startSuite, stopSuite } from "./suite.ts";
 import {
   eventReasons,
   LABEL_ENDPOINT,
@@ -49,17 +43,13 @@ let endpoints: Endpoints;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace("rollback");
-  other = await createNamespace("rollback-other");
-  endpoints = new Endpoints(kc, ns);
-  operator = new OperatorProcess({ namespaces: [ns, other] });
-  await operator.start();
+  let namespaces: readonly string[];
+  ({ ns, namespaces, endpoints, operator } = await startSuite("rollback", ["rollback-other"]));
+  other = namespaces[1] ?? "";
 });
 
 afterAll(async () => {
-  await operator.stop();
-  expect(operator.problems()).toEqual([]);
+  await stopSuite(operator);
 });
 
 /**

@@ -6,9 +6,10 @@
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { createNamespace, eventually, kubeConfig } from "./context.ts";
-import { applyEndpoint, Endpoints, firstDeployment, installCrd, rollingEntry } from "./endpoints.ts";
-import { OperatorProcess } from "./operator-process.ts";
+import { eventually, kubeConfig } from "./context.ts";
+import { applyEndpoint, Endpoints, firstDeployment, rollingEntry } from "./endpoints.ts";
+import type { OperatorProcess } from "./operator-process.ts";
+import { startSuite, stopSuite } from "./suite.ts";
 import {
   deployWatched,
   LABEL_ENDPOINT,
@@ -32,16 +33,11 @@ let endpoints: Endpoints;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace("traffic");
-  endpoints = new Endpoints(kc, ns);
-  operator = new OperatorProcess({ namespaces: [ns] });
-  await operator.start();
+  ({ ns, endpoints, operator } = await startSuite("traffic"));
 });
 
 afterAll(async () => {
-  await operator.stop();
-  expect(operator.problems()).toEqual([]);
+  await stopSuite(operator);
 });
 
 /** Independent models (chains of one root each) of one endpoint, with a spec split. */
