@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 
+import { ConditionReason } from "../rollout/types.ts";
 import {
   describeInvalid,
+  INVALID_SPEC,
+  PERMISSION_DENIED,
+  SERVICE_CONFLICT,
   invalidSpecStatus,
   transitionTime,
   withPermissionDenied,
@@ -58,6 +62,20 @@ const summary = (s: WrittenStatus) =>
   s.conditions.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime]);
 
 describe("the conditions only the controller knows", () => {
+  it("every condition reason written matches metav1.Condition's reason format", () => {
+    // k8s.io/apimachinery: reason is CamelCase, "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", <= 1024.
+    const format = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+    for (const reason of [
+      ...Object.values(ConditionReason),
+      INVALID_SPEC,
+      SERVICE_CONFLICT,
+      PERMISSION_DENIED,
+    ]) {
+      expect(reason, reason).toMatch(format);
+      expect(reason.length).toBeLessThanOrEqual(1024);
+    }
+  });
+
   it("transitionTime keeps the recorded time unless the status flips", () => {
     expect(transitionTime(recorded, "Ready", "True", T1)).toBe(at(T0));
     expect(transitionTime(recorded, "Ready", "False", T1)).toBe(at(T1));
