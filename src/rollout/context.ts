@@ -219,37 +219,13 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
       if (rs !== undefined) removed.push(rs);
       continue;
     }
-    const pods = podsById.get(id) ?? [];
-    const observed = observe(rs, pods.filter(isServable).length);
-    const link = groups[c]?.head.id;
-    const settings = rs?.rolloutSettings;
-    ghosts[c]?.push({
-      id,
-      index: nextIndex++,
-      spec: {
-        id,
-        model: "",
-        containerSpec: {},
-        ...(settings === undefined || link === undefined
-          ? {}
-          : { rolloutOptions: { ...settings, previousDeployedModel: link } }),
-      },
-      previousId: undefined,
-      namedPreviousId: undefined,
-      revision: knownRevision(id) ?? 0,
-      record: records.get(id),
-      raw: rawById.get(id),
-      replicaSet: rs,
-      pods,
-      firstSeen: false,
-      rebuilt: false,
-      startState: undefined,
-      inherited: { disableContainerLogging: false, enableAccessLogging: false },
-      observed,
-      counts: countMember(id, rs, observed),
-      stale: isStale(rs),
-      removed: true,
-    });
+    ghosts[c]?.push(
+      removedMember(id, nextIndex++, rs, podsById.get(id) ?? [], groups[c]?.head.id, {
+        revision: knownRevision(id) ?? 0,
+        record: records.get(id),
+        raw: rawById.get(id),
+      }),
+    );
   }
   const chains: Chain[] = groups.map((group, c) => ({
     members: [...group.members, ...(ghosts[c] ?? [])],
@@ -275,10 +251,58 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
 }
 
 /**
+ * A member whose entry left spec: only its ReplicaSet (or, for one pass, its status record) is left.
+ * Its `spec` is a stand-in that carries the rollout settings its ReplicaSet remembers, linked to the
+ * chain's head, so the chain's budgets can be those it was rolled out with.
+ */
+function removedMember(
+  id: string,
+  index: number,
+  rs: ReplicaSetSnapshot | undefined,
+  pods: readonly PodSnapshot[],
+  head: string | undefined,
+  memory: {
+    readonly revision: number;
+    readonly record: RecordView | undefined;
+    readonly raw: RecordedDeployedModelStatus | undefined;
+  },
+): Member {
+  const observed = observe(rs, pods.filter(isServable).length);
+  const settings = rs?.rolloutSettings;
+  return {
+    id,
+    index,
+    spec: {
+      id,
+      model: "",
+      containerSpec: {},
+      ...(settings === undefined || head === undefined
+        ? {}
+        : { rolloutOptions: { ...settings, previousDeployedModel: head } }),
+    },
+    previousId: undefined,
+    namedPreviousId: undefined,
+    revision: memory.revision,
+    record: memory.record,
+    raw: memory.raw,
+    replicaSet: rs,
+    pods,
+    firstSeen: false,
+    rebuilt: false,
+    startState: undefined,
+    inherited: { disableContainerLogging: false, enableAccessLogging: false },
+    observed,
+    counts: countMember(id, rs, observed),
+    stale: isStale(rs),
+    removed: true,
+  };
+}
+
+/**
  * The chain each model whose entry left spec (with a ReplicaSet, or a status record from the last
- * pass) belongs to, by index into `groups`: it is
- * related to its ancestors (its lineage, and the links status records give) and to every model that
- * has it among its ancestors; it belongs to the chain of the first related model still in spec, or of
+ * pass) belongs to, by index into `groups`: it is related to its ancestors (its lineage, the links
+ * status records give, the previous model a spec entry names) and to every model that has it among
+ * its ancestors; it belongs to the chain of the first related model still in spec, or of
  * a related ReplicaSet that belongs to one (so m1 <- m2 <- m3 with m1 and m2 removed still ties m1 to
  * m3 through m2). One whose relations reach no model in spec is absent: its whole chain left spec,
  * which is an undeploy.

@@ -306,9 +306,7 @@ function findDeletions(ctx: PlanContext): ReplicaSetSnapshot[] {
   const drained = ctx.chains.flatMap((chain) => {
     const left = chain.members.filter((m) => m.removed && m.replicaSet !== undefined);
     const done = left.every((m) => !m.stale && m.counts.replicas === 0 && m.observed.replicas === 0);
-    return done
-      ? left.flatMap((m) => (m.replicaSet === undefined || m.replicaSet.deleting ? [] : [m.replicaSet]))
-      : [];
+    return done ? left.flatMap((m) => (m.replicaSet?.deleting === false ? [m.replicaSet] : [])) : [];
   });
   return [...ctx.removed.filter((rs) => !rs.deleting), ...drained];
 }
