@@ -186,12 +186,11 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   );
   const status: EndpointStatus = {
     observedGeneration: snapshot.endpoint.generation,
-    conditions: decideConditions(
-      summaries,
+    conditions: decideConditions(summaries, {
       failed,
-      unserved.flatMap((u) => (u.degradedAt <= ctx.now ? [u.message] : [])),
-      routes.conflicts,
-    ).map((d) =>
+      unserved: unserved.flatMap((u) => (u.degradedAt <= ctx.now ? [u.message] : [])),
+      routeConflicts: routes.conflicts,
+    }).map((d) =>
       buildCondition(d, snapshot.status?.conditions, snapshot.endpoint.generation, ctx.now, format),
     ),
     trafficSplit,

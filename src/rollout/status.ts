@@ -148,10 +148,16 @@ export interface FailedMember {
  */
 export function decideConditions(
   chains: readonly ChainSummary[],
-  failed: readonly FailedMember[],
-  unserved: readonly string[] = [],
-  routeConflicts: readonly string[] = [],
+  degradation: {
+    /** FAILED entries in spec. */
+    readonly failed: readonly FailedMember[];
+    /** Chains with a share that serve nothing, past their grace: one message each. */
+    readonly unserved?: readonly string[];
+    /** Chains with a share on another route than the largest share's: one message each. */
+    readonly routeConflicts?: readonly string[];
+  },
 ): readonly ConditionDecision[] {
+  const { failed, unserved = [], routeConflicts = [] } = degradation;
   const messages = (phases: readonly ChainPhase[]): string =>
     chains
       .filter((c) => phases.includes(c.phase))
