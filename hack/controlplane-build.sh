@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds, or reuses, the binaries of the local control plane: kube-apiserver,
-# kube-controller-manager, kube-scheduler and kubectl (Kubernetes), etcd, kwok and helm.
+# kube-controller-manager, kube-scheduler and kubectl (Kubernetes), etcd, kwok, helm, and Traefik
+# (the Gateway API implementation of the local data plane) with the Gateway API CRDs of the release
+# Traefik is built against.
 #
 # Each tool has a wrapper Go module under hack/tools/<tool>/ that pins its version (go.mod) and
 # its whole dependency graph (go.sum). Binaries go to a versioned cache outside the repository:
@@ -80,6 +82,7 @@ done
 etcd=$(version_of etcd go.etcd.io/etcd/server/v3)
 kwok=$(version_of kwok sigs.k8s.io/kwok)
 helm=$(version_of helm helm.sh/helm/v3)
+traefik=$(version_of traefik github.com/traefik/traefik/v3)
 
 if [ "${1:-}" = "--print-dir" ]; then
   echo "$cache/bin"
@@ -94,4 +97,21 @@ build kubernetes k8s.io/kubernetes "$k8s" "$k8s_ld" \
   kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
   kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler \
   kubectl=k8s.io/kubernetes/cmd/kubectl
+build traefik github.com/traefik/traefik/v3 "$traefik" "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$traefik" \
+  traefik=github.com/traefik/traefik/v3/cmd/traefik
+
+# The Gateway API CRDs (standard channel) of the gateway-api module Traefik is built against: the
+# module zip carries them under config/crd/standard.
+gwapi=$(cd "$root/hack/tools/traefik" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
+gwdest="$cache/bin/gateway-api-$gwapi"
+if [ -f "$gwdest/crds/gateway.networking.k8s.io_httproutes.yaml" ]; then
+  say "gateway-api $gwapi CRDs: cached in $gwdest"
+else
+  gwdir=$(cd "$root/hack/tools/traefik" && go mod download -json sigs.k8s.io/gateway-api | awk -F'"' '$2 == "Dir" { print $4 }')
+  [ -d "$gwdir/config/crd/standard" ] || die "gateway-api $gwapi: no config/crd/standard in the downloaded module ($gwdir)"
+  tmp=$(mktemp -d "$cache/bin/.build-gateway-api.XXXXXX")
+  mkdir -p "$tmp/crds" && cp "$gwdir"/config/crd/standard/*.yaml "$tmp/crds/" && chmod 644 "$tmp"/crds/*.yaml
+  rm -rf "$gwdest" && mv "$tmp" "$gwdest"
+  say "gateway-api $gwapi CRDs: copied to $gwdest"
+fi
 say "all binaries ready under $cache/bin"

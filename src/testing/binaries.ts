@@ -18,6 +18,10 @@ export interface Binaries {
   readonly kubectl: string;
   readonly kwok: string;
   readonly helm: string;
+  /** Traefik, the Gateway API implementation of the local data plane. */
+  readonly traefik: string;
+  /** Folder of the Gateway API CRDs (standard channel) of the release Traefik is built against. */
+  readonly gatewayApiCrds: string;
   /** The pinned Kubernetes release, e.g. "v1.37.2". */
   readonly kubernetesVersion: string;
 }
@@ -55,6 +59,8 @@ export function findBinaries(env: NodeJS.ProcessEnv = process.env, root = REPO_R
   const etcd = pinnedVersion("etcd", "go.etcd.io/etcd/server/v3", root);
   const kwok = pinnedVersion("kwok", "sigs.k8s.io/kwok", root);
   const helm = pinnedVersion("helm", "helm.sh/helm/v3", root);
+  const traefik = pinnedVersion("traefik", "github.com/traefik/traefik/v3", root);
+  const gatewayApi = pinnedVersion("traefik", "sigs.k8s.io/gateway-api", root);
   const paths: Binaries = {
     etcd: join(bin, `etcd-${etcd}`, "etcd"),
     kubeApiserver: join(bin, `kubernetes-${k8s}`, "kube-apiserver"),
@@ -63,6 +69,8 @@ export function findBinaries(env: NodeJS.ProcessEnv = process.env, root = REPO_R
     kubectl: join(bin, `kubernetes-${k8s}`, "kubectl"),
     kwok: join(bin, `kwok-${kwok}`, "kwok"),
     helm: join(bin, `helm-${helm}`, "helm"),
+    traefik: join(bin, `traefik-${traefik}`, "traefik"),
+    gatewayApiCrds: join(bin, `gateway-api-${gatewayApi}`, "crds"),
     kubernetesVersion: k8s,
   };
   const files = [
@@ -73,6 +81,8 @@ export function findBinaries(env: NodeJS.ProcessEnv = process.env, root = REPO_R
     paths.kubectl,
     paths.kwok,
     paths.helm,
+    paths.traefik,
+    paths.gatewayApiCrds,
   ];
   const missing = files.filter((path) => !existsSync(path));
   if (missing.length > 0) {
