@@ -25,6 +25,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
 
 import { findBinaries, type Binaries } from "./binaries.ts";
+import { startGateway, type Gateway } from "./gateway.ts";
 import { kwokStages } from "./kwok-stages.ts";
 import { clientCert, createPki, type ClientCert, type Pki } from "./pki.ts";
 import { Supervised, tailFile, type ProcessSpec } from "./process.ts";
@@ -48,6 +49,8 @@ export interface ControlPlaneOptions {
   readonly keepDir?: boolean;
   /** Extra kube-apiserver flags, e.g. ["--max-requests-inflight=1000"]. */
   readonly apiserverArgs?: readonly string[];
+  /** Also start a Gateway API data plane (Traefik, see gateway.ts); `cp.gateway` then holds it. */
+  readonly gateway?: boolean;
 }
 
 export class ControlPlaneError extends Error {
@@ -179,6 +182,7 @@ export class ControlPlane {
   readonly #specs = new Map<Component, ProcessSpec>();
   readonly #procs = new Map<Component, Supervised>();
   readonly #admin: ClientCert;
+  #gateway: Gateway | undefined;
   #stopped = false;
 
   private constructor(init: {
@@ -232,6 +236,13 @@ export class ControlPlane {
       for (const name of ["kube-controller-manager", "kube-scheduler", "kwok"] as const)
         cp.#startProcess(name);
       await cp.#createNodes(options.nodes ?? 3);
+      if (options.gateway === true)
+        cp.#gateway = await startGateway({
+          kubeconfig: cp.kubeconfigPath,
+          binaries,
+          dir: join(dir, "logs"),
+          log,
+        });
       log(
         `control plane ${binaries.kubernetesVersion} ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
       );
@@ -521,6 +532,11 @@ export class ControlPlane {
     return path;
   }
 
+  /** The Gateway API data plane, when started with `gateway: true`. */
+  get gateway(): Gateway | undefined {
+    return this.#gateway;
+  }
+
   /** Each component's pid and whether it runs. */
   status(): ComponentStatus[] {
     return COMPONENTS.map((name) => {
@@ -536,7 +552,8 @@ export class ControlPlane {
 
   /** The pids of every process this control plane ever started (for leak checks). */
   pids(): number[] {
-    return [...this.#procs.values()].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+    const pids = [...this.#procs.values()].map((p) => p.pid);
+    return [...pids, this.#gateway?.pid].filter((pid) => pid !== undefined);
   }
 
   /** The last lines of a component's log, for error messages. */
@@ -551,6 +568,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    await this.#gateway?.stop();
     for (const name of [...COMPONENTS].reverse()) {
       await this.#procs.get(name)?.stop(name === "etcd" ? 10_000 : 5_000);
     }

@@ -36,6 +36,9 @@ interface SandboxState {
   readonly server: string;
   readonly kubernetesVersion: string;
   readonly kubectl: string;
+  /** The Gateway API data plane's HTTP listener (Traefik), and the Gateway routes attach to. */
+  readonly gatewayUrl: string | undefined;
+  readonly gatewayParentRef: string | undefined;
   readonly pids: readonly number[];
   readonly startedAt: string;
 }
@@ -73,6 +76,8 @@ function printAccess(state: SandboxState): void {
   );
   console.log(`  kubectl: ${state.kubectl}`);
   console.log(`  try:     ${state.kubectl} --kubeconfig ${rel} get nodes`);
+  if (state.gatewayUrl !== undefined)
+    console.log(`  gateway: ${state.gatewayUrl} (HTTPRoute parentRef ${state.gatewayParentRef ?? "?"})`);
   console.log(`export KUBECONFIG=${state.kubeconfig}`);
 }
 
@@ -128,6 +133,7 @@ async function serve(): Promise<void> {
   const cp = await ControlPlane.start({
     dir,
     nodes: nodeCount(),
+    gateway: true,
     log: (line) => {
       console.log(`[sandbox] ${line}`);
     },
@@ -153,6 +159,8 @@ async function serve(): Promise<void> {
     server: cp.server,
     kubernetesVersion: cp.binaries.kubernetesVersion,
     kubectl: cp.binaries.kubectl,
+    gatewayUrl: cp.gateway?.url,
+    gatewayParentRef: cp.gateway && `${cp.gateway.parentRef.namespace}/${cp.gateway.parentRef.name}`,
     pids: cp.pids(),
     startedAt: new Date().toISOString(),
   };

@@ -14,6 +14,11 @@ export function controlPlane(): ProvidedControlPlane {
   return inject("controlPlane");
 }
 
+/** The suite's Gateway API data plane: `url` serves the HTTPRoutes whose parentRefs name `parentRef`. */
+export function gateway(): ProvidedControlPlane["gateway"] {
+  return controlPlane().gateway;
+}
+
 /** Fault injection and restricted identities for the suite's control plane. */
 export function controlPlaneClient(): ControlPlaneClient {
   return new ControlPlaneClient(controlPlane().controlUrl);

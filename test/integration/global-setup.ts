@@ -9,6 +9,7 @@ import type { TestProject } from "vitest/node";
 
 import { ControlPlane } from "../../src/testing/controlplane.ts";
 import { serveControlApi } from "../../src/testing/control-server.ts";
+import type { GatewayParentRef } from "../../src/testing/gateway.ts";
 import { isAlive } from "../../src/testing/process.ts";
 
 export interface ProvidedControlPlane {
@@ -16,6 +17,8 @@ export interface ProvidedControlPlane {
   readonly controlUrl: string;
   readonly kubectl: string;
   readonly dir: string;
+  /** The Gateway API data plane (Traefik): its HTTP listener and the Gateway routes attach to. */
+  readonly gateway: { readonly url: string; readonly parentRef: GatewayParentRef };
 }
 
 declare module "vitest" {
@@ -27,17 +30,24 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cp = await ControlPlane.start({
     nodes: 3,
+    gateway: true,
     keepDir: process.env["MEO_KEEP_CONTROLPLANE"] === "1",
     log: (line) => {
       console.log(`[controlplane] ${line}`);
     },
   });
   const control = await serveControlApi(cp, () => cp.stop());
+  const gateway = cp.gateway;
+  if (!gateway) {
+    await cp.stop();
+    throw new Error("the control plane was started without its gateway");
+  }
   project.provide("controlPlane", {
     kubeconfig: cp.kubeconfigPath,
     controlUrl: control.url,
     kubectl: cp.binaries.kubectl,
     dir: cp.dir,
+    gateway: { url: gateway.url, parentRef: gateway.parentRef },
   });
   return async () => {
     const pids = cp.pids();
