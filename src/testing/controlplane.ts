@@ -14,7 +14,7 @@
  *     await cp.stop();
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { request as httpRequest, type IncomingMessage } from "node:http";
@@ -24,10 +24,21 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
 
+import { KubeConfig } from "@kubernetes/client-node";
+
+import { KubeClient, type Logger } from "../kube/index.ts";
 import { findBinaries, type Binaries } from "./binaries.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
 import { kwokStages } from "./kwok-stages.ts";
+import {
+  checkLoopbackAccess,
+  cidrRange,
+  numberToIpv4,
+  reserveCidr,
+  type CidrReservation,
+} from "./loopback.ts";
 import { clientCert, createPki, type ClientCert, type Pki } from "./pki.ts";
+import { ProcessKubelet, type PodProcessInfo } from "./process-kubelet.ts";
 import { Supervised, tailFile, type ProcessSpec } from "./process.ts";
 
 const runFile = promisify(execFile);
@@ -51,6 +62,25 @@ export interface ControlPlaneOptions {
   readonly apiserverArgs?: readonly string[];
   /** Also start a Gateway API data plane (Traefik, see gateway.ts); `cp.gateway` then holds it. */
   readonly gateway?: boolean;
+  /**
+   * Run model-server pods as real processes on their pod IP (the process kubelet,
+   * process-kubelet.ts; needs CAP_NET_ADMIN and iproute2). Other pods stay simulated by kwok.
+   * Default false.
+   */
+  readonly processes?: boolean;
+}
+
+/** kwok's pod CIDR when no pod runs: its addresses are never used on this machine. */
+const SIMULATED_POD_CIDR = "10.244.0.0/16";
+
+/** JSON lines appended to `file`. */
+function fileLogger(file: string): Logger {
+  const write =
+    (level: string) =>
+    (fields: Record<string, unknown>, msg: string): void => {
+      appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+    };
+  return { debug: () => undefined, info: write("info"), warn: write("warn"), error: write("error") };
 }
 
 export class ControlPlaneError extends Error {
@@ -184,6 +214,8 @@ export class ControlPlane {
   readonly #admin: ClientCert;
   #gateway: Gateway | undefined;
   #stopped = false;
+  #reservation: CidrReservation | undefined;
+  #kubelet: ProcessKubelet | undefined;
 
   private constructor(init: {
     dir: string;
@@ -213,6 +245,8 @@ export class ControlPlane {
     const started = Date.now();
     const log = options.log ?? ((): void => undefined);
     const binaries = options.binaries ?? findBinaries();
+    // Before anything: a harness that may not add pod IPs to lo fails here, saying why.
+    const reservation = options.processes === true ? await reservePodCidr() : undefined;
     const ownsDir = options.dir === undefined;
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), "meo-controlplane-"));
     for (const sub of ["pki", "logs", "etcd", "kwok-home"]) mkdirSync(join(dir, sub), { recursive: true });
@@ -221,6 +255,7 @@ export class ControlPlane {
     const ports = { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort() };
     const removeDirOnStop = ownsDir && options.keepDir !== true;
     const cp = new ControlPlane({ dir, removeDirOnStop, binaries, pki, admin, ports, log });
+    cp.#reservation = reservation;
     try {
       await cp.#writeAdminKubeconfig();
       cp.#defineSpecs(options);
@@ -231,11 +266,13 @@ export class ControlPlane {
         kwokStages({
           readyDelayMs: options.readyDelayMs ?? 300,
           readyJitterMs: options.readyJitterMs ?? 400,
+          processImages: reservation !== undefined,
         }),
       );
       for (const name of ["kube-controller-manager", "kube-scheduler", "kwok"] as const)
         cp.#startProcess(name);
       await cp.#createNodes(options.nodes ?? 3);
+      if (reservation !== undefined) await cp.#startKubelet();
       if (options.gateway === true)
         cp.#gateway = await startGateway({
           kubeconfig: cp.kubeconfigPath,
@@ -357,9 +394,35 @@ export class ControlPlane {
         `--kubeconfig=${this.kubeconfigPath}`,
         `--config=${join(this.dir, "kwok.yaml")}`,
         "--manage-all-nodes=true",
-        "--cidr=10.244.0.0/16",
+        `--cidr=${this.podCidr}`,
       ],
     });
+  }
+
+  /** The CIDR kwok hands pod IPs out of (reserved for this control plane when pods run). */
+  get podCidr(): string {
+    return this.#reservation?.cidr ?? SIMULATED_POD_CIDR;
+  }
+
+  async #startKubelet(): Promise<void> {
+    const logDir = join(this.dir, "logs", "pods");
+    mkdirSync(logDir, { recursive: true });
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(this.kubeconfigPath);
+    this.#kubelet = await ProcessKubelet.start({
+      pods: KubeClient.fromKubeConfig(kubeConfig, { timeoutMs: 10_000 }).pods,
+      logDir,
+      logger: fileLogger(join(this.dir, "logs", "process-kubelet.log")),
+    });
+    this.#log(`process kubelet on: model-server pods run on ${this.podCidr}`);
+  }
+
+  /**
+   * The model-server pods running as processes (empty when `processes` is off): pod, IP, pid, log
+   * file, restarts, readiness.
+   */
+  processes(): PodProcessInfo[] {
+    return this.#kubelet?.processes() ?? [];
   }
 
   #startProcess(name: Component): Supervised {
@@ -553,7 +616,7 @@ export class ControlPlane {
   /** The pids of every process this control plane ever started (for leak checks). */
   pids(): number[] {
     const pids = [...this.#procs.values()].map((p) => p.pid);
-    return [...pids, this.#gateway?.pid].filter((pid) => pid !== undefined);
+    return [...pids, this.#gateway?.pid, ...(this.#kubelet?.pids() ?? [])].filter((pid) => pid !== undefined);
   }
 
   /** The last lines of a component's log, for error messages. */
@@ -568,6 +631,9 @@ export class ControlPlane {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Pod processes first (SIGKILL, their addresses off lo), while the API server still answers.
+    await this.#kubelet?.stop();
+    await this.#reservation?.release();
     await this.#gateway?.stop();
     for (const name of [...COMPONENTS].reverse()) {
       await this.#procs.get(name)?.stop(name === "etcd" ? 10_000 : 5_000);
@@ -575,6 +641,21 @@ export class ControlPlane {
     if (this.#removeDirOnStop) {
       rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+}
+
+/**
+ * Reserves this control plane's pod CIDR and proves the harness may add addresses to lo (adds and
+ * removes one of the CIDR). Throws a LoopbackPermissionError naming the fix when it may not.
+ */
+async function reservePodCidr(): Promise<CidrReservation> {
+  const reservation = await reserveCidr();
+  try {
+    await checkLoopbackAccess(numberToIpv4(cidrRange(reservation.cidr).last - 1));
+    return reservation;
+  } catch (err) {
+    await reservation.release().catch(() => undefined);
+    throw err;
   }
 }
 

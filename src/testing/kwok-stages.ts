@@ -15,6 +15,11 @@
  *   is an `unready` one). So a test can flip readiness at a moment it chooses.
  * - pod-delete: a pod being deleted goes away at once (there is no container to stop).
  *
+ * With `processImages` (the process kubelet is on), a pod whose first image is a model server
+ * (`isModelServerImage`) is left out of every stage above except one, pod-process-start: it becomes
+ * Running with a pod IP, its container waiting and not Ready. The process kubelet
+ * (process-kubelet.ts) runs it, writes its readiness and deletes it.
+ *
  * Each stage's selector excludes the state it writes, so no stage loops.
  */
 
@@ -25,11 +30,15 @@ export const SIM_READY_DELAY_ANNOTATION = "sim.modelendpoint.io/ready-delay";
 /** An image whose reference contains this word runs but never becomes Ready. */
 export const UNREADY_IMAGE_MARKER = "unready";
 
+import { MODEL_SERVER_IMAGE_JQ } from "./process-kubelet.ts";
+
 export interface StageOptions {
   /** How long a scheduled pod takes to become Ready. */
   readonly readyDelayMs: number;
   /** Up to this much more, at random, per pod. */
   readonly readyJitterMs: number;
+  /** Leave model-server pods to the process kubelet (default false: every pod is simulated). */
+  readonly processImages?: boolean;
 }
 
 const IMAGE_IS_UNREADY = `.spec.containers.[] | select(.image | contains("${UNREADY_IMAGE_MARKER}")) | .name`;
@@ -41,7 +50,7 @@ const READY_STATUS = `.status.conditions.[] | select( .type == "Ready" ) | .stat
  * phase Running; a flip of a running pod writes only readiness (allocating IPs again would add a
  * second IP of the same family, which the API server refuses).
  */
-function podStatusTemplate(ready: boolean, start: boolean): string {
+function podStatusTemplate(ready: boolean, start: boolean, waiting = false): string {
   const status = ready ? "True" : "False";
   const notReadyFields = ready
     ? ""
@@ -68,13 +77,18 @@ function podStatusTemplate(ready: boolean, start: boolean): string {
       - image: {{ .image | Quote }}
         name: {{ .name | Quote }}
         ready: ${ready ? "true" : "false"}
-        started: true
+        started: ${waiting ? "false" : "true"}
         restartCount: 0
-        state:
-          running:
-            startedAt: {{ $now | Quote }}
+        state:${waiting ? containerCreating : running}
       {{ end }}${start ? startFields : ""}`;
 }
+
+const running = `
+          running:
+            startedAt: {{ $now | Quote }}`;
+const containerCreating = `
+          waiting:
+            reason: ContainerCreating`;
 
 const startFields = `
       {{ $hostIPs := NodeIPsWith .spec.nodeName }}
@@ -141,10 +155,17 @@ const LABEL_UNREADY_TRUE = `
       operator: 'In'
       values: ['true']`;
 
+const MODEL_SERVER = (operator: "In" | "NotIn"): string => `
+    - key: '${MODEL_SERVER_IMAGE_JQ}'
+      operator: '${operator}'
+      values: ['true']`;
+
 /** The whole multi-document kwok configuration: node and pod stages. */
 export function kwokStages(options: StageOptions): string {
   const template = (ready: boolean, start = true): string => `
     statusTemplate: |${podStatusTemplate(ready, start)}`;
+  // Every simulated stage leaves model-server pods alone when the process kubelet runs them.
+  const simulated = options.processImages === true ? MODEL_SERVER("NotIn") : "";
   const readyDelay = `
   delay:
     durationMilliseconds: ${Math.max(0, Math.round(options.readyDelayMs))}
@@ -159,7 +180,7 @@ export function kwokStages(options: StageOptions): string {
     NODE_INITIALIZE,
     podStage(
       "pod-ready",
-      NOT_DELETING + SCHEDULED + phaseIs("Pending") + IMAGE_OK + LABEL_NOT_UNREADY,
+      NOT_DELETING + SCHEDULED + phaseIs("Pending") + IMAGE_OK + LABEL_NOT_UNREADY + simulated,
       template(true),
       readyDelay,
     ),
@@ -169,6 +190,7 @@ export function kwokStages(options: StageOptions): string {
       NOT_DELETING +
         SCHEDULED +
         phaseIs("Pending") +
+        simulated +
         `
     - key: '${IMAGE_IS_UNREADY}'
       operator: 'Exists'`,
@@ -176,28 +198,37 @@ export function kwokStages(options: StageOptions): string {
     ),
     podStage(
       "pod-unready-label",
-      NOT_DELETING + SCHEDULED + phaseIs("Pending") + LABEL_UNREADY_TRUE,
+      NOT_DELETING + SCHEDULED + phaseIs("Pending") + LABEL_UNREADY_TRUE + simulated,
       template(false),
     ),
     podStage(
       "pod-flip-unready",
-      NOT_DELETING + phaseIs("Running") + READY_TRUE + LABEL_UNREADY_TRUE,
+      NOT_DELETING + phaseIs("Running") + READY_TRUE + LABEL_UNREADY_TRUE + simulated,
       template(false, false),
     ),
     podStage(
       "pod-flip-ready",
-      NOT_DELETING + phaseIs("Running") + READY_NOT_TRUE + IMAGE_OK + LABEL_NOT_UNREADY,
+      NOT_DELETING + phaseIs("Running") + READY_NOT_TRUE + IMAGE_OK + LABEL_NOT_UNREADY + simulated,
       template(true, false),
     ),
     podStage(
       "pod-delete",
       `
     - key: '.metadata.deletionTimestamp'
-      operator: 'Exists'`,
+      operator: 'Exists'` + simulated,
       `
     delete: true`,
     ),
   ];
+  if (options.processImages === true)
+    stages.push(
+      podStage(
+        "pod-process-start",
+        NOT_DELETING + SCHEDULED + phaseIs("Pending") + MODEL_SERVER("In"),
+        `
+    statusTemplate: |${podStatusTemplate(false, true, true)}`,
+      ),
+    );
   return stages.join("---\n");
 }
 
