@@ -14,6 +14,8 @@
  *   --log-level LEVEL            MEO_LOG_LEVEL                info
  *   --log-format json|pretty     MEO_LOG_FORMAT               pretty on a terminal, else json
  *   --identity ID                POD_NAME                     <hostname>-<random>
+ *   --gateway NS/NAME            MEO_GATEWAY                  "" = endpoints without spec.gateway get no route
+ *   --location NAME              MEO_LOCATION                 us-central1 (in the Vertex-style predict path)
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -54,6 +56,19 @@ export const ConfigSchema = z.object({
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
   logFormat: z.enum(["json", "pretty"]),
   identity: z.string().min(1).max(128),
+  gateway: z
+    .string()
+    .transform((s) => s.trim())
+    .refine(
+      (s) => s === "" || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s),
+      'must be "namespace/name" of a Gateway, e.g. "gateway-system/model-gateway", or empty',
+    )
+    .transform((s) => {
+      if (s === "") return undefined;
+      const [namespace = "", name = ""] = s.split("/");
+      return { namespace, name };
+    }),
+  location: z.string().regex(DNS_LABEL, "must be a DNS label, e.g. us-central1"),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -77,6 +92,8 @@ const FLAGS = {
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   identity: { type: "string" },
+  gateway: { type: "string" },
+  location: { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -98,6 +115,8 @@ Flags (each also settable through the environment variable shown):
   --log-level LEVEL              MEO_LOG_LEVEL              trace|debug|info|warn|error (default info)
   --log-format json|pretty       MEO_LOG_FORMAT             (default: pretty on a terminal, else json)
   --identity ID                  POD_NAME                   leader-election identity (default host-random)
+  --gateway NS/NAME              MEO_GATEWAY                Gateway for endpoints without spec.gateway (default: none)
+  --location NAME                MEO_LOCATION               location in the Vertex-style predict path (default us-central1)
 `;
 
 /**
@@ -136,6 +155,8 @@ export function loadConfig(
     logLevel: pick("log-level", "MEO_LOG_LEVEL", "info"),
     logFormat: pick("log-format", "MEO_LOG_FORMAT", isTty ? "pretty" : "json"),
     identity: pick("identity", "POD_NAME", `${hostname()}-${randomBytes(3).toString("hex")}`),
+    gateway: pick("gateway", "MEO_GATEWAY", ""),
+    location: pick("location", "MEO_LOCATION", "us-central1"),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -6,6 +6,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino, type Logger as PinoLogger } from "pino";
 
+import { servesHttpRoutes } from "./controller/dataplane.ts";
 import { ConfigError, loadConfig, USAGE, type Config } from "./config.ts";
 import { Operator } from "./controller/operator.ts";
 import { KubeClient } from "./kube/client.ts";
@@ -50,8 +51,18 @@ async function main(): Promise<number> {
   const kc = kubeConfig(config);
   const metrics = new Metrics();
   const client = KubeClient.fromKubeConfig(kc, { userAgent: `model-endpoint-operator/${VERSION}` });
+  // Asked once: a cluster that gains Gateway API later needs a restart of the operator (documented).
+  const gatewayApi = await servesHttpRoutes(client.transport).catch((err: unknown) => {
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      "could not ask whether the cluster serves Gateway API; endpoints get no HTTPRoute until the operator restarts",
+    );
+    return false;
+  });
   const operator = new Operator({
     client,
+    gatewayApi,
+    dataPlane: { defaultGateway: config.gateway, location: config.location },
     logger,
     metrics,
     namespaces: config.namespaces,
@@ -84,6 +95,9 @@ async function main(): Promise<number> {
       leaderElection: config.leaderElect,
       identity: config.identity,
       metricsPort: server.port,
+      gatewayApi,
+      defaultGateway:
+        config.gateway === undefined ? "none" : `${config.gateway.namespace}/${config.gateway.name}`,
     },
     "starting",
   );

@@ -719,6 +719,47 @@ const TrafficSplitSchema = boundedRecord(z.int32().min(0).max(100), MAX_DEPLOYED
   "x-kubernetes-map-type": "atomic",
 });
 
+export const ParentRefSchema = z
+  .object({
+    name: z.string().min(1).max(253).regex(new RegExp(DNS_SUBDOMAIN)).describe("Name of the Gateway."),
+    namespace: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(new RegExp(DNS_LABEL))
+      .optional()
+      .describe("Namespace of the Gateway; default: the endpoint's namespace."),
+    sectionName: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(new RegExp(DNS_SUBDOMAIN))
+      .optional()
+      .describe("Listener of the Gateway to attach to; default: every listener that allows the route."),
+  })
+  .describe("A Gateway (gateway.networking.k8s.io) the endpoint's HTTPRoute attaches to.");
+
+const HOSTNAME = "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+export const GatewaySchema = z
+  .object({
+    parentRefs: z
+      .array(ParentRefSchema)
+      .min(1)
+      .max(8)
+      .describe("The Gateways that serve the endpoint's predictions."),
+    hostnames: z
+      .array(z.string().min(1).max(253).regex(new RegExp(HOSTNAME)))
+      .max(16)
+      .optional()
+      .describe("Host names the route answers for; default: every host name of the Gateway."),
+  })
+  .describe(
+    "Serve predictions through Gateway API: the operator owns an HTTPRoute named like the endpoint, with " +
+      "the endpoint's predict paths, weighted backends (one per deployed model, weights = status.trafficSplit) " +
+      "and a rewrite to the models' predictRoute. Default: the operator's --gateway, if set; else no route.",
+  );
+
 const SpecBase = z.object({
   displayName: z.string().max(128).optional().describe("Human-readable name of the endpoint."),
   trafficSplit: TrafficSplitSchema.default({}).describe(
@@ -728,6 +769,7 @@ const SpecBase = z.object({
   deployedModels: DeployedModelsSchema.default([]).describe(
     "The deployed models (revisions), keyed by id. Removing an entry undeploys it.",
   ),
+  gateway: GatewaySchema.optional(),
 });
 type SpecBase = z.output<typeof SpecBase>;
 
@@ -768,6 +810,8 @@ export type ResourceRequirements = z.output<typeof ResourceRequirementsSchema>;
 export type DedicatedResources = z.output<typeof DedicatedResourcesSchema>;
 export type MachineSpec = z.output<typeof MachineSpecSchema>;
 export type RolloutOptions = z.output<typeof RolloutOptionsSchema>;
+export type Gateway = z.output<typeof GatewaySchema>;
+export type ParentRef = z.output<typeof ParentRefSchema>;
 
 /** Every rule table of the spec, by schema node, for validateUpdate, the docs and the tests. */
 export const SPEC_RULES = {

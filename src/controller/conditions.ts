@@ -19,6 +19,13 @@ export const INVALID_SPEC = "InvalidSpec";
 export const SERVICE_CONFLICT = "ServiceConflict";
 
 /**
+ * Degraded while the endpoint's HTTPRoute or a PodDisruptionBudget cannot be made: the cluster
+ * does not serve the Gateway API, or someone else's object holds the name. Replicas and the status
+ * go on; only what the object adds (routing through the gateway, drain protection) is missing.
+ */
+export const DATA_PLANE_UNAVAILABLE = "DataPlaneUnavailable";
+
+/**
  * Ready=False while the API server forbids a write the endpoint needs (RBAC): the operator's
  * identity lacks a permission of docs/operator.md "Permissions".
  */
@@ -67,13 +74,14 @@ export function withServiceConflicts(
   servesNothing: boolean,
   recorded: readonly RecordedCondition[],
   nowMs: number,
+  reason: string = SERVICE_CONFLICT,
 ): WrittenStatus {
   if (conflicts.length === 0) return status;
   const message = conflicts.map((c) => c.message).join("; ");
   const override = (c: WrittenCondition, value: "True" | "False", text: string): WrittenCondition => ({
     ...c,
     status: value,
-    reason: SERVICE_CONFLICT,
+    reason,
     message: text,
     lastTransitionTime: transitionTime(recorded, c.type, value, nowMs),
   });

@@ -38,6 +38,19 @@ export const ANNOTATION_ACCESS_LOGGING = "serving.modelendpoint.io/access-loggin
 export const CONTAINER_NAME = "model-server";
 export const SERVICE_PORT = 80;
 
+/**
+ * Drain of a model pod being deleted: the container's preStop hook sleeps this long before the
+ * container gets SIGTERM, so the endpoints controller and every load balancer or gateway drop the
+ * pod while it still answers (its EndpointSlice entry turns not-ready the moment it is deleted).
+ */
+export const PRE_STOP_SLEEP_SECONDS = 5;
+
+/**
+ * Time a model pod has from deletion to SIGKILL, preStop included: long enough for in-flight
+ * predictions of large models (tens of seconds) to finish after SIGTERM.
+ */
+export const TERMINATION_GRACE_PERIOD_SECONDS = 60;
+
 /** The ModelEndpoint that owns an object: what its ownerReference and names are made from. */
 export interface OwnerEndpoint {
   readonly namespace: string;
@@ -193,6 +206,7 @@ export function buildReplicaSet(
         metadata: { labels: serving ? { ...labels, [LABEL_SERVING]: "true" } : labels, annotations },
         spec: {
           ...(dm.serviceAccount === undefined ? {} : { serviceAccountName: dm.serviceAccount }),
+          terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
           containers: [
             {
               name: CONTAINER_NAME,
@@ -209,6 +223,7 @@ export function buildReplicaSet(
                     },
                   }
                 : {}),
+              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
               readinessProbe: {
                 httpGet: { path: dm.healthRoute, port: port },
                 periodSeconds: 5,

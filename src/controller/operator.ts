@@ -6,7 +6,13 @@
  * Only the leader reconciles, and every write checks the lease first (GuardedWriter): the moment a
  * renew deadline passes, writing stops, even in the middle of a pass.
  */
-import { KubeClient, modelEndpoints, type ResourceClient } from "../kube/client.ts";
+import {
+  HTTPROUTES,
+  KubeClient,
+  modelEndpoints,
+  PODDISRUPTIONBUDGETS,
+  type ResourceClient,
+} from "../kube/client.ts";
 import { realClock, type Clock } from "../kube/clock.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { Informer, type InformerEvent } from "../kube/informer.ts";
@@ -20,6 +26,7 @@ import type { Metrics } from "../metrics.ts";
 import { plan } from "../rollout/index.ts";
 import { ENDPOINT_INDEX, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownership.ts";
 import { Reconciler } from "./reconciler.ts";
+import { DEFAULT_LOCATION, type DataPlaneSettings } from "./dataplane.ts";
 import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
 import { ApiWriter, GuardedWriter } from "./writer.ts";
 import { slimMeta, slimPod, slimReplicaSet } from "./cache.ts";
@@ -41,6 +48,10 @@ export interface OperatorOptions {
     readonly retryPeriodMs: number;
   };
   readonly clock?: Clock;
+  /** Gateway and location of the endpoints' HTTPRoutes (default: no default Gateway). */
+  readonly dataPlane?: DataPlaneSettings;
+  /** The cluster serves Gateway API HTTPRoutes (see `servesHttpRoutes`): watch and own them. */
+  readonly gatewayApi?: boolean;
   /** Informer tuning (tests shorten the stall watchdog). */
   readonly watchTimeoutSeconds?: number;
   readonly stallTimeoutMs?: number;
@@ -119,6 +130,17 @@ export class Operator {
     const replicaSets = make("replicasets", client.replicaSets, owned, slimReplicaSet, enqueueOwner);
     const pods = make("pods", client.pods, owned, slimPod, enqueueOwner);
     const services = make("services", client.services, owned, slimMeta, enqueueOwner);
+    const disruptionBudgets = make(
+      "poddisruptionbudgets",
+      client.resource(PODDISRUPTIONBUDGETS),
+      owned,
+      slimMeta,
+      enqueueOwner,
+    );
+    const httpRoutes =
+      options.gatewayApi === true
+        ? make("httproutes", client.resource(HTTPROUTES), owned, slimMeta, enqueueOwner)
+        : undefined;
 
     const leaderElection = options.leaderElection;
     this.#elector =
@@ -171,6 +193,9 @@ export class Operator {
       replicaSets,
       pods,
       services,
+      disruptionBudgets,
+      httpRoutes,
+      dataPlane: options.dataPlane ?? { location: DEFAULT_LOCATION },
       writer,
       events: {
         record: (regarding, input) => {
@@ -240,6 +265,7 @@ export class Operator {
     const { client, logger, namespaces, leaderElection } = this.#o;
     const needed = requiredPermissions({
       namespaces,
+      gatewayApi: this.#o.gatewayApi === true,
       ...(leaderElection === undefined
         ? {}
         : { lease: { namespace: leaderElection.namespace, name: leaderElection.name } }),

@@ -58,12 +58,29 @@ describe("requiredPermissions", () => {
       "watch services in namespace ml",
       "create services in namespace ml",
       "delete services in namespace ml",
+      "get poddisruptionbudgets.policy in namespace ml",
+      "list poddisruptionbudgets.policy in namespace ml",
+      "watch poddisruptionbudgets.policy in namespace ml",
+      "create poddisruptionbudgets.policy in namespace ml",
+      "patch poddisruptionbudgets.policy in namespace ml",
+      "delete poddisruptionbudgets.policy in namespace ml",
       "create events.events.k8s.io in namespace ml",
       "patch events.events.k8s.io in namespace ml",
       "create leases.coordination.k8s.io in namespace ops",
       "get leases.coordination.k8s.io named meo in namespace ops",
       "update leases.coordination.k8s.io named meo in namespace ops",
     ]);
+  });
+
+  it("asks for HTTPRoutes only where the cluster serves Gateway API", () => {
+    const without = requiredPermissions({ namespaces: ["ml"] }).map(describePermission);
+    const withRoutes = requiredPermissions({ namespaces: ["ml"], gatewayApi: true }).map(describePermission);
+    expect(without.filter((p) => p.includes("httproutes"))).toEqual([]);
+    expect(withRoutes.filter((p) => p.includes("httproutes"))).toEqual(
+      ["get", "list", "watch", "create", "patch", "delete"].map(
+        (verb) => `${verb} httproutes.gateway.networking.k8s.io in namespace ml`,
+      ),
+    );
   });
 
   it("asks cluster-wide when every namespace is watched, and checks a bounded number of namespaces", () => {

@@ -26,21 +26,33 @@ export interface PermissionOptions {
   readonly namespaces: readonly string[];
   /** The Lease of leader election, when it is on. */
   readonly lease?: { readonly namespace: string; readonly name: string };
+  /** The cluster serves Gateway API: HTTPRoutes are owned too. */
+  readonly gatewayApi?: boolean;
 }
 
 /** Watched namespaces checked at most: they are granted alike (one Role each, from one chart). */
 export const MAX_CHECKED_NAMESPACES = 10;
 
+type Grant = readonly [string, string, string | undefined, readonly string[]];
+const HTTPROUTE_GRANT: Grant = [
+  "gateway.networking.k8s.io",
+  "httproutes",
+  undefined,
+  ["get", "list", "watch", "create", "patch", "delete"],
+];
+
 /** What the operator needs, per watched namespace (or cluster-wide), and on its Lease. */
 export function requiredPermissions(options: PermissionOptions): Permission[] {
   const scopes: (string | undefined)[] =
     options.namespaces.length === 0 ? [undefined] : options.namespaces.slice(0, MAX_CHECKED_NAMESPACES);
-  const grants: readonly [string, string, string | undefined, readonly string[]][] = [
+  const grants: readonly Grant[] = [
     ["serving.modelendpoint.io", "modelendpoints", undefined, ["get", "list", "watch"]],
     ["serving.modelendpoint.io", "modelendpoints", "status", ["update"]],
     ["apps", "replicasets", undefined, ["get", "list", "watch", "create", "patch", "delete"]],
     ["", "pods", undefined, ["list", "watch", "patch"]],
     ["", "services", undefined, ["get", "list", "watch", "create", "delete"]],
+    ["policy", "poddisruptionbudgets", undefined, ["get", "list", "watch", "create", "patch", "delete"]],
+    ...(options.gatewayApi === true ? [HTTPROUTE_GRANT] : []),
     ["events.k8s.io", "events", undefined, ["create", "patch"]],
   ];
   const needed: Permission[] = [];

@@ -14,7 +14,7 @@ import { plan } from "../rollout/index.ts";
 import { INVALID_SPEC, PERMISSION_DENIED, SERVICE_CONFLICT } from "./conditions.ts";
 import { ENDPOINT_INDEX, indexByEndpoint } from "./ownership.ts";
 import { PERMISSION_RECHECK_MS, Reconciler } from "./reconciler.ts";
-import type { Writer } from "./writer.ts";
+import type { OwnedType, Writer } from "./writer.ts";
 
 type Write = readonly [string, ...unknown[]];
 
@@ -48,6 +48,15 @@ class RecordingWriter implements Writer {
     this.writes.push(["deleteService", name]);
     return Promise.resolve();
   }
+  readonly owned: [OwnedType, KubeObject][] = [];
+  putOwned(type: OwnedType, obj: KubeObject): Promise<void> {
+    this.owned.push([type, obj]);
+    return Promise.resolve();
+  }
+  deleteOwned(type: OwnedType, _ns: string, name: string): Promise<void> {
+    this.owned.push([type, { metadata: { name } }]);
+    return Promise.resolve();
+  }
   replaceStatus(endpoint: KubeObject): Promise<void> {
     this.writes.push(["replaceStatus", (endpoint as { status?: unknown }).status]);
     return Promise.resolve();
@@ -79,7 +88,7 @@ function endpoint(overrides: Record<string, unknown> = {}): KubeObject {
   } as KubeObject;
 }
 
-function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined) {
+function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined, gatewayApi = true) {
   const endpoints = new Store<KubeObject>();
   endpoints.put(obj);
   const indexers = { [ENDPOINT_INDEX]: indexByEndpoint };
@@ -95,6 +104,9 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
     replicaSets,
     pods,
     services,
+    disruptionBudgets: new Store<KubeObject>(indexers),
+    httpRoutes: gatewayApi ? new Store<KubeObject>(indexers) : undefined,
+    dataPlane: { location: "us-central1" },
     writer,
     events: { record: (_o, e) => events.push(e) },
     metrics,
@@ -157,6 +169,40 @@ function putOwned(t: ReturnType<typeof setup>, status: NonNullable<ReplicaSet["s
 }
 
 describe("Reconciler", () => {
+  it("owns a PodDisruptionBudget per chain, and an HTTPRoute only when the endpoint names a Gateway", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.owned.map(([type, o]) => `${type} ${o.metadata?.name ?? ""}`)).toEqual([
+      "poddisruptionbudgets fraud-m1",
+    ]);
+    const spec = (endpoint() as { spec: Record<string, unknown> }).spec;
+    const routed = setup(endpoint({ spec: { ...spec, gateway: { parentRefs: [{ name: "public" }] } } }));
+    await routed.reconciler.reconcile("ml/fraud");
+    expect(routed.writer.owned.map(([type, o]) => `${type} ${o.metadata?.name ?? ""}`)).toEqual([
+      "poddisruptionbudgets fraud-m1",
+      "httproutes fraud",
+    ]);
+  });
+
+  it("says DataPlaneUnavailable when the endpoint names a Gateway and the cluster has no Gateway API", async () => {
+    const spec = (endpoint() as { spec: Record<string, unknown> }).spec;
+    const t = setup(
+      endpoint({ spec: { ...spec, gateway: { parentRefs: [{ name: "public" }] } } }),
+      undefined,
+      false,
+    );
+    await t.reconciler.reconcile("ml/fraud");
+    const written = t.writer.writes.find((w) => w[0] === "replaceStatus")?.[1] as {
+      conditions: { type: string; status: string; reason: string; message: string }[];
+    };
+    const degraded = written.conditions.find((c) => c.type === "Degraded");
+    expect(degraded).toMatchObject({ status: "True", reason: "DataPlaneUnavailable" });
+    expect(degraded?.message).toContain("install the Gateway API CRDs");
+    expect(t.events.map((e) => e.reason)).toContain("DataPlaneUnavailable");
+    // The replicas go on all the same.
+    expect(t.writer.kinds()).toContain("createReplicaSet");
+  });
+
   it("deploys a first model: Services, the ReplicaSet, then one status write", async () => {
     const t = setup();
     await t.reconciler.reconcile("ml/fraud");

@@ -17,6 +17,7 @@
  * server are thrown to the work queue, which retries with backoff; a write the API server refuses
  * for good (a TerminalError) is handed to the engine on the next pass, which fails the rollout.
  */
+import { LABEL_DEPLOYED_MODEL } from "../api/constants.ts";
 import { jsonEqual } from "../api/json.ts";
 import { parseModelEndpoint, type ValidationIssue } from "../api/parse.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
@@ -32,6 +33,15 @@ import { summarize } from "../rollout/summary.ts";
 import type { ActionError, Instant, Plan, Snapshot } from "../rollout/types.ts";
 import { applyActions, cannotBeUndone } from "./actions.ts";
 import {
+  buildDisruptionBudgets,
+  buildHttpRoute,
+  findParentRefs,
+  syncDataPlane,
+  type DataPlaneSettings,
+  type DataPlaneWork,
+} from "./dataplane.ts";
+import {
+  DATA_PLANE_UNAVAILABLE,
   describeForbidden,
   describeInvalid,
   INVALID_SPEC,
@@ -74,6 +84,11 @@ export interface ReconcilerOptions {
   readonly pods: ReadonlyStore<Pod>;
   /** Indexed by ENDPOINT_INDEX. */
   readonly services: ReadonlyStore<Service>;
+  /** PodDisruptionBudgets, indexed by ENDPOINT_INDEX. */
+  readonly disruptionBudgets: ReadonlyStore<KubeObject>;
+  /** HTTPRoutes, indexed by ENDPOINT_INDEX; undefined when the cluster does not serve Gateway API. */
+  readonly httpRoutes: ReadonlyStore<KubeObject> | undefined;
+  readonly dataPlane: DataPlaneSettings;
   readonly writer: Writer;
   readonly events: EventSinkLike;
   readonly metrics: Metrics;
@@ -166,7 +181,10 @@ export class Reconciler {
     const ownedServices = this.#o.services
       .byIndex(ENDPOINT_INDEX, key)
       .filter((s) => controlledBy(s, ref.uid));
-    const serviceChanges = findServiceChanges(ownedServices, findWantedServices(ref, endpoint));
+    const serviceChanges = findServiceChanges(
+      ownedServices,
+      findWantedServices(ref, endpoint, plan.status.trafficSplit),
+    );
     const irreversible =
       plan.actions.some(cannotBeUndone) || serviceChanges.create.length + serviceChanges.delete.length > 0;
     if (irreversible && this.#o.readLive !== undefined && (await isCacheStale(this.#o.readLive, raw))) {
@@ -177,6 +195,7 @@ export class Reconciler {
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const services = await syncServices(this.#o.writer, ref, serviceChanges);
+    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, snapshot.routes ?? {});
     const applied = await applyActions(
       {
         writer: this.#o.writer,
@@ -192,7 +211,9 @@ export class Reconciler {
     }
     for (const event of plan.events) this.#o.events.record(raw, toEventInput(event));
     countRollouts(this.#o.metrics, namespace, name, plan, this.#o.clock.now());
-    const denied = [applied.failure, services.failure].find((e) => e instanceof ForbiddenError);
+    const denied = [applied.failure, services.failure, dataPlane.failure].find(
+      (e) => e instanceof ForbiddenError,
+    );
     if (denied !== undefined) this.#reportForbidden(raw, denied);
 
     // 4. Persist: the engine's status with what only the controller knows.
@@ -212,6 +233,14 @@ export class Reconciler {
       const note = services.conflicts.map((c) => c.message).join("; ");
       this.#o.events.record(raw, { type: "Warning", reason: SERVICE_CONFLICT, action: "Create", note });
     }
+    status = withServiceConflicts(status, dataPlane.problems, false, recorded, now, DATA_PLANE_UNAVAILABLE);
+    if (
+      dataPlane.problems.length > 0 &&
+      recorded.find((c) => c.type === "Degraded")?.reason !== DATA_PLANE_UNAVAILABLE
+    ) {
+      const note = dataPlane.problems.map((c) => c.message).join("; ");
+      this.#o.events.record(raw, { type: "Warning", reason: DATA_PLANE_UNAVAILABLE, action: "Create", note });
+    }
     if (denied !== undefined) status = withPermissionDenied(status, describeForbidden(denied), recorded, now);
     await this.#forbiddenReported(raw, this.#writeStatus(raw, endpoint, status));
     observeEndpoint(this.#o.metrics, namespace, name, plan.status);
@@ -228,15 +257,65 @@ export class Reconciler {
       throw applied.failure;
     }
     if (services.failure !== undefined) throw services.failure;
+    if (dataPlane.failure !== undefined) throw dataPlane.failure;
     this.#actionErrors.delete(key);
-    if (services.conflicts.length > 0) {
+    if (services.conflicts.length + dataPlane.problems.length > 0) {
       this.#o.logger.warn(
-        { ...log, conflicts: services.conflicts.map((c) => c.name) },
-        "a Service name is taken by someone else's object; looking again later",
+        { ...log, problems: [...services.conflicts, ...dataPlane.problems].map((c) => c.message) },
+        "an object this endpoint needs cannot be made; looking again later",
       );
       return { requeueAfterMs: Math.min(plan.requeueAfterMs ?? Infinity, SERVICE_CONFLICT_RECHECK_MS) };
     }
     return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  /**
+   * The HTTPRoute (when the endpoint has a Gateway) and the PodDisruptionBudgets, from the status
+   * this pass decided. A route wanted where the cluster does not serve Gateway API is a problem
+   * for the status, not an error: nothing else of the endpoint depends on it.
+   */
+  async #syncDataPlane(
+    key: string,
+    ref: OwnerEndpoint,
+    endpoint: ModelEndpoint,
+    plan: Plan,
+    routes: Readonly<Record<string, string>>,
+  ): Promise<{ problems: readonly { name: string; message: string }[]; failure: Error | undefined }> {
+    const owned = (store: ReadonlyStore<KubeObject>): DeepReadonly<KubeObject>[] =>
+      store.byIndex(ENDPOINT_INDEX, key).filter((o) => controlledBy(o, ref.uid));
+    const work: DataPlaneWork[] = [
+      {
+        type: "poddisruptionbudgets",
+        owned: owned(this.#o.disruptionBudgets),
+        wanted: buildDisruptionBudgets(ref, endpoint, plan.status),
+      },
+    ];
+    const missing: { name: string; message: string }[] = [];
+    if (this.#o.httpRoutes !== undefined) {
+      const served = new Set(
+        findWantedServices(ref, endpoint, plan.status.trafficSplit).flatMap(
+          (s) => s.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? [],
+        ),
+      );
+      const route = buildHttpRoute(
+        ref,
+        endpoint,
+        this.#o.dataPlane,
+        plan.status.trafficSplit,
+        routes,
+        served,
+      );
+      work.push({ type: "httproutes", owned: owned(this.#o.httpRoutes), wanted: route ? [route] : [] });
+    } else if (findParentRefs(endpoint, this.#o.dataPlane) !== undefined) {
+      missing.push({
+        name: ref.name,
+        message:
+          "the cluster does not serve HTTPRoute (gateway.networking.k8s.io/v1), so predictions cannot be " +
+          "routed through the Gateway: install the Gateway API CRDs and restart the operator, or remove spec.gateway",
+      });
+    }
+    const synced = await syncDataPlane(this.#o.writer, ref, work);
+    return { problems: [...missing, ...synced.problems], failure: synced.failure };
   }
 
   #canWrite(): boolean {

@@ -23,12 +23,22 @@ export interface ServiceSync {
   readonly failure: Error | undefined;
 }
 
-/** The endpoint's Service and one per deployed model in spec. */
-export function findWantedServices(ref: OwnerEndpoint, endpoint: ModelEndpoint): Service[] {
-  return [
-    buildEndpointService(ref),
-    ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id)),
-  ];
+/**
+ * The endpoint's Service and one per deployed model in spec, and one per model that left spec but
+ * still has a share of `split` (a removed revision draining: the gateway routes to it by its
+ * Service until it has no traffic).
+ */
+export function findWantedServices(
+  ref: OwnerEndpoint,
+  endpoint: ModelEndpoint,
+  split: Readonly<Record<string, number>> = {},
+): Service[] {
+  const ids = endpoint.spec.deployedModels.map((dm) => dm.id);
+  const draining = Object.entries(split)
+    .filter(([id, share]) => share > 0 && !ids.includes(id))
+    .map(([id]) => id)
+    .sort();
+  return [buildEndpointService(ref), ...[...ids, ...draining].map((id) => buildModelService(ref, id))];
 }
 
 /**
@@ -57,16 +67,7 @@ export async function syncServices(
   ref: OwnerEndpoint,
   changes: ServiceChanges,
 ): Promise<ServiceSync> {
-  const conflicts: { name: string; message: string }[] = [];
-  let failure: Error | undefined;
-  const attempt = async (name: string, write: () => Promise<void>): Promise<void> => {
-    try {
-      await write();
-    } catch (err) {
-      if (err instanceof TerminalError) conflicts.push({ name, message: err.message });
-      else failure ??= err instanceof Error ? err : new Error(String(err));
-    }
-  };
+  const { attempt, result } = collectOutcomes();
   await Promise.all([
     ...changes.create.map((svc) =>
       attempt(svc.metadata?.name ?? "", () => writer.createService(svc, ref.uid)),
@@ -77,5 +78,30 @@ export async function syncServices(
       ),
     ),
   ]);
-  return { conflicts, failure };
+  const { problems, failure } = result();
+  return { conflicts: problems, failure };
+}
+
+/**
+ * Runs writes that do not depend on one another and sorts their failures: a TerminalError (a name
+ * held by someone else's object, a refusal) is a problem for the status, the first other error is
+ * returned to be retried with backoff.
+ */
+export function collectOutcomes(): {
+  attempt: (name: string, write: () => Promise<void>) => Promise<void>;
+  result: () => { problems: { name: string; message: string }[]; failure: Error | undefined };
+} {
+  const problems: { name: string; message: string }[] = [];
+  let failure: Error | undefined;
+  return {
+    attempt: async (name, write) => {
+      try {
+        await write();
+      } catch (err) {
+        if (err instanceof TerminalError) problems.push({ name, message: err.message });
+        else failure ??= err instanceof Error ? err : new Error(String(err));
+      }
+    },
+    result: () => ({ problems, failure }),
+  };
 }

@@ -15,7 +15,8 @@
  *   pass the CRD's rules but not Kubernetes' pod validation.
  */
 import { ConflictError, ignoreNotFound, InvalidError, TerminalError } from "../kube/errors.ts";
-import type { KubeClient, ResourceClient } from "../kube/client.ts";
+import { HTTPROUTES, PODDISRUPTIONBUDGETS } from "../kube/client.ts";
+import type { KubeClient, ResourceClient, ResourceType } from "../kube/client.ts";
 import type { KubeObject, Pod, ReplicaSet, Service } from "../kube/objects.ts";
 import { LABEL_SERVING } from "./objects.ts";
 import { controlledBy } from "./ownership.ts";
@@ -39,9 +40,24 @@ export interface Writer {
   setPodServing(namespace: string, name: string, serving: boolean): Promise<void>;
   createService(svc: Service, ownerUid: string): Promise<void>;
   deleteService(namespace: string, name: string, uid: string): Promise<void>;
+  /**
+   * Makes an owned data-plane object (HTTPRoute, PodDisruptionBudget) what `obj` says: created when
+   * `exists` is false (a name held by someone else is a TerminalError), else applied (server-side
+   * apply, taking over the fields the operator writes).
+   */
+  putOwned(type: OwnedType, obj: KubeObject, ownerUid: string, exists: boolean): Promise<void>;
+  deleteOwned(type: OwnedType, namespace: string, name: string, uid: string): Promise<void>;
   /** Replaces the status of `endpoint` (its metadata.resourceVersion is the precondition). */
   replaceStatus(endpoint: KubeObject): Promise<void>;
 }
+
+/** The owned data-plane resources beside ReplicaSets and Services. */
+export type OwnedType = "httproutes" | "poddisruptionbudgets";
+
+const OWNED_TYPES: Record<OwnedType, ResourceType<KubeObject>> = {
+  httproutes: HTTPROUTES,
+  poddisruptionbudgets: PODDISRUPTIONBUDGETS,
+};
 
 /** Counts every write, for the api_writes_total metric. */
 export type WriteCounter = (verb: string, resource: string) => void;
@@ -130,6 +146,24 @@ export class ApiWriter implements Writer {
     await ignoreNotFound(this.#client.services.delete(namespace, name, { preconditions: { uid } }));
   }
 
+  async putOwned(type: OwnedType, obj: KubeObject, ownerUid: string, exists: boolean): Promise<void> {
+    const client = this.#client.resource(OWNED_TYPES[type]);
+    if (!exists) {
+      this.#count("create", type);
+      await createOwned(client, obj, ownerUid);
+      return;
+    }
+    this.#count("patch", type);
+    await client.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  }
+
+  async deleteOwned(type: OwnedType, namespace: string, name: string, uid: string): Promise<void> {
+    this.#count("delete", type);
+    await ignoreNotFound(
+      this.#client.resource(OWNED_TYPES[type]).delete(namespace, name, { preconditions: { uid } }),
+    );
+  }
+
   async replaceStatus(endpoint: KubeObject): Promise<void> {
     this.#count("update", "modelendpoints/status");
     await this.#endpoints.replaceStatus(endpoint);
@@ -173,6 +207,14 @@ export class GuardedWriter implements Writer {
   async deleteService(...args: Parameters<Writer["deleteService"]>): Promise<void> {
     this.#check();
     await this.#inner.deleteService(...args);
+  }
+  async putOwned(...args: Parameters<Writer["putOwned"]>): Promise<void> {
+    this.#check();
+    await this.#inner.putOwned(...args);
+  }
+  async deleteOwned(...args: Parameters<Writer["deleteOwned"]>): Promise<void> {
+    this.#check();
+    await this.#inner.deleteOwned(...args);
   }
   async replaceStatus(...args: Parameters<Writer["replaceStatus"]>): Promise<void> {
     this.#check();

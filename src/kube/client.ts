@@ -78,6 +78,22 @@ export const LEASES: ResourceType<Lease> = {
   namespaced: true,
 };
 
+export const PODDISRUPTIONBUDGETS: ResourceType<KubeObject> = {
+  group: "policy",
+  version: "v1",
+  plural: "poddisruptionbudgets",
+  kind: "PodDisruptionBudget",
+  namespaced: true,
+};
+/** Gateway API's HTTPRoute (a CRD: served only where the Gateway API is installed). */
+export const HTTPROUTES: ResourceType<KubeObject> = {
+  group: "gateway.networking.k8s.io",
+  version: "v1",
+  plural: "httproutes",
+  kind: "HTTPRoute",
+  namespaced: true,
+};
+
 /** The ModelEndpoint custom resource, typed by the caller (the API package owns its schema). */
 export function modelEndpoints<T extends KubeObject = KubeObject>(): ResourceType<T> {
   return {

@@ -82,6 +82,16 @@ each watched namespace's Role. Leases are in lease-role.yaml (release namespace 
 - apiGroups: [""]
   resources: [services]
   verbs: [get, list, watch, create, delete]
+# One PodDisruptionBudget per rollout chain, so node drains respect the chain's budget: created
+# (get when the name is taken), updated by server-side apply (patch), deleted with the chain.
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, patch, delete]
+# The HTTPRoute that serves the endpoint's predictions through a Gateway (only used where the
+# cluster serves Gateway API; granting it elsewhere is harmless).
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [get, list, watch, create, patch, delete]
 # events.k8s.io/v1 Events on the ModelEndpoint; a repeated event is patched into a series.
 - apiGroups: [events.k8s.io]
   resources: [events]

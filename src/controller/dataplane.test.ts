@@ -1,0 +1,244 @@
+import { describe, expect, it } from "vitest";
+
+import { parseModelEndpoint } from "../api/parse.ts";
+import type { ModelEndpoint } from "../api/resource.ts";
+import { TerminalError } from "../kube/errors.ts";
+import type { KubeObject } from "../kube/objects.ts";
+import {
+  buildDisruptionBudgets,
+  buildHttpRoute,
+  findObjectChanges,
+  predictPaths,
+  syncDataPlane,
+  type DataPlaneSettings,
+} from "./dataplane.ts";
+import type { OwnedType, Writer } from "./writer.ts";
+
+const ref = { namespace: "ml", name: "ep", uid: "u1" };
+const settings: DataPlaneSettings = { location: "us-central1" };
+const withDefault: DataPlaneSettings = {
+  location: "europe-west4",
+  defaultGateway: { namespace: "gateway-system", name: "shared" },
+};
+
+interface Entry {
+  readonly id: string;
+  readonly previous?: string;
+  readonly replicas?: number;
+  readonly rollout?: Record<string, unknown>;
+}
+
+function endpoint(entries: readonly Entry[], gateway?: unknown): ModelEndpoint {
+  const parsed = parseModelEndpoint({
+    apiVersion: "serving.modelendpoint.io/v1alpha1",
+    kind: "ModelEndpoint",
+    metadata: { name: "ep", namespace: "ml", uid: "u1" },
+    spec: {
+      trafficSplit: {},
+      ...(gateway === undefined ? {} : { gateway }),
+      deployedModels: entries.map((e) => ({
+        id: e.id,
+        model: `fraud@${e.id}`,
+        containerSpec: { imageUri: "registry.example/fraud:1" },
+        ...(e.previous === undefined
+          ? { dedicatedResources: { minReplicaCount: e.replicas ?? 1, maxReplicaCount: e.replicas ?? 1 } }
+          : { rolloutOptions: { previousDeployedModel: e.previous, ...e.rollout } }),
+      })),
+    },
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return parsed.value;
+}
+
+function status(entries: readonly Entry[]) {
+  return {
+    deployedModels: entries.map((e) => ({
+      id: e.id,
+      ...(e.previous === undefined ? {} : { previousDeployedModel: e.previous }),
+      dedicatedResources: { minReplicaCount: e.replicas ?? 1, maxReplicaCount: e.replicas ?? 1 },
+    })),
+  } as never;
+}
+
+const gateway = { parentRefs: [{ name: "public", namespace: "gateway-system", sectionName: "http" }] };
+
+describe("the endpoint's HTTPRoute", () => {
+  it("is not wanted without spec.gateway or a default Gateway", () => {
+    const ep = endpoint([{ id: "m1" }]);
+    expect(buildHttpRoute(ref, ep, settings, { m1: 100 }, { m1: "/p1" }, new Set(["m1"]))).toBeUndefined();
+  });
+
+  it("matches the endpoint's two predict paths, rewrites to the models' route, weights = the effective split", () => {
+    const ep = endpoint([{ id: "m1" }, { id: "m2", previous: "m1" }], gateway);
+    const route = buildHttpRoute(
+      ref,
+      ep,
+      settings,
+      { m2: 30, m1: 70 },
+      { m1: "/v1/predict", m2: "/v1/predict" },
+      new Set(["m1", "m2"]),
+    );
+    expect(route?.metadata?.ownerReferences?.[0]?.uid).toBe("u1");
+    expect(route?.spec).toEqual({
+      parentRefs: [
+        {
+          group: "gateway.networking.k8s.io",
+          kind: "Gateway",
+          name: "public",
+          namespace: "gateway-system",
+          sectionName: "http",
+        },
+      ],
+      rules: [
+        {
+          matches: [
+            { path: { type: "Exact", value: "/v1/endpoints/ep:predict" } },
+            {
+              path: { type: "Exact", value: "/v1/projects/ml/locations/us-central1/endpoints/ep:predict" },
+            },
+          ],
+          filters: [
+            {
+              type: "URLRewrite",
+              urlRewrite: { path: { type: "ReplaceFullPath", replaceFullPath: "/v1/predict" } },
+            },
+          ],
+          backendRefs: [
+            { kind: "Service", name: "ep-m1", port: 80, weight: 70 },
+            { kind: "Service", name: "ep-m2", port: 80, weight: 30 },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("leaves out models without traffic or without a Service, and has no backend when nothing serves", () => {
+    const ep = endpoint([{ id: "m1" }, { id: "m2" }], gateway);
+    const routes = { m1: "/a", m2: "/b" };
+    const some = buildHttpRoute(ref, ep, settings, { m1: 100, m2: 0 }, routes, new Set(["m1", "m2"]));
+    expect(some?.spec?.rules[0]?.backendRefs?.map((b) => b.name)).toEqual(["ep-m1"]);
+    expect(some?.spec?.rules[0]?.filters?.[0]?.urlRewrite.path.replaceFullPath).toBe("/a");
+    const none = buildHttpRoute(ref, ep, settings, {}, routes, new Set(["m1", "m2"]));
+    expect(none?.spec?.rules[0]?.backendRefs).toEqual([]);
+    expect(none?.spec?.rules[0]?.filters).toBeUndefined();
+    const unserved = buildHttpRoute(ref, ep, settings, { m1: 100 }, routes, new Set(["m2"]));
+    expect(unserved?.spec?.rules[0]?.backendRefs).toEqual([]);
+  });
+
+  it("uses the operator's default Gateway and location, and the endpoint's host names", () => {
+    const own = endpoint([{ id: "m1" }], { parentRefs: [{ name: "local" }], hostnames: ["ml.example.com"] });
+    const route = buildHttpRoute(ref, own, withDefault, { m1: 100 }, { m1: "/p" }, new Set(["m1"]));
+    expect(route?.spec?.parentRefs.map((p) => `${p.namespace ?? ""}/${p.name}`)).toEqual(["ml/local"]);
+    expect(route?.spec?.hostnames).toEqual(["ml.example.com"]);
+    const defaulted = buildHttpRoute(ref, endpoint([{ id: "m1" }]), withDefault, { m1: 100 }, {}, new Set());
+    expect(defaulted?.spec?.parentRefs.map((p) => `${p.namespace ?? ""}/${p.name}`)).toEqual([
+      "gateway-system/shared",
+    ]);
+    expect(predictPaths("ml", "ep", "europe-west4")[1]).toBe(
+      "/v1/projects/ml/locations/europe-west4/endpoints/ep:predict",
+    );
+  });
+});
+
+describe("the PodDisruptionBudgets of an endpoint", () => {
+  it("makes one per chain over every member, with the chain's unavailability budget", () => {
+    const entries: Entry[] = [
+      { id: "m1", replicas: 8 },
+      { id: "m2", previous: "m1", rollout: { maxUnavailableReplicas: 3, maxSurgeReplicas: 1 } },
+      { id: "x1", replicas: 4 },
+    ];
+    const budgets = buildDisruptionBudgets(
+      ref,
+      endpoint(entries),
+      status(entries.map((e) => ({ ...e, replicas: e.replicas ?? 8 }))),
+    );
+    expect(
+      budgets.map((b) => [
+        b.metadata?.name,
+        b.spec?.maxUnavailable,
+        b.spec?.selector.matchExpressions[0]?.values,
+      ]),
+    ).toEqual([
+      ["ep-m1", 3, ["m1", "m2"]],
+      // A chain of one model: the default 25% of 4.
+      ["ep-x1", 1, ["x1"]],
+    ]);
+    expect(budgets[0]?.spec?.selector.matchLabels).toEqual({ "serving.modelendpoint.io/endpoint": "ep" });
+    expect(budgets[0]?.spec?.unhealthyPodEvictionPolicy).toBe("AlwaysAllow");
+  });
+
+  it("never says 0: a surge-only chain gives up one pod at a time", () => {
+    const entries: Entry[] = [
+      { id: "m1", replicas: 3 },
+      { id: "m2", previous: "m1", rollout: { maxUnavailableReplicas: 0, maxSurgeReplicas: 1 } },
+    ];
+    const [budget] = buildDisruptionBudgets(ref, endpoint(entries), status(entries));
+    expect(budget?.spec?.maxUnavailable).toBe(1);
+  });
+
+  it("keeps a removed member draining in its chain's selector", () => {
+    const inSpec: Entry[] = [{ id: "m1", replicas: 4 }];
+    const inStatus: Entry[] = [...inSpec, { id: "m2", previous: "m1", replicas: 4 }];
+    const [budget] = buildDisruptionBudgets(ref, endpoint(inSpec), status(inStatus));
+    expect(budget?.spec?.selector.matchExpressions[0]?.values).toEqual(["m1", "m2"]);
+    expect(budget?.spec?.maxUnavailable).toBe(1);
+  });
+});
+
+describe("syncing data-plane objects", () => {
+  const obj = (
+    name: string,
+    spec: unknown,
+    labels: Record<string, string> = {},
+  ): KubeObject & { spec?: unknown } => ({
+    metadata: { name, uid: `uid-${name}`, labels },
+    spec,
+  });
+
+  it("applies what is missing or different, deletes what is not wanted, leaves the same alone", () => {
+    const owned = [
+      obj("same", { a: 1 }),
+      obj("changed", { a: 1 }),
+      obj("gone", {}),
+      obj("relabel", {}, { x: "1" }),
+    ];
+    const wanted = [
+      obj("same", { a: 1 }),
+      obj("changed", { a: 2 }),
+      obj("new", {}),
+      obj("relabel", {}, { x: "2" }),
+    ];
+    const changes = findObjectChanges(owned, wanted);
+    expect(changes.apply.map((o) => o.metadata?.name)).toEqual(["changed", "new", "relabel"]);
+    expect(changes.delete.map((o) => o.metadata?.name)).toEqual(["gone"]);
+  });
+
+  it("creates a missing object, applies an existing one, and reports a name held by someone else", async () => {
+    const calls: string[] = [];
+    const writer = {
+      putOwned: (type: OwnedType, o: KubeObject, _uid: string, exists: boolean) => {
+        calls.push(`${exists ? "apply" : "create"} ${type} ${o.metadata?.name ?? ""}`);
+        return o.metadata?.name === "taken"
+          ? Promise.reject(
+              new TerminalError("HTTPRoute ml/taken already exists and is not owned by this ModelEndpoint"),
+            )
+          : Promise.resolve();
+      },
+      deleteOwned: (type: OwnedType, _ns: string, name: string) => {
+        calls.push(`delete ${type} ${name}`);
+        return Promise.resolve();
+      },
+    } as unknown as Writer;
+    const result = await syncDataPlane(writer, ref, [
+      { type: "httproutes", owned: [obj("ep", { a: 1 })], wanted: [obj("ep", { a: 2 })] },
+      { type: "poddisruptionbudgets", owned: [obj("old", {})], wanted: [obj("taken", {})] },
+    ]);
+    expect(calls.sort()).toEqual([
+      "apply httproutes ep",
+      "create poddisruptionbudgets taken",
+      "delete poddisruptionbudgets old",
+    ]);
+    expect(result.problems.map((p) => p.name)).toEqual(["taken"]);
+    expect(result.failure).toBeUndefined();
+  });
+});

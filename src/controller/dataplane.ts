@@ -1,0 +1,298 @@
+/**
+ * The endpoint's data-plane objects besides its Services: the HTTPRoute that serves predictions
+ * through Gateway API (when the endpoint names a Gateway, or the operator has a default one), and a
+ * PodDisruptionBudget per rollout chain, so a node drain never takes more of a chain's pods at once
+ * than its rollout budget allows. What is wanted is a pure function of the endpoint and the pass's
+ * new status; the sync applies the difference with what the cache holds.
+ *
+ * The route:
+ * - matches the endpoint's predict paths exactly: `/v1/endpoints/<e>:predict` and the Vertex-style
+ *   `/v1/projects/<namespace>/locations/<location>/endpoints/<e>:predict`;
+ * - rewrites the path to the predict route of the models that receive traffic (ReplaceFullPath, a
+ *   rule-level URLRewrite filter: Gateway API's extended HTTPRoutePathRewrite feature). Chains
+ *   with different routes never share traffic (Traffic rule 5, RouteConflict) and a rolling
+ *   deployment keeps its previous model's routes (R10), so one rewrite serves every backend;
+ * - sends each model its exact share: one backendRef per deployed model with traffic, to the
+ *   model's own Service, weight = its percentage in status.trafficSplit (core feature). With no
+ *   model receiving traffic the rule has no backend and the gateway answers 404 or 500 itself.
+ */
+import { LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT } from "../api/constants.ts";
+import type { ModelEndpoint } from "../api/resource.ts";
+import type { ParentRef } from "../api/spec.ts";
+import { NotFoundError } from "../kube/errors.ts";
+import type { Transport } from "../kube/transport.ts";
+import type { DeepReadonly, KubeObject } from "../kube/objects.ts";
+import { calculateBudgets } from "../rollout/budgets.ts";
+import { findRoot } from "../rollout/chains.ts";
+import { sameJson } from "../rollout/json.ts";
+import { recordedLinks } from "../rollout/summary.ts";
+import type { EndpointStatus } from "../rollout/types.ts";
+import {
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  modelServiceName,
+  ownerReference,
+  SERVICE_PORT,
+  type OwnerEndpoint,
+} from "./objects.ts";
+import { collectOutcomes } from "./services.ts";
+import type { OwnedType, Writer } from "./writer.ts";
+
+/** The location of the Vertex-style predict path when none is configured. */
+export const DEFAULT_LOCATION = "us-central1";
+
+/**
+ * Whether the cluster serves Gateway API HTTPRoutes (gateway.networking.k8s.io/v1), asked once at
+ * start-up: the operator watches and owns HTTPRoutes only then.
+ */
+export async function servesHttpRoutes(transport: Transport): Promise<boolean> {
+  try {
+    const list = (await transport.request({ method: "GET", path: "/apis/gateway.networking.k8s.io/v1" })) as {
+      resources?: { name?: string }[];
+    };
+    return list.resources?.some((r) => r.name === "httproutes") ?? false;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+}
+
+/** The operator's data-plane settings (flags --gateway and --location). */
+export interface DataPlaneSettings {
+  /** The Gateway of endpoints without spec.gateway; undefined: they get no route. */
+  readonly defaultGateway?: { readonly namespace: string; readonly name: string } | undefined;
+  /** The location in the Vertex-style predict path. */
+  readonly location: string;
+}
+
+/** A gateway.networking.k8s.io/v1 HTTPRoute, as far as the operator writes it. */
+export interface HttpRoute extends KubeObject {
+  spec?: {
+    parentRefs: { group?: string; kind?: string; name: string; namespace?: string; sectionName?: string }[];
+    hostnames?: string[];
+    rules: {
+      matches: { path: { type: "Exact"; value: string } }[];
+      filters?: {
+        type: "URLRewrite";
+        urlRewrite: { path: { type: "ReplaceFullPath"; replaceFullPath: string } };
+      }[];
+      backendRefs?: { kind: "Service"; name: string; port: number; weight: number }[];
+    }[];
+  };
+}
+
+/** A policy/v1 PodDisruptionBudget, as far as the operator writes it. */
+export interface PodDisruptionBudget extends KubeObject {
+  spec?: {
+    maxUnavailable: number;
+    selector: {
+      matchLabels: Record<string, string>;
+      matchExpressions: { key: string; operator: "In"; values: string[] }[];
+    };
+    unhealthyPodEvictionPolicy: "AlwaysAllow";
+  };
+}
+
+/** The paths a client predicts on, the same whatever models serve. */
+export function predictPaths(namespace: string, endpoint: string, location: string): string[] {
+  return [
+    `/v1/endpoints/${endpoint}:predict`,
+    `/v1/projects/${namespace}/locations/${location}/endpoints/${endpoint}:predict`,
+  ];
+}
+
+/** The Gateways the endpoint's route attaches to: its own, else the operator's default, else none. */
+export function findParentRefs(
+  endpoint: ModelEndpoint,
+  settings: DataPlaneSettings,
+): readonly ParentRef[] | undefined {
+  if (endpoint.spec.gateway !== undefined) return endpoint.spec.gateway.parentRefs;
+  return settings.defaultGateway === undefined ? undefined : [settings.defaultGateway];
+}
+
+function labels(ref: OwnerEndpoint): Record<string, string> {
+  return { [LABEL_ENDPOINT]: ref.name, [LABEL_MANAGED_BY]: MANAGED_BY };
+}
+
+/**
+ * The endpoint's HTTPRoute, or undefined when it has no Gateway. `routes`: each deployed model's
+ * predict route; `split`: the effective split the pass decided (status.trafficSplit); `served`:
+ * the ids whose Service exists or is being made.
+ */
+export function buildHttpRoute(
+  ref: OwnerEndpoint,
+  endpoint: ModelEndpoint,
+  settings: DataPlaneSettings,
+  split: Readonly<Record<string, number>>,
+  routes: Readonly<Record<string, string>>,
+  served: ReadonlySet<string>,
+): HttpRoute | undefined {
+  const parents = findParentRefs(endpoint, settings);
+  if (parents === undefined) return undefined;
+  const targets = Object.entries(split)
+    .filter(([id, share]) => share > 0 && served.has(id))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const rewrite = targets.map(([id]) => routes[id]).find((r) => r !== undefined);
+  const hostnames = endpoint.spec.gateway?.hostnames;
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: {
+      name: ref.name,
+      namespace: ref.namespace,
+      labels: labels(ref),
+      ownerReferences: [ownerReference(ref)],
+    },
+    spec: {
+      parentRefs: parents.map((p) => ({
+        group: "gateway.networking.k8s.io",
+        kind: "Gateway",
+        name: p.name,
+        namespace: p.namespace ?? ref.namespace,
+        ...(p.sectionName === undefined ? {} : { sectionName: p.sectionName }),
+      })),
+      ...(hostnames === undefined || hostnames.length === 0 ? {} : { hostnames: [...hostnames] }),
+      rules: [
+        {
+          matches: predictPaths(ref.namespace, ref.name, settings.location).map((value) => ({
+            path: { type: "Exact" as const, value },
+          })),
+          ...(rewrite === undefined
+            ? {}
+            : {
+                filters: [
+                  {
+                    type: "URLRewrite" as const,
+                    urlRewrite: { path: { type: "ReplaceFullPath" as const, replaceFullPath: rewrite } },
+                  },
+                ],
+              }),
+          backendRefs: targets.map(([id, share]) => ({
+            kind: "Service" as const,
+            name: modelServiceName(ref.name, id),
+            port: SERVICE_PORT,
+            weight: share,
+          })),
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * One PodDisruptionBudget per rollout chain, named `<endpoint>-<root id>`, over the pods of every
+ * member of the chain (status.deployedModels, removed members included). maxUnavailable is the
+ * chain's rollout budget (its intended model's rolloutOptions, resolved against its replica count;
+ * 25% for a chain of one model), at least 1: a budget of 0 would block node maintenance for good,
+ * so a surge-only chain gives up one pod at a time.
+ */
+export function buildDisruptionBudgets(
+  ref: OwnerEndpoint,
+  endpoint: ModelEndpoint,
+  status: Pick<EndpointStatus, "deployedModels">,
+): PodDisruptionBudget[] {
+  const previous = recordedLinks(status.deployedModels);
+  const chains = new Map<string, string[]>();
+  for (const m of status.deployedModels) {
+    const root = findRoot(m.id, previous);
+    chains.set(root, [...(chains.get(root) ?? []), m.id]);
+  }
+  const specs = new Map(endpoint.spec.deployedModels.map((dm) => [dm.id, dm]));
+  return [...chains.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([root, ids]) => {
+      // The newest member still in spec decides the budget (the chain's latest rolloutOptions).
+      const latest = [...ids].reverse().find((id) => specs.has(id));
+      const inSpec = latest === undefined ? undefined : specs.get(latest);
+      const replicas =
+        status.deployedModels.find((m) => m.id === latest)?.dedicatedResources?.minReplicaCount ?? 1;
+      const budget = calculateBudgets(inSpec?.rolloutOptions, replicas).maxUnavailable;
+      return {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: {
+          name: `${ref.name}-${root}`,
+          namespace: ref.namespace,
+          labels: { ...labels(ref), [LABEL_DEPLOYED_MODEL]: root },
+          ownerReferences: [ownerReference(ref)],
+        },
+        spec: {
+          maxUnavailable: Math.max(1, budget),
+          selector: {
+            matchLabels: { [LABEL_ENDPOINT]: ref.name },
+            matchExpressions: [
+              { key: LABEL_DEPLOYED_MODEL, operator: "In" as const, values: [...ids].sort() },
+            ],
+          },
+          unhealthyPodEvictionPolicy: "AlwaysAllow" as const,
+        },
+      };
+    });
+}
+
+/** What to apply (missing or different) and what to delete (no longer wanted). */
+export interface ObjectChanges<T extends KubeObject> {
+  readonly apply: readonly T[];
+  readonly delete: readonly DeepReadonly<KubeObject>[];
+}
+
+/** Compares spec and labels: what the operator writes; the rest is the API server's or others'. */
+export function findObjectChanges<T extends KubeObject & { spec?: unknown }>(
+  owned: readonly DeepReadonly<KubeObject & { spec?: unknown }>[],
+  wanted: readonly T[],
+): ObjectChanges<T> {
+  const have = new Map(owned.map((o) => [o.metadata?.name ?? "", o]));
+  const want = new Set(wanted.map((o) => o.metadata?.name ?? ""));
+  return {
+    apply: wanted.filter((w) => {
+      const h = have.get(w.metadata?.name ?? "");
+      if (h === undefined) return true;
+      const labelsMatch = Object.entries(w.metadata?.labels ?? {}).every(
+        ([k, v]) => h.metadata?.labels?.[k] === v,
+      );
+      return !labelsMatch || !sameJson(h.spec, w.spec);
+    }),
+    delete: owned.filter((o) => !want.has(o.metadata?.name ?? "")),
+  };
+}
+
+/** The data-plane objects of one pass, by type: what is wanted, what the cache holds. */
+export interface DataPlaneWork {
+  readonly type: OwnedType;
+  readonly owned: readonly DeepReadonly<KubeObject & { spec?: unknown }>[];
+  readonly wanted: readonly (KubeObject & { spec?: unknown })[];
+}
+
+/** What making the data-plane objects exist ran into (see ServiceSync). */
+export interface DataPlaneSync {
+  readonly problems: readonly { readonly name: string; readonly message: string }[];
+  readonly failure: Error | undefined;
+}
+
+/**
+ * Applies what differs, deletes what is no longer wanted. A name held by someone else's object is a
+ * problem for the status; another failure is returned to be retried.
+ */
+export async function syncDataPlane(
+  writer: Writer,
+  ref: OwnerEndpoint,
+  work: readonly DataPlaneWork[],
+): Promise<DataPlaneSync> {
+  const { attempt, result } = collectOutcomes();
+  const writes = work.flatMap(({ type, owned, wanted }) => {
+    const changes = findObjectChanges(owned, wanted);
+    const names = new Set(owned.map((o) => o.metadata?.name ?? ""));
+    return [
+      ...changes.apply.map((obj) => {
+        const name = obj.metadata?.name ?? "";
+        return attempt(name, () => writer.putOwned(type, obj, ref.uid, names.has(name)));
+      }),
+      ...changes.delete.map((obj) => {
+        const name = obj.metadata?.name ?? "";
+        return attempt(name, () => writer.deleteOwned(type, ref.namespace, name, obj.metadata?.uid ?? ""));
+      }),
+    ];
+  });
+  await Promise.all(writes);
+  return result();
+}
