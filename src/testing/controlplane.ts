@@ -362,7 +362,7 @@ export class ControlPlane {
         "--leader-elect=false",
         "--secure-port=0",
         "--use-service-account-credentials=false",
-        "--controllers=deployment-controller,replicaset-controller,endpointslice-controller,garbage-collector-controller,namespace-controller",
+        "--controllers=deployment-controller,replicaset-controller,endpointslice-controller,garbage-collector-controller,namespace-controller,disruption-controller",
         "--concurrent-replicaset-syncs=10",
         "--concurrent-deployment-syncs=10",
         "--kube-api-qps=500",
