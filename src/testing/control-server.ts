@@ -4,6 +4,7 @@
  * the demo and the benchmarks.
  *
  *   GET  /status                  components, pids, kubeconfig
+ *   GET  /processes               the model-server pods running as processes (process kubelet)
  *   POST /apiserver/stop|start|restart|kill
  *   POST /kubeconfig              {"user": "alice", "groups": ["dev"]} or
  *                                 {"serviceAccount": {"namespace": "ns", "name": "sa"}} -> {"path": ...}
@@ -12,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 
 import type { ComponentStatus, ControlPlane } from "./controlplane.ts";
+import type { PodProcessInfo } from "./process-kubelet.ts";
 
 export interface ControlPlaneInfo {
   readonly dir: string;
@@ -75,6 +77,8 @@ export async function serveControlApi(
       switch (route) {
         case "GET /status":
           return info(cp);
+        case "GET /processes":
+          return cp.processes();
         case "POST /apiserver/stop":
           return serial(() => cp.stopApiServer()).then(() => info(cp));
         case "POST /apiserver/kill":
@@ -135,6 +139,11 @@ export class ControlPlaneClient {
 
   status(): Promise<ControlPlaneInfo> {
     return this.#call("GET", "/status");
+  }
+
+  /** The model-server pods running as processes (empty when the control plane runs none). */
+  processes(): Promise<PodProcessInfo[]> {
+    return this.#call("GET", "/processes");
   }
 
   stopApiServer(): Promise<ControlPlaneInfo> {

@@ -1,14 +1,17 @@
 /**
  * The sandbox: a local control plane left running in the background for people and scripts.
  *
- *   node src/testing/sandbox.ts up     --dir .sandbox [--nodes 3]   (make sandbox-up)
+ *   node src/testing/sandbox.ts up     --dir .sandbox [--nodes 3] [--no-processes]   (make sandbox-up)
  *   node src/testing/sandbox.ts status --dir .sandbox               (make sandbox-status)
  *   node src/testing/sandbox.ts down   --dir .sandbox               (make sandbox-down)
  *
  * `up` starts a detached supervisor (`serve`) that owns every component and writes
  * <dir>/state.json once the control plane is ready; `down` asks it to stop and waits until no
  * process of it is left. The components die with the supervisor (see process.ts), so even a killed
- * supervisor leaves nothing behind.
+ * supervisor leaves nothing behind; `down` then removes the pod addresses it left on lo.
+ *
+ * Model-server pods run as processes (the process kubelet, docs/controlplane.md) unless
+ * `--no-processes` is given.
  */
 import { spawn } from "node:child_process";
 import {
@@ -27,6 +30,7 @@ import { parseArgs } from "node:util";
 
 import { ControlPlane } from "./controlplane.ts";
 import { ControlPlaneClient, serveControlApi } from "./control-server.ts";
+import { releaseStaleReservations } from "./loopback.ts";
 import { isAlive, tailFile } from "./process.ts";
 
 interface SandboxState {
@@ -48,7 +52,9 @@ const { positionals, values } = parseArgs({
   options: {
     dir: { type: "string", default: ".sandbox" },
     nodes: { type: "string", default: "3" },
+    processes: { type: "boolean", default: true },
   },
+  allowNegative: true,
 });
 const command = positionals[0];
 const dir = resolve(values.dir);
@@ -93,7 +99,15 @@ async function up(): Promise<void> {
   const out = openSync(supervisorLog, "a");
   const child = spawn(
     process.execPath,
-    [import.meta.filename, "serve", "--dir", dir, "--nodes", String(nodeCount())],
+    [
+      import.meta.filename,
+      "serve",
+      "--dir",
+      dir,
+      "--nodes",
+      String(nodeCount()),
+      values.processes ? "--processes" : "--no-processes",
+    ],
     {
       detached: true,
       stdio: ["ignore", out, out],
@@ -134,6 +148,7 @@ async function serve(): Promise<void> {
     dir,
     nodes: nodeCount(),
     gateway: true,
+    processes: values.processes,
     log: (line) => {
       console.log(`[sandbox] ${line}`);
     },
@@ -190,6 +205,9 @@ async function down(): Promise<void> {
   for (const pid of alive) process.kill(pid, "SIGKILL");
   alive = await waitGone(alive, 5_000);
   rmSync(stateFile, { force: true });
+  // A supervisor that had to be killed left its pod addresses on lo; its reservation is stale now.
+  const addresses = await releaseStaleReservations();
+  if (addresses.length > 0) console.log(`sandbox: removed pod addresses left on lo: ${addresses.join(", ")}`);
   if (alive.length > 0) {
     console.error(`sandbox: processes still alive after SIGKILL: ${alive.join(", ")}`);
     process.exit(1);
@@ -209,6 +227,13 @@ async function status(): Promise<void> {
   for (const c of info.components) {
     console.log(`  ${c.name.padEnd(24)} ${c.running ? "running" : "STOPPED"}  pid ${c.pid ?? "-"}`);
   }
+  const client = new ControlPlaneClient(state.controlUrl);
+  for (const p of await client.processes()) {
+    const what = `pod ${p.namespace}/${p.name}`.padEnd(24);
+    console.log(
+      `  ${what} ${p.phase}${p.ready ? ", Ready" : ""}  pid ${p.pid ?? "-"}  ${p.podIP}  ${p.logFile}`,
+    );
+  }
 }
 
 switch (command) {
@@ -225,6 +250,6 @@ switch (command) {
     await status();
     break;
   default:
-    console.error("usage: sandbox.ts up|status|down [--dir .sandbox] [--nodes 3]");
+    console.error("usage: sandbox.ts up|status|down [--dir .sandbox] [--nodes 3] [--no-processes]");
     process.exit(2);
 }

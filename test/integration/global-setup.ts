@@ -10,6 +10,7 @@ import type { TestProject } from "vitest/node";
 import { ControlPlane } from "../../src/testing/controlplane.ts";
 import { serveControlApi } from "../../src/testing/control-server.ts";
 import type { GatewayParentRef } from "../../src/testing/gateway.ts";
+import { loopbackAddresses, cidrContains } from "../../src/testing/loopback.ts";
 import { isAlive } from "../../src/testing/process.ts";
 
 export interface ProvidedControlPlane {
@@ -31,6 +32,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const cp = await ControlPlane.start({
     nodes: 3,
     gateway: true,
+    // Model-server pods run as processes (see docs/controlplane.md); every other pod stays simulated.
+    processes: true,
     keepDir: process.env["MEO_KEEP_CONTROLPLANE"] === "1",
     log: (line) => {
       console.log(`[controlplane] ${line}`);
@@ -56,6 +59,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const left = pids.filter(isAlive);
     if (left.length > 0)
       throw new Error(`control-plane processes left running after stop: ${left.join(", ")}`);
+    const addresses = (await loopbackAddresses()).filter((a) => cidrContains(cp.podCidr, a));
+    if (addresses.length > 0) throw new Error(`pod addresses left on lo after stop: ${addresses.join(", ")}`);
     console.log(`[controlplane] stopped; ${pids.length} processes checked, none left`);
   };
 }
