@@ -102,6 +102,15 @@ describe("the reference model server", () => {
     expect((await fetch(server.url + ENV.AIP_HEALTH_ROUTE)).status).toBe(200);
   });
 
+  it("with MODEL_SERVER_UNHEALTHY=true fails health but still predicts", async () => {
+    const server = await start({ ...ENV, MODEL_SERVER_UNHEALTHY: "true" });
+    const health = await fetch(server.url + ENV.AIP_HEALTH_ROUTE);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ status: "unhealthy" });
+    const answer = await post(server.url + ENV.AIP_PREDICT_ROUTE, JSON.stringify({ instances: [1] }));
+    expect(answer.status).toBe(200);
+  });
+
   it("on SIGTERM: health fails at once, requests in flight and new ones still succeed, then it exits 0", async () => {
     const server = await start({
       ...ENV,

@@ -14,6 +14,8 @@
  *   served for MODEL_SERVER_SHUTDOWN_DELAY_SECONDS (default 5: time for every load balancer to see
  *   it), with `Connection: close` so keep-alive clients move on; then it stops accepting, finishes
  *   the requests in flight and exits 0.
+ * - MODEL_SERVER_UNHEALTHY=true makes health answer 503 {"status":"unhealthy"} always: a model
+ *   that never becomes ready, to watch a rollout fail and revert.
  * - MODEL_SERVER_LATENCY_MS (default 0) adds that much time to each prediction, to make requests
  *   be in flight during a rollout.
  *
@@ -38,6 +40,8 @@ export interface ServerConfig {
   readonly modelVersion: string;
   readonly latencyMs: number;
   readonly shutdownDelayMs: number;
+  /** Health always fails (a model that never becomes ready: for rollout-failure demos and tests). */
+  readonly unhealthy: boolean;
 }
 
 /** Reads the configuration from the AIP_* environment the operator gives every model pod. */
@@ -61,6 +65,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     modelVersion: env["AIP_VERSION_NAME"] ?? "",
     latencyMs: number("MODEL_SERVER_LATENCY_MS", 0),
     shutdownDelayMs: number("MODEL_SERVER_SHUTDOWN_DELAY_SECONDS", 5) * 1000,
+    unhealthy: env["MODEL_SERVER_UNHEALTHY"] === "true",
   };
 }
 
@@ -132,7 +137,8 @@ export async function startServer(
         send(res, 405, fail(405, "use GET"), draining);
         return;
       }
-      send(res, draining ? 503 : 200, { status: draining ? "draining" : "ok" }, draining);
+      if (config.unhealthy) send(res, 503, { status: "unhealthy" }, draining);
+      else send(res, draining ? 503 : 200, { status: draining ? "draining" : "ok" }, draining);
       return;
     }
     if (path !== config.predictRoute) {
