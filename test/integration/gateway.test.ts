@@ -6,10 +6,15 @@
  * up in docs/controlplane.md "The gateway".
  */
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { configFromEnv, startServer } from "../../examples/model-server/server.ts";
+import { findBinaries } from "../../src/testing/binaries.ts";
+import { startGateway } from "../../src/testing/gateway.ts";
 import { startLoad, type Load, type WindowSummary } from "../../src/testing/load.ts";
 import { controlPlane, createNamespace, eventually, gateway } from "./context.ts";
 
@@ -265,5 +270,19 @@ describe("the gateway (Traefik) on the local control plane", () => {
     await awaitAnswer("/v1/readiness:predict", "a 503 from the gateway", (a) => a.status === 503);
     await apply([endpointSlice(ns, "m1", ports.m1 ?? 0, { ready: true })]);
     await awaitAnswer("/v1/readiness:predict", "m1 answers again", (a) => a.model === "m1");
+  });
+
+  it("startGateway says so when Traefik exits before serving, with the end of its log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "meo-gateway-"));
+    try {
+      const fake = join(dir, "traefik");
+      writeFileSync(fake, "#!/bin/sh\necho 'command traefik error: bad flag'\nexit 1\n", { mode: 0o755 });
+      const binaries = { ...findBinaries(), traefik: fake };
+      await expect(startGateway({ kubeconfig: controlPlane().kubeconfig, binaries, dir })).rejects.toThrow(
+        /traefik exited; last lines of .*traefik\.log:\ncommand traefik error: bad flag/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
