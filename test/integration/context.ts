@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, type V1Container, type V1ReplicaSet } from "@kubernetes/client-node";
 import { inject } from "vitest";
 
 import { ControlPlaneClient } from "../../src/testing/control-server.ts";
@@ -36,6 +36,18 @@ export async function createNamespace(prefix: string, kc: KubeConfig = kubeConfi
   const name = `${prefix}-${randomBytes(3).toString("hex")}`;
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
   return name;
+}
+
+/** A ReplicaSet of `replicas` pods labelled `app: <name>`, each with `containers`. */
+export function replicaSetOf(name: string, containers: V1Container[], replicas: number): V1ReplicaSet {
+  return {
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers } },
+    },
+  };
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { SIM_UNREADY_LABEL } from "../../src/testing/kwok-stages.ts";
-import { controlPlaneClient, createNamespace, eventually, kubeConfig } from "./context.ts";
+import { controlPlaneClient, createNamespace, eventually, kubeConfig, replicaSetOf } from "./context.ts";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -30,17 +30,7 @@ beforeAll(async () => {
 async function createReplicaSet(name: string, image: string, replicas: number): Promise<string> {
   const rs = await apps.createNamespacedReplicaSet({
     namespace: ns,
-    body: {
-      metadata: { name },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { containers: [{ name: "model", image, ports: [{ containerPort: 8080 }] }] },
-        },
-      },
-    },
+    body: replicaSetOf(name, [{ name: "model", image, ports: [{ containerPort: 8080 }] }], replicas),
   });
   await core.createNamespacedService({
     namespace: ns,

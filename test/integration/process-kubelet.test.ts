@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loopbackAddresses } from "../../src/testing/loopback.ts";
 import { isAlive } from "../../src/testing/process.ts";
 import type { PodProcessInfo } from "../../src/testing/process-kubelet.ts";
-import { controlPlaneClient, createNamespace, eventually, kubeConfig } from "./context.ts";
+import { controlPlaneClient, createNamespace, eventually, kubeConfig, replicaSetOf } from "./context.ts";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -44,17 +44,7 @@ function modelServer(overrides: Partial<V1Container> = {}): V1Container {
 }
 
 async function createReplicaSet(name: string, container: V1Container, replicas: number): Promise<void> {
-  await apps.createNamespacedReplicaSet({
-    namespace: ns,
-    body: {
-      metadata: { name },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: name } },
-        template: { metadata: { labels: { app: name } }, spec: { containers: [container] } },
-      },
-    },
-  });
+  await apps.createNamespacedReplicaSet({ namespace: ns, body: replicaSetOf(name, [container], replicas) });
 }
 
 const readyCondition = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === "Ready");
