@@ -16,11 +16,13 @@ import { join } from "node:path";
 import { isAlive } from "./process.ts";
 
 export class LoopbackError extends Error {
-  override readonly name = "LoopbackError";
+  override readonly name: string = "LoopbackError";
 }
 
 /** The harness may not change `lo`: no `ip` command, or no permission (CAP_NET_ADMIN). */
-export class LoopbackPermissionError extends LoopbackError {}
+export class LoopbackPermissionError extends LoopbackError {
+  override readonly name = "LoopbackPermissionError";
+}
 
 /** Runs `ip` with `args`; resolves with stdout. Injected so the pure parts are testable. */
 export type IpCommand = (args: readonly string[]) => Promise<string>;
