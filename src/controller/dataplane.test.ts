@@ -8,6 +8,9 @@ import {
   buildDisruptionBudgets,
   buildHttpRoute,
   findObjectChanges,
+  findReachableModels,
+  findRetiringModels,
+  routeWeights,
   predictPaths,
   syncDataPlane,
   type DataPlaneSettings,
@@ -240,5 +243,41 @@ describe("syncing data-plane objects", () => {
     ]);
     expect(result.problems.map((p) => p.name)).toEqual(["taken"]);
     expect(result.failure).toBeUndefined();
+  });
+});
+
+describe("what the route waits for", () => {
+  it("weights a model only once its Service has a ready endpoint", () => {
+    const slice = (id: string | undefined, ready: (boolean | undefined)[]): KubeObject =>
+      ({
+        metadata: {
+          name: `s-${id ?? "none"}`,
+          labels: id === undefined ? {} : { "serving.modelendpoint.io/deployed-model": id },
+        },
+        endpoints: ready.map((r) => ({ conditions: r === undefined ? {} : { ready: r } })),
+      }) as KubeObject;
+    expect([
+      ...findReachableModels([
+        slice("m1", [false, true]),
+        slice("m2", [false, undefined]),
+        slice(undefined, [true]),
+      ]),
+    ]).toEqual(["m1"]);
+  });
+
+  it("retires a model the plan scales to 0 or deletes, not one it scales down", () => {
+    const retiring = findRetiringModels([
+      { kind: "scaleReplicaSet", deployedModelId: "m1", replicaSetName: "ep-m1", from: 1, to: 0 },
+      { kind: "scaleReplicaSet", deployedModelId: "m2", replicaSetName: "ep-m2", from: 3, to: 2 },
+      { kind: "deleteReplicaSet", deployedModelId: "m3", replicaSetName: "ep-m3" },
+    ]);
+    expect([...retiring].sort()).toEqual(["m1", "m3"]);
+  });
+
+  it("reads a route's weights by deployed model", () => {
+    const ep = endpoint([{ id: "m1" }, { id: "m2", previous: "m1" }], gateway);
+    const route = buildHttpRoute(ref, ep, settings, { m1: 60, m2: 40 }, {}, new Set(["m1", "m2"]));
+    expect(Object.fromEntries(routeWeights("ep", route))).toEqual({ m1: 60, m2: 40 });
+    expect(routeWeights("ep", undefined).size).toBe(0);
   });
 });

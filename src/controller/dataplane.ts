@@ -26,7 +26,7 @@ import { calculateBudgets } from "../rollout/budgets.ts";
 import { findRoot } from "../rollout/chains.ts";
 import { sameJson } from "../rollout/json.ts";
 import { recordedLinks } from "../rollout/summary.ts";
-import type { EndpointStatus } from "../rollout/types.ts";
+import type { Action, EndpointStatus } from "../rollout/types.ts";
 import {
   LABEL_MANAGED_BY,
   MANAGED_BY,
@@ -63,6 +63,54 @@ export interface DataPlaneSettings {
   readonly defaultGateway?: { readonly namespace: string; readonly name: string } | undefined;
   /** The location in the Vertex-style predict path. */
   readonly location: string;
+  /**
+   * How long a model's weight is out of the route before its last pods are taken away (scaled to
+   * 0, or its ReplicaSet deleted): the time the gateway needs to apply a route change. Default
+   * DEFAULT_ROUTE_DRAIN_MS.
+   */
+  readonly routeDrainMs?: number;
+}
+
+/** See DataPlaneSettings.routeDrainMs. */
+export const DEFAULT_ROUTE_DRAIN_MS = 2_000;
+
+/**
+ * The deployed models whose Service has at least one ready endpoint in its EndpointSlices: what a
+ * gateway balances over. A model is given weight only then; a weighted backend with no ready
+ * endpoint would have its share answered 503 by the gateway (weighted round robin does not skip it).
+ */
+export function findReachableModels(slices: readonly DeepReadonly<KubeObject>[]): Set<string> {
+  const reachable = new Set<string>();
+  for (const slice of slices) {
+    const id = slice.metadata?.labels?.[LABEL_DEPLOYED_MODEL];
+    const endpoints = (slice as DeepReadonly<{ endpoints?: { conditions?: { ready?: boolean } }[] }>)
+      .endpoints;
+    if (id !== undefined && endpoints?.some((e) => e.conditions?.ready === true) === true) reachable.add(id);
+  }
+  return reachable;
+}
+
+/** The models a plan takes the last pods from: scaled to 0, or their ReplicaSet deleted. */
+export function findRetiringModels(actions: readonly Action[]): Set<string> {
+  return new Set(
+    actions
+      .filter((a) => (a.kind === "scaleReplicaSet" && a.to === 0) || a.kind === "deleteReplicaSet")
+      .map((a) => a.deployedModelId),
+  );
+}
+
+/** The weights an HTTPRoute gives, by deployed model id (backendRefs named `<endpoint>-<id>`). */
+export function routeWeights(
+  endpoint: string,
+  route: DeepReadonly<HttpRoute> | undefined,
+): Map<string, number> {
+  const weights = new Map<string, number>();
+  for (const rule of route?.spec?.rules ?? []) {
+    for (const b of rule.backendRefs ?? []) {
+      if (b.name.startsWith(`${endpoint}-`)) weights.set(b.name.slice(endpoint.length + 1), b.weight);
+    }
+  }
+  return weights;
 }
 
 /** A gateway.networking.k8s.io/v1 HTTPRoute, as far as the operator writes it. */

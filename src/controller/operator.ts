@@ -7,6 +7,7 @@
  * renew deadline passes, writing stops, even in the middle of a pass.
  */
 import {
+  ENDPOINTSLICES,
   HTTPROUTES,
   KubeClient,
   modelEndpoints,
@@ -141,6 +142,12 @@ export class Operator {
       options.gatewayApi === true
         ? make("httproutes", client.resource(HTTPROUTES), owned, slimMeta, enqueueOwner)
         : undefined;
+    // The EndpointSlices of the endpoint's Services carry the Services' labels: a route gives a
+    // model weight only once the gateway can see a ready endpoint of it.
+    const endpointSlices =
+      options.gatewayApi === true
+        ? make("endpointslices", client.resource(ENDPOINTSLICES), owned, slimMeta, enqueueOwner)
+        : undefined;
 
     const leaderElection = options.leaderElection;
     this.#elector =
@@ -195,6 +202,7 @@ export class Operator {
       services,
       disruptionBudgets,
       httpRoutes,
+      endpointSlices,
       dataPlane: options.dataPlane ?? { location: DEFAULT_LOCATION },
       writer,
       events: {

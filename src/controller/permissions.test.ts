@@ -75,7 +75,11 @@ describe("requiredPermissions", () => {
   it("asks for HTTPRoutes only where the cluster serves Gateway API", () => {
     const without = requiredPermissions({ namespaces: ["ml"] }).map(describePermission);
     const withRoutes = requiredPermissions({ namespaces: ["ml"], gatewayApi: true }).map(describePermission);
-    expect(without.filter((p) => p.includes("httproutes"))).toEqual([]);
+    expect(without.filter((p) => p.includes("httproutes") || p.includes("endpointslices"))).toEqual([]);
+    expect(withRoutes.filter((p) => p.includes("endpointslices"))).toEqual([
+      "list endpointslices.discovery.k8s.io in namespace ml",
+      "watch endpointslices.discovery.k8s.io in namespace ml",
+    ]);
     expect(withRoutes.filter((p) => p.includes("httproutes"))).toEqual(
       ["get", "list", "watch", "create", "patch", "delete"].map(
         (verb) => `${verb} httproutes.gateway.networking.k8s.io in namespace ml`,

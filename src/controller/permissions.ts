@@ -34,11 +34,15 @@ export interface PermissionOptions {
 export const MAX_CHECKED_NAMESPACES = 10;
 
 type Grant = readonly [string, string, string | undefined, readonly string[]];
-const HTTPROUTE_GRANT: Grant = [
-  "gateway.networking.k8s.io",
-  "httproutes",
-  undefined,
-  ["get", "list", "watch", "create", "patch", "delete"],
+/** With Gateway API: the endpoint's HTTPRoute, and the EndpointSlices its weights wait for. */
+const GATEWAY_GRANTS: readonly Grant[] = [
+  [
+    "gateway.networking.k8s.io",
+    "httproutes",
+    undefined,
+    ["get", "list", "watch", "create", "patch", "delete"],
+  ],
+  ["discovery.k8s.io", "endpointslices", undefined, ["list", "watch"]],
 ];
 
 /** What the operator needs, per watched namespace (or cluster-wide), and on its Lease. */
@@ -52,7 +56,7 @@ export function requiredPermissions(options: PermissionOptions): Permission[] {
     ["", "pods", undefined, ["list", "watch", "patch"]],
     ["", "services", undefined, ["get", "list", "watch", "create", "delete"]],
     ["policy", "poddisruptionbudgets", undefined, ["get", "list", "watch", "create", "patch", "delete"]],
-    ...(options.gatewayApi === true ? [HTTPROUTE_GRANT] : []),
+    ...(options.gatewayApi === true ? GATEWAY_GRANTS : []),
     ["events.k8s.io", "events", undefined, ["create", "patch"]],
   ];
   const needed: Permission[] = [];

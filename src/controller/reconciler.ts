@@ -35,7 +35,12 @@ import { applyActions, cannotBeUndone } from "./actions.ts";
 import {
   buildDisruptionBudgets,
   buildHttpRoute,
+  DEFAULT_ROUTE_DRAIN_MS,
   findParentRefs,
+  findReachableModels,
+  findRetiringModels,
+  routeWeights,
+  type HttpRoute,
   syncDataPlane,
   type DataPlaneSettings,
   type DataPlaneWork,
@@ -59,6 +64,13 @@ import { countRollouts, observeEndpoint, toEventInput } from "./report.ts";
 import { findServiceChanges, findWantedServices, syncServices } from "./services.ts";
 import { buildSnapshot } from "./snapshot.ts";
 import type { Writer } from "./writer.ts";
+
+const EMPTY_STORE: ReadonlyStore<KubeObject> = {
+  get: () => undefined,
+  keys: () => [],
+  list: () => [],
+  byIndex: () => [],
+} as unknown as ReadonlyStore<KubeObject>;
 
 /** A pass waiting for the cache to show its own writes looks again after this long at the latest. */
 const AWAIT_CACHE_BACKSTOP_MS = 1_000;
@@ -88,6 +100,8 @@ export interface ReconcilerOptions {
   readonly disruptionBudgets: ReadonlyStore<KubeObject>;
   /** HTTPRoutes, indexed by ENDPOINT_INDEX; undefined when the cluster does not serve Gateway API. */
   readonly httpRoutes: ReadonlyStore<KubeObject> | undefined;
+  /** EndpointSlices of the endpoint's Services, indexed by ENDPOINT_INDEX (with httpRoutes). */
+  readonly endpointSlices?: ReadonlyStore<KubeObject> | undefined;
   readonly dataPlane: DataPlaneSettings;
   readonly writer: Writer;
   readonly events: EventSinkLike;
@@ -109,6 +123,8 @@ export class Reconciler {
   /** Writes the API server refused for good, per endpoint key, for the engine's next pass. */
   readonly #actionErrors = new Map<string, readonly ActionError[]>();
   readonly #expectations: Expectations;
+  /** When a pass last took a retiring model's weight out of an endpoint's route, by endpoint key. */
+  readonly #drainStarted = new Map<string, number>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -144,6 +160,7 @@ export class Reconciler {
       this.#o.metrics.forgetEndpoint(namespace, name);
       this.#actionErrors.delete(key);
       this.#expectations.forget(key);
+      this.#drainStarted.delete(key);
       return undefined;
     }
     if (raw.metadata?.deletionTimestamp !== undefined) return undefined;
@@ -196,6 +213,14 @@ export class Reconciler {
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const services = await syncServices(this.#o.writer, ref, serviceChanges);
     const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, snapshot.routes ?? {});
+    const drainLeftMs = this.#routeDrainLeft(key, dataPlane.drained);
+    if (drainLeftMs > 0) {
+      // The route no longer weights a model whose last pods this plan takes away: give the gateway
+      // time to apply it first. The next pass plans again from the same state and goes on.
+      this.#o.logger.debug({ ...log, drainLeftMs }, "waiting for the gateway to drop a retiring model");
+      if (dataPlane.failure !== undefined) throw dataPlane.failure;
+      return { requeueAfterMs: drainLeftMs };
+    }
     const applied = await applyActions(
       {
         writer: this.#o.writer,
@@ -280,7 +305,12 @@ export class Reconciler {
     endpoint: ModelEndpoint,
     plan: Plan,
     routes: Readonly<Record<string, string>>,
-  ): Promise<{ problems: readonly { name: string; message: string }[]; failure: Error | undefined }> {
+  ): Promise<{
+    problems: readonly { name: string; message: string }[];
+    failure: Error | undefined;
+    /** This pass took weight away from a model the plan retires (the route was written for it). */
+    drained: boolean;
+  }> {
     const owned = (store: ReadonlyStore<KubeObject>): DeepReadonly<KubeObject>[] =>
       store.byIndex(ENDPOINT_INDEX, key).filter((o) => controlledBy(o, ref.uid));
     const work: DataPlaneWork[] = [
@@ -291,11 +321,20 @@ export class Reconciler {
       },
     ];
     const missing: { name: string; message: string }[] = [];
+    let drained = false;
     if (this.#o.httpRoutes !== undefined) {
+      // Weight only models the gateway can reach now, and none the plan retires.
+      // Slices are controlled by the endpoint's Services, not by the endpoint.
+      const serviceUids = new Set(owned(this.#o.services).map((svc) => svc.metadata?.uid ?? ""));
+      const slices = (this.#o.endpointSlices ?? EMPTY_STORE)
+        .byIndex(ENDPOINT_INDEX, key)
+        .filter((o) => o.metadata?.ownerReferences?.some((r) => serviceUids.has(r.uid)) ?? false);
+      const reachable = findReachableModels(slices);
+      const retiring = findRetiringModels(plan.actions);
       const served = new Set(
-        findWantedServices(ref, endpoint, plan.status.trafficSplit).flatMap(
-          (s) => s.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? [],
-        ),
+        findWantedServices(ref, endpoint, plan.status.trafficSplit)
+          .flatMap((s) => s.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? [])
+          .filter((id) => reachable.has(id) && !retiring.has(id)),
       );
       const route = buildHttpRoute(
         ref,
@@ -305,7 +344,10 @@ export class Reconciler {
         routes,
         served,
       );
-      work.push({ type: "httproutes", owned: owned(this.#o.httpRoutes), wanted: route ? [route] : [] });
+      const current = owned(this.#o.httpRoutes);
+      const weights = routeWeights(ref.name, current[0] as DeepReadonly<HttpRoute> | undefined);
+      drained = route !== undefined && [...retiring].some((id) => (weights.get(id) ?? 0) > 0);
+      work.push({ type: "httproutes", owned: current, wanted: route ? [route] : [] });
     } else if (findParentRefs(endpoint, this.#o.dataPlane) !== undefined) {
       missing.push({
         name: ref.name,
@@ -315,7 +357,22 @@ export class Reconciler {
       });
     }
     const synced = await syncDataPlane(this.#o.writer, ref, work);
-    return { problems: [...missing, ...synced.problems], failure: synced.failure };
+    return { problems: [...missing, ...synced.problems], failure: synced.failure, drained };
+  }
+
+  /**
+   * How long this endpoint's retiring steps still wait for the gateway: routeDrainMs from the pass
+   * that took a retiring model's weight out of the route (`drained`), 0 once that has passed.
+   */
+  #routeDrainLeft(key: string, drained: boolean): number {
+    const now = this.#o.clock.now();
+    if (drained) this.#drainStarted.set(key, now);
+    const started = this.#drainStarted.get(key);
+    if (started === undefined) return 0;
+    const left = started + (this.#o.dataPlane.routeDrainMs ?? DEFAULT_ROUTE_DRAIN_MS) - now;
+    if (left > 0) return left;
+    this.#drainStarted.delete(key);
+    return 0;
   }
 
   #canWrite(): boolean {

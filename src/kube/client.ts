@@ -85,6 +85,14 @@ export const PODDISRUPTIONBUDGETS: ResourceType<KubeObject> = {
   kind: "PodDisruptionBudget",
   namespaced: true,
 };
+/** discovery.k8s.io EndpointSlices: which endpoints of a Service are ready, as the data plane sees them. */
+export const ENDPOINTSLICES: ResourceType<KubeObject> = {
+  group: "discovery.k8s.io",
+  version: "v1",
+  plural: "endpointslices",
+  kind: "EndpointSlice",
+  namespaced: true,
+};
 /** Gateway API's HTTPRoute (a CRD: served only where the Gateway API is installed). */
 export const HTTPROUTES: ResourceType<KubeObject> = {
   group: "gateway.networking.k8s.io",

@@ -92,6 +92,10 @@ each watched namespace's Role. Leases are in lease-role.yaml (release namespace 
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, list, watch, create, patch, delete]
+# With Gateway API: a model gets weight in the route once its Service has a ready endpoint.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
 # events.k8s.io/v1 Events on the ModelEndpoint; a repeated event is patched into a series.
 - apiGroups: [events.k8s.io]
   resources: [events]
