@@ -40,7 +40,6 @@ import {
   findReachableModels,
   findRetiringModels,
   routeWeights,
-  type HttpRoute,
   syncDataPlane,
   type DataPlaneSettings,
   type DataPlaneWork,
@@ -345,7 +344,7 @@ export class Reconciler {
         served,
       );
       const current = owned(this.#o.httpRoutes);
-      const weights = routeWeights(ref.name, current[0] as DeepReadonly<HttpRoute> | undefined);
+      const weights = routeWeights(ref.name, current[0]);
       drained = route !== undefined && [...retiring].some((id) => (weights.get(id) ?? 0) > 0);
       work.push({ type: "httproutes", owned: current, wanted: route ? [route] : [] });
     } else if (findParentRefs(endpoint, this.#o.dataPlane) !== undefined) {
