@@ -29,6 +29,17 @@ const FULL: readonly V1PolicyRule[] = [
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
   { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "create", "delete"] },
   { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+  {
+    apiGroups: ["policy"],
+    resources: ["poddisruptionbudgets"],
+    verbs: ["get", "list", "watch", "create", "patch", "delete"],
+  },
+  {
+    apiGroups: ["gateway.networking.k8s.io"],
+    resources: ["httproutes"],
+    verbs: ["get", "list", "watch", "create", "patch", "delete"],
+  },
+  { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
 ];
 
 /** FULL without `verb` on `resource`. */
