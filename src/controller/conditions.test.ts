@@ -9,7 +9,7 @@ import {
   invalidSpecStatus,
   transitionTime,
   withPermissionDenied,
-  withServiceConflicts,
+  withUnmadeObjects,
   type WrittenStatus,
 } from "./conditions.ts";
 
@@ -83,12 +83,13 @@ describe("the conditions only the controller knows", () => {
   });
 
   it("a model's Service held by someone else: Degraded and Stalled, Ready untouched", () => {
-    const status = withServiceConflicts(
+    const status = withUnmadeObjects(
       engine,
       [{ message: "Service ml/ep-m1 is not ours" }],
       false,
       recorded,
       T1,
+      SERVICE_CONFLICT,
     );
     expect(summary(status)).toEqual([
       ["Ready", "True", "AllReplicasAvailable", at(T0)],
@@ -99,7 +100,7 @@ describe("the conditions only the controller knows", () => {
   });
 
   it("the endpoint's own Service held by someone else: nothing is served, Ready=False too", () => {
-    const status = withServiceConflicts(engine, [{ message: "taken" }], true, recorded, T1);
+    const status = withUnmadeObjects(engine, [{ message: "taken" }], true, recorded, T1, SERVICE_CONFLICT);
     expect(status.conditions.find((c) => c.type === "Ready")).toMatchObject({
       status: "False",
       reason: "ServiceConflict",
@@ -108,7 +109,7 @@ describe("the conditions only the controller knows", () => {
   });
 
   it("no conflict leaves the status as the engine made it", () => {
-    expect(withServiceConflicts(engine, [], true, recorded, T1)).toBe(engine);
+    expect(withUnmadeObjects(engine, [], true, recorded, T1, SERVICE_CONFLICT)).toBe(engine);
   });
 
   it("a forbidden write: Ready=False PermissionDenied with the message", () => {

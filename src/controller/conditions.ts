@@ -64,17 +64,18 @@ export function transitionTime(
 }
 
 /**
- * The status with Services someone else holds reported: Degraded=True and Stalled=True (reason
- * ServiceConflict, the conflicts first, then what Degraded already said), and Ready=False when it is
- * the endpoint's own Service (`servesNothing`: nothing is served through it).
+ * The status with objects the endpoint needs and cannot have reported: Degraded=True and
+ * Stalled=True (`reason`: ServiceConflict for Services someone else holds, DataPlaneUnavailable for
+ * the route and disruption budgets; the problems first, then what Degraded already said), and
+ * Ready=False when nothing is served because of it (`servesNothing`: the endpoint's own Service).
  */
-export function withServiceConflicts(
+export function withUnmadeObjects(
   status: WrittenStatus,
   conflicts: readonly { readonly message: string }[],
   servesNothing: boolean,
   recorded: readonly RecordedCondition[],
   nowMs: number,
-  reason: string = SERVICE_CONFLICT,
+  reason: string,
 ): WrittenStatus {
   if (conflicts.length === 0) return status;
   const message = conflicts.map((c) => c.message).join("; ");

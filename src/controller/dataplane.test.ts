@@ -7,14 +7,14 @@ import type { KubeObject } from "../kube/objects.ts";
 import {
   buildDisruptionBudgets,
   buildHttpRoute,
+  decideRoute,
   findObjectChanges,
-  findReachableModels,
-  findRetiringModels,
-  routeWeights,
   predictPaths,
   syncDataPlane,
   type DataPlaneSettings,
+  type RouteInputs,
 } from "./dataplane.ts";
+import { findWantedServices } from "./services.ts";
 import type { OwnedType, Writer } from "./writer.ts";
 
 const ref = { namespace: "ml", name: "ep", uid: "u1" };
@@ -247,37 +247,70 @@ describe("syncing data-plane objects", () => {
 });
 
 describe("what the route waits for", () => {
-  it("weights a model only once its Service has a ready endpoint", () => {
-    const slice = (id: string | undefined, ready: (boolean | undefined)[]): KubeObject =>
-      ({
-        metadata: {
-          name: `s-${id ?? "none"}`,
-          labels: id === undefined ? {} : { "serving.modelendpoint.io/deployed-model": id },
-        },
-        endpoints: ready.map((r) => ({ conditions: r === undefined ? {} : { ready: r } })),
-      }) as KubeObject;
-    expect([
-      ...findReachableModels([
-        slice("m1", [false, true]),
-        slice("m2", [false, undefined]),
-        slice(undefined, [true]),
-      ]),
-    ]).toEqual(["m1"]);
-  });
+  const ep = endpoint([{ id: "m1" }, { id: "m2", previous: "m1" }], gateway);
+  const services = findWantedServices(ref, ep).map((svc) => ({
+    ...svc,
+    metadata: { ...svc.metadata, uid: `uid-${svc.metadata?.name ?? ""}` },
+  }));
+  const slice = (service: string, ready: (boolean | undefined)[], id?: string): KubeObject =>
+    ({
+      metadata: {
+        name: `${service}-abc`,
+        labels: id === undefined ? {} : { "serving.modelendpoint.io/deployed-model": id },
+        ownerReferences: [{ apiVersion: "v1", kind: "Service", name: service, uid: `uid-${service}` }],
+      },
+      endpoints: ready.map((r) => ({ conditions: r === undefined ? {} : { ready: r } })),
+    }) as KubeObject;
+  const decide = (
+    slices: readonly KubeObject[],
+    actions: RouteInputs["plan"]["actions"] = [],
+    current?: KubeObject,
+  ) =>
+    decideRoute({
+      ref,
+      endpoint: ep,
+      settings,
+      plan: { actions, status: { trafficSplit: { m1: 60, m2: 40 } } },
+      routes: { m1: "/p", m2: "/p" },
+      wantedServices: services,
+      ownedServices: services,
+      slices,
+      current,
+    });
+  const backends = (d: ReturnType<typeof decide>) =>
+    d.route?.spec?.rules[0]?.backendRefs?.map((b) => `${b.name}=${b.weight}`);
 
-  it("retires a model the plan scales to 0 or deletes, not one it scales down", () => {
-    const retiring = findRetiringModels([
-      { kind: "scaleReplicaSet", deployedModelId: "m1", replicaSetName: "ep-m1", from: 1, to: 0 },
-      { kind: "scaleReplicaSet", deployedModelId: "m2", replicaSetName: "ep-m2", from: 3, to: 2 },
-      { kind: "deleteReplicaSet", deployedModelId: "m3", replicaSetName: "ep-m3" },
+  it("weights a model only once its own Service has a ready endpoint", () => {
+    expect(
+      backends(decide([slice("ep-m1", [false, true], "m1"), slice("ep-m2", [false, undefined], "m2")])),
+    ).toEqual(["ep-m1=60"]);
+    // A slice of someone else's Service with the label does not count.
+    expect(backends(decide([slice("other", [true], "m2"), slice("ep-m1", [true], "m1")]))).toEqual([
+      "ep-m1=60",
     ]);
-    expect([...retiring].sort()).toEqual(["m1", "m3"]);
+    expect(backends(decide([slice("ep-m1", [true], "m1"), slice("ep-m2", [true], "m2")]))).toEqual([
+      "ep-m1=60",
+      "ep-m2=40",
+    ]);
   });
 
-  it("reads a route's weights by deployed model", () => {
-    const ep = endpoint([{ id: "m1" }, { id: "m2", previous: "m1" }], gateway);
-    const route = buildHttpRoute(ref, ep, settings, { m1: 60, m2: 40 }, {}, new Set(["m1", "m2"]));
-    expect(Object.fromEntries(routeWeights("ep", route))).toEqual({ m1: 60, m2: 40 });
-    expect(routeWeights("ep", undefined).size).toBe(0);
+  it("takes a model the plan scales to 0 or deletes out of the route, and says so while the current route weights it", () => {
+    const ready = [slice("ep-m1", [true], "m1"), slice("ep-m2", [true], "m2")];
+    const toZero = [
+      { kind: "scaleReplicaSet", deployedModelId: "m1", replicaSetName: "ep-m1", from: 1, to: 0 },
+    ] as const;
+    const before = decide(ready).route;
+    const first = decide(ready, toZero, before);
+    expect(backends(first)).toEqual(["ep-m2=40"]);
+    expect(first.drained).toBe(true);
+    // Once the route without it is in the cache, the step goes on.
+    expect(decide(ready, toZero, first.route).drained).toBe(false);
+    // Scaling down (not to 0) keeps the weight: other pods of the model still answer.
+    const down = [
+      { kind: "scaleReplicaSet", deployedModelId: "m1", replicaSetName: "ep-m1", from: 3, to: 2 },
+    ] as const;
+    expect(decide(ready, down, before).drained).toBe(false);
+    const deleted = [{ kind: "deleteReplicaSet", deployedModelId: "m2", replicaSetName: "ep-m2" }] as const;
+    expect(decide(ready, deleted, before).drained).toBe(true);
   });
 });

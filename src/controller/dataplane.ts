@@ -21,12 +21,12 @@ import type { ModelEndpoint } from "../api/resource.ts";
 import type { ParentRef } from "../api/spec.ts";
 import { NotFoundError } from "../kube/errors.ts";
 import type { Transport } from "../kube/transport.ts";
-import type { DeepReadonly, KubeObject } from "../kube/objects.ts";
+import type { DeepReadonly, KubeObject, Service } from "../kube/objects.ts";
 import { calculateBudgets } from "../rollout/budgets.ts";
 import { findRoot } from "../rollout/chains.ts";
 import { sameJson } from "../rollout/json.ts";
 import { recordedLinks } from "../rollout/summary.ts";
-import type { Action, EndpointStatus } from "../rollout/types.ts";
+import type { Action, EndpointStatus, Plan } from "../rollout/types.ts";
 import {
   LABEL_MANAGED_BY,
   MANAGED_BY,
@@ -79,7 +79,7 @@ export const DEFAULT_ROUTE_DRAIN_MS = 2_000;
  * gateway balances over. A model is given weight only then; a weighted backend with no ready
  * endpoint would have its share answered 503 by the gateway (weighted round robin does not skip it).
  */
-export function findReachableModels(slices: readonly DeepReadonly<KubeObject>[]): Set<string> {
+function findReachableModels(slices: readonly DeepReadonly<KubeObject>[]): Set<string> {
   const reachable = new Set<string>();
   for (const slice of slices) {
     const id = slice.metadata?.labels?.[LABEL_DEPLOYED_MODEL];
@@ -91,7 +91,7 @@ export function findReachableModels(slices: readonly DeepReadonly<KubeObject>[])
 }
 
 /** The models a plan takes the last pods from: scaled to 0, or their ReplicaSet deleted. */
-export function findRetiringModels(actions: readonly Action[]): Set<string> {
+function findRetiringModels(actions: readonly Action[]): Set<string> {
   return new Set(
     actions
       .filter((a) => (a.kind === "scaleReplicaSet" && a.to === 0) || a.kind === "deleteReplicaSet")
@@ -99,18 +99,70 @@ export function findRetiringModels(actions: readonly Action[]): Set<string> {
   );
 }
 
-/** The weights an HTTPRoute gives, by deployed model id (backendRefs named `<endpoint>-<id>`). */
-export function routeWeights(
-  endpoint: string,
-  route: DeepReadonly<HttpRoute> | undefined,
-): Map<string, number> {
+/** The weight an HTTPRoute gives each backend, by backend (Service) name. */
+function backendWeights(route: DeepReadonly<KubeObject> | undefined): Map<string, number> {
   const weights = new Map<string, number>();
-  for (const rule of route?.spec?.rules ?? []) {
-    for (const b of rule.backendRefs ?? []) {
-      if (b.name.startsWith(`${endpoint}-`)) weights.set(b.name.slice(endpoint.length + 1), b.weight);
-    }
+  for (const rule of (route as DeepReadonly<HttpRoute> | undefined)?.spec?.rules ?? []) {
+    for (const b of rule.backendRefs ?? []) weights.set(b.name, b.weight);
   }
   return weights;
+}
+
+/** What decides the endpoint's route in one pass. */
+export interface RouteInputs {
+  readonly ref: OwnerEndpoint;
+  readonly endpoint: ModelEndpoint;
+  readonly settings: DataPlaneSettings;
+  /** The plan of this pass: its effective split and its actions. */
+  readonly plan: Pick<Plan, "actions"> & { readonly status: Pick<EndpointStatus, "trafficSplit"> };
+  /** Each deployed model's predict route. */
+  readonly routes: Readonly<Record<string, string>>;
+  /** The Services this pass wants (the endpoint's and one per model). */
+  readonly wantedServices: readonly Service[];
+  /** The Services the endpoint controls now, and the EndpointSlices of its namespace-index. */
+  readonly ownedServices: readonly DeepReadonly<Service>[];
+  readonly slices: readonly DeepReadonly<KubeObject>[];
+  /** The endpoint's HTTPRoute as the cache holds it. */
+  readonly current: DeepReadonly<KubeObject> | undefined;
+}
+
+/** The route to have, and whether it takes weight away from a model the plan retires. */
+export interface RouteDecision {
+  readonly route: HttpRoute | undefined;
+  /** The current route weights a model this plan scales to 0 or deletes: its steps wait (drain). */
+  readonly drained: boolean;
+}
+
+/**
+ * The endpoint's route for this pass. A model is weighted when it has a share, a wanted Service, a
+ * ready endpoint in that Service's EndpointSlices (what the gateway balances over), and the plan
+ * does not take its last pods away.
+ */
+export function decideRoute(input: RouteInputs): RouteDecision {
+  const { ref, plan } = input;
+  // Slices are controlled by the endpoint's Services, not by the endpoint.
+  const serviceUids = new Set(input.ownedServices.map((svc) => svc.metadata?.uid ?? ""));
+  const reachable = findReachableModels(
+    input.slices.filter((o) => o.metadata?.ownerReferences?.some((r) => serviceUids.has(r.uid)) ?? false),
+  );
+  const retiring = findRetiringModels(plan.actions);
+  const served = new Set(
+    input.wantedServices
+      .flatMap((svc) => svc.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? [])
+      .filter((id) => reachable.has(id) && !retiring.has(id)),
+  );
+  const route = buildHttpRoute(
+    ref,
+    input.endpoint,
+    input.settings,
+    plan.status.trafficSplit,
+    input.routes,
+    served,
+  );
+  const weights = backendWeights(input.current);
+  const drained =
+    route !== undefined && [...retiring].some((id) => (weights.get(modelServiceName(ref.name, id)) ?? 0) > 0);
+  return { route, drained };
 }
 
 /** A gateway.networking.k8s.io/v1 HTTPRoute, as far as the operator writes it. */

@@ -138,15 +138,20 @@ export class Operator {
       slimMeta,
       enqueueOwner,
     );
-    const httpRoutes =
-      options.gatewayApi === true
-        ? make("httproutes", client.resource(HTTPROUTES), owned, slimMeta, enqueueOwner)
-        : undefined;
     // The EndpointSlices of the endpoint's Services carry the Services' labels: a route gives a
     // model weight only once the gateway can see a ready endpoint of it.
-    const endpointSlices =
+    const gatewayApi =
       options.gatewayApi === true
-        ? make("endpointslices", client.resource(ENDPOINTSLICES), owned, slimMeta, enqueueOwner)
+        ? {
+            httpRoutes: make("httproutes", client.resource(HTTPROUTES), owned, slimMeta, enqueueOwner),
+            endpointSlices: make(
+              "endpointslices",
+              client.resource(ENDPOINTSLICES),
+              owned,
+              slimMeta,
+              enqueueOwner,
+            ),
+          }
         : undefined;
 
     const leaderElection = options.leaderElection;
@@ -201,8 +206,7 @@ export class Operator {
       pods,
       services,
       disruptionBudgets,
-      httpRoutes,
-      endpointSlices,
+      gatewayApi,
       dataPlane: options.dataPlane ?? { location: DEFAULT_LOCATION },
       writer,
       events: {

@@ -105,7 +105,9 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
     pods,
     services,
     disruptionBudgets: new Store<KubeObject>(indexers),
-    httpRoutes: gatewayApi ? new Store<KubeObject>(indexers) : undefined,
+    gatewayApi: gatewayApi
+      ? { httpRoutes: new Store<KubeObject>(indexers), endpointSlices: new Store<KubeObject>(indexers) }
+      : undefined,
     dataPlane: { location: "us-central1" },
     writer,
     events: { record: (_o, e) => events.push(e) },

@@ -17,7 +17,6 @@
  * server are thrown to the work queue, which retries with backoff; a write the API server refuses
  * for good (a TerminalError) is handed to the engine on the next pass, which fails the rollout.
  */
-import { LABEL_DEPLOYED_MODEL } from "../api/constants.ts";
 import { jsonEqual } from "../api/json.ts";
 import { parseModelEndpoint, type ValidationIssue } from "../api/parse.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
@@ -34,15 +33,14 @@ import type { ActionError, Instant, Plan, Snapshot } from "../rollout/types.ts";
 import { applyActions, cannotBeUndone } from "./actions.ts";
 import {
   buildDisruptionBudgets,
-  buildHttpRoute,
+  decideRoute,
   DEFAULT_ROUTE_DRAIN_MS,
   findParentRefs,
-  findReachableModels,
-  findRetiringModels,
-  routeWeights,
   syncDataPlane,
   type DataPlaneSettings,
+  type DataPlaneSync,
   type DataPlaneWork,
+  type RouteInputs,
 } from "./dataplane.ts";
 import {
   DATA_PLANE_UNAVAILABLE,
@@ -53,7 +51,7 @@ import {
   PERMISSION_DENIED,
   SERVICE_CONFLICT,
   withPermissionDenied,
-  withServiceConflicts,
+  withUnmadeObjects,
   type WrittenStatus,
 } from "./conditions.ts";
 import { Expectations, isCacheStale } from "./expectations.ts";
@@ -64,12 +62,9 @@ import { findServiceChanges, findWantedServices, syncServices } from "./services
 import { buildSnapshot } from "./snapshot.ts";
 import type { Writer } from "./writer.ts";
 
-const EMPTY_STORE: ReadonlyStore<KubeObject> = {
-  get: () => undefined,
-  keys: () => [],
-  list: () => [],
-  byIndex: () => [],
-} as unknown as ReadonlyStore<KubeObject>;
+const NO_GATEWAY_API =
+  "the cluster does not serve HTTPRoute (gateway.networking.k8s.io/v1), so predictions cannot be " +
+  "routed through the Gateway: install the Gateway API CRDs and restart the operator, or remove spec.gateway";
 
 /** A pass waiting for the cache to show its own writes looks again after this long at the latest. */
 const AWAIT_CACHE_BACKSTOP_MS = 1_000;
@@ -97,10 +92,13 @@ export interface ReconcilerOptions {
   readonly services: ReadonlyStore<Service>;
   /** PodDisruptionBudgets, indexed by ENDPOINT_INDEX. */
   readonly disruptionBudgets: ReadonlyStore<KubeObject>;
-  /** HTTPRoutes, indexed by ENDPOINT_INDEX; undefined when the cluster does not serve Gateway API. */
-  readonly httpRoutes: ReadonlyStore<KubeObject> | undefined;
-  /** EndpointSlices of the endpoint's Services, indexed by ENDPOINT_INDEX (with httpRoutes). */
-  readonly endpointSlices?: ReadonlyStore<KubeObject> | undefined;
+  /**
+   * HTTPRoutes and the EndpointSlices of the endpoint's Services, indexed by ENDPOINT_INDEX;
+   * undefined when the cluster does not serve Gateway API.
+   */
+  readonly gatewayApi:
+    | { readonly httpRoutes: ReadonlyStore<KubeObject>; readonly endpointSlices: ReadonlyStore<KubeObject> }
+    | undefined;
   readonly dataPlane: DataPlaneSettings;
   readonly writer: Writer;
   readonly events: EventSinkLike;
@@ -197,10 +195,8 @@ export class Reconciler {
     const ownedServices = this.#o.services
       .byIndex(ENDPOINT_INDEX, key)
       .filter((s) => controlledBy(s, ref.uid));
-    const serviceChanges = findServiceChanges(
-      ownedServices,
-      findWantedServices(ref, endpoint, plan.status.trafficSplit),
-    );
+    const wantedServices = findWantedServices(ref, endpoint, plan.status.trafficSplit);
+    const serviceChanges = findServiceChanges(ownedServices, wantedServices);
     const irreversible =
       plan.actions.some(cannotBeUndone) || serviceChanges.create.length + serviceChanges.delete.length > 0;
     if (irreversible && this.#o.readLive !== undefined && (await isCacheStale(this.#o.readLive, raw))) {
@@ -211,7 +207,11 @@ export class Reconciler {
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const services = await syncServices(this.#o.writer, ref, serviceChanges);
-    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, snapshot.routes ?? {});
+    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, {
+      routes: snapshot.routes ?? {},
+      wantedServices,
+      ownedServices,
+    });
     const drainLeftMs = this.#routeDrainLeft(key, dataPlane.drained);
     if (drainLeftMs > 0) {
       // The route no longer weights a model whose last pods this plan takes away: give the gateway
@@ -243,27 +243,16 @@ export class Reconciler {
     // 4. Persist: the engine's status with what only the controller knows.
     const recorded = endpoint.status?.conditions ?? [];
     const now = this.#o.clock.now();
-    let status: WrittenStatus = withServiceConflicts(
-      plan.status,
-      services.conflicts,
-      services.conflicts.some((c) => c.name === name),
-      recorded,
-      now,
-    );
-    if (
-      services.conflicts.length > 0 &&
-      recorded.find((c) => c.type === "Degraded")?.reason !== SERVICE_CONFLICT
-    ) {
-      const note = services.conflicts.map((c) => c.message).join("; ");
-      this.#o.events.record(raw, { type: "Warning", reason: SERVICE_CONFLICT, action: "Create", note });
-    }
-    status = withServiceConflicts(status, dataPlane.problems, false, recorded, now, DATA_PLANE_UNAVAILABLE);
-    if (
-      dataPlane.problems.length > 0 &&
-      recorded.find((c) => c.type === "Degraded")?.reason !== DATA_PLANE_UNAVAILABLE
-    ) {
-      const note = dataPlane.problems.map((c) => c.message).join("; ");
-      this.#o.events.record(raw, { type: "Warning", reason: DATA_PLANE_UNAVAILABLE, action: "Create", note });
+    let status: WrittenStatus = plan.status;
+    for (const [problems, reason, servesNothing] of [
+      [services.conflicts, SERVICE_CONFLICT, services.conflicts.some((c) => c.name === name)],
+      [dataPlane.problems, DATA_PLANE_UNAVAILABLE, false],
+    ] as const) {
+      status = withUnmadeObjects(status, problems, servesNothing, recorded, now, reason);
+      if (problems.length > 0 && recorded.find((c) => c.type === "Degraded")?.reason !== reason) {
+        const note = problems.map((c) => c.message).join("; ");
+        this.#o.events.record(raw, { type: "Warning", reason, action: "Create", note });
+      }
     }
     if (denied !== undefined) status = withPermissionDenied(status, describeForbidden(denied), recorded, now);
     await this.#forbiddenReported(raw, this.#writeStatus(raw, endpoint, status));
@@ -303,13 +292,8 @@ export class Reconciler {
     ref: OwnerEndpoint,
     endpoint: ModelEndpoint,
     plan: Plan,
-    routes: Readonly<Record<string, string>>,
-  ): Promise<{
-    problems: readonly { name: string; message: string }[];
-    failure: Error | undefined;
-    /** This pass took weight away from a model the plan retires (the route was written for it). */
-    drained: boolean;
-  }> {
+    services: Pick<RouteInputs, "routes" | "wantedServices" | "ownedServices">,
+  ): Promise<DataPlaneSync & { readonly drained: boolean }> {
     const owned = (store: ReadonlyStore<KubeObject>): DeepReadonly<KubeObject>[] =>
       store.byIndex(ENDPOINT_INDEX, key).filter((o) => controlledBy(o, ref.uid));
     const work: DataPlaneWork[] = [
@@ -319,44 +303,28 @@ export class Reconciler {
         wanted: buildDisruptionBudgets(ref, endpoint, plan.status),
       },
     ];
-    const missing: { name: string; message: string }[] = [];
-    let drained = false;
-    if (this.#o.httpRoutes !== undefined) {
-      // Weight only models the gateway can reach now, and none the plan retires.
-      // Slices are controlled by the endpoint's Services, not by the endpoint.
-      const serviceUids = new Set(owned(this.#o.services).map((svc) => svc.metadata?.uid ?? ""));
-      const slices = (this.#o.endpointSlices ?? EMPTY_STORE)
-        .byIndex(ENDPOINT_INDEX, key)
-        .filter((o) => o.metadata?.ownerReferences?.some((r) => serviceUids.has(r.uid)) ?? false);
-      const reachable = findReachableModels(slices);
-      const retiring = findRetiringModels(plan.actions);
-      const served = new Set(
-        findWantedServices(ref, endpoint, plan.status.trafficSplit)
-          .flatMap((s) => s.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? [])
-          .filter((id) => reachable.has(id) && !retiring.has(id)),
-      );
-      const route = buildHttpRoute(
-        ref,
-        endpoint,
-        this.#o.dataPlane,
-        plan.status.trafficSplit,
-        routes,
-        served,
-      );
-      const current = owned(this.#o.httpRoutes);
-      const weights = routeWeights(ref.name, current[0]);
-      drained = route !== undefined && [...retiring].some((id) => (weights.get(id) ?? 0) > 0);
-      work.push({ type: "httproutes", owned: current, wanted: route ? [route] : [] });
-    } else if (findParentRefs(endpoint, this.#o.dataPlane) !== undefined) {
-      missing.push({
-        name: ref.name,
-        message:
-          "the cluster does not serve HTTPRoute (gateway.networking.k8s.io/v1), so predictions cannot be " +
-          "routed through the Gateway: install the Gateway API CRDs and restart the operator, or remove spec.gateway",
-      });
+    const gatewayApi = this.#o.gatewayApi;
+    if (gatewayApi === undefined) {
+      const synced = await syncDataPlane(this.#o.writer, ref, work);
+      if (findParentRefs(endpoint, this.#o.dataPlane) === undefined) return { ...synced, drained: false };
+      return {
+        ...synced,
+        problems: [{ name: ref.name, message: NO_GATEWAY_API }, ...synced.problems],
+        drained: false,
+      };
     }
-    const synced = await syncDataPlane(this.#o.writer, ref, work);
-    return { problems: [...missing, ...synced.problems], failure: synced.failure, drained };
+    const current = owned(gatewayApi.httpRoutes);
+    const { route, drained } = decideRoute({
+      ref,
+      endpoint,
+      settings: this.#o.dataPlane,
+      plan,
+      ...services,
+      slices: gatewayApi.endpointSlices.byIndex(ENDPOINT_INDEX, key),
+      current: current[0],
+    });
+    work.push({ type: "httproutes", owned: current, wanted: route ? [route] : [] });
+    return { ...(await syncDataPlane(this.#o.writer, ref, work)), drained };
   }
 
   /**
