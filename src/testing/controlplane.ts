@@ -18,10 +18,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "n
 import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
 
 import { KubeConfig } from "@kubernetes/client-node";
@@ -29,6 +27,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient, type Logger } from "../kube/index.ts";
 import { findBinaries, type Binaries } from "./binaries.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
+import { freePort, runKubectl, waitFor } from "./harness.ts";
 import { kwokStages } from "./kwok-stages.ts";
 import {
   checkLoopbackAccess,
@@ -102,44 +101,6 @@ export interface ComponentStatus {
   readonly pid: number | undefined;
   readonly running: boolean;
   readonly logFile: string;
-}
-
-/** A free TCP port on 127.0.0.1 (the kernel picks it; the socket is closed before use). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-/** Polls `probe` every `intervalMs` until it returns true, `check` throws, or `timeoutMs` passes. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  options: { timeoutMs: number; intervalMs?: number; check?: () => void },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    options.check?.();
-    try {
-      if (await probe()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-      throw new ControlPlaneError(`timed out after ${options.timeoutMs} ms waiting for ${what}${detail}`);
-    }
-    await delay(options.intervalMs ?? 200);
-  }
 }
 
 /** A GET over http, or over https with the given TLS material; resolves with status and body. */
@@ -540,26 +501,7 @@ export class ControlPlane {
     args: readonly string[],
     opts: { input?: string; kubeconfig?: string } = {},
   ): Promise<string> {
-    const full = [`--kubeconfig=${opts.kubeconfig ?? this.kubeconfigPath}`, ...args];
-    return new Promise((resolve, reject) => {
-      const child = execFile(
-        this.binaries.kubectl,
-        full,
-        { maxBuffer: 64 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          if (err) {
-            reject(
-              new ControlPlaneError(`kubectl ${args.join(" ")} failed: ${stderr.trim() || err.message}`, {
-                cause: err,
-              }),
-            );
-          } else {
-            resolve(stdout);
-          }
-        },
-      );
-      if (opts.input !== undefined) child.stdin?.end(opts.input);
-    });
+    return runKubectl(this.binaries.kubectl, opts.kubeconfig ?? this.kubeconfigPath, args, opts.input);
   }
 
   /**

@@ -16,13 +16,11 @@
  * only endpoints with `conditions.ready: true` receive traffic; `serving` and `terminating` are
  * not read. See docs/controlplane.md "The gateway".
  */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 
 import { BinariesMissingError, type Binaries } from "./binaries.ts";
-import { freePort, waitFor } from "./controlplane.ts";
+import { freePort, runKubectl, waitFor, WaitTimeoutError } from "./harness.ts";
 import { Supervised } from "./process.ts";
 
 export const GATEWAY_NAMESPACE = "gateway-system";
@@ -74,18 +72,6 @@ export interface Gateway {
 
 export class GatewayError extends Error {
   override readonly name = "GatewayError";
-}
-
-/** Runs kubectl against `kubeconfig`; rejects with a GatewayError holding kubectl's stderr. */
-function kubectlRunner(kubectl: string, kubeconfig: string) {
-  return (args: readonly string[], input?: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const child = execFile(kubectl, [`--kubeconfig=${kubeconfig}`, ...args], (err, stdout, stderr) => {
-        if (err) reject(new GatewayError(`kubectl ${args.join(" ")}: ${stderr.trim() || err.message}`));
-        else resolve(stdout);
-      });
-      if (input !== undefined) child.stdin?.end(input);
-    });
 }
 
 interface Condition {
@@ -165,7 +151,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         `${what} missing at ${path}. Run 'make controlplane' (builds it with Go).`,
       );
   }
-  const kubectl = kubectlRunner(binaries.kubectl, options.kubeconfig);
+  const kubectl = (args: readonly string[], input?: string): Promise<string> =>
+    runKubectl(binaries.kubectl, options.kubeconfig, args, input);
 
   await kubectl(["apply", "--server-side", "--field-manager=meo-gateway", "-f", binaries.gatewayApiCrds]);
   await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "-f", binaries.gatewayApiCrds]);
@@ -219,31 +206,40 @@ async function awaitAccepted(
   proc: Supervised,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    proc.assertRunning();
-    const last = JSON.parse(
-      await kubectl(["get", "gateway", GATEWAY_NAME, "-n", GATEWAY_NAMESPACE, "-o", "json"]),
-    ) as GatewayStatus;
-    const conditions = last.status?.conditions;
-    if (isTrue(conditions, "Accepted") && isTrue(conditions, "Programmed")) return;
-    if (Date.now() > deadline) {
-      const listeners = (last.status?.listeners ?? [])
-        .map((l) => `listener ${l.name}: ${describeConditions(l.conditions)}`)
-        .join("; ");
-      const gatewayClass = await kubectl([
-        "get",
-        "gatewayclass",
-        GATEWAY_CLASS,
-        "-o",
-        "jsonpath={.status.conditions}",
-      ]).catch((err: unknown) => String(err));
-      throw new GatewayError(
-        `Gateway ${GATEWAY_NAMESPACE}/${GATEWAY_NAME} not Accepted and Programmed after ${timeoutMs} ms; ` +
-          `conditions: ${describeConditions(conditions)}${listeners ? `; ${listeners}` : ""}; ` +
-          `GatewayClass ${GATEWAY_CLASS}: ${gatewayClass || "no status"}. Traefik's log: ${proc.spec.logFile}`,
-      );
-    }
-    await delay(200);
+  let last: GatewayStatus = {};
+  try {
+    await waitFor(
+      `Gateway ${GATEWAY_NAMESPACE}/${GATEWAY_NAME} Accepted and Programmed`,
+      async () => {
+        last = JSON.parse(
+          await kubectl(["get", "gateway", GATEWAY_NAME, "-n", GATEWAY_NAMESPACE, "-o", "json"]),
+        ) as GatewayStatus;
+        return isTrue(last.status?.conditions, "Accepted") && isTrue(last.status?.conditions, "Programmed");
+      },
+      {
+        timeoutMs,
+        check: () => {
+          proc.assertRunning();
+        },
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    const listeners = (last.status?.listeners ?? [])
+      .map((l) => `listener ${l.name}: ${describeConditions(l.conditions)}`)
+      .join("; ");
+    const gatewayClass = await kubectl([
+      "get",
+      "gatewayclass",
+      GATEWAY_CLASS,
+      "-o",
+      "jsonpath={.status.conditions}",
+    ]).catch((e: unknown) => String(e));
+    throw new GatewayError(
+      `Gateway ${GATEWAY_NAMESPACE}/${GATEWAY_NAME} not Accepted and Programmed after ${timeoutMs} ms; ` +
+        `conditions: ${describeConditions(last.status?.conditions)}${listeners ? `; ${listeners}` : ""}; ` +
+        `GatewayClass ${GATEWAY_CLASS}: ${gatewayClass || "no status"}. Traefik's log: ${proc.spec.logFile}`,
+      { cause: err },
+    );
   }
 }

@@ -3,7 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 
 import { afterEach, describe, expect, it } from "vitest";
 
-import { freePort } from "./controlplane.ts";
+import { freePort } from "./harness.ts";
 import { kubeconfigWithServer, TcpProxy } from "./tcp-proxy.ts";
 
 /** An echo server on a free port. */
