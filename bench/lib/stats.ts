@@ -4,6 +4,8 @@
  */
 import { loadavg } from "node:os";
 
+import { percentile } from "../../src/testing/stats.ts";
+
 /** The load averages (1, 5, 15 minutes), rounded to two decimals. */
 export function load(): readonly [number, number, number] {
   const [a = 0, b = 0, c = 0] = loadavg();
@@ -34,14 +36,6 @@ export function summarize(values: readonly number[]): Summary {
     min: sorted[0] ?? Number.NaN,
     max: sorted[sorted.length - 1] ?? Number.NaN,
   };
-}
-
-/** The nearest-rank percentile `p` (0..100) of `values`; NaN when there are none. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] ?? Number.NaN;
 }
 
 export interface Distribution {

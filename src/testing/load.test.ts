@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { configFromEnv, startServer } from "../../examples/model-server/server.ts";
-import { judgeAnswer, quantile, startLoad, type Load } from "./load.ts";
+import { judgeAnswer, startLoad, type Load } from "./load.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 
 const PREDICT = "/v1/endpoints/demo/deployedModels/m:predict";
@@ -172,13 +172,5 @@ describe("startLoad", () => {
     expect(() => startLoad({ ...base, concurrency: 0 })).toThrow(/concurrency/);
     expect(() => startLoad({ ...base, keepAliveShare: 1.5 })).toThrow(/keepAliveShare/);
     expect(() => startLoad({ ...base, requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs/);
-  });
-
-  it("quantile takes the nearest rank", () => {
-    const values = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(quantile(values, 0.5)).toBe(50);
-    expect(quantile(values, 0.99)).toBe(99);
-    expect(quantile([7], 0.99)).toBe(7);
-    expect(quantile([], 0.5)).toBeNaN();
   });
 });

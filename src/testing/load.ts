@@ -21,6 +21,8 @@
 import { Agent, request } from "node:http";
 import { performance } from "node:perf_hooks";
 
+import { percentile } from "./stats.ts";
+
 export interface LoadOptions {
   /** The predict URL, e.g. http://127.0.0.1:8080/v1/endpoints/fraud:predict. */
   readonly url: string;
@@ -94,13 +96,6 @@ class Window {
   }
 }
 
-/** The value at quantile q of sorted values (nearest rank). */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-  return sorted[rank - 1] ?? Number.NaN;
-}
-
 function add(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
@@ -122,11 +117,11 @@ function counts(parts: readonly Window[]): Counts {
 }
 
 function windowSummary(w: Window): WindowSummary {
-  const sorted = [...w.latencies].sort((a, b) => a - b);
+  const l = w.latencies;
   return {
     label: w.label,
     ...counts([w]),
-    latencyMs: sorted.length === 0 ? undefined : { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) },
+    latencyMs: l.length === 0 ? undefined : { p50: percentile(l, 50), p99: percentile(l, 99) },
   };
 }
 
