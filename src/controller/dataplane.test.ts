@@ -68,19 +68,12 @@ const gateway = { parentRefs: [{ name: "public", namespace: "gateway-system", se
 describe("the endpoint's HTTPRoute", () => {
   it("is not wanted without spec.gateway or a default Gateway", () => {
     const ep = endpoint([{ id: "m1" }]);
-    expect(buildHttpRoute(ref, ep, settings, { m1: 100 }, { m1: "/p1" }, new Set(["m1"]))).toBeUndefined();
+    expect(buildHttpRoute(ref, ep, settings, { m1: 100 }, "/p1", new Set(["m1"]))).toBeUndefined();
   });
 
   it("matches the endpoint's two predict paths, rewrites to the models' route, weights = the effective split", () => {
     const ep = endpoint([{ id: "m1" }, { id: "m2", previous: "m1" }], gateway);
-    const route = buildHttpRoute(
-      ref,
-      ep,
-      settings,
-      { m2: 30, m1: 70 },
-      { m1: "/v1/predict", m2: "/v1/predict" },
-      new Set(["m1", "m2"]),
-    );
+    const route = buildHttpRoute(ref, ep, settings, { m2: 30, m1: 70 }, "/v1/predict", new Set(["m1", "m2"]));
     expect(route?.metadata?.ownerReferences?.[0]?.uid).toBe("u1");
     expect(route?.spec).toEqual({
       parentRefs: [
@@ -115,25 +108,34 @@ describe("the endpoint's HTTPRoute", () => {
     });
   });
 
-  it("leaves out models without traffic or without a Service, and has no backend when nothing serves", () => {
+  it("leaves out models without traffic or not served, and has no backend without a route to rewrite to", () => {
     const ep = endpoint([{ id: "m1" }, { id: "m2" }], gateway);
-    const routes = { m1: "/a", m2: "/b" };
-    const some = buildHttpRoute(ref, ep, settings, { m1: 100, m2: 0 }, routes, new Set(["m1", "m2"]));
+    const some = buildHttpRoute(ref, ep, settings, { m1: 100, m2: 0 }, "/a", new Set(["m1", "m2"]));
     expect(some?.spec?.rules[0]?.backendRefs?.map((b) => b.name)).toEqual(["ep-m1"]);
     expect(some?.spec?.rules[0]?.filters?.[0]?.urlRewrite.path.replaceFullPath).toBe("/a");
-    const none = buildHttpRoute(ref, ep, settings, {}, routes, new Set(["m1", "m2"]));
+    const none = buildHttpRoute(ref, ep, settings, {}, undefined, new Set(["m1", "m2"]));
     expect(none?.spec?.rules[0]?.backendRefs).toEqual([]);
     expect(none?.spec?.rules[0]?.filters).toBeUndefined();
-    const unserved = buildHttpRoute(ref, ep, settings, { m1: 100 }, routes, new Set(["m2"]));
+    // A model reached without the rewrite would answer the public path with 404: never sent to.
+    const noRewrite = buildHttpRoute(ref, ep, settings, { m1: 100 }, undefined, new Set(["m1"]));
+    expect(noRewrite?.spec?.rules[0]?.backendRefs).toEqual([]);
+    const unserved = buildHttpRoute(ref, ep, settings, { m1: 100 }, "/a", new Set(["m2"]));
     expect(unserved?.spec?.rules[0]?.backendRefs).toEqual([]);
   });
 
   it("uses the operator's default Gateway and location, and the endpoint's host names", () => {
     const own = endpoint([{ id: "m1" }], { parentRefs: [{ name: "local" }], hostnames: ["ml.example.com"] });
-    const route = buildHttpRoute(ref, own, withDefault, { m1: 100 }, { m1: "/p" }, new Set(["m1"]));
+    const route = buildHttpRoute(ref, own, withDefault, { m1: 100 }, "/p", new Set(["m1"]));
     expect(route?.spec?.parentRefs.map((p) => `${p.namespace ?? ""}/${p.name}`)).toEqual(["ml/local"]);
     expect(route?.spec?.hostnames).toEqual(["ml.example.com"]);
-    const defaulted = buildHttpRoute(ref, endpoint([{ id: "m1" }]), withDefault, { m1: 100 }, {}, new Set());
+    const defaulted = buildHttpRoute(
+      ref,
+      endpoint([{ id: "m1" }]),
+      withDefault,
+      { m1: 100 },
+      undefined,
+      new Set(),
+    );
     expect(defaulted?.spec?.parentRefs.map((p) => `${p.namespace ?? ""}/${p.name}`)).toEqual([
       "gateway-system/shared",
     ]);
@@ -270,8 +272,7 @@ describe("what the route waits for", () => {
       ref,
       endpoint: ep,
       settings,
-      plan: { actions, status: { trafficSplit: { m1: 60, m2: 40 } } },
-      routes: { m1: "/p", m2: "/p" },
+      plan: { actions, predictRoute: "/p", status: { trafficSplit: { m1: 60, m2: 40 } } },
       wantedServices: services,
       ownedServices: services,
       slices,

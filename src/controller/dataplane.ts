@@ -11,10 +11,12 @@
  * - rewrites the path to the predict route of the models that receive traffic (ReplaceFullPath, a
  *   rule-level URLRewrite filter: Gateway API's extended HTTPRoutePathRewrite feature). Chains
  *   with different routes never share traffic (Traffic rule 5, RouteConflict) and a rolling
- *   deployment keeps its previous model's routes (R10), so one rewrite serves every backend;
+ *   deployment keeps its previous model's routes (R10), so one rewrite, the engine's
+ *   plan.predictRoute, serves every backend, a removed revision still draining included;
  * - sends each model its exact share: one backendRef per deployed model with traffic, to the
- *   model's own Service, weight = its percentage in status.trafficSplit (core feature). With no
- *   model receiving traffic the rule has no backend and the gateway answers 404 or 500 itself.
+ *   model's own Service, weight = its percentage in status.trafficSplit, which the engine computes
+ *   per request for a routed endpoint (snapshot.exactWeights) (core feature). With no model
+ *   receiving traffic the rule has no backend and the gateway answers 404 or 500 itself.
  */
 import { LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT } from "../api/constants.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
@@ -113,10 +115,10 @@ export interface RouteInputs {
   readonly ref: OwnerEndpoint;
   readonly endpoint: ModelEndpoint;
   readonly settings: DataPlaneSettings;
-  /** The plan of this pass: its effective split and its actions. */
-  readonly plan: Pick<Plan, "actions"> & { readonly status: Pick<EndpointStatus, "trafficSplit"> };
-  /** Each deployed model's predict route. */
-  readonly routes: Readonly<Record<string, string>>;
+  /** The plan of this pass: its effective split, the route served and its actions. */
+  readonly plan: Pick<Plan, "actions" | "predictRoute"> & {
+    readonly status: Pick<EndpointStatus, "trafficSplit">;
+  };
   /** The Services this pass wants (the endpoint's and one per model). */
   readonly wantedServices: readonly Service[];
   /** The Services the endpoint controls now, and the EndpointSlices of its namespace-index. */
@@ -156,7 +158,7 @@ export function decideRoute(input: RouteInputs): RouteDecision {
     input.endpoint,
     input.settings,
     plan.status.trafficSplit,
-    input.routes,
+    plan.predictRoute,
     served,
   );
   const weights = backendWeights(input.current);
@@ -215,24 +217,27 @@ function labels(ref: OwnerEndpoint): Record<string, string> {
 }
 
 /**
- * The endpoint's HTTPRoute, or undefined when it has no Gateway. `routes`: each deployed model's
- * predict route; `split`: the effective split the pass decided (status.trafficSplit); `served`:
- * the ids whose Service exists or is being made.
+ * The endpoint's HTTPRoute, or undefined when it has no Gateway. `split`: the effective split the
+ * pass decided (status.trafficSplit); `rewrite`: the predict route of the models with traffic (the
+ * plan's predictRoute); `served`: the ids the gateway may be sent to.
  */
 export function buildHttpRoute(
   ref: OwnerEndpoint,
   endpoint: ModelEndpoint,
   settings: DataPlaneSettings,
   split: Readonly<Record<string, number>>,
-  routes: Readonly<Record<string, string>>,
+  rewrite: string | undefined,
   served: ReadonlySet<string>,
 ): HttpRoute | undefined {
   const parents = findParentRefs(endpoint, settings);
   if (parents === undefined) return undefined;
-  const targets = Object.entries(split)
-    .filter(([id, share]) => share > 0 && served.has(id))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const rewrite = targets.map(([id]) => routes[id]).find((r) => r !== undefined);
+  // Without the rewrite a model would get the public path and answer 404: no backend then.
+  const targets =
+    rewrite === undefined
+      ? []
+      : Object.entries(split)
+          .filter(([id, share]) => share > 0 && served.has(id))
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const hostnames = endpoint.spec.gateway?.hostnames;
   return {
     apiVersion: "gateway.networking.k8s.io/v1",

@@ -186,7 +186,10 @@ export class Reconciler {
       })),
     ];
     if (this.#expectations.isBehind(key, views)) return { requeueAfterMs: AWAIT_CACHE_BACKSTOP_MS };
-    const snapshot = buildSnapshot(endpoint, replicaSets, pods, this.#actionErrors.get(key) ?? []);
+    // Through a Gateway, each model is weighted per request: the engine gives the exact split.
+    const routed =
+      this.#o.gatewayApi !== undefined && findParentRefs(endpoint, this.#o.dataPlane) !== undefined;
+    const snapshot = buildSnapshot(endpoint, replicaSets, pods, this.#actionErrors.get(key) ?? [], routed);
 
     // 2. Decide.
     const plan = this.#o.planner(snapshot, this.#o.clock.now());
@@ -207,11 +210,7 @@ export class Reconciler {
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const services = await syncServices(this.#o.writer, ref, serviceChanges);
-    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, {
-      routes: snapshot.routes ?? {},
-      wantedServices,
-      ownedServices,
-    });
+    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, { wantedServices, ownedServices });
     const drainLeftMs = this.#routeDrainLeft(key, dataPlane.drained);
     if (drainLeftMs > 0) {
       // The route no longer weights a model whose last pods this plan takes away: give the gateway
@@ -292,7 +291,7 @@ export class Reconciler {
     ref: OwnerEndpoint,
     endpoint: ModelEndpoint,
     plan: Plan,
-    services: Pick<RouteInputs, "routes" | "wantedServices" | "ownedServices">,
+    services: Pick<RouteInputs, "wantedServices" | "ownedServices">,
   ): Promise<DataPlaneSync & { readonly drained: boolean }> {
     const owned = (store: ReadonlyStore<KubeObject>): DeepReadonly<KubeObject>[] =>
       store.byIndex(ENDPOINT_INDEX, key).filter((o) => controlledBy(o, ref.uid));

@@ -141,6 +141,7 @@ export function buildSnapshot(
   replicaSets: readonly DeepReadonly<ReplicaSet>[],
   pods: readonly DeepReadonly<Pod>[],
   actionErrors: readonly ActionError[] = [],
+  exactWeights = false,
 ): Snapshot {
   const routes = new Map<string, string>();
   const healthRoute = (id: string): string => {
@@ -171,10 +172,11 @@ export function buildSnapshot(
       return snap ? [snap] : [];
     }),
     actionErrors,
-    // Clients reach the endpoint through its Service: every chain serving through it must answer
-    // the same route (traffic rule 5).
+    // Every chain serving through the endpoint's Service or its route must answer the same route
+    // (traffic rule 5); a gateway weights each model exactly (exactWeights).
     routes: Object.fromEntries(
       endpoint.spec.deployedModels.map((dm) => [dm.id, effectiveRoutes(endpoint, dm.id).predictRoute]),
     ),
+    exactWeights,
   };
 }

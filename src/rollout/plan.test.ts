@@ -1306,6 +1306,31 @@ describe("R11: the split across chains at replica granularity", () => {
   });
 });
 
+describe("an endpoint routed by a gateway (exactWeights)", () => {
+  it("90/10 over one replica each is 90/10, where the endpoint Service could only give 100/0", () => {
+    const cluster = world(spec({ a: 90, b: 10 }, root("a", 1), root("b", 1)), { a: 5, b: 5 });
+    cluster.routes = { a: "/p", b: "/p" };
+    expect(settle(cluster).at(-1)?.status.trafficSplit).toEqual({ a: 100 });
+    cluster.exactWeights = true;
+    const end = settle(cluster).at(-1);
+    expect(end?.status.trafficSplit).toEqual({ a: 90, b: 10 });
+    // The route every chain with traffic answers, for the gateway's rewrite.
+    expect(end?.predictRoute).toBe("/p");
+  });
+
+  it("a rolling deployment shifts its chain's share by Ready pods, the other chain keeps its own", () => {
+    const cluster = world(spec({ m1: 60, x: 40 }, root("m1", 2), root("x", 1)), { m1: 5, m2: 5, x: 5 });
+    cluster.routes = { m1: "/p", m2: "/p", x: "/p" };
+    cluster.exactWeights = true;
+    settle(cluster);
+    cluster.setSpec(spec({ m1: 60, x: 40 }, root("m1", 2), rolling("m2", "m1"), root("x", 1)));
+    const splits = settle(cluster).map((p) => p.status.trafficSplit);
+    for (const split of splits) expect(split["x"]).toBe(40);
+    expect(splits.some((split) => (split["m1"] ?? 0) > 0 && (split["m2"] ?? 0) > 0)).toBe(true);
+    expect(splits.at(-1)).toEqual({ m2: 60, x: 40 });
+  });
+});
+
 describe("traffic rule 5: chains behind the endpoint Service answer one route", () => {
   it("prod 80% on /v1/predict, exp 20% on its default route: only prod serves, Degraded RouteConflict", () => {
     const cluster = world(spec({ prod: 80, exp: 20 }, root("prod", 4), root("exp", 1)), {

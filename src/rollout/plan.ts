@@ -11,7 +11,7 @@ import type { ChainStep, Judged, ReplicaDecision } from "./rolling.ts";
 import { sameJson } from "./json.ts";
 import { buildCondition, buildDeployedModelStatus, decideConditions } from "./status.ts";
 import type { ChainSummary, FailedMember } from "./status.ts";
-import { calculateEffectiveSplit, findServingPods } from "./traffic.ts";
+import { calculateEffectiveSplit, calculateExactSplit, findServingPods } from "./traffic.ts";
 import { memoizedFormatTime } from "./time.ts";
 import { ConditionReason, EventReason, REFUSAL_REASONS } from "./types.ts";
 import type {
@@ -110,16 +110,19 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     chain.members.reduce((sum, m) => sum + shareOf(ctx, m.id), 0),
   );
   const routes = findRouteConflicts(ctx, steps, chainShares);
-  const serving = findServingPods(
-    ctx.chains.map((chain, c) => ({ share: routes.shares[c] ?? 0, members: chain.members })),
-  );
+  const trafficChains = ctx.chains.map((chain, c) => ({
+    share: routes.shares[c] ?? 0,
+    members: chain.members,
+  }));
+  const serving = findServingPods(trafficChains);
   // Members whose entry left spec serve until they are drained, and the effective split says so.
-  const trafficSplit = calculateEffectiveSplit(
-    [...ctx.members, ...ctx.chains.flatMap((chain) => chain.members.filter((m) => m.removed))].map((m) => [
-      m.id,
-      serving.perMember.get(m.id) ?? 0,
-    ]),
-  );
+  const trafficSplit = snapshot.exactWeights
+    ? calculateExactSplit(trafficChains)
+    : calculateEffectiveSplit(
+        [...ctx.members, ...ctx.chains.flatMap((chain) => chain.members.filter((m) => m.removed))].map(
+          (m) => [m.id, serving.perMember.get(m.id) ?? 0],
+        ),
+      );
 
   // 8. Status.
   const format = memoizedFormatTime();
@@ -222,7 +225,13 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
       events.push({ type: "Warning", reason: EventReason.RouteConflict, message: degraded.message });
   }
   const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes, unserved);
-  return { actions, status, events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
+  return {
+    actions,
+    status,
+    events,
+    ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
+    ...(routes.route === undefined ? {} : { predictRoute: routes.route }),
+  };
 }
 
 /** Every member's state and failure after R8 and R10: the failure if it failed now, else as it was. */
@@ -337,7 +346,7 @@ function findRouteConflicts(
   ctx: PlanContext,
   steps: readonly ChainStep[],
   shares: readonly number[],
-): { readonly shares: readonly number[]; readonly conflicts: readonly string[] } {
+): { readonly shares: readonly number[]; readonly conflicts: readonly string[]; readonly route?: string } {
   const routes = ctx.snapshot.routes;
   if (routes === undefined) return { shares, conflicts: [] };
   const routeOf = (c: number): string | undefined => {
@@ -366,7 +375,7 @@ function findRouteConflicts(
     );
     return 0;
   });
-  return { shares: kept, conflicts };
+  return { shares: kept, conflicts, ...(route === undefined ? {} : { route }) };
 }
 
 /** A chain the split gives a share that serves nothing, and from when that is Degraded. */

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   calculateEffectiveSplit,
+  calculateExactSplit,
   calculateServingCounts,
   distributeProportionally,
   findServingPods,
@@ -228,8 +229,46 @@ describe("calculateEffectiveSplit", () => {
   });
 });
 
-describe("findServingPods (R6)", () => {
-  const pod = (name: string, id: string, over: Partial<PodSnapshot> = {}): PodSnapshot => ({
+describe("calculateExactSplit (a gateway weights each request)", () => {
+  const ready = (id: string, n: number, notReady = 0): TrafficChain["members"][number] => ({
+    id,
+    pods: [
+      ...Array.from({ length: n }, (_, i) => servablePod(`${id}-${String(i)}`, id)),
+      ...Array.from({ length: notReady }, (_, i) => ({
+        ...servablePod(`${id}-u${String(i)}`, id),
+        ready: false,
+      })),
+    ],
+  });
+
+  it("gives each chain its share exactly, whatever its replica count", () => {
+    expect(
+      calculateExactSplit([
+        { share: 90, members: [ready("a", 1)] },
+        { share: 10, members: [ready("b", 1)] },
+      ]),
+    ).toEqual({ a: 90, b: 10 });
+  });
+
+  it("divides a chain's share among its members by Ready pods, and leaves out chains with none", () => {
+    expect(
+      calculateExactSplit([
+        { share: 60, members: [ready("m1", 2, 1), ready("m2", 1)] },
+        { share: 40, members: [ready("x", 3)] },
+      ]),
+    ).toEqual({ m1: 40, m2: 20, x: 40 });
+    expect(
+      calculateExactSplit([
+        { share: 70, members: [ready("m1", 0, 2)] },
+        { share: 30, members: [ready("x", 1)] },
+      ]),
+    ).toEqual({ x: 100 });
+    expect(calculateExactSplit([{ share: 0, members: [ready("m1", 2)] }])).toEqual({});
+  });
+});
+
+function servablePod(name: string, id: string): PodSnapshot {
+  return {
     name,
     deployedModelId: id,
     ready: true,
@@ -237,6 +276,12 @@ describe("findServingPods (R6)", () => {
     deleting: false,
     createdAt: 0,
     serving: false,
+  };
+}
+
+describe("findServingPods (R6)", () => {
+  const pod = (name: string, id: string, over: Partial<PodSnapshot> = {}): PodSnapshot => ({
+    ...servablePod(name, id),
     ...over,
   });
 

@@ -220,6 +220,25 @@ export function calculateEffectiveSplit(
   return split;
 }
 
+/**
+ * The effective split when a gateway weights each request (snapshot.exactWeights): each chain gets
+ * its share exactly, divided among its members in proportion to their servable pods; chains with no
+ * servable pod are left out and the rest scaled to 100 (whole percents, largest remainder).
+ * 90/10 over one Ready pod each: {a: 90, b: 10}; a chain of 60 with 2 + 1 Ready pods beside one of
+ * 40: {m1: 40, m2: 20, x: 40}.
+ */
+export function calculateExactSplit(chains: readonly TrafficChain[]): Record<string, number> {
+  const weights: [string, number][] = [];
+  for (const chain of chains) {
+    const ready = chain.members.map((m) => m.pods.filter(isServable).length);
+    const total = ready.reduce((a, b) => a + b, 0);
+    chain.members.forEach((m, i) => {
+      weights.push([m.id, total === 0 ? 0 : (chain.share * (ready[i] ?? 0)) / total]);
+    });
+  }
+  return calculateEffectiveSplit(weights);
+}
+
 function byServingThenAge(a: PodSnapshot, b: PodSnapshot): number {
   if (a.serving !== b.serving) return a.serving ? -1 : 1;
   const ta = instantMs(a.createdAt);

@@ -337,6 +337,12 @@ export interface Snapshot {
    * serves through it must answer the same route (traffic rule 5). Absent: not checked.
    */
   readonly routes?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Traffic is weighted per request (a gateway routes to each model's Service with a weight), not
+   * by counting serving pods behind the endpoint Service: the effective split is the chains' shares
+   * exactly, divided within a chain in proportion to its members' Ready pods. Absent: false.
+   */
+  readonly exactWeights?: boolean | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,6 +464,11 @@ export interface Plan {
   readonly events: readonly PlanEvent[];
   /** Plan again after this long even if nothing changes: the earliest progress deadline. */
   readonly requeueAfterMs?: number;
+  /**
+   * The predict route every chain with traffic answers (Traffic rule 5), removed members included:
+   * the path a gateway rewrites requests to. Undefined without routes in the snapshot or traffic.
+   */
+  readonly predictRoute?: string;
 }
 
 /** `now` as the controller's clock gives it. */

@@ -64,6 +64,8 @@ export class FakeCluster {
   actionErrors: ActionError[] = [];
   /** Each deployed model's predict route, when a test wants traffic rule 5 checked. */
   routes: Record<string, string> | undefined;
+  /** The endpoint is routed by a gateway that weights each request (snapshot.exactWeights). */
+  exactWeights = false;
   readonly replicaSets = new Map<string, FakeReplicaSet>();
   readonly pods = new Map<string, FakePod>();
   readonly #readyAfter: (modelId: string) => number | undefined;
@@ -114,6 +116,7 @@ export class FakeCluster {
       })),
       actionErrors: this.actionErrors,
       ...(this.routes === undefined ? {} : { routes: this.routes }),
+      ...(this.exactWeights ? { exactWeights: true } : {}),
     };
   }
 
