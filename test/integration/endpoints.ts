@@ -2,15 +2,13 @@
  * ModelEndpoints in integration tests, written the way users write them: `kubectl apply` of a
  * manifest (server-side apply, so several steps of a scenario merge like GitOps tools do).
  */
-import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
 
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 
+import { runKubectl } from "../../src/testing/harness.ts";
 import { controlPlane, eventually } from "./context.ts";
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
 export interface DeployedModelStatus {
@@ -48,16 +46,7 @@ export interface EndpointObject {
 }
 
 export async function kubectl(args: readonly string[], input?: string): Promise<string> {
-  const child = run(controlPlane().kubectl, [`--kubeconfig=${controlPlane().kubeconfig}`, ...args], {
-    maxBuffer: 32 * 1024 * 1024,
-  });
-  if (input !== undefined) child.child.stdin?.end(input);
-  try {
-    return (await child).stdout;
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? "";
-    throw new Error(`kubectl ${args.join(" ")}: ${stderr.trim() || String(err)}`, { cause: err });
-  }
+  return runKubectl(controlPlane().kubectl, controlPlane().kubeconfig, args, input);
 }
 
 /** Installs the CRD (idempotent) and waits until it is Established. */
