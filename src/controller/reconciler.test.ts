@@ -99,20 +99,20 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
   const events: EventInput[] = [];
   let leader = true;
   const metrics = new Metrics({ defaultMetrics: false });
+  let now = NOW;
+  const httpRoutes = new Store<KubeObject>(indexers);
   const reconciler = new Reconciler({
     endpoints,
     replicaSets,
     pods,
     services,
     disruptionBudgets: new Store<KubeObject>(indexers),
-    gatewayApi: gatewayApi
-      ? { httpRoutes: new Store<KubeObject>(indexers), endpointSlices: new Store<KubeObject>(indexers) }
-      : undefined,
+    gatewayApi: gatewayApi ? { httpRoutes, endpointSlices: new Store<KubeObject>(indexers) } : undefined,
     dataPlane: { location: "us-central1" },
     writer,
     events: { record: (_o, e) => events.push(e) },
     metrics,
-    clock: { now: () => NOW, setTimeout: () => ({ cancel: () => undefined }) },
+    clock: { now: () => now, setTimeout: () => ({ cancel: () => undefined }) },
     logger: noopLogger,
     planner: plan,
     canWrite: () => leader,
@@ -127,8 +127,12 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
     events,
     metrics,
     reconciler,
+    httpRoutes,
     setLeader: (v: boolean) => {
       leader = v;
+    },
+    advance: (ms: number) => {
+      now += ms;
     },
   };
 }
@@ -184,6 +188,38 @@ describe("Reconciler", () => {
       "poddisruptionbudgets fraud-m1",
       "httproutes fraud",
     ]);
+  });
+
+  it("takes a model out of the route before its last pods go, and waits for the gateway before it does", async () => {
+    // Undeploy (every entry removed): the plan deletes fraud-m1, which the current route still weights.
+    const gateway = { parentRefs: [{ name: "public" }] };
+    const t = setup(endpoint({ spec: { trafficSplit: {}, deployedModels: [], gateway } }));
+    putOwned(t, { replicas: 2, readyReplicas: 2, availableReplicas: 2, observedGeneration: 1 });
+    t.httpRoutes.put({
+      metadata: {
+        name: "fraud",
+        namespace: "ml",
+        uid: "uid-r",
+        labels: OWNED_LABELS,
+        ownerReferences: OWNER,
+      },
+      spec: { rules: [{ backendRefs: [{ name: "fraud-m1", port: 80, weight: 100 }] }] },
+    } as KubeObject);
+    const held = await t.reconciler.reconcile("ml/fraud");
+    expect(held).toEqual({ requeueAfterMs: 2_000 });
+    expect(t.writer.owned.map(([type, o]) => `${type} ${o.metadata?.name ?? ""}`)).toContain(
+      "httproutes fraud",
+    );
+    expect(t.writer.kinds()).not.toContain("deleteReplicaSet");
+    // The route without it is in the cache; before the drain time nothing is taken away.
+    const [, written] = t.writer.owned.find(([type]) => type === "httproutes") ?? [];
+    t.httpRoutes.put({ ...written, metadata: { ...written?.metadata, uid: "uid-r" } });
+    t.advance(1_000);
+    expect(await t.reconciler.reconcile("ml/fraud")).toEqual({ requeueAfterMs: 1_000 });
+    expect(t.writer.kinds()).not.toContain("deleteReplicaSet");
+    t.advance(1_000);
+    await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.kinds()).toContain("deleteReplicaSet");
   });
 
   it("says DataPlaneUnavailable when the endpoint names a Gateway and the cluster has no Gateway API", async () => {
