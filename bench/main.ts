@@ -1,6 +1,7 @@
 /**
- * `npm run bench` (full) and `npm run bench -- --quick` (under 5 minutes): the operator measured
- * side by side with Kubernetes' own Deployment controller on one local control plane. See
+ * `npm run bench` (full) and `npm run bench -- --quick` (a few minutes): the operator measured
+ * side by side with Kubernetes' own Deployment controller on one local control plane, then
+ * predictions through the data plane (a Gateway, real model-server processes) on another. See
  * BENCHMARKS.md for the method and the figures.
  *
  * Prints tables, writes bench/results/<time>-<mode>.json, and ends with a one-line summary.
@@ -12,16 +13,16 @@ import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { KubeConfig } from "@kubernetes/client-node";
 import { parse } from "yaml";
 
-import { KubeClient } from "../src/kube/client.ts";
 import { ControlPlane } from "../src/testing/controlplane.ts";
 import { OperatorProcess } from "../src/testing/operator-process.ts";
 import { createMemoryCgroup, inCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
 import { NAMESPACES } from "./lib/objects.ts";
+import { benchClient, installCrds } from "./lib/setup.ts";
 import { load } from "./lib/stats.ts";
 import { Timeline } from "./lib/timeline.ts";
+import { runDataPlane } from "./dataplane.ts";
 import { report, type BenchResult, type Settings } from "./report.ts";
 import { CONFIGS, runRollout, SYSTEMS, WARMUP, type RolloutRun, type System } from "./rollout.ts";
 import { runScale, type ScaleRun } from "./scale.ts";
@@ -43,6 +44,9 @@ function chartMemoryLimitMiB(): number {
   return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
 }
 
+/** The parts of a run, in order; `--only` picks one. */
+const PARTS = ["rollout", "scale", "dataplane"] as const;
+
 const isSystem = (s: string): s is System => (SYSTEMS as readonly string[]).includes(s);
 
 function settingsFrom(argv: readonly string[]): Settings {
@@ -56,6 +60,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       fleet: { type: "string" },
       "fleet-runs": { type: "string" },
       "fleet-systems": { type: "string" },
+      "dataplane-seconds": { type: "string" },
       only: { type: "string" },
       configs: { type: "string" },
       workers: { type: "string" },
@@ -70,14 +75,15 @@ function settingsFrom(argv: readonly string[]): Settings {
   });
   if (values.help) {
     process.stdout.write(`usage: npm run bench [-- options]
-  --quick               under 5 minutes: fewer runs, a smaller fleet
+  --quick               a few minutes: fewer runs, a smaller fleet, shorter data-plane measurements
   --runs N              rollout runs per configuration and system (full 5, quick 3)
   --ready-delay-ms D    how long a pod takes to become Ready (default 1000)
   --replicas N          pods per rollout (default 10)
   --fleet K             endpoints and Deployments in the scale test (full 1000, quick 100; 0 skips it)
   --fleet-runs R        scale test repetitions (full 2, quick 1)
   --fleet-systems a,b   which fleets: deployment, modelendpoint (default both)
-  --only rollout|scale  run one part
+  --dataplane-seconds S how long predictions are measured on each path (full 30, quick 10)
+  --only rollout|scale|dataplane  run one part
   --configs a,b         rollout budgets to run: surge2, unavail2, pct25 (default all)
   --workers W           the operator's --workers (default: the operator's own default)
   --label TEXT          stored with the results (e.g. "before keep-alive")
@@ -98,8 +104,8 @@ function settingsFrom(argv: readonly string[]): Settings {
   };
   const quick = values.quick;
   const only = values.only;
-  if (only !== undefined && only !== "rollout" && only !== "scale")
-    throw new Error(`--only must be rollout or scale`);
+  if (only !== undefined && !(PARTS as readonly string[]).includes(only))
+    throw new Error(`--only must be one of ${PARTS.join(", ")}`);
   return {
     mode: quick ? "quick" : "full",
     runs: int(values.runs, quick ? 3 : 5, "runs"),
@@ -108,7 +114,8 @@ function settingsFrom(argv: readonly string[]): Settings {
     fleet: int(values.fleet, quick ? 100 : 1000, "fleet"),
     fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
     fleetSystems: (values["fleet-systems"] ?? "deployment,modelendpoint").split(",").filter(isSystem),
-    parts: only === undefined ? ["rollout", "scale"] : [only],
+    dataPlaneSeconds: int(values["dataplane-seconds"], quick ? 10 : 30, "dataplane-seconds"),
+    parts: only === undefined ? PARTS : [only],
     configs: values.configs === undefined ? CONFIGS.map((c) => c.id) : values.configs.split(","),
     workers: values.workers === undefined ? undefined : int(values.workers, 4, "workers"),
     label: values.label ?? "",
@@ -132,21 +139,16 @@ function git(args: string[]): string {
   }
 }
 
-async function main(): Promise<void> {
-  const settings = settingsFrom(process.argv.slice(2));
-  const began = Date.now();
-  const log = (line: string): void => {
-    process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
-  };
+/** What the side-by-side comparison (rollouts and fleet) adds to the results. */
+type Comparison = Pick<BenchResult, "controlPlane" | "operator" | "rollouts" | "scale" | "operatorProblems">;
+
+/** The rollouts and the fleet, on one control plane with the operator; stops both when done. */
+async function runComparison(settings: Settings, log: (line: string) => void): Promise<Comparison> {
   const apiserverArgs = [
     "--max-requests-inflight=800",
     "--max-mutating-requests-inflight=400",
     ...settings.apiserverArgs,
   ];
-  log(`bench ${settings.mode}: ${JSON.stringify(settings)}`);
-  log(
-    `machine: ${String(cpus().length)} cores, load ${load().join(" ")}; figures on a shared machine are noisy`,
-  );
   const cp = await ControlPlane.start({
     nodes: 3,
     readyDelayMs: settings.readyDelayMs,
@@ -158,11 +160,8 @@ async function main(): Promise<void> {
   let operator: OperatorProcess | undefined;
   let cgroup: MemoryCgroup | undefined;
   try {
-    await cp.kubectl(["apply", "--server-side", "-f", join(ROOT, "crds")]);
-    await cp.kubectl(["wait", "--for=condition=Established", "crd/modelendpoints.serving.modelendpoint.io"]);
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    const client = KubeClient.fromKubeConfig(kc, { userAgent: "model-endpoint-operator-bench" });
+    await installCrds(cp);
+    const client = benchClient(cp);
     const logDir = mkdtempSync(join(tmpdir(), "meo-bench-"));
     if (settings.operatorMemoryLimitMiB > 0) {
       const made = createMemoryCgroup(`meo-bench-${String(process.pid)}`, settings.operatorMemoryLimitMiB);
@@ -257,21 +256,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const result: BenchResult = {
-      schema: "model-endpoint-operator/bench@1",
-      label: settings.label,
-      mode: settings.mode,
-      startedAt: new Date(began).toISOString(),
-      durationSeconds: Math.round((Date.now() - began) / 1000),
-      git: { commit: git(["rev-parse", "HEAD"]), dirty: git(["status", "--porcelain", "--", "src"]) !== "" },
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? "",
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        kernel: release(),
-        node: process.version,
-        loadAtEnd: load(),
-      },
+    return {
       controlPlane: {
         kubernetes: cp.binaries.kubernetesVersion,
         nodes: 3,
@@ -280,23 +265,65 @@ async function main(): Promise<void> {
         apiserverArgs,
       },
       operator: { args: operator.args, memoryLimitMiB: cgroup?.limitMiB ?? null },
-      settings,
       rollouts,
       scale,
       operatorProblems: operator.problems().slice(0, 50),
     };
-    const dir = join(ROOT, "bench", "results");
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${result.startedAt.replace(/[:.]/g, "-")}-${settings.mode}.json`);
-    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    const text = report(result);
-    process.stdout.write(`\n${text.body}\n\nresults: ${file}\n${text.summary}\n`);
   } finally {
     for (const t of timelines) await t.stop();
     await operator?.stop();
     cgroup?.remove();
     await cp.stop();
   }
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFrom(process.argv.slice(2));
+  const began = Date.now();
+  const log = (line: string): void => {
+    process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+  };
+  log(`bench ${settings.mode}: ${JSON.stringify(settings)}`);
+  log(
+    `machine: ${String(cpus().length)} cores, load ${load().join(" ")}; figures on a shared machine are noisy`,
+  );
+  // One control plane at a time: the data plane's starts after the comparison's has stopped.
+  const comparison = settings.parts.some((p) => p !== "dataplane")
+    ? await runComparison(settings, log)
+    : undefined;
+  const dataPlane = settings.parts.includes("dataplane")
+    ? await runDataPlane({ seconds: settings.dataPlaneSeconds, log })
+    : undefined;
+  const result: BenchResult = {
+    schema: "model-endpoint-operator/bench@1",
+    label: settings.label,
+    mode: settings.mode,
+    startedAt: new Date(began).toISOString(),
+    durationSeconds: Math.round((Date.now() - began) / 1000),
+    git: { commit: git(["rev-parse", "HEAD"]), dirty: git(["status", "--porcelain", "--", "src"]) !== "" },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "",
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: release(),
+      node: process.version,
+      loadAtEnd: load(),
+    },
+    ...(comparison === undefined
+      ? {}
+      : { controlPlane: comparison.controlPlane, operator: comparison.operator }),
+    settings,
+    rollouts: comparison?.rollouts ?? [],
+    scale: comparison?.scale ?? [],
+    ...(dataPlane === undefined ? {} : { dataPlane }),
+    operatorProblems: comparison?.operatorProblems ?? [],
+  };
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${result.startedAt.replace(/[:.]/g, "-")}-${settings.mode}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const text = report(result);
+  process.stdout.write(`\n${text.body}\n\nresults: ${file}\n${text.summary}\n`);
 }
 
 main().then(

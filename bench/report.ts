@@ -2,6 +2,7 @@
  * The results file (`bench/results/*.json`, format `model-endpoint-operator/bench@1`) and the
  * tables and one-line summary printed from it. BENCHMARKS.md describes every field.
  */
+import { DATAPLANE_ROLLOUTS, type DataPlaneRun } from "./dataplane.ts";
 import { CONFIGS, type RolloutRun, type System } from "./rollout.ts";
 import type { ScaleRun } from "./scale.ts";
 import { distribution, summarize, type Summary } from "./lib/stats.ts";
@@ -15,6 +16,7 @@ export interface Settings {
   readonly fleet: number;
   readonly fleetRuns: number;
   readonly fleetSystems: readonly System[];
+  readonly dataPlaneSeconds: number;
   readonly parts: readonly string[];
   readonly configs: readonly string[];
   readonly workers: number | undefined;
@@ -41,17 +43,19 @@ export interface BenchResult {
     readonly node: string;
     readonly loadAtEnd: readonly number[];
   };
-  readonly controlPlane: {
+  /** The comparison's control plane and operator (absent when only the data plane ran). */
+  readonly controlPlane?: {
     readonly kubernetes: string;
     readonly nodes: number;
     readonly readyDelayMs: number;
     readonly readyJitterMs: number;
     readonly apiserverArgs: readonly string[];
   };
-  readonly operator: { readonly args: readonly string[]; readonly memoryLimitMiB: number | null };
+  readonly operator?: { readonly args: readonly string[]; readonly memoryLimitMiB: number | null };
   readonly settings: Settings;
   readonly rollouts: readonly RolloutRun[];
   readonly scale: readonly ScaleRun[];
+  readonly dataPlane?: DataPlaneRun;
   readonly operatorProblems: readonly string[];
 }
 
@@ -147,6 +151,17 @@ export function targets(r: BenchResult): Target[] {
       target: "<= 50 ms",
       value: num(p99, 1, " ms"),
       met: p99 <= 50,
+    });
+  }
+  if (r.dataPlane !== undefined) {
+    const rollouts = r.dataPlane.rollouts;
+    const sent = rollouts.reduce((n, x) => n + x.sent, 0);
+    const failed = rollouts.reduce((n, x) => n + x.failed, 0);
+    out.push({
+      name: "requests failed during rolling deployments through the gateway",
+      target: "0",
+      value: `${String(failed)} of ${String(sent)}`,
+      met: failed === 0,
     });
   }
   return out;
@@ -390,10 +405,82 @@ function scaleTables(r: BenchResult): string[] {
   return out;
 }
 
+/** "+1.2": a difference with its sign. */
+const signed = (x: number, digits: number): string => (x >= 0 ? "+" : "") + num(x, digits);
+
+/** "m1 120, m2 340" or "none". */
+const tally = (counts: Readonly<Record<string, number>>): string =>
+  Object.entries(counts)
+    .map(([k, n]) => `${k} ${String(n)}`)
+    .join(", ") || "none";
+
+function dataPlaneTables(r: BenchResult): string[] {
+  const d = r.dataPlane;
+  if (d === undefined) return [];
+  const out = [
+    `Predictions for ${String(r.settings.dataPlaneSeconds)} s each, ${String(d.clients)} clients (keep-alive share ${String(d.keepAliveShare)}): one pod directly, and through the Gateway (Traefik) to ${String(d.replicas)} pods`,
+  ];
+  out.push(
+    table(
+      ["path", "predictions/s", "p50 ms", "p99 ms", "answered", "failed"],
+      [
+        ...[d.direct, d.gateway].map((p) => [
+          p.path === "direct" ? "one pod directly" : `gateway, ${String(d.replicas)} pods`,
+          num(p.perSecond),
+          num(p.p50Ms, 1),
+          num(p.p99Ms, 1),
+          String(p.ok),
+          String(p.failed),
+        ]),
+        [
+          "added by the gateway",
+          "",
+          signed(d.gateway.p50Ms - d.direct.p50Ms, 1),
+          signed(d.gateway.p99Ms - d.direct.p99Ms, 1),
+          "",
+          "",
+        ],
+      ],
+    ),
+  );
+  out.push("");
+  out.push(
+    `Rolling deployments of ${String(d.replicas)} replicas under that load through the Gateway, from the change until the replaced model's last pod was gone`,
+  );
+  out.push(
+    table(
+      [
+        "budgets",
+        "rolled s",
+        "old pods gone s",
+        "sent",
+        "failed",
+        "p50 ms",
+        "p99 ms",
+        "answered by",
+        "failures",
+      ],
+      d.rollouts.map((x) => [
+        DATAPLANE_ROLLOUTS.find((c) => c.id === x.config)?.title ?? x.config,
+        num(x.rolledMs / 1000, 1),
+        num(x.drainedMs / 1000, 1),
+        String(x.sent),
+        String(x.failed),
+        num(x.p50Ms, 1),
+        num(x.p99Ms, 1),
+        tally(x.byModel),
+        tally(x.failures),
+      ]),
+    ),
+  );
+  return out;
+}
+
 export function report(r: BenchResult): { body: string; summary: string } {
   const lines: string[] = [];
   if (r.rollouts.length > 0) lines.push(...rolloutTables(r), "");
   lines.push(...scaleTables(r), "");
+  if (r.dataPlane !== undefined) lines.push(...dataPlaneTables(r), "");
   const t = targets(r);
   lines.push("Targets");
   lines.push(
@@ -410,6 +497,12 @@ export function report(r: BenchResult): { body: string; summary: string } {
     const { ratio, paired } = mainRatio(r);
     parts.push(
       `rollout ModelEndpoint/Deployment ${num(ratio, 2)} (paired ${num(paired.min, 2)}-${num(paired.max, 2)}; N ${String(r.settings.replicas)}, surge 2, D ${String(r.settings.readyDelayMs)} ms, ${String(r.settings.runs)} runs)`,
+    );
+  }
+  if (r.dataPlane !== undefined) {
+    const { direct, gateway } = r.dataPlane;
+    parts.push(
+      `gateway adds p50 ${signed(gateway.p50Ms - direct.p50Ms, 1)} ms, p99 ${signed(gateway.p99Ms - direct.p99Ms, 1)} ms (${num(direct.perSecond)}/s direct, ${num(gateway.perSecond)}/s through it)`,
     );
   }
   for (const x of t.slice(r.rollouts.length > 0 ? 1 : 0))

@@ -225,7 +225,7 @@ export async function runRollout(
       TIMEOUT_MS,
     ).all;
   } else {
-    const patched = await endpoints.mergePatch(ns, name, rollModelEndpoint(n, config.budgets));
+    const patched = await endpoints.mergePatch(ns, name, rollModelEndpoint(n, [config.budgets]));
     tDone = await timeline.trackEndpoints(
       [name],
       endpointDone(patched.metadata?.generation ?? 0, { m1: "REPLACED", m2: "DEPLOYED" }),

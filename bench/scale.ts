@@ -222,7 +222,7 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
       rolled = timeline.trackDeployments(names, deploymentDone(2, REPLICAS), timeoutMs);
     } else {
       await pool(names, CONCURRENCY, (name) =>
-        endpoints.mergePatch(ns, name, rollModelEndpoint(REPLICAS, BUDGETS)),
+        endpoints.mergePatch(ns, name, rollModelEndpoint(REPLICAS, [BUDGETS])),
       );
       rolled = timeline.trackEndpoints(names, endpointDone(2, { m1: "REPLACED", m2: "DEPLOYED" }), timeoutMs);
     }

@@ -1,9 +1,10 @@
 /**
  * The objects both sides of a comparison run: a ModelEndpoint with one deployed model (and the
- * rolling deployment that replaces it), and a plain Deployment (with the Service a user would put
+ * rolling deployments that replace it), and a plain Deployment (with the Service a user would put
  * in front of it) whose pods look like the ModelEndpoint's pods: same container, environment,
  * readiness probe and resource requests. Requests are small so thousands of pods fit on the
- * simulated nodes.
+ * simulated nodes. The data-plane benchmark uses the same ModelEndpoint with the reference model
+ * server's image and a Gateway (`EndpointOptions`).
  */
 import type { V1Deployment, V1Namespace, V1PodSpec } from "@kubernetes/client-node";
 
@@ -44,8 +45,19 @@ export interface RolloutBudgets {
 export const RESOURCES = { requests: { cpu: "10m", memory: "16Mi" } } as const;
 const ROUTES = { predictRoute: "/predict", healthRoute: "/health" } as const;
 
-export function image(version: number): string {
-  return `registry.example/bench-model:${String(version)}`;
+/** The comparison's image: kwok simulates its pods. */
+const BENCH_MODEL = "registry.example/bench-model";
+
+export function image(version: number, repository = BENCH_MODEL): string {
+  return `${repository}:${String(version)}`;
+}
+
+/** What the data-plane benchmark changes in a ModelEndpoint. */
+export interface EndpointOptions {
+  /** The image repository; `:<version>` is appended (default: the simulated bench model). */
+  readonly repository?: string;
+  /** Route the endpoint through this Gateway (`spec.gateway.parentRefs`). */
+  readonly gateway?: { readonly namespace: string; readonly name: string };
 }
 
 /** A ModelEndpoint status as the bench reads it. */
@@ -64,11 +76,11 @@ export interface ModelEndpointObject extends KubeObject {
   status?: EndpointStatus;
 }
 
-function modelEntry(id: string, version: number, replicas: number): object {
+function modelEntry(id: string, version: number, replicas: number, repository?: string): object {
   return {
     id,
     model: `bench-model@${String(version)}`,
-    containerSpec: { imageUri: image(version), ...ROUTES, resources: RESOURCES },
+    containerSpec: { imageUri: image(version, repository), ...ROUTES, resources: RESOURCES },
     dedicatedResources: {
       machineSpec: { machineType: "n1-standard-2" },
       minReplicaCount: replicas,
@@ -90,24 +102,51 @@ function rolloutOptions(previous: string, b: RolloutBudgets): object {
 }
 
 /** A ModelEndpoint serving deployed model m1 (version 1) on `replicas` replicas. */
-export function modelEndpoint(namespace: string, name: string, replicas: number): ModelEndpointObject {
+export function modelEndpoint(
+  namespace: string,
+  name: string,
+  replicas: number,
+  options: EndpointOptions = {},
+): ModelEndpointObject {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: { name, namespace },
-    spec: { trafficSplit: { m1: 100 }, deployedModels: [modelEntry("m1", 1, replicas)] },
+    spec: {
+      trafficSplit: { m1: 100 },
+      deployedModels: [modelEntry("m1", 1, replicas, options.repository)],
+      ...(options.gateway === undefined ? {} : { gateway: { parentRefs: [options.gateway] } }),
+    },
   };
 }
 
-/** The merge patch that rolls version 2 (m2) onto m1 within `budgets`. */
-export function rollModelEndpoint(replicas: number, budgets: RolloutBudgets): object {
-  const m2 = {
-    id: "m2",
-    model: "bench-model@2",
-    containerSpec: { imageUri: image(2), ...ROUTES, resources: RESOURCES },
-    rolloutOptions: rolloutOptions("m1", budgets),
+/** Deployed model m<version> (image version <version>) rolling onto m<version - 1> within `budgets`. */
+function rollingEntry(version: number, budgets: RolloutBudgets, repository?: string): object {
+  return {
+    id: `m${String(version)}`,
+    model: `bench-model@${String(version)}`,
+    containerSpec: { imageUri: image(version, repository), ...ROUTES, resources: RESOURCES },
+    rolloutOptions: rolloutOptions(`m${String(version - 1)}`, budgets),
   };
-  return { spec: { deployedModels: [modelEntry("m1", 1, replicas), m2] } };
+}
+
+/**
+ * The merge patch of a chain of rolling deployments: m2 onto m1 within `steps[0]`, m3 onto m2
+ * within `steps[1]`, and so on. Each step's patch repeats the ones before, as a user's manifest does.
+ */
+export function rollModelEndpoint(
+  replicas: number,
+  steps: readonly RolloutBudgets[],
+  repository?: string,
+): object {
+  return {
+    spec: {
+      deployedModels: [
+        modelEntry("m1", 1, replicas, repository),
+        ...steps.map((budgets, i) => rollingEntry(i + 2, budgets, repository)),
+      ],
+    },
+  };
 }
 
 function podSpec(name: string, version: number): Wire<V1PodSpec> {
