@@ -5,10 +5,13 @@
  * a rollout. Each scenario ends with 0 failed requests; the splits are checked over >= 1000
  * requests where they hold still.
  */
+import { setTimeout as delay } from "node:timers/promises";
+
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startLoad, type Load, type LoadSummary } from "../../src/testing/load.ts";
+import { describeStep, SplitFollower } from "../../src/testing/split.ts";
 import { eventually, gateway, kubeConfig } from "./context.ts";
 import { applyEndpoint, Endpoints, firstDeployment, kubectl, rollingEntry } from "./endpoints.ts";
 import type { OperatorProcess } from "./operator-process.ts";
@@ -87,30 +90,78 @@ async function waitAnsweredOnlyBy(name: string, ids: readonly string[]): Promise
   );
 }
 
-function load(name: string): Load {
-  return startLoad({ url: predictUrl(name), concurrency: 6, keepAliveShare: 0.5, requestTimeoutMs: 15_000 });
+/** The fewest answers a step needs to be judged, and the largest gap allowed, in points. */
+const STEP_REQUESTS = 1000;
+const STEP_TOLERANCE = 5;
+
+/** A prediction load on `name` and the status split it is judged against, step by step. */
+interface Traffic {
+  readonly load: Load;
+  readonly follower: SplitFollower;
+  /** Stops reading the endpoint's status. */
+  readonly unfollow: () => Promise<void>;
 }
 
-/** Stops the load and checks what every scenario must: requests on both kinds of connection, none failed. */
-async function stopClean(traffic: Load, scenario: string): Promise<LoadSummary> {
+function load(name: string): Traffic {
+  const traffic = startLoad({
+    url: predictUrl(name),
+    concurrency: 6,
+    keepAliveShare: 0.5,
+    requestTimeoutMs: 15_000,
+  });
+  const follower = new SplitFollower(traffic, { settleMs: 1000 });
+  const unfollowed = new AbortController();
+  // Reads the status split every 100 ms: each change starts a step (src/testing/split.ts).
+  const reading = (async (): Promise<void> => {
+    while (!unfollowed.signal.aborted) {
+      follower.observe((await endpoints.get(name)).status?.trafficSplit);
+      await delay(100);
+    }
+  })();
+  return {
+    load: traffic,
+    follower,
+    unfollow: async () => {
+      unfollowed.abort();
+      await reading;
+    },
+  };
+}
+
+/**
+ * Stops the load and checks what every scenario must: requests on both kinds of connection, none
+ * failed, and every step with enough answers within ±5 points of status.trafficSplit.
+ */
+async function stopClean(
+  { load: traffic, follower, unfollow }: Traffic,
+  scenario: string,
+): Promise<LoadSummary> {
+  await unfollow();
   const summary = await traffic.stop();
+  const steps = follower.steps(STEP_REQUESTS);
   console.log(
     `[dataplane] ${scenario}: ${summary.sent} sent, ${summary.failed} failed ${JSON.stringify(summary.failures)}, by model ${JSON.stringify(summary.byModel)}, ` +
-      `keep-alive ${summary.byConnection.keepAlive} / per-request ${summary.byConnection.perRequest}`,
+      `keep-alive ${summary.byConnection.keepAlive} / per-request ${summary.byConnection.perRequest}\n` +
+      steps
+        .map((s) => `    step ${s.judged ? "" : "(too short) "}${describeStep(s)}: ${s.deviation} points`)
+        .join("\n"),
   );
   expect(summary.failures).toEqual({});
   expect(summary.failed).toBe(0);
   expect(summary.byConnection.keepAlive).toBeGreaterThan(0);
   expect(summary.byConnection.perRequest).toBeGreaterThan(0);
+  const judged = steps.filter((s) => s.judged);
+  expect(judged.length).toBeGreaterThan(0);
+  expect(judged.filter((s) => s.deviation > STEP_TOLERANCE).map(describeStep)).toEqual([]);
   return summary;
 }
 
-/** Runs load until `count` requests have been answered, then returns its summary. */
+/** Runs load until a step of at least `count` answers has been judged, then returns its summary. */
 async function measure(name: string, count: number): Promise<LoadSummary> {
   const traffic = load(name);
   await eventually(
     `${count} predictions of ${name} answered`,
-    () => Promise.resolve(traffic.summary().ok >= count),
+    () => Promise.resolve(traffic.follower.steps(count).some((s) => s.judged)),
     {
       timeoutMs: 120_000,
       intervalMs: 100,
