@@ -211,9 +211,19 @@ describe("Reconciler", () => {
       "httproutes fraud",
     );
     expect(t.writer.kinds()).not.toContain("deleteReplicaSet");
-    // The route without it is in the cache; before the drain time nothing is taken away.
+    // The status is written all the same: its split is the route's.
+    const status = t.writer.writes.find((w) => w[0] === "replaceStatus")?.[1] as { trafficSplit: object };
+    expect(status.trafficSplit).toEqual({});
+    // The route without it and that status are in the caches; before the drain time nothing is
+    // taken away.
     const [, written] = t.writer.owned.find(([type]) => type === "httproutes") ?? [];
     t.httpRoutes.put({ ...written, metadata: { ...written?.metadata, uid: "uid-r" } });
+    const undeployed = endpoint({ spec: { trafficSplit: {}, deployedModels: [], gateway } });
+    t.endpoints.put({
+      ...undeployed,
+      status,
+      metadata: { ...undeployed.metadata, resourceVersion: "11" },
+    } as KubeObject);
     t.advance(1_000);
     expect(await t.reconciler.reconcile("ml/fraud")).toEqual({ requeueAfterMs: 1_000 });
     expect(t.writer.kinds()).not.toContain("deleteReplicaSet");

@@ -17,6 +17,7 @@
  * server are thrown to the work queue, which retries with backoff; a write the API server refuses
  * for good (a TerminalError) is handed to the engine on the next pass, which fails the rollout.
  */
+import { LABEL_DEPLOYED_MODEL } from "../api/constants.ts";
 import { jsonEqual } from "../api/json.ts";
 import { parseModelEndpoint, type ValidationIssue } from "../api/parse.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
@@ -30,7 +31,7 @@ import type { ReconcileResult } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import { summarize } from "../rollout/summary.ts";
 import type { ActionError, Instant, Plan, Snapshot } from "../rollout/types.ts";
-import { applyActions, cannotBeUndone } from "./actions.ts";
+import { applyActions, cannotBeUndone, type ActionTarget, type Applied } from "./actions.ts";
 import {
   buildDisruptionBudgets,
   decideRoute,
@@ -68,6 +69,9 @@ const NO_GATEWAY_API =
 
 /** A pass waiting for the cache to show its own writes looks again after this long at the latest. */
 const AWAIT_CACHE_BACKSTOP_MS = 1_000;
+
+/** The outcome of a pass whose replica steps wait for the gateway to drop a retiring model. */
+const HELD: Applied = { failure: undefined, terminal: [] };
 
 /** A pass that a missing permission stopped looks again this often (and at any change). */
 export const PERMISSION_RECHECK_MS = 10_000;
@@ -198,7 +202,11 @@ export class Reconciler {
     const ownedServices = this.#o.services
       .byIndex(ENDPOINT_INDEX, key)
       .filter((s) => controlledBy(s, ref.uid));
-    const wantedServices = findWantedServices(ref, endpoint, plan.status.trafficSplit);
+    const wantedServices = findWantedServices(
+      ref,
+      endpoint,
+      replicaSets.flatMap((rs) => rs.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? []),
+    );
     const serviceChanges = findServiceChanges(ownedServices, wantedServices);
     const irreversible =
       plan.actions.some(cannotBeUndone) || serviceChanges.create.length + serviceChanges.delete.length > 0;
@@ -211,29 +219,15 @@ export class Reconciler {
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const services = await syncServices(this.#o.writer, ref, serviceChanges);
     const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, { wantedServices, ownedServices });
+    // The route no longer weights a model whose last pods this plan takes away: the replica steps
+    // wait for the gateway to apply it first; the status (its split already without the model) is
+    // written. The next pass plans again from the same state and goes on.
     const drainLeftMs = this.#routeDrainLeft(key, dataPlane.drained);
+    const applied =
+      drainLeftMs > 0 ? HELD : await this.#applyPlan({ key, ref, endpoint, replicaSets }, plan, raw);
     if (drainLeftMs > 0) {
-      // The route no longer weights a model whose last pods this plan takes away: give the gateway
-      // time to apply it first. The next pass plans again from the same state and goes on.
       this.#o.logger.debug({ ...log, drainLeftMs }, "waiting for the gateway to drop a retiring model");
-      if (dataPlane.failure !== undefined) throw dataPlane.failure;
-      return { requeueAfterMs: drainLeftMs };
     }
-    const applied = await applyActions(
-      {
-        writer: this.#o.writer,
-        expect: (...args) => {
-          this.#expectations.expect(...args);
-        },
-      },
-      { key, ref, endpoint, replicaSets },
-      plan.actions,
-    );
-    if (applied.terminal.length > 0) {
-      this.#actionErrors.set(key, [...(this.#actionErrors.get(key) ?? []), ...applied.terminal]);
-    }
-    for (const event of plan.events) this.#o.events.record(raw, toEventInput(event));
-    countRollouts(this.#o.metrics, namespace, name, plan, this.#o.clock.now());
     const denied = [applied.failure, services.failure, dataPlane.failure].find(
       (e) => e instanceof ForbiddenError,
     );
@@ -278,7 +272,28 @@ export class Reconciler {
       );
       return { requeueAfterMs: Math.min(plan.requeueAfterMs ?? Infinity, SERVICE_CONFLICT_RECHECK_MS) };
     }
+    if (drainLeftMs > 0) return { requeueAfterMs: drainLeftMs };
     return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  /** Applies the plan's actions, records its events and counts its rollouts. */
+  async #applyPlan(on: ActionTarget, plan: Plan, raw: DeepReadonly<KubeObject>): Promise<Applied> {
+    const applied = await applyActions(
+      {
+        writer: this.#o.writer,
+        expect: (...args) => {
+          this.#expectations.expect(...args);
+        },
+      },
+      on,
+      plan.actions,
+    );
+    if (applied.terminal.length > 0) {
+      this.#actionErrors.set(on.key, [...(this.#actionErrors.get(on.key) ?? []), ...applied.terminal]);
+    }
+    for (const event of plan.events) this.#o.events.record(raw, toEventInput(event));
+    countRollouts(this.#o.metrics, on.ref.namespace, on.ref.name, plan, this.#o.clock.now());
+    return applied;
   }
 
   /**

@@ -43,6 +43,11 @@ describe("the Services of an endpoint", () => {
     expect(names(changes.delete)).toEqual(["ep-m2"]);
   });
 
+  it("keeps the Service of a model that left spec while it has a ReplicaSet", () => {
+    expect(names(findWantedServices(ref, endpoint(["m1"]), ["m1", "m2"]))).toEqual(["ep", "ep-m1", "ep-m2"]);
+    expect(names(findWantedServices(ref, endpoint(["m1"]), ["m1"]))).toEqual(["ep", "ep-m1"]);
+  });
+
   it("changes nothing when what is owned is what is wanted", () => {
     const wanted = findWantedServices(ref, endpoint(["m1"]));
     expect(findServiceChanges(wanted, wanted)).toEqual({ create: [], delete: [] });

@@ -25,19 +25,17 @@ export interface ServiceSync {
 
 /**
  * The endpoint's Service and one per deployed model in spec, and one per model that left spec but
- * still has a share of `split` (a removed revision draining: the gateway routes to it by its
- * Service until it has no traffic).
+ * still has a ReplicaSet (`withReplicaSet`, by deployed model id): a removed revision draining, or
+ * one whose last pods are on their way out. The gateway routes to a model by its Service, and drops
+ * it from the route before its pods go: the Service goes with the ReplicaSet, after that.
  */
 export function findWantedServices(
   ref: OwnerEndpoint,
   endpoint: ModelEndpoint,
-  split: Readonly<Record<string, number>> = {},
+  withReplicaSet: readonly string[] = [],
 ): Service[] {
   const ids = endpoint.spec.deployedModels.map((dm) => dm.id);
-  const draining = Object.entries(split)
-    .filter(([id, share]) => share > 0 && !ids.includes(id))
-    .map(([id]) => id)
-    .sort();
+  const draining = [...new Set(withReplicaSet.filter((id) => !ids.includes(id)))].sort();
   return [buildEndpointService(ref), ...[...ids, ...draining].map((id) => buildModelService(ref, id))];
 }
 

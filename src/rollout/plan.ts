@@ -116,8 +116,17 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
   }));
   const serving = findServingPods(trafficChains);
   // Members whose entry left spec serve until they are drained, and the effective split says so.
+  // Through a gateway each member is weighted by the pods it keeps once this pass's steps are taken:
+  // pods above its ReplicaSet's count are on their way out, and a member whose last pods go leaves
+  // the route first (the controller holds the scale-down until the gateway has dropped it).
+  const replicasAfter = new Map(
+    ctx.chains.flatMap((chain) => chain.members.map((m) => [m.id, m.counts.replicas])),
+  );
+  for (const d of steps.flatMap((s) => s.decisions)) {
+    replicasAfter.set(d.member.id, d.kind === "create" ? d.replicas : d.to);
+  }
   const trafficSplit = snapshot.exactWeights
-    ? calculateExactSplit(trafficChains)
+    ? calculateExactSplit(trafficChains, replicasAfter)
     : calculateEffectiveSplit(
         [...ctx.members, ...ctx.chains.flatMap((chain) => chain.members.filter((m) => m.removed))].map(
           (m) => [m.id, serving.perMember.get(m.id) ?? 0],

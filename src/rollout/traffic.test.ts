@@ -241,29 +241,56 @@ describe("calculateExactSplit (a gateway weights each request)", () => {
     ],
   });
 
+  const NO_LIMIT = new Map<string, number>();
+
   it("gives each chain its share exactly, whatever its replica count", () => {
     expect(
-      calculateExactSplit([
-        { share: 90, members: [ready("a", 1)] },
-        { share: 10, members: [ready("b", 1)] },
-      ]),
+      calculateExactSplit(
+        [
+          { share: 90, members: [ready("a", 1)] },
+          { share: 10, members: [ready("b", 1)] },
+        ],
+        NO_LIMIT,
+      ),
     ).toEqual({ a: 90, b: 10 });
   });
 
   it("divides a chain's share among its members by Ready pods, and leaves out chains with none", () => {
     expect(
-      calculateExactSplit([
-        { share: 60, members: [ready("m1", 2, 1), ready("m2", 1)] },
-        { share: 40, members: [ready("x", 3)] },
-      ]),
+      calculateExactSplit(
+        [
+          { share: 60, members: [ready("m1", 2, 1), ready("m2", 1)] },
+          { share: 40, members: [ready("x", 3)] },
+        ],
+        NO_LIMIT,
+      ),
     ).toEqual({ m1: 40, m2: 20, x: 40 });
     expect(
-      calculateExactSplit([
-        { share: 70, members: [ready("m1", 0, 2)] },
-        { share: 30, members: [ready("x", 1)] },
-      ]),
+      calculateExactSplit(
+        [
+          { share: 70, members: [ready("m1", 0, 2)] },
+          { share: 30, members: [ready("x", 1)] },
+        ],
+        NO_LIMIT,
+      ),
     ).toEqual({ x: 100 });
-    expect(calculateExactSplit([{ share: 0, members: [ready("m1", 2)] }])).toEqual({});
+    expect(calculateExactSplit([{ share: 0, members: [ready("m1", 2)] }], NO_LIMIT)).toEqual({});
+  });
+
+  it("counts no more of a member's pods than its ReplicaSet keeps after the pass: none for one retiring", () => {
+    const chain = { share: 100, members: [ready("m1", 3), ready("m2", 1)] };
+    // m1 scaled from 3 to 2: its third pod is on its way out.
+    expect(calculateExactSplit([chain], new Map([["m1", 2]]))).toEqual({ m1: 67, m2: 33 });
+    // m1's last pods go: the route drops it before they do.
+    expect(
+      calculateExactSplit(
+        [chain],
+        new Map([
+          ["m1", 0],
+          ["m2", 4],
+        ]),
+      ),
+    ).toEqual({ m2: 100 });
   });
 });
 

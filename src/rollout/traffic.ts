@@ -135,7 +135,7 @@ export function calculateServingCounts(supplies: readonly ChainSupply[]): number
 export function distributeProportionally(total: number, weights: readonly number[]): number[] {
   const sum = weights.reduce((a, b) => a + b, 0);
   if (sum <= 0 || total <= 0) return weights.map(() => 0);
-  if (sum === total) return [...weights];
+  if (sum === total && weights.every(Number.isInteger)) return [...weights];
   const result = weights.map((w) => Math.floor((w * total) / sum));
   const remainders = weights.map((w, i) => (w * total) / sum - (result[i] ?? 0));
   let remaining = total - result.reduce((a, b) => a + b, 0);
@@ -222,15 +222,21 @@ export function calculateEffectiveSplit(
 
 /**
  * The effective split when a gateway weights each request (snapshot.exactWeights): each chain gets
- * its share exactly, divided among its members in proportion to their servable pods; chains with no
- * servable pod are left out and the rest scaled to 100 (whole percents, largest remainder).
- * 90/10 over one Ready pod each: {a: 90, b: 10}; a chain of 60 with 2 + 1 Ready pods beside one of
- * 40: {m1: 40, m2: 20, x: 40}.
+ * its share exactly, divided among its members in proportion to their servable pods, each counting
+ * at most `replicas` of them (its ReplicaSet's count after this pass: the pods above it are on their
+ * way out; 0 for a member whose last pods go); chains with no such pod are left out and the rest
+ * scaled to 100 (whole percents, largest remainder). 90/10 over one Ready pod each: {a: 90, b: 10};
+ * a chain of 60 with 2 + 1 Ready pods beside one of 40: {m1: 40, m2: 20, x: 40}.
  */
-export function calculateExactSplit(chains: readonly TrafficChain[]): Record<string, number> {
+export function calculateExactSplit(
+  chains: readonly TrafficChain[],
+  replicas: ReadonlyMap<string, number>,
+): Record<string, number> {
   const weights: [string, number][] = [];
   for (const chain of chains) {
-    const ready = chain.members.map((m) => m.pods.filter(isServable).length);
+    const ready = chain.members.map((m) =>
+      Math.min(m.pods.filter(isServable).length, replicas.get(m.id) ?? Number.POSITIVE_INFINITY),
+    );
     const total = ready.reduce((a, b) => a + b, 0);
     chain.members.forEach((m, i) => {
       weights.push([m.id, total === 0 ? 0 : (chain.share * (ready[i] ?? 0)) / total]);
