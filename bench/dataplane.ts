@@ -21,7 +21,7 @@ import type { KubeClient } from "../src/kube/client.ts";
 import type { Pod } from "../src/kube/objects.ts";
 import { ControlPlane } from "../src/testing/controlplane.ts";
 import type { Gateway } from "../src/testing/gateway.ts";
-import { waitFor } from "../src/testing/harness.ts";
+import { waitFor, WaitTimeoutError } from "../src/testing/harness.ts";
 import { startLoad, type Counts, type Load, type WindowSummary } from "../src/testing/load.ts";
 import { OperatorProcess } from "../src/testing/operator-process.ts";
 import { endpointDone } from "./lib/done.ts";
@@ -48,7 +48,8 @@ const KEEP_ALIVE_SHARE = 0.5;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Load before this long is not measured: connections opened, code warm. */
 const WARMUP_MS = 2_000;
-const TIMEOUT_MS = 180_000;
+/** How long a deployment or a rollout may take before the bench records it as not done. */
+const TIMEOUT_MS = 120_000;
 
 /** The rolling deployments run under load, in order: each rolls onto the model the one before deployed. */
 export const DATAPLANE_ROLLOUTS: readonly RolloutConfig[] = [
@@ -71,7 +72,9 @@ export interface PathRun extends Counts {
 /** Predictions through the Gateway during one rolling deployment. */
 export interface RolloutUnderLoad extends Counts {
   readonly config: string;
-  /** From the change until the endpoint reported the rollout complete (polled every 100 ms). */
+  /** The rollout completed within the timeout (else the load ran until then, and later rollouts were skipped). */
+  readonly completed: boolean;
+  /** From the change until the endpoint reported the rollout complete (polled every 100 ms); NaN when it did not. */
   readonly rolledMs: number;
   /** ... until the last pod of the replaced model was gone: the load ran this long. */
   readonly drainedMs: number;
@@ -151,7 +154,12 @@ async function measure(ctx: Context): Promise<Pick<DataPlaneRun, "direct" | "gat
   const direct = await measurePath(ctx, "direct", podUrl(await readyPod(ctx.client, "m1")));
   const gateway = await measurePath(ctx, "gateway", gatewayUrl(ctx.gateway));
   const rollouts: RolloutUnderLoad[] = [];
-  for (const [i, config] of DATAPLANE_ROLLOUTS.entries()) rollouts.push(await rollUnderLoad(ctx, i, config));
+  for (const [i, config] of DATAPLANE_ROLLOUTS.entries()) {
+    const run = await rollUnderLoad(ctx, i, config);
+    rollouts.push(run);
+    // The next rollout starts from the model this one deploys.
+    if (!run.completed) break;
+  }
   return { direct, gateway, rollouts };
 }
 
@@ -184,6 +192,17 @@ async function waitForEndpoint(
   );
 }
 
+/** False when `wait` ran out of time: the bench records that instead of stopping. */
+async function inTime(wait: Promise<void>): Promise<boolean> {
+  try {
+    await wait;
+    return true;
+  } catch (err) {
+    if (err instanceof WaitTimeoutError) return false;
+    throw err;
+  }
+}
+
 /** Waits until a prediction at `url` is answered 200. */
 async function waitAnswered(url: string): Promise<void> {
   await waitFor(
@@ -203,6 +222,14 @@ async function waitAnswered(url: string): Promise<void> {
 function gatewayUrl(gateway: Gateway): string {
   const [path = ""] = predictPaths(NAMESPACE, ENDPOINT, DEFAULT_LOCATION);
   return `${gateway.url}${path}`;
+}
+
+/** The endpoint's deployed models and their states, and its conditions, for a rollout that stalled. */
+async function statusLine(client: KubeClient): Promise<string> {
+  const status = (await endpoints(client).get(NAMESPACE, ENDPOINT)).status;
+  const models = (status?.deployedModels ?? []).map((m) => `${m.id} ${m.state ?? "?"}`);
+  const conditions = (status?.conditions ?? []).map((c) => `${c.type}=${c.status}`);
+  return [...models, ...conditions].join(", ");
 }
 
 /** The pods of deployed model `id` (those being deleted included). */
@@ -283,27 +310,35 @@ async function rollUnderLoad(ctx: Context, index: number, config: RolloutConfig)
     ENDPOINT,
     rollModelEndpoint(REPLICAS, steps, MODEL_SERVER),
   );
-  await waitForEndpoint(ctx.client, patched.metadata?.generation ?? 0, {
-    [from]: "REPLACED",
-    [to]: "DEPLOYED",
-  });
-  const rolledMs = performance.now() - started;
-  await waitFor(`the pods of ${from} gone`, async () => (await podsOf(ctx.client, from)).length === 0, {
-    timeoutMs: TIMEOUT_MS,
-    intervalMs: 100,
-  });
-  const drainedMs = performance.now() - started;
+  const since = (): number => performance.now() - started;
+  const completed = await inTime(
+    waitForEndpoint(ctx.client, patched.metadata?.generation ?? 0, { [from]: "REPLACED", [to]: "DEPLOYED" }),
+  );
+  const rolledMs = completed ? since() : Number.NaN;
+  const drained =
+    completed &&
+    (await inTime(
+      waitFor(`the pods of ${from} gone`, async () => (await podsOf(ctx.client, from)).length === 0, {
+        timeoutMs: TIMEOUT_MS,
+        intervalMs: 100,
+      }),
+    ));
+  const drainedMs = drained ? since() : Number.NaN;
   // One window (no mark): the whole rollout.
   const summary = await traffic.stop();
   const run: RolloutUnderLoad = {
     config: config.id,
+    completed,
     rolledMs,
     drainedMs,
     byConnection: summary.byConnection,
     ...figures(summary.windows[0]),
   };
+  const outcome = completed
+    ? `${seconds(rolledMs)}s (old pods gone ${seconds(drainedMs)}s)`
+    : `not complete after ${seconds(TIMEOUT_MS)}s, status ${await statusLine(ctx.client)}`;
   ctx.log(
-    `data plane: rollout ${config.id} ${seconds(rolledMs)}s (old pods gone ${seconds(drainedMs)}s): ${String(run.sent)} sent, ${String(run.failed)} failed ${JSON.stringify(run.failures)}`,
+    `data plane: rollout ${config.id} ${outcome}: ${String(run.sent)} sent, ${String(run.failed)} failed ${JSON.stringify(run.failures)}`,
   );
   return run;
 }

@@ -160,7 +160,7 @@ export function targets(r: BenchResult): Target[] {
     out.push({
       name: "requests failed during rolling deployments through the gateway",
       target: "0",
-      value: `${String(failed)} of ${String(sent)}`,
+      value: `${String(failed)} of ${String(sent)}${rollouts.every((x) => x.completed) ? "" : " (a rollout did not complete)"}`,
       met: failed === 0,
     });
   }
@@ -462,7 +462,7 @@ function dataPlaneTables(r: BenchResult): string[] {
       ],
       d.rollouts.map((x) => [
         DATAPLANE_ROLLOUTS.find((c) => c.id === x.config)?.title ?? x.config,
-        num(x.rolledMs / 1000, 1),
+        x.completed ? num(x.rolledMs / 1000, 1) : "not complete",
         num(x.drainedMs / 1000, 1),
         String(x.sent),
         String(x.failed),
