@@ -8,7 +8,8 @@
  *
  * 1. for a fixed time against one pod directly (`http://<pod IP>:<container port><predict route>`),
  *    then for the same time through the Gateway (`<gateway>/v1/endpoints/<name>:predict`, both
- *    pods): predictions per second and p50/p99 latency of each, after a 2 s warm-up;
+ *    pods): predictions per second and p50/p99 latency of each, after a 2 s warm-up, and the CPU
+ *    the gateway, the model servers and the load's clients used meanwhile;
  * 2. through the Gateway during a rolling deployment with maxSurge 1 / maxUnavailable 0, then one
  *    with maxSurge 0 / maxUnavailable 1, from the change until the last pod of the replaced model
  *    is gone (its drain included): requests sent and failed, failures by reason.
@@ -34,6 +35,7 @@ import {
   type ModelEndpointObject,
 } from "./lib/objects.ts";
 import { installCrds, benchClient } from "./lib/setup.ts";
+import { sampleProcess } from "./lib/proc.ts";
 import { load } from "./lib/stats.ts";
 import type { RolloutConfig } from "./rollout.ts";
 
@@ -58,9 +60,20 @@ export const DATAPLANE_ROLLOUTS: readonly RolloutConfig[] = [
 ];
 
 /** Predictions on one path for a fixed time. */
+/** CPU the parts of the data plane used during a measurement, in cores busy on average. */
+export interface CpuUse {
+  /** Traefik. */
+  readonly gateway: number;
+  /** Every model-server process. */
+  readonly modelServers: number;
+  /** The bench's own process: the load's clients. */
+  readonly clients: number;
+}
+
 export interface PathRun extends Counts {
   readonly path: "direct" | "gateway";
   readonly url: string;
+  readonly cpuCores: CpuUse;
   /** How long the measured window lasted, requests in flight at its end included (s). */
   readonly seconds: number;
   /** Answered predictions per second. */
@@ -105,6 +118,7 @@ export interface DataPlaneOptions {
 }
 
 interface Context {
+  readonly cp: ControlPlane;
   readonly client: KubeClient;
   readonly gateway: Gateway;
   readonly seconds: number;
@@ -129,7 +143,7 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<DataPlane
     });
     await operator.start();
     options.log(`data plane: operator pid ${String(operator.pid)} ready; log ${operator.logFile}`);
-    const measured = await measure({ client: benchClient(cp), gateway, ...options });
+    const measured = await measure({ cp, client: benchClient(cp), gateway, ...options });
     return {
       load: loadAtStart,
       kubernetes: cp.binaries.kubernetesVersion,
@@ -281,6 +295,23 @@ function figures(w: WindowSummary | undefined): Counts & { p50Ms: number; p99Ms:
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 
+/** CPU milliseconds used so far by the gateway, the model servers and the load's clients. */
+function cpuMs(ctx: Context): CpuUse {
+  const sum = (pids: readonly (number | undefined)[]): number =>
+    pids.reduce<number>((ms, pid) => ms + (pid === undefined ? 0 : (sampleProcess(pid)?.cpuMs ?? 0)), 0);
+  return {
+    gateway: sum([ctx.gateway.pid]),
+    modelServers: sum(ctx.cp.processes().map((p) => p.pid)),
+    clients: sum([process.pid]),
+  };
+}
+
+/** Cores busy on average between two readings `elapsedMs` apart. */
+function cores(before: CpuUse, after: CpuUse, elapsedMs: number): CpuUse {
+  const busy = (key: keyof CpuUse): number => (after[key] - before[key]) / elapsedMs;
+  return { gateway: busy("gateway"), modelServers: busy("modelServers"), clients: busy("clients") };
+}
+
 /** The load on `url` for ctx.seconds after a warm-up. */
 async function measurePath(ctx: Context, path: PathRun["path"], url: string): Promise<PathRun> {
   await waitAnswered(url);
@@ -288,10 +319,18 @@ async function measurePath(ctx: Context, path: PathRun["path"], url: string): Pr
   await delay(WARMUP_MS);
   traffic.mark("measured");
   const started = performance.now();
+  const cpuBefore = cpuMs(ctx);
   await delay(ctx.seconds * 1000);
   const measured = figures((await traffic.stop()).windows.at(-1));
-  const elapsed = (performance.now() - started) / 1000;
-  const run: PathRun = { path, url, seconds: elapsed, perSecond: measured.ok / elapsed, ...measured };
+  const elapsedMs = performance.now() - started;
+  const run: PathRun = {
+    path,
+    url,
+    seconds: elapsedMs / 1000,
+    perSecond: (measured.ok * 1000) / elapsedMs,
+    cpuCores: cores(cpuBefore, cpuMs(ctx), elapsedMs),
+    ...measured,
+  };
   ctx.log(
     `data plane: ${path.padEnd(7)} ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms (${String(run.failed)} failed)`,
   );

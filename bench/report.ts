@@ -422,7 +422,17 @@ function dataPlaneTables(r: BenchResult): string[] {
   ];
   out.push(
     table(
-      ["path", "predictions/s", "p50 ms", "p99 ms", "answered", "failed"],
+      [
+        "path",
+        "predictions/s",
+        "p50 ms",
+        "p99 ms",
+        "answered",
+        "failed",
+        "CPU cores: gateway",
+        "model servers",
+        "clients",
+      ],
       [
         ...[d.direct, d.gateway].map((p) => [
           p.path === "direct" ? "one pod directly" : `gateway, ${String(d.replicas)} pods`,
@@ -431,12 +441,18 @@ function dataPlaneTables(r: BenchResult): string[] {
           num(p.p99Ms, 1),
           String(p.ok),
           String(p.failed),
+          num(p.cpuCores.gateway, 2),
+          num(p.cpuCores.modelServers, 2),
+          num(p.cpuCores.clients, 2),
         ]),
         [
           "added by the gateway",
           "",
           signed(d.gateway.p50Ms - d.direct.p50Ms, 1),
           signed(d.gateway.p99Ms - d.direct.p99Ms, 1),
+          "",
+          "",
+          "",
           "",
           "",
         ],
