@@ -1,8 +1,12 @@
 /**
  * `make demo`: the whole story on a local control plane, in a few minutes, ending by itself.
  *
- * 1. a control plane (the sandbox when it is up, else a private one), the CRD, the operator;
- * 2. deploy fraud-detector v1 with 5 replicas;
+ * 1. a control plane (the sandbox when it is up, else a private one) whose model pods run the
+ *    reference model server as local processes and whose Gateway (Traefik) serves the endpoint's
+ *    HTTPRoute; the CRD; the operator;
+ * 2. deploy fraud-detector v1 with 5 replicas; from then on a steady stream of predictions goes
+ *    through the gateway, and every step shows requests sent, failed, and the split they observed
+ *    against status.trafficSplit;
  * 3. roll v2 onto it (maxSurge 1, maxUnavailable 0), live: replicas and traffic per revision;
  * 4. roll a broken v3 (its pods never become Ready): it fails at its progress deadline and reverts;
  * 5. roll v3-fixed, and while it is half way, roll back to v2 onto the in-progress rollout (the
@@ -10,7 +14,8 @@
  * 6. a `git revert` back to the manifest of step 3: the entries of step 5 leave spec, and the chain
  *    rolls back onto v2 (m2) within the budgets while the removed revision's pods drain;
  * 7. a summary: each step's time, the largest pod count and lowest availability seen against the
- *    budgets, the final `kubectl get modelendpoints`.
+ *    budgets, the predictions sent and failed, the observed split against status.trafficSplit at
+ *    every change of it, the final `kubectl get modelendpoints`.
  *
  * Everything it created is removed at the end (the namespace; the private control plane).
  */
@@ -24,11 +29,19 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes
 
 import { findBinaries } from "../src/testing/binaries.ts";
 import { ControlPlane } from "../src/testing/controlplane.ts";
+import { waitFor } from "../src/testing/harness.ts";
+import { startLoad, type Counts, type Load } from "../src/testing/load.ts";
+import { compareSplit, describeStep, SplitFollower, type SplitStep } from "../src/testing/split.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const NS = "demo";
 const NAME = "fraud";
 const N = 5;
+/** The reference model server (examples/model-server): the control plane runs it for these images. */
+const IMAGE = "registry.example/model-server";
+/** A step of the split is judged over at least this many answers (fewer: too short to tell). */
+const STEP_REQUESTS = 1000;
+const STEP_TOLERANCE = 5;
 const tty = process.stdout.isTTY;
 const bold = (s: string): string => (tty ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string): string => (tty ? `\x1b[2m${s}\x1b[0m` : s);
@@ -60,6 +73,16 @@ interface StepResult {
   readonly minAvailable: number;
   readonly surge: number;
   readonly unavailable: number;
+  /** Predictions during the step (none before traffic starts). */
+  readonly requests: Pick<Counts, "sent" | "failed" | "failures">;
+  /** The split observed at each change of status.trafficSplit during the step. */
+  readonly splits: readonly SplitStep[];
+}
+
+/** Predictions through the gateway, and the split they observe against status. */
+interface Traffic {
+  readonly load: Load;
+  readonly follower: SplitFollower;
 }
 
 function log(line = ""): void {
@@ -88,11 +111,22 @@ async function kubectl(
   });
 }
 
-function entry(id: string, image: string, previous?: string, extra: Record<string, unknown> = {}): object {
+function entry(
+  id: string,
+  tag: string,
+  previous?: string,
+  extra: Record<string, unknown> = {},
+  env: { name: string; value: string }[] = [],
+): object {
   return {
     id,
     model: `fraud-detector@${id}`,
-    containerSpec: { imageUri: image, predictRoute: "/predict", healthRoute: "/health" },
+    containerSpec: {
+      imageUri: `${IMAGE}:${tag}`,
+      predictRoute: "/predict",
+      healthRoute: "/health",
+      ...(env.length === 0 ? {} : { env }),
+    },
     ...(previous === undefined
       ? {
           dedicatedResources: {
@@ -112,12 +146,31 @@ function entry(id: string, image: string, previous?: string, extra: Record<strin
   };
 }
 
-function manifest(models: object[]): string {
+/** What the demo reads of the sandbox's state file (src/testing/sandbox.ts). */
+interface SandboxState {
+  readonly kubeconfig: string;
+  readonly gatewayUrl?: string;
+  readonly gatewayParentRef?: string;
+  readonly processes?: boolean;
+}
+
+interface ParentRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** The endpoint with `models`, served through the Gateway `parentRef`. */
+function buildManifest(models: object[], parentRef: ParentRef): string {
   return JSON.stringify({
     apiVersion: "serving.modelendpoint.io/v1alpha1",
     kind: "ModelEndpoint",
     metadata: { name: NAME, namespace: NS },
-    spec: { displayName: "Fraud scoring", trafficSplit: { m1: 100 }, deployedModels: models },
+    spec: {
+      displayName: "Fraud scoring",
+      trafficSplit: { m1: 100 },
+      deployedModels: models,
+      gateway: { parentRefs: [parentRef] },
+    },
   });
 }
 
@@ -131,6 +184,7 @@ class Demo {
   readonly #custom: CustomObjectsApi;
   readonly #core: CoreV1Api;
   readonly #kubectl: (args: string[], input?: string) => Promise<string>;
+  #traffic: Traffic | undefined;
   #lastFrame = "";
   #frameLines = 0;
 
@@ -144,6 +198,26 @@ class Demo {
 
   kubectl(args: string[], input?: string): Promise<string> {
     return this.#kubectl(args, input);
+  }
+
+  /**
+   * Starts the stream of predictions on `url` once the gateway answers there: 4 clients, half of
+   * them on kept-alive connections, each one request at a time.
+   */
+  async startTraffic(url: string): Promise<void> {
+    await waitFor(
+      `a prediction answered at ${url}`,
+      async () => (await fetch(url, { method: "POST", body: '{"instances": [[1]]}' })).status === 200,
+      { timeoutMs: 60_000 },
+    );
+    const load = startLoad({ url, concurrency: 4, keepAliveShare: 0.5, requestTimeoutMs: 15_000 });
+    this.#traffic = { load, follower: new SplitFollower(load, { settleMs: 1000 }) };
+    log(dim(`  predictions: 4 clients sending to ${url}`));
+  }
+
+  /** Stops the predictions; the totals. */
+  async stopTraffic(): Promise<Counts | undefined> {
+    return this.#traffic?.load.stop();
   }
 
   async endpoint(): Promise<Endpoint> {
@@ -212,6 +286,20 @@ class Demo {
         `  pods ${live.length} (max ${stats.maxPods}, limit N+surge = ${N + stats.surge}) · available ${available} (min ${stats.minAvailable}, floor N-unavailable = ${N - stats.unavailable})`,
       ),
     );
+    const sent = this.#traffic?.load.summary();
+    const now = sent?.windows.at(-1);
+    if (sent !== undefined && now !== undefined) {
+      const observed = compareSplit(now.byModel, ep.status?.trafficSplit ?? {}).observed;
+      const shares =
+        now.ok === 0
+          ? "none yet"
+          : Object.entries(observed)
+              .map(([id, share]) => `${id} ${share.toFixed(0)}%`)
+              .join(" ");
+      lines.push(
+        `  predictions ${sent.sent} sent · ${sent.failed === 0 ? green("0 failed") : red(`${sent.failed} failed`)} · answered since the split last changed: ${shares}`,
+      );
+    }
     const frame = lines.join("\n");
     if (frame === this.#lastFrame) return;
     if (tty) {
@@ -220,8 +308,8 @@ class Demo {
       this.#frameLines = lines.length;
     } else {
       // Without a terminal, print a frame only when something other than the clock changed.
-      const withoutClock = frame.replace(/t=[\d.]+s/, "");
-      if (withoutClock !== this.#lastFrame.replace(/t=[\d.]+s/, "")) log(frame);
+      const still = (f: string): string => f.replace(/t=[\d.]+s/, "").replace(/\n {2}predictions .*/, "");
+      if (still(frame) !== still(this.#lastFrame)) log(frame);
     }
     this.#lastFrame = frame;
   }
@@ -241,11 +329,26 @@ class Demo {
     log();
     this.#frameLines = 0;
     this.#lastFrame = "";
+    const traffic = this.#traffic;
+    const splitsBefore = traffic?.follower.steps(STEP_REQUESTS).length ?? 0;
+    traffic?.follower.cut();
+    const before = traffic?.load.summary();
     await this.#kubectl(["apply", "--server-side", "--field-manager=demo", "-f", "-"], body);
     const started = Date.now();
     const stats = { maxPods: 0, minAvailable: Number.POSITIVE_INFINITY, ...budgets };
+    const requests = (): StepResult["requests"] => {
+      const after = traffic?.load.summary();
+      if (after === undefined || before === undefined) return { sent: 0, failed: 0, failures: {} };
+      const failures = Object.fromEntries(
+        Object.entries(after.failures)
+          .map(([reason, n]) => [reason, n - (before.failures[reason] ?? 0)] as const)
+          .filter(([, n]) => n > 0),
+      );
+      return { sent: after.sent - before.sent, failed: after.failed - before.failed, failures };
+    };
     for (;;) {
       const [ep, pods] = await Promise.all([this.endpoint(), this.pods()]);
+      traffic?.follower.observe(ep.status?.trafficSplit);
       const live = pods.filter((p) => p.metadata?.deletionTimestamp === undefined);
       stats.maxPods = Math.max(stats.maxPods, live.length);
       stats.minAvailable = Math.min(
@@ -256,7 +359,15 @@ class Demo {
       this.#draw(title, started, ep, pods, stats);
       const outcome = done(ep);
       if (outcome !== undefined) {
-        return { title, seconds: (Date.now() - started) / 1000, outcome, ...stats };
+        const splits = traffic?.follower.steps(STEP_REQUESTS).slice(splitsBefore) ?? [];
+        return {
+          title,
+          seconds: (Date.now() - started) / 1000,
+          outcome,
+          ...stats,
+          requests: requests(),
+          splits,
+        };
       }
       if (during) await during(ep);
       if (Date.now() - started > timeoutMs) throw new Error(`${title}: not done after ${timeoutMs / 1000}s`);
@@ -274,24 +385,40 @@ async function main(): Promise<void> {
   const sandboxState = join(ROOT, ".sandbox", "state.json");
   let cp: ControlPlane | undefined;
   let kubeconfig: string;
+  let gateway: { url: string; parentRef: ParentRef };
   if (existsSync(sandboxState)) {
-    kubeconfig = (JSON.parse(readFileSync(sandboxState, "utf8")) as { kubeconfig: string }).kubeconfig;
+    const state = JSON.parse(readFileSync(sandboxState, "utf8")) as SandboxState;
+    kubeconfig = state.kubeconfig;
+    const [namespace = "", name = ""] = (state.gatewayParentRef ?? "").split("/");
+    if (state.gatewayUrl === undefined || name === "" || state.processes !== true) {
+      throw new Error(
+        "the running sandbox has no Gateway or does not run model-server pods as processes; " +
+          "restart it with `make sandbox-down && make sandbox-up` (or stop it to let the demo start its own)",
+      );
+    }
+    gateway = { url: state.gatewayUrl, parentRef: { namespace, name } };
     log(`${bold("control plane")}: the running sandbox (${kubeconfig})`);
   } else {
     log(`${bold("control plane")}: starting a private one (make sandbox-up keeps one running)`);
     cp = await ControlPlane.start({
       nodes: 3,
-      readyDelayMs: 600,
-      readyJitterMs: 900,
+      processes: true,
+      gateway: true,
       log: (l) => {
         log(dim(`  ${l}`));
       },
     });
     kubeconfig = cp.kubeconfigPath;
+    if (cp.gateway === undefined) throw new Error("the control plane started without its Gateway");
+    gateway = { url: cp.gateway.url, parentRef: cp.gateway.parentRef };
   }
+  const parentRef = gateway.parentRef;
+  const manifest = (models: object[]): string => buildManifest(models, parentRef);
+  log(`${bold("gateway")}: ${gateway.url} (Gateway ${parentRef.namespace}/${parentRef.name}, Traefik)`);
   const demo = new Demo(kubeconfig, binaries.kubectl);
   let operator: ChildProcess | undefined;
   const results: StepResult[] = [];
+  let verdict: string | undefined;
   try {
     await demo.kubectl(["apply", "--server-side", "-f", join(ROOT, "crds")]);
     await demo.kubectl([
@@ -313,13 +440,14 @@ async function main(): Promise<void> {
         "--leader-elect=false",
         "--log-format=json",
         "--metrics-bind-address=127.0.0.1:0",
+        `--gateway=${parentRef.namespace}/${parentRef.name}`,
       ],
       { stdio: ["ignore", fd, fd] },
     );
     log(`${bold("operator")}: started (pid ${operator.pid ?? "?"}), logs in ${logFile}`);
 
-    const v1 = entry("m1", "registry.example/fraud:1.0");
-    const v2 = entry("m2", "registry.example/fraud:2.0", "m1");
+    const v1 = entry("m1", "1.0");
+    const v2 = entry("m2", "2.0", "m1");
     results.push(
       await demo.step(
         "1/5  deploy fraud-detector v1 (m1) with 5 replicas",
@@ -328,6 +456,7 @@ async function main(): Promise<void> {
         { surge: 0, unavailable: N },
       ),
     );
+    await demo.startTraffic(`${gateway.url}/v1/endpoints/${NAME}:predict`);
     results.push(
       await demo.step(
         "2/5  roll v2 (m2) onto m1: maxSurge 1, maxUnavailable 0",
@@ -339,7 +468,10 @@ async function main(): Promise<void> {
         { surge: 1, unavailable: 0 },
       ),
     );
-    const v3bad = entry("m3", "registry.example/fraud:3.0-unready", "m2", { progressDeadlineSeconds: 15 });
+    // The reference server fails its health route on purpose with MODEL_SERVER_UNHEALTHY.
+    const v3bad = entry("m3", "3.0", "m2", { progressDeadlineSeconds: 15 }, [
+      { name: "MODEL_SERVER_UNHEALTHY", value: "true" },
+    ]);
     results.push(
       await demo.step(
         "3/5  roll a broken v3 (m3, never Ready) onto m2: progress deadline 15s",
@@ -357,8 +489,8 @@ async function main(): Promise<void> {
         { surge: 1, unavailable: 0 },
       ),
     );
-    const v4 = entry("m4", "registry.example/fraud:3.1", "m2", { progressDeadlineSeconds: 120 });
-    const back = entry("m5", "registry.example/fraud:2.0", "m4");
+    const v4 = entry("m4", "3.1", "m2", { progressDeadlineSeconds: 120 });
+    const back = entry("m5", "2.0", "m4");
     let rolledBack = false;
     results.push(
       await demo.step(
@@ -416,7 +548,21 @@ async function main(): Promise<void> {
           `      ${r.seconds.toFixed(1)}s · ${r.outcome}\n      pods max ${r.maxPods} (limit ${N + r.surge}, ${pods}) · available min ${r.minAvailable} (floor ${N - r.unavailable}, ${avail})`,
         ),
       );
+      for (const line of describeTraffic(r)) log(dim(`      ${line}`));
     }
+    const totals = await demo.stopTraffic();
+    const judged = results.flatMap((r) => r.splits).filter((s) => s.judged);
+    const worst = Math.max(0, ...judged.map((s) => s.deviation));
+    log();
+    log(
+      `  ${bold("predictions")} ${String(totals?.sent ?? 0)} sent through the gateway, ${
+        totals?.failed === 0 ? green("0 failed") : red(`${String(totals?.failed ?? "?")} failed`)
+      }; the split followed status.trafficSplit within ${worst.toFixed(1)} points over ${String(judged.length)} steps of >= ${String(STEP_REQUESTS)} requests ${
+        worst <= STEP_TOLERANCE ? green("(ok, ±5)") : red("(OFF, more than ±5)")
+      }`,
+    );
+    if ((totals?.failed ?? 0) > 0 || worst > STEP_TOLERANCE)
+      verdict = "predictions failed or the split strayed from status.trafficSplit (see the summary)";
     log();
     log(await demo.kubectl(["get", "modelendpoints", "-n", NS, "-o", "wide"]));
     const events = await demo.kubectl([
@@ -435,10 +581,26 @@ async function main(): Promise<void> {
     log();
     log(`demo done in ${((Date.now() - began) / 1000).toFixed(0)}s`);
   } finally {
+    await demo.stopTraffic();
     operator?.kill("SIGTERM");
     await demo.kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=false"]).catch(() => "");
     await cp?.stop();
   }
+  if (verdict !== undefined) throw new Error(verdict);
+}
+
+/** A step's predictions and the split they observed at each change of status.trafficSplit. */
+function describeTraffic(r: StepResult): string[] {
+  if (r.requests.sent === 0) return [];
+  const failures = Object.entries(r.requests.failures).map(([reason, n]) => `${String(n)} × ${reason}`);
+  return [
+    `predictions ${String(r.requests.sent)} sent · ${r.requests.failed === 0 ? green("0 failed") : red(`${String(r.requests.failed)} failed: ${failures.join("; ")}`)}`,
+    ...r.splits.map((step) =>
+      step.judged
+        ? `  status → observed: ${describeStep(step)} ${step.deviation <= STEP_TOLERANCE ? green(`±${step.deviation.toFixed(1)}`) : red(`off by ${step.deviation.toFixed(1)} points`)}`
+        : dim(`  status → observed: ${describeStep(step)} (too few to judge)`),
+    ),
+  ];
 }
 
 main().then(

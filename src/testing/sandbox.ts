@@ -43,6 +43,8 @@ interface SandboxState {
   /** The Gateway API data plane's HTTP listener (Traefik), and the Gateway routes attach to. */
   readonly gatewayUrl: string | undefined;
   readonly gatewayParentRef: string | undefined;
+  /** Whether model-server pods run as processes (the process kubelet). */
+  readonly processes: boolean;
   readonly pids: readonly number[];
   readonly startedAt: string;
 }
@@ -176,6 +178,7 @@ async function serve(): Promise<void> {
     kubectl: cp.binaries.kubectl,
     gatewayUrl: cp.gateway?.url,
     gatewayParentRef: cp.gateway && `${cp.gateway.parentRef.namespace}/${cp.gateway.parentRef.name}`,
+    processes: values.processes,
     pids: cp.pids(),
     startedAt: new Date().toISOString(),
   };

@@ -139,4 +139,23 @@ describe("SplitFollower", () => {
     expect(follower.steps(0)).toEqual([]);
     expect(load.labels().filter((l) => l.startsWith("split"))).toEqual([]);
   });
+
+  it("cuts a settled step in two at the caller's boundary, and leaves a settling one alone", () => {
+    let now = 0;
+    const load = fakeLoad();
+    const follower = new SplitFollower(load, { settleMs: 1000, now: () => now });
+    follower.cut(); // nothing observed yet
+    follower.observe({ m1: 100 });
+    follower.cut(); // still settling
+    now = 1000;
+    follower.observe({ m1: 100 });
+    load.answer("m1", 5);
+    follower.cut();
+    load.answer("m1", 7);
+    expect(follower.steps(0).map((s) => [s.expected, s.requests])).toEqual([
+      [{ m1: 100 }, 5],
+      [{ m1: 100 }, 7],
+    ]);
+    expect(load.labels()).toHaveLength(4);
+  });
 });

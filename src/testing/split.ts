@@ -107,6 +107,17 @@ export class SplitFollower {
     }
   }
 
+  /**
+   * Ends the current step at a boundary of the caller's (the demo's next stage): a settled split
+   * goes on as a new step at once; one still settling goes on settling.
+   */
+  cut(): void {
+    if (this.#pending !== undefined || this.#current === undefined) return;
+    const expected = JSON.parse(this.#current) as Split;
+    this.#load.mark(`split ${this.#current}`);
+    this.#marked.push({ window: this.#load.summary().windows.length - 1, expected });
+  }
+
   /** The steps so far, in order; those with fewer than `minRequests` answers are not judged. */
   steps(minRequests: number): SplitStep[] {
     const windows = this.#load.summary().windows;
