@@ -13,7 +13,7 @@ DEPS := node_modules/.deps-installed
 .DEFAULT_GOAL := help
 .PHONY: help deps test test-unit test-integration typecheck lint format controlplane \
         sandbox-up sandbox-down sandbox-status demo crds crds-check run \
-        chart-crds chart-crds-check image kind-up kind-examples kind-down chaos chaos-short \
+        chart-crds chart-crds-check image model-server-image kind-up kind-examples kind-down chaos chaos-short \
         bench bench-quick
 
 help: ## list the targets
@@ -88,6 +88,7 @@ run: $(DEPS) ## run the operator against $$KUBECONFIG (e.g. the sandbox), pretty
 
 CHART := charts/model-endpoint-operator
 IMAGE ?= model-endpoint-operator:dev
+MODEL_SERVER_IMAGE ?= model-server:dev
 KIND ?= kind
 KIND_CLUSTER ?= model-endpoint-operator
 KIND_NAMESPACE ?= model-endpoint-system
@@ -105,22 +106,26 @@ chart-crds-check: ## fail when the chart's crds/ differs from crds/
 image: ## build the operator image $(IMAGE) with Docker (multi-stage, distroless, non-root)
 	docker build --tag $(IMAGE) .
 
-kind-up: image ## with Docker and kind: create the cluster, load the image, helm install the chart
+model-server-image: ## build the reference model server's image $(MODEL_SERVER_IMAGE) with Docker
+	docker build --tag $(MODEL_SERVER_IMAGE) examples/model-server
+
+kind-up: image model-server-image ## with Docker and kind: create the cluster, load the images, helm install the chart
 	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --config kind-config.yaml --name $(KIND_CLUSTER)
 	$(KIND) load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+	$(KIND) load docker-image $(MODEL_SERVER_IMAGE) --name $(KIND_CLUSTER)
 	$(KUBECTL) --context kind-$(KIND_CLUSTER) apply --server-side -f $(CHART)/crds/
 	image='$(IMAGE)'; $(HELM) upgrade --install model-endpoint-operator $(CHART) --kube-context kind-$(KIND_CLUSTER) \
 	  --namespace $(KIND_NAMESPACE) --create-namespace \
 	  --set image.repository="$${image%:*}" --set image.tag="$${image##*:}" \
 	  --set image.pullPolicy=Never --wait --timeout 3m
 
-kind-examples: $(DEPS) ## with kind: apply examples 01-04 (rewritten to a small real serving image) and wait for each
+kind-examples: $(DEPS) ## with kind: apply examples 01-04 (rewritten to the reference model server) and wait for each
 	$(KUBECTL) --context kind-$(KIND_CLUSTER) create namespace $(KIND_EXAMPLES_NAMESPACE) --dry-run=client -o yaml \
 	  | $(KUBECTL) --context kind-$(KIND_CLUSTER) apply -f -
 	for f in examples/01-first-deployment.yaml examples/02-rolling-deployment.yaml examples/03-rollback.yaml \
 	         examples/04-traffic-split.yaml; do \
 	  echo "[kind-examples] $$f"; \
-	  $(NODE) scripts/kind-example.ts $$f \
+	  KIND_SERVING_IMAGE='$(MODEL_SERVER_IMAGE)' $(NODE) scripts/kind-example.ts $$f \
 	    | $(KUBECTL) --context kind-$(KIND_CLUSTER) -n $(KIND_EXAMPLES_NAMESPACE) apply --server-side -f - -o name \
 	    | while read -r obj; do \
 	        $(KUBECTL) --context kind-$(KIND_CLUSTER) -n $(KIND_EXAMPLES_NAMESPACE) wait --for=condition=Ready $$obj --timeout=10m; \

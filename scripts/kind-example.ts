@@ -1,18 +1,19 @@
 /**
  * Prints an example ModelEndpoint (examples/*.yaml) rewritten to run on a small kind cluster, for
- * `make kind-examples`: every containerSpec gets a real serving image that answers 200 on every
- * path (the health route included) and small explicit resources (they win over the machine type,
- * whose n1-standard-2 asks 2 CPUs and 7.5Gi per replica). The rewrite is deterministic, so
- * successive files keep identical (immutable) containerSpecs.
+ * `make kind-examples`: every containerSpec gets the reference model server's image
+ * (examples/model-server, built and loaded into kind by `make kind-up`), which answers the health
+ * and predict routes the operator passes it as AIP_* variables, and small explicit resources (they
+ * win over the machine type, whose n1-standard-2 asks 2 CPUs and 7.5Gi per replica). The rewrite is
+ * deterministic, so successive files keep identical (immutable) containerSpecs.
  *
  * Usage: node scripts/kind-example.ts examples/01-first-deployment.yaml | kubectl apply -f -
- * Environment: KIND_SERVING_IMAGE (default hashicorp/http-echo:1.0).
+ * Environment: KIND_SERVING_IMAGE (default model-server:dev).
  */
 import { readFileSync } from "node:fs";
 
 import { parseAllDocuments } from "yaml";
 
-const image = process.env["KIND_SERVING_IMAGE"] ?? "hashicorp/http-echo:1.0";
+const image = process.env["KIND_SERVING_IMAGE"] ?? "model-server:dev";
 const file = process.argv[2];
 if (file === undefined) {
   console.error("usage: node scripts/kind-example.ts <examples/file.yaml>");
@@ -21,8 +22,9 @@ if (file === undefined) {
 
 interface ContainerSpec {
   imageUri?: string;
+  command?: string[];
   args?: string[];
-  ports?: { containerPort: number }[];
+  env?: { name: string; value: string }[];
   resources?: object;
 }
 
@@ -34,11 +36,15 @@ for (const doc of docs) {
   for (const model of obj.spec?.deployedModels ?? []) {
     const spec = model.containerSpec;
     if (spec === undefined) continue;
-    const port = spec.ports?.[0]?.containerPort ?? 8080;
+    // The original image is kept as an environment variable: a revision's containerSpec differs
+    // from its predecessor's as it did before the rewrite.
     const version = spec.imageUri ?? "unknown";
     spec.imageUri = image;
-    spec.args = [`-listen=:${port}`, `-text=${version}`];
-    spec.resources = { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "32Mi" } };
+    // The image's own entrypoint runs the server; the example's arguments are for its own image.
+    delete spec.command;
+    delete spec.args;
+    spec.env = [...(spec.env ?? []), { name: "EXAMPLE_IMAGE", value: version }];
+    spec.resources = { requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "128Mi" } };
   }
   out.push(JSON.stringify(obj));
 }

@@ -297,14 +297,21 @@ describe("the chart, rendered", () => {
 });
 
 describe("the kind quickstart's examples", () => {
-  it("are accepted by the API server once rewritten to a small real serving image", async () => {
+  it("are accepted by the API server once rewritten to the reference model server", async () => {
     const ns = await createNamespace("chart-kind");
     for (const file of ["01-first-deployment", "02-rolling-deployment", "03-rollback", "04-traffic-split"]) {
       const manifest = await run(join(ROOT, "node_modules", ".bin", "node"), [
         join(ROOT, "scripts", "kind-example.ts"),
         join(ROOT, "examples", `${file}.yaml`),
       ]);
-      expect(manifest).toContain("hashicorp/http-echo:1.0");
+      // The server's image runs by its own entrypoint: no example arguments reach it.
+      const models = (JSON.parse(manifest) as { spec: { deployedModels: { containerSpec: object }[] } }).spec
+        .deployedModels;
+      for (const { containerSpec } of models) {
+        expect(containerSpec).toMatchObject({ imageUri: "model-server:dev" });
+        expect(containerSpec).not.toHaveProperty("args");
+        expect(containerSpec).not.toHaveProperty("command");
+      }
       await run(
         controlPlane().kubectl,
         [admin(), "apply", "--server-side", "--dry-run=server", "-n", ns, "-f", "-"],
