@@ -7,13 +7,9 @@ import { parseArgs } from "node:util";
 import { HELP, type HelpTopic } from "./help.ts";
 
 /** A count of replicas or a percentage of the chain's pool (Vertex AI's two forms of a budget). */
-export type Budget = { readonly replicas: number } | { readonly percent: number };
+import type { Budget, Budgets } from "../edits/plan.ts";
 
-export interface Budgets {
-  readonly maxSurge?: Budget;
-  readonly maxUnavailable?: Budget;
-  readonly progressDeadlineSeconds?: number;
-}
+export type { Budget, Budgets };
 
 export type Output = "table" | "wide" | "json" | "yaml";
 

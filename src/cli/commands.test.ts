@@ -12,8 +12,8 @@ import {
 } from "../kube/index.ts";
 import type { Command } from "./args.ts";
 import { EXIT, runCommand, type CliDeps } from "./commands.ts";
-import type { RawEndpoint } from "./endpoint.ts";
-import { endpointFixture, type ModelFixture } from "./fixtures.ts";
+import type { RawEndpoint } from "../edits/endpoint.ts";
+import { endpointFixture, type ModelFixture } from "../edits/fixtures.ts";
 
 /**
  * An API server holding one endpoint: GET answers the current version, PUT replaces it unless a

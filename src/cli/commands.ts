@@ -13,8 +13,15 @@ import {
   type ResourceClient,
 } from "../kube/index.ts";
 import type { Command, Target } from "./args.ts";
-import { EndpointError, parseEndpoint, viewOf, type RawEndpoint } from "./endpoint.ts";
-import { checkPlan, planDeploy, planRollback, planUndeploy, type EditPlan } from "./plan.ts";
+import { EndpointError, parseEndpoint, viewOf, type RawEndpoint } from "../edits/endpoint.ts";
+import {
+  checkPlan,
+  planDeploy,
+  planRollback,
+  planUndeploy,
+  type DeployRequest,
+  type EditPlan,
+} from "../edits/plan.ts";
 import { defaultTarget, judge, type Progress } from "./progress.ts";
 import { renderGet, renderHistory } from "./render.ts";
 import type { ModelEndpoint } from "../api/index.ts";
@@ -51,7 +58,14 @@ export async function runCommand(
     case "rollout-status":
       return rolloutStatus(cmd, conn, deps);
     case "deploy":
-      return write(conn, deps, cmd.name, cmd.dryRun, (raw, parsed) => planDeploy(raw, parsed, cmd), cmd.name);
+      return write(
+        conn,
+        deps,
+        cmd.name,
+        cmd.dryRun,
+        (raw, parsed) => planDeploy(raw, parsed, deployRequest(cmd)),
+        cmd.name,
+      );
     case "rollback":
       return write(
         conn,
@@ -218,4 +232,21 @@ async function rolloutStatus(cmd: Of<"rollout-status">, conn: Connection, deps: 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The container the deploy flags describe, as the shared edit takes it. */
+function deployRequest(cmd: Extract<Command, { kind: "deploy" }>): DeployRequest {
+  const containerSpec: Record<string, unknown> = { imageUri: cmd.image };
+  if (cmd.command.length > 0) containerSpec["command"] = [...cmd.command];
+  if (cmd.args.length > 0) containerSpec["args"] = [...cmd.args];
+  if (cmd.env.length > 0) containerSpec["env"] = cmd.env.map((e) => ({ ...e }));
+  if (cmd.port !== undefined) containerSpec["ports"] = [{ containerPort: cmd.port }];
+  return {
+    id: cmd.id,
+    model: cmd.model,
+    containerSpec,
+    previous: cmd.previous,
+    budgets: cmd.budgets,
+    serviceAccount: cmd.serviceAccount,
+  };
 }

@@ -13,9 +13,9 @@ import { KubeClient, KubeError } from "../kube/index.ts";
 import { VERSION } from "../version.ts";
 import { parseCommand, UsageError, type Target } from "./args.ts";
 import { EXIT, runCommand, type Connection } from "./commands.ts";
-import { EndpointError } from "./endpoint.ts";
+import { EndpointError } from "../edits/endpoint.ts";
 import { HELP } from "./help.ts";
-import { Refusal } from "./plan.ts";
+import { Refusal } from "../edits/plan.ts";
 
 function connect(target: Target): Connection {
   const kc = new KubeConfig();

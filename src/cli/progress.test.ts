@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { parseEndpoint, viewOf } from "./endpoint.ts";
-import { endpointFixture, type ModelFixture } from "./fixtures.ts";
+import { parseEndpoint, viewOf } from "../edits/endpoint.ts";
+import { endpointFixture, type ModelFixture } from "../edits/fixtures.ts";
 import { defaultTarget, judge } from "./progress.ts";
 import { renderGet, renderHistory, table } from "./render.ts";
 

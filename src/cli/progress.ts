@@ -2,7 +2,7 @@
  * `rollout status` judged from one read of the endpoint (pure): which rolling deployment to follow,
  * how far it is, and whether it is over.
  */
-import { chainOf, type EndpointView, type ModelView } from "./endpoint.ts";
+import { chainOf, type EndpointView, type ModelView } from "../edits/endpoint.ts";
 
 export type Progress =
   /** The operator has not yet observed the latest spec, or the model is not in status yet. */

@@ -1,5 +1,5 @@
 /** Text the plugin prints (pure): kubectl-style tables of endpoints, models and revisions. */
-import type { EndpointView, ModelView } from "./endpoint.ts";
+import type { EndpointView, ModelView } from "../edits/endpoint.ts";
 
 /** Columns separated by three spaces, padded to the widest cell, as kubectl prints them. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[], indent = ""): string {

@@ -1,45 +1,30 @@
 import { describe, expect, it } from "vitest";
 
-import type { Command } from "./args.ts";
 import { parseEndpoint, type RawEndpoint } from "./endpoint.ts";
 import { endpointFixture } from "./fixtures.ts";
-import { checkPlan, planDeploy, planRollback, planUndeploy, Refusal, rolloutOptions } from "./plan.ts";
+import {
+  checkPlan,
+  planDeploy,
+  planRollback,
+  planUndeploy,
+  Refusal,
+  rolloutOptions,
+  type DeployRequest,
+  type RollbackRequest,
+  type UndeployRequest,
+} from "./plan.ts";
 
-type Deploy = Extract<Command, { kind: "deploy" }>;
-const deploy = (over: Partial<Deploy> = {}): Deploy => ({
-  kind: "deploy",
-  target: {},
-  name: "fraud",
+const deploy = (over: Partial<DeployRequest> = {}): DeployRequest => ({
   id: "m2",
-  image: "registry.example/fraud:2.0",
   model: "fraud-detector@2",
+  containerSpec: { imageUri: "registry.example/fraud:2.0" },
   budgets: {},
-  env: [],
-  args: [],
-  command: [],
-  dryRun: false,
   ...over,
 });
-const rollback = (
-  over: Partial<Extract<Command, { kind: "rollback" }>> = {},
-): Extract<Command, { kind: "rollback" }> => ({
-  kind: "rollback",
-  target: {},
-  name: "fraud",
-  budgets: {},
-  dryRun: false,
-  ...over,
-});
-const undeploy = (
-  id: string,
-  trafficSplit?: Record<string, number>,
-): Extract<Command, { kind: "undeploy" }> => ({
-  kind: "undeploy",
-  target: {},
-  name: "fraud",
+const rollback = (over: Partial<RollbackRequest> = {}): RollbackRequest => ({ budgets: {}, ...over });
+const undeploy = (id: string, trafficSplit?: Record<string, number>): UndeployRequest => ({
   id,
   ...(trafficSplit === undefined ? {} : { trafficSplit }),
-  dryRun: false,
 });
 
 /** Plans with `plan`, then checks the result with the API's rules, as the plugin does. */

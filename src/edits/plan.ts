@@ -1,6 +1,7 @@
 /**
- * The plugin's writes, as pure functions: from the endpoint as read (raw, and parsed) and a
- * command, the whole endpoint to write back, or a Refusal saying why not. The caller replaces
+ * The writes of the kubectl plugin and of the Vertex AI API server, as pure functions, in one place:
+ * from the endpoint as read (raw, and parsed) and a request, the whole endpoint to write back, or a
+ * Refusal saying why not. The caller replaces
  * the object at the resourceVersion it read (a precondition: never a blind overwrite) after
  * checking it with the API's own rules (validateUpdate), and re-plans from a fresh read on a
  * conflict.
@@ -11,7 +12,6 @@
  */
 import { canRollOnto } from "../rollout/admission.ts";
 import { validateUpdate, type ModelEndpoint } from "../api/index.ts";
-import type { Budgets, Command } from "./args.ts";
 import {
   viewOf,
   type EndpointView,
@@ -35,9 +35,46 @@ export interface EditPlan {
   readonly summary: string;
 }
 
-type Deploy = Extract<Command, { kind: "deploy" }>;
-type Rollback = Extract<Command, { kind: "rollback" }>;
-type Undeploy = Extract<Command, { kind: "undeploy" }>;
+export type Budget = { readonly replicas: number } | { readonly percent: number };
+
+/** A rolling deployment's budgets, as far as the caller gives them (the API server defaults the rest). */
+export interface Budgets {
+  readonly maxSurge?: Budget;
+  readonly maxUnavailable?: Budget;
+  readonly progressDeadlineSeconds?: number;
+}
+
+/** A rolling deployment of a new model onto a deployed one. */
+export interface DeployRequest {
+  readonly id: string;
+  /** spec.deployedModels[].model: "name@version". */
+  readonly model: string;
+  /**
+   * The new entry's containerSpec as the caller gives it. The previous model's predictRoute and
+   * healthRoute are carried over (a rolling deployment keeps its routes), and its ports when the
+   * request gives none.
+   */
+  readonly containerSpec: Readonly<Record<string, unknown>>;
+  /** The model to roll onto (default: the intended revision of the endpoint's only chain). */
+  readonly previous?: string | undefined;
+  readonly budgets: Budgets;
+  readonly serviceAccount?: string | undefined;
+}
+
+/** A rollback: a new rolling deployment of the model `from` replaced, onto `from`. */
+export interface RollbackRequest {
+  /** The revision rolled back from (default: the newest rolling deployment). */
+  readonly from?: string | undefined;
+  /** The new entry's id (default: `<previous id>-r<revision>`). */
+  readonly id?: string | undefined;
+  readonly budgets: Budgets;
+}
+
+/** The removal of a deployed model, with the split that replaces spec.trafficSplit in the same write. */
+export interface UndeployRequest {
+  readonly id: string;
+  readonly trafficSplit?: Readonly<Record<string, number>> | undefined;
+}
 
 /** rolloutOptions from the budget flags (only what was given; the API server defaults the rest). */
 export function rolloutOptions(previous: string, budgets: Budgets): Record<string, unknown> {
@@ -107,8 +144,8 @@ function defaultPrevious(view: EndpointView): ModelView {
   return only;
 }
 
-/** `deploy`: a new rolling deployment of `cmd.image` onto `cmd.previous`. */
-export function planDeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Deploy): EditPlan {
+/** A new rolling deployment of `cmd.model` onto `cmd.previous`. */
+export function planDeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: DeployRequest): EditPlan {
   const view = viewOf(endpoint);
   const previous =
     cmd.previous === undefined ? defaultPrevious(view) : view.models.find((m) => m.id === cmd.previous);
@@ -131,12 +168,9 @@ export function planDeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Deplo
     );
   }
   const from = rawEntry(raw, previous.id)?.containerSpec ?? {};
-  const containerSpec: Record<string, unknown> = { imageUri: cmd.image };
-  if (cmd.command.length > 0) containerSpec["command"] = [...cmd.command];
-  if (cmd.args.length > 0) containerSpec["args"] = [...cmd.args];
-  if (cmd.env.length > 0) containerSpec["env"] = cmd.env.map((e) => ({ ...e }));
-  if (cmd.port !== undefined) containerSpec["ports"] = [{ containerPort: cmd.port }];
-  else if (from["ports"] !== undefined) containerSpec["ports"] = structuredClone(from["ports"]);
+  const containerSpec: Record<string, unknown> = structuredClone({ ...cmd.containerSpec });
+  if (containerSpec["ports"] === undefined && from["ports"] !== undefined)
+    containerSpec["ports"] = structuredClone(from["ports"]);
   // A rolling deployment must keep its previous model's routes (both unset, or the same value).
   for (const route of ["predictRoute", "healthRoute"]) {
     if (from[route] !== undefined) containerSpec[route] = from[route];
@@ -151,7 +185,7 @@ export function planDeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Deplo
   return {
     next: withModels(raw, [...rawModels(raw), entry]),
     entry,
-    summary: `${view.name}: ${cmd.id} (${cmd.model}, ${cmd.image}) rolls onto ${previous.id}`,
+    summary: `${view.name}: ${cmd.id} (${cmd.model}, ${typeof containerSpec["imageUri"] === "string" ? containerSpec["imageUri"] : ""}) rolls onto ${previous.id}`,
   };
 }
 
@@ -179,7 +213,7 @@ function defaultFrom(view: EndpointView): ModelView {
  * same container) onto the newest revision, even an in-progress one. Being the chain's highest
  * revision, it is what the chain converges on (R9).
  */
-export function planRollback(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Rollback): EditPlan {
+export function planRollback(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: RollbackRequest): EditPlan {
   const view = viewOf(endpoint);
   const from = cmd.from === undefined ? defaultFrom(view) : view.models.find((m) => m.id === cmd.from);
   if (from === undefined) throw new Refusal(`${cmd.from ?? ""} is not a deployed model of ${view.name}`);
@@ -220,7 +254,7 @@ export function planRollback(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Rol
 }
 
 /** `undeploy`: removes a deployed model that receives no traffic (or whose share --traffic-split moves). */
-export function planUndeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Undeploy): EditPlan {
+export function planUndeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: UndeployRequest): EditPlan {
   const view = viewOf(endpoint);
   const model = view.models.find((m) => m.id === cmd.id);
   const entry = rawEntry(raw, cmd.id);
