@@ -75,10 +75,10 @@ chaos: $(DEPS) controlplane ## rollouts under faults for 8 minutes (docs/reliabi
 chaos-short: $(DEPS) controlplane ## the same for 1 minute of faults (part of make test)
 	$(NODE) scripts/chaos.ts --short $(if $(SEED),--seed=$(SEED))
 
-bench: $(DEPS) controlplane ## ModelEndpoint against Deployment, side by side, and a fleet of 1000 (BENCHMARKS.md; ~40 min)
+bench: $(DEPS) controlplane ## ModelEndpoint against Deployment, side by side, a fleet of 1000, predictions through the Gateway (BENCHMARKS.md; ~40 min)
 	npm run -s bench
 
-bench-quick: $(DEPS) controlplane ## the same in under 5 minutes (a fleet of 100)
+bench-quick: $(DEPS) controlplane ## the same in about 6 minutes (a fleet of 100, 10 s per prediction path)
 	npm run -s bench -- --quick
 
 run: $(DEPS) ## run the operator against $$KUBECONFIG (e.g. the sandbox), pretty logs on a terminal
