@@ -56,9 +56,13 @@ function unwrap(schema: z.ZodType): z.ZodType {
  * (a segment under a record) reads `.key` in schema errors but `[key]` in CEL rule errors, as the
  * API server writes them.
  */
-export function formatPath(path: readonly PropertyKey[], fromRule = false): string {
+export function formatPath(
+  path: readonly PropertyKey[],
+  fromRule = false,
+  root: z.ZodType = ModelEndpointSchema,
+): string {
   let out = "";
-  let schema: z.ZodType | undefined = ModelEndpointSchema;
+  let schema: z.ZodType | undefined = root;
   for (const segment of path) {
     const node: z.ZodType | undefined = schema === undefined ? undefined : unwrap(schema);
     if (typeof segment === "number") {
@@ -77,6 +81,8 @@ export function formatPath(path: readonly PropertyKey[], fromRule = false): stri
 }
 
 const K8S_TYPES: Record<string, string> = { int: "integer", record: "object", map: "object" };
+/** zod's string formats by their OpenAPI names, as the API server names them. */
+const OPENAPI_FORMATS: Record<string, string> = { datetime: "date-time" };
 
 /** zod's issues phrased as the API server phrases the same schema violations. */
 function kubernetesMessage(issue: z.core.$ZodRawIssue): string | undefined {
@@ -96,7 +102,7 @@ function kubernetesMessage(issue: z.core.$ZodRawIssue): string | undefined {
       return `supported values: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "invalid_format":
       if (issue.format === "regex" && issue.pattern !== undefined) return `should match '${issue.pattern}'`;
-      return `must be of type ${issue.format}`;
+      return `must be of type ${OPENAPI_FORMATS[issue.format] ?? issue.format}`;
     default:
       return undefined;
   }
@@ -129,7 +135,7 @@ function blocksRules(issue: z.core.$ZodIssue): boolean {
 }
 
 /** zod issues -> ValidationIssues, with rule issues only when the API server would check rules. */
-function toResult(result: z.ZodSafeParseResult<ModelEndpoint>): ParseResult<ModelEndpoint> {
+function toResult<T>(result: z.ZodSafeParseResult<T>, root: z.ZodType): ParseResult<T> {
   if (result.success) return { ok: true, value: result.data };
   const blocked = result.error.issues.some(blocksRules);
   const issues: ValidationIssue[] = [];
@@ -137,7 +143,7 @@ function toResult(result: z.ZodSafeParseResult<ModelEndpoint>): ParseResult<Mode
     const rule = ruleOf(i);
     if (rule !== undefined && blocked) continue;
     issues.push({
-      path: formatPath(i.path, rule !== undefined),
+      path: formatPath(i.path, rule !== undefined, root),
       message: i.message,
       ...(rule !== undefined ? { rule } : {}),
     });
@@ -152,7 +158,12 @@ function toResult(result: z.ZodSafeParseResult<ModelEndpoint>): ParseResult<Mode
  * deployed model is added) need the previous object: see validateUpdate.
  */
 export function parseModelEndpoint(obj: unknown): ParseResult<ModelEndpoint> {
-  return toResult(ModelEndpointSchema.safeParse(obj, { error: kubernetesMessage }));
+  return parseWith(ModelEndpointSchema, obj);
+}
+
+/** Validates `obj` against `schema` (a whole object: its paths start at the root), as the API server would. */
+export function parseWith<T>(schema: z.ZodType<T>, obj: unknown): ParseResult<T> {
+  return toResult(schema.safeParse(obj, { error: kubernetesMessage }), schema);
 }
 
 /** What the API server checks when `obj` is created: parseModelEndpoint plus the create-time rules. */
@@ -167,16 +178,37 @@ export function validateCreate(obj: unknown): ParseResult<ModelEndpoint> {
  * itself, nothing reliable can be said about the change and only `newObj` is validated.
  */
 export function validateUpdate(oldObj: unknown, newObj: unknown): ParseResult<ModelEndpoint> {
-  let old: ModelEndpoint | undefined;
+  return validateTransition(ModelEndpointSchema, oldObj, newObj, transitionIssues);
+}
+
+/** A failed transition rule, at its zod path. */
+export interface TransitionIssue {
+  readonly path: PropertyKey[];
+  readonly message: string;
+  readonly rule: string;
+}
+
+/**
+ * validateUpdate for any resource: `schema` and its plain rules on `newObj`, and the transition
+ * rules that `issuesOf` finds between the parsed new and old objects (old undefined on create).
+ * When `oldObj` is given but does not parse itself, only `newObj` is validated.
+ */
+export function validateTransition<T>(
+  schema: z.ZodType<T>,
+  oldObj: unknown,
+  newObj: unknown,
+  issuesOf: (value: T, old: T | undefined) => TransitionIssue[],
+): ParseResult<T> {
+  let old: T | undefined;
   if (oldObj !== undefined) {
-    const oldParsed = parseModelEndpoint(oldObj);
-    if (!oldParsed.ok) return parseModelEndpoint(newObj);
+    const oldParsed = parseWith(schema, oldObj);
+    if (!oldParsed.ok) return parseWith(schema, newObj);
     old = oldParsed.value;
   }
   // A root refinement runs after every plain rule, even a failed one, as the API server evaluates
   // all its CEL rules together.
-  const schema = ModelEndpointSchema.superRefine((value, ctx) => {
-    for (const issue of transitionIssues(value, old)) {
+  const refined = schema.superRefine((value, ctx) => {
+    for (const issue of issuesOf(value, old)) {
       ctx.addIssue({
         code: "custom",
         message: issue.message,
@@ -185,46 +217,52 @@ export function validateUpdate(oldObj: unknown, newObj: unknown): ParseResult<Mo
       });
     }
   });
-  return toResult(schema.safeParse(newObj, { error: kubernetesMessage }));
+  return toResult(refined.safeParse(newObj, { error: kubernetesMessage }), schema);
 }
 
-interface TransitionIssue {
-  readonly path: PropertyKey[];
-  readonly message: string;
-  readonly rule: string;
+/**
+ * Evaluates one node's transition rules into `issues`: the rules with a create form when `oldSelf`
+ * is undefined (the node is new), all of them otherwise.
+ */
+export function checkTransitions<T>(
+  issues: TransitionIssue[],
+  rules: readonly TransitionRule<T>[],
+  self: T,
+  oldSelf: T | undefined,
+  at: PropertyKey[],
+): void {
+  for (const rule of rules) {
+    if (oldSelf === undefined && rule.onCreate === undefined) continue;
+    if (rule.check(self, oldSelf)) continue;
+    issues.push({
+      path: [...at, ...fieldPathSegments(rule.fieldPath)],
+      message: transitionRuleMessage(rule, self, oldSelf),
+      rule: rule.name,
+    });
+  }
 }
 
 function transitionIssues(obj: ModelEndpoint, old: ModelEndpoint | undefined): TransitionIssue[] {
   const issues: TransitionIssue[] = [];
-  const check = <T>(
-    rules: readonly TransitionRule<T>[],
-    self: T,
-    oldSelf: T | undefined,
-    at: PropertyKey[],
-  ) => {
-    for (const rule of rules) {
-      if (oldSelf === undefined && rule.onCreate === undefined) continue;
-      if (rule.check(self, oldSelf)) continue;
-      issues.push({
-        path: [...at, ...fieldPathSegments(rule.fieldPath)],
-        message: transitionRuleMessage(rule, self, oldSelf),
-        rule: rule.name,
-      });
-    }
-  };
   const models = obj.spec.deployedModels;
   const oldModels = old?.spec.deployedModels;
-  check(transitionRules(SPEC_RULES.deployedModels), models, oldModels, ["spec", "deployedModels"]);
+  checkTransitions(issues, transitionRules(SPEC_RULES.deployedModels), models, oldModels, [
+    "spec",
+    "deployedModels",
+  ]);
   models.forEach((m, i) => {
     const before: DeployedModel | undefined = oldModels?.find((o) => o.id === m.id);
     if (before === undefined) return;
     const at = ["spec", "deployedModels", i];
-    check(transitionRules(SPEC_RULES.deployedModel), m, before, at);
+    checkTransitions(issues, transitionRules(SPEC_RULES.deployedModel), m, before, at);
     if (m.dedicatedResources !== undefined && before.dedicatedResources !== undefined) {
-      check(transitionRules(SPEC_RULES.dedicatedResources), m.dedicatedResources, before.dedicatedResources, [
-        ...at,
-        "dedicatedResources",
-      ]);
+      checkTransitions(
+        issues,
+        transitionRules(SPEC_RULES.dedicatedResources),
+        m.dedicatedResources,
+        before.dedicatedResources,
+        [...at, "dedicatedResources"],
+      );
     }
   });
   return issues;

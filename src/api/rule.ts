@@ -143,3 +143,29 @@ export function withRules<S extends z.ZodType>(schema: S, rules: readonly Rule<z
     "x-kubernetes-validations": rules.flatMap((r) => toCelValidations(r)),
   });
 }
+
+/** A CEL raw-string literal of a regular expression. */
+export function celRegex(pattern: string): string {
+  return `r'${pattern}'`;
+}
+
+/** A plain rule "self matches pattern". */
+export function matchesRule(name: string, pattern: string, message: string): Rule<string> {
+  const re = new RegExp(pattern);
+  return {
+    kind: "plain",
+    name,
+    rule: `self.matches(${celRegex(pattern)})`,
+    message,
+    check: (self) => re.test(self),
+  };
+}
+
+/**
+ * A CEL messageExpression `'...%s...'.format([...])`: `format` with the arguments `args` gives for
+ * the CEL expression `first` (the first offending entry, say). A format string cannot hold a quote.
+ */
+export function celFormat(format: string, first: string, args: (x: string) => string[]): string {
+  if (format.includes("'")) throw new Error(`a CEL format string cannot hold a quote: ${format}`);
+  return `'${format}'.format([${args(first).join(", ")}])`;
+}

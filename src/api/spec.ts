@@ -16,7 +16,7 @@ import {
 } from "./constants.ts";
 import { jsonEqual } from "./json.ts";
 import { MACHINE_TYPE_NAMES } from "./machine-types.ts";
-import { withRules, type Rule } from "./rule.ts";
+import { celFormat, matchesRule, withRules, type Rule } from "./rule.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Formats. Each is checked by a CEL `matches` with a message a user understands (an OpenAPI
@@ -34,23 +34,6 @@ export const ENV_VAR_NAME = "^[-._a-zA-Z][-._a-zA-Z0-9]*$";
 export const QUANTITY =
   "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
 
-/** A CEL raw-string literal of a regular expression. */
-function celRegex(pattern: string): string {
-  return `r'${pattern}'`;
-}
-
-/** A plain rule "self matches pattern". */
-function matchesRule(name: string, pattern: string, message: string): Rule<string> {
-  const re = new RegExp(pattern);
-  return {
-    kind: "plain",
-    name,
-    rule: `self.matches(${celRegex(pattern)})`,
-    message,
-    check: (self) => re.test(self),
-  };
-}
-
 /** A string map (`additionalProperties`) with at most `max` keys. */
 export function boundedRecord<V extends z.ZodType>(value: V, max: number) {
   return z
@@ -67,6 +50,23 @@ export function boundedRecord<V extends z.ZodType>(value: V, max: number) {
       }
     })
     .meta({ maxProperties: max });
+}
+
+/**
+ * The parser's twin of what the API server enforces itself on a list-map (keys) or a set (items):
+ * an entry whose key repeats an earlier entry's is a `Duplicate value`, at that entry.
+ */
+export function refuseDuplicates<T>(
+  list: readonly T[],
+  ctx: z.RefinementCtx,
+  key: (item: T) => unknown,
+): void {
+  const seen = new Set<string>();
+  list.forEach((item, i) => {
+    const value = JSON.stringify(key(item));
+    if (seen.has(value)) ctx.addIssue({ code: "custom", message: `Duplicate value: ${value}`, path: [i] });
+    seen.add(value);
+  });
 }
 
 /** CEL: optional field `f` is unset on both `a` and `b`, or set to the same value. */
@@ -455,11 +455,6 @@ interface AddedRuleSpec {
   readonly describe: (self: DeployedModel[], old: DeployedModel[] | undefined) => string;
 }
 
-function celFormat(format: string, first: string, args: (x: string) => string[]): string {
-  if (format.includes("'")) throw new Error(`a CEL format string cannot hold a quote: ${format}`);
-  return `'${format}'.format([${args(first).join(", ")}])`;
-}
-
 /** A transition rule on the list, judged for each rolling entry when it is added (create or update). */
 function addedRule(spec: AddedRuleSpec): Rule<DeployedModel[]> {
   const update = spec.body(existedBefore);
@@ -689,13 +684,7 @@ export const DeployedModelsSchema = withRules(
     .max(MAX_DEPLOYED_MODELS)
     .superRefine((list, ctx) => {
       // The API server enforces list-map keys itself (x-kubernetes-list-type: map).
-      const seen = new Set<string>();
-      list.forEach((m, i) => {
-        if (seen.has(m.id)) {
-          ctx.addIssue({ code: "custom", message: `Duplicate value: {"id":"${m.id}"}`, path: [i] });
-        }
-        seen.add(m.id);
-      });
+      refuseDuplicates(list, ctx, (m) => ({ id: m.id }));
       // Not expressible in CEL (it cannot follow a chain of unbounded length); admission prevents
       // cycles through the transition rules previousExists, previousListedFirst and noRebinding.
       const cycle = findRolloutCycles(list);

@@ -17,7 +17,7 @@ import {
 import { boundedRecord, DedicatedResourcesBase } from "./spec.ts";
 
 /** An RFC 3339 timestamp, as Kubernetes writes them (`2026-11-27T10:00:00Z`). */
-const Timestamp = z.iso.datetime({ offset: true });
+export const Timestamp = z.iso.datetime({ offset: true });
 
 const int64 = () => z.int().min(0);
 

@@ -43,7 +43,8 @@ interface DeployedModelJson extends Json {
   id: string;
 }
 
-function container(image: string, extra: Json = {}): Json {
+/** A containerSpec of the image `registry.example/fraud:<image>`, serving on /predict and /health. */
+export function container(image: string, extra: Json = {}): Json {
   return {
     imageUri: `registry.example/fraud:${image}`,
     predictRoute: "/predict",
@@ -662,4 +663,34 @@ export function compareIssues(
   }
   for (const extra of left) problems.push(`unexpected: ${extra.path}: ${extra.message}`);
   return problems;
+}
+
+/** A parser's answer: the issues of a refused object, or none. */
+type Answer = { readonly ok: true } | { readonly ok: false; readonly issues: readonly ExpectedIssue[] };
+
+/**
+ * What differs between the parser's answer to an update case and the expected one: `validate`
+ * (old undefined: a create) must accept each state of `before` in turn, then answer `after` with
+ * exactly the expected issues. Empty when they match.
+ */
+export function parserUpdateProblems(
+  c: UpdateCase,
+  validate: (oldObj: Json | undefined, newObj: Json) => Answer,
+): string[] {
+  const issues = (a: Answer) => (a.ok ? [] : a.issues);
+  let previous: Json | undefined;
+  for (const [i, state] of c.before.map(toJson).entries()) {
+    const refused = compareIssues(issues(validate(previous, state)), []);
+    if (refused.length > 0) return refused.map((p) => `state ${i}: ${p}`);
+    previous = state;
+  }
+  return compareIssues(issues(validate(previous, toJson(c.after))), c.expect);
+}
+
+/** The case names and rule messages of `cases` that the document `doc` does not show. */
+export function casesMissingFrom(doc: string, cases: readonly (CreateCase | UpdateCase)[]): string[] {
+  return cases.flatMap((c) => [
+    ...(doc.includes(c.name) ? [] : [`case: ${c.name}`]),
+    ...c.expect.filter((e) => e.path !== "" && !doc.includes(e.message)).map((e) => `message: ${e.message}`),
+  ]);
 }
