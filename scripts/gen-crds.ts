@@ -1,6 +1,7 @@
 /**
- * Writes crds/ from the zod schemas in src/api (`make crds`), or with --check verifies that the
- * committed files equal what the schemas generate (`make crds-check`, part of `make test`).
+ * Writes crds/ from the zod schemas in src/api (`make crds`): one file per CRD (ModelEndpoint,
+ * Model). With --check it verifies that every committed file equals what the schemas generate
+ * (`make crds-check`, part of `make test`).
  *
  * Usage: node scripts/gen-crds.ts [--check] [--dir <folder>]
  */
@@ -9,7 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import { CRD_FILE, renderCrdYaml } from "../src/api/crd.ts";
+import { CRDS, crdFile, renderCrdYaml, type CrdSource } from "../src/api/crd.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -38,6 +39,21 @@ function readOrUndefined(path: string): string | undefined {
   }
 }
 
+/** Checks one CRD's committed file; true when it matches. */
+function check(file: string, shown: string, generated: string): boolean {
+  const committed = readOrUndefined(file);
+  if (committed === generated) {
+    console.log(`crds-check: ${shown} matches the schemas in src/api`);
+    return true;
+  }
+  console.error(
+    committed === undefined
+      ? `crds-check: ${shown} is missing.`
+      : `crds-check: ${shown} differs from the schemas in src/api.\n${firstDifference(generated, committed)}`,
+  );
+  return false;
+}
+
 function main(): number {
   const { values } = parseArgs({
     options: {
@@ -45,26 +61,22 @@ function main(): number {
       dir: { type: "string", default: join(root, "crds") },
     },
   });
-  const file = join(values.dir, CRD_FILE);
-  const shown = relative(process.cwd(), file) || file;
-  const generated = renderCrdYaml();
+  const files = CRDS.map((source: CrdSource) => {
+    const file = join(values.dir, crdFile(source));
+    return { file, shown: relative(process.cwd(), file) || file, generated: renderCrdYaml(source) };
+  });
   if (values.check) {
-    const committed = readOrUndefined(file);
-    if (committed === generated) {
-      console.log(`crds-check: ${shown} matches the schemas in src/api`);
-      return 0;
-    }
-    console.error(
-      committed === undefined
-        ? `crds-check: ${shown} is missing.`
-        : `crds-check: ${shown} differs from the schemas in src/api.\n${firstDifference(generated, committed)}`,
-    );
+    // Every file is checked, so one run names every file that differs.
+    const failed = files.filter(({ file, shown, generated }) => !check(file, shown, generated));
+    if (failed.length === 0) return 0;
     console.error("Run `make crds` and commit the result.");
     return 1;
   }
   mkdirSync(values.dir, { recursive: true });
-  writeFileSync(file, generated);
-  console.log(`wrote ${shown}`);
+  for (const { file, shown, generated } of files) {
+    writeFileSync(file, generated);
+    console.log(`wrote ${shown}`);
+  }
   return 0;
 }
 

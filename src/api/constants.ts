@@ -58,3 +58,41 @@ export type DeployedModelState = (typeof DEPLOYED_MODEL_STATES)[number];
 /** Values of a condition's status. */
 export const CONDITION_STATUSES = ["True", "False", "Unknown"] as const;
 export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Model (`serving.modelendpoint.io/v1alpha1`, kind Model): a model resource with versions, in the
+// shape of Vertex AI's Model (docs/api.md, "The Model API").
+
+export const MODEL_KIND = "Model";
+export const MODEL_LIST_KIND = "ModelList";
+export const MODEL_PLURAL = "models";
+export const MODEL_SINGULAR = "model";
+export const MODEL_SHORT_NAMES: readonly string[] = ["mdl"];
+/** `<plural>.<group>`: the Model CRD's metadata.name. */
+export const MODEL_CRD_NAME = `${MODEL_PLURAL}.${GROUP}`;
+
+/** Longest model name (metadata.name): a Vertex AI model id has at most 63 characters. */
+export const MAX_MODEL_NAME_LENGTH = 63;
+/**
+ * Most versions of one model: a model keeps its history, so more than an endpoint's deployed
+ * models. The API server's CEL cost estimate of the Model CRD passes up to 128 (the rules compare
+ * every version's containerSpec and every pair of aliases); 64 leaves room for later rules. Each
+ * version holds a whole containerSpec, and the object must stay within etcd's 1.5 MiB.
+ */
+export const MAX_MODEL_VERSIONS = 64;
+/** Longest version id: decimal digits, as Vertex AI numbers versions (1, 2, 3, ...). */
+export const MAX_VERSION_ID_LENGTH = 10;
+/** Most aliases on one version. */
+export const MAX_VERSION_ALIASES = 16;
+/** Longest alias, as on Vertex AI. */
+export const MAX_VERSION_ALIAS_LENGTH = 128;
+/** The alias of a model's default version (Vertex AI's name for it). */
+export const DEFAULT_VERSION_ALIAS = "default";
+/** Most labels on a model or a version, as on Google Cloud resources. */
+export const MAX_LABELS = 64;
+/** Longest label key and longest label value, as on Google Cloud resources. */
+export const MAX_LABEL_LENGTH = 63;
+/** Longest displayName, as on Vertex AI. */
+export const MAX_DISPLAY_NAME_LENGTH = 128;
+/** Longest description of a model or a version. */
+export const MAX_DESCRIPTION_LENGTH = 8192;

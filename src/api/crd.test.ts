@@ -3,7 +3,7 @@
  * CEL looks, and carrying every rule of the schemas.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -11,17 +11,39 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 
-import { CRD_NAME, MAX_DEPLOYED_MODELS } from "./constants.ts";
-import { buildCrd, CRD_FILE, PRINTER_COLUMNS, renderCrdYaml, toStructural, type JsonSchema } from "./crd.ts";
+import {
+  CRD_NAME,
+  MAX_DEPLOYED_MODELS,
+  MAX_MODEL_VERSIONS,
+  MAX_VERSION_ALIASES,
+  MODEL_CRD_NAME,
+} from "./constants.ts";
+import {
+  buildCrd,
+  CRD_FILE,
+  crdFile,
+  CRDS,
+  MODEL_CRD,
+  MODEL_CRD_FILE,
+  MODEL_ENDPOINT_CRD,
+  MODEL_PRINTER_COLUMNS,
+  PRINTER_COLUMNS,
+  renderCrdYaml,
+  toStructural,
+  type CrdSource,
+  type JsonSchema,
+} from "./crd.ts";
 import { MACHINE_TYPE_NAMES } from "./machine-types.ts";
+import { MODEL_RULES } from "./model.ts";
 import { rootRules } from "./resource.ts";
+import type { Rule } from "./rule.ts";
 import { SPEC_RULES } from "./spec.ts";
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, "../..");
 
-function openApiSchema(): JsonSchema {
-  const crd = buildCrd() as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } };
+function openApiSchema(source: CrdSource = MODEL_ENDPOINT_CRD): JsonSchema {
+  const crd = buildCrd(source) as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } };
   const version = crd.spec.versions[0];
   if (version === undefined) throw new Error("no version");
   return version.schema.openAPIV3Schema;
@@ -45,56 +67,73 @@ function nodes(schema: JsonSchema, path = ""): Visit[] {
   return out;
 }
 
-function at(path: string): JsonSchema {
-  const found = nodes(openApiSchema()).find((v) => v.path === path);
+function at(path: string, source: CrdSource = MODEL_ENDPOINT_CRD): JsonSchema {
+  const found = nodes(openApiSchema(source)).find((v) => v.path === path);
   if (found === undefined) throw new Error(`no schema node ${path}`);
   return found.node;
 }
 
-describe("the committed CRD", () => {
+const bySource = CRDS.map((source) => [source.names.kind, source] as const);
+
+describe.each(bySource)("the committed %s CRD", (_, source) => {
   it("is exactly what the schemas generate", () => {
-    expect(readFileSync(join(repo, "crds", CRD_FILE), "utf8")).toBe(renderCrdYaml());
+    expect(readFileSync(join(repo, "crds", crdFile(source)), "utf8")).toBe(renderCrdYaml(source));
   });
 
   it("generation is deterministic", () => {
-    expect(renderCrdYaml()).toBe(renderCrdYaml());
-    expect(JSON.stringify(buildCrd())).toBe(JSON.stringify(parse(renderCrdYaml())));
+    expect(renderCrdYaml(source)).toBe(renderCrdYaml(source));
+    expect(JSON.stringify(buildCrd(source))).toBe(JSON.stringify(parse(renderCrdYaml(source))));
+  });
+});
+
+describe("the CRD files", () => {
+  it("are one per kind, named <plural>.<group>.yaml; crds/ holds exactly them", () => {
+    expect([CRD_FILE, MODEL_CRD_FILE]).toEqual([`${CRD_NAME}.yaml`, `${MODEL_CRD_NAME}.yaml`]);
+    expect(CRDS.map(crdFile)).toEqual([CRD_FILE, MODEL_CRD_FILE]);
+    expect(readdirSync(join(repo, "crds")).sort()).toEqual([CRD_FILE, MODEL_CRD_FILE].sort());
   });
 });
 
 describe("scripts/gen-crds.ts", () => {
   const script = join(repo, "scripts", "gen-crds.ts");
 
-  it("writes the CRD, then --check passes; after an edit --check fails and says what differs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "crds-"));
-    try {
-      await run(process.execPath, [script, "--dir", dir]);
-      const file = join(dir, CRD_FILE);
-      expect(readFileSync(file, "utf8")).toBe(renderCrdYaml());
-      const ok = await run(process.execPath, [script, "--check", "--dir", dir]);
-      expect(ok.stdout).toContain("matches the schemas");
+  const check = (dir: string) =>
+    run(process.execPath, [script, "--check", "--dir", dir]).then(
+      (ok) => ({ code: 0, stdout: ok.stdout, stderr: ok.stderr }),
+      (error: unknown) => error as { code: number; stdout: string; stderr: string },
+    );
 
-      writeFileSync(file, readFileSync(file, "utf8").replace("maxItems: 32", "maxItems: 33"));
-      const failed = await run(process.execPath, [script, "--check", "--dir", dir]).then(
-        () => undefined,
-        (error: unknown) => error as { code: number; stderr: string },
-      );
-      expect(failed?.code).toBe(1);
-      expect(failed?.stderr).toContain("differs from the schemas in src/api");
-      expect(failed?.stderr).toContain("+                   maxItems: 32");
-      expect(failed?.stderr).toContain("make crds");
+  // Three runs of the script, each a Node.js process that loads the schemas: seconds on a busy machine.
+  it(
+    "writes every CRD, then --check passes; after an edit --check fails and says what differs",
+    { timeout: 30_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "crds-"));
+      try {
+        await run(process.execPath, [script, "--dir", dir]);
+        for (const source of CRDS) {
+          expect(readFileSync(join(dir, crdFile(source)), "utf8")).toBe(renderCrdYaml(source));
+        }
+        const ok = await check(dir);
+        expect(ok.code).toBe(0);
+        expect(ok.stdout).toContain(`${CRD_FILE} matches the schemas`);
+        expect(ok.stdout).toContain(`${MODEL_CRD_FILE} matches the schemas`);
 
-      rmSync(file);
-      const missing = await run(process.execPath, [script, "--check", "--dir", dir]).then(
-        () => undefined,
-        (error: unknown) => error as { code: number; stderr: string },
-      );
-      expect(missing?.code).toBe(1);
-      expect(missing?.stderr).toContain("is missing");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+        // One file edited, the other removed: one run names both.
+        const file = join(dir, CRD_FILE);
+        writeFileSync(file, readFileSync(file, "utf8").replace("maxItems: 32", "maxItems: 33"));
+        rmSync(join(dir, MODEL_CRD_FILE));
+        const failed = await check(dir);
+        expect(failed.code).toBe(1);
+        expect(failed.stderr).toContain(`${CRD_FILE} differs from the schemas in src/api`);
+        expect(failed.stderr).toContain("+                   maxItems: 32");
+        expect(failed.stderr).toContain(`${MODEL_CRD_FILE} is missing`);
+        expect(failed.stderr).toContain("make crds");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe("the CRD's shape", () => {
@@ -128,8 +167,33 @@ describe("the CRD's shape", () => {
   });
 });
 
-describe("the schema is structural", () => {
-  const all = nodes(openApiSchema());
+describe("the Model CRD's shape", () => {
+  const crd = buildCrd(MODEL_CRD) as {
+    metadata: { name: string };
+    spec: {
+      scope: string;
+      names: { kind: string; plural: string; shortNames: string[] };
+      versions: { subresources: unknown; additionalPrinterColumns: unknown }[];
+    };
+  };
+
+  it("is namespaced, named, short-named mdl, with a status subresource", () => {
+    expect(crd.metadata.name).toBe(MODEL_CRD_NAME);
+    expect(crd.spec.scope).toBe("Namespaced");
+    expect(crd.spec.names).toMatchObject({ kind: "Model", plural: "models", shortNames: ["mdl"] });
+    expect(crd.spec.versions[0]?.subresources).toEqual({ status: {} });
+  });
+
+  it("has printer columns whose paths exist in the spec schema", () => {
+    expect(crd.spec.versions[0]?.additionalPrinterColumns).toEqual(MODEL_PRINTER_COLUMNS);
+    expect(MODEL_PRINTER_COLUMNS.map((c) => c.name)).toEqual(["Display Name", "Newest", "Age"]);
+    expect(at("spec.displayName", MODEL_CRD).type).toBe("string");
+    expect(at("spec.versions[].id", MODEL_CRD).type).toBe("string");
+  });
+});
+
+describe.each(bySource)("the %s schema is structural", (_, source) => {
+  const all = nodes(openApiSchema(source));
 
   it("every node has a type", () => {
     expect(all.filter((v) => typeof v.node.type !== "string").map((v) => v.path)).toEqual([]);
@@ -166,11 +230,11 @@ describe("the schema is structural", () => {
 
   it("list-map keys are required fields of the items", () => {
     const maps = all.filter((v) => v.node["x-kubernetes-list-type"] === "map");
-    expect(maps.map((v) => v.path)).toEqual([
-      "spec.deployedModels",
-      "status.conditions",
-      "status.deployedModels",
-    ]);
+    expect(maps.map((v) => v.path)).toEqual(
+      source === MODEL_CRD
+        ? ["spec.versions", "status.conditions"]
+        : ["spec.deployedModels", "status.conditions", "status.deployedModels"],
+    );
     for (const { path, node } of maps) {
       const items = node.items as JsonSchema;
       for (const key of node["x-kubernetes-list-map-keys"] as string[]) {
@@ -184,7 +248,9 @@ describe("the schema is structural", () => {
       .filter((v) => v.path.startsWith("spec"))
       .filter(({ node }) => {
         if (node.type === "array") return node.maxItems === undefined;
-        if (node.type === "string") return node.maxLength === undefined && node.enum === undefined;
+        // A date-time is a timestamp to CEL, of fixed size.
+        if (node.type === "string")
+          return node.maxLength === undefined && node.enum === undefined && node.format !== "date-time";
         if (node.type === "object" && node.additionalProperties !== undefined)
           return node.maxProperties === undefined;
         return false;
@@ -234,14 +300,18 @@ describe("the schema's content", () => {
       MACHINE_TYPE_NAMES,
     );
   });
+});
 
-  it("carries every rule of the schemas, the create forms with optionalOldSelf", () => {
-    const inCrd = nodes(openApiSchema()).flatMap(
+describe.each([
+  ["ModelEndpoint", MODEL_ENDPOINT_CRD, [...rootRules, ...Object.values(SPEC_RULES).flat()]],
+  ["Model", MODEL_CRD, Object.values(MODEL_RULES).flat()],
+] as [string, CrdSource, Rule<never>[]][])("the %s CRD's rules", (_, source, rules) => {
+  it("the CRD carries every rule of the schemas, the create forms with optionalOldSelf", () => {
+    const inCrd = nodes(openApiSchema(source)).flatMap(
       (v) =>
         (v.node["x-kubernetes-validations"] as { rule: string; optionalOldSelf?: boolean }[] | undefined) ??
         [],
     );
-    const rules = [...rootRules, ...Object.values(SPEC_RULES).flat()];
     for (const rule of rules) {
       expect(inCrd.map((v) => v.rule)).toContain(rule.rule);
       if (rule.kind === "transition" && rule.onCreate !== undefined) {
@@ -253,15 +323,57 @@ describe("the schema's content", () => {
   });
 
   it("transition rules sit only where the API server can correlate old and new (list-maps above)", () => {
-    for (const { path, node } of nodes(openApiSchema())) {
-      const validations = (node["x-kubernetes-validations"] as { rule: string }[] | undefined) ?? [];
-      if (!validations.some((v) => v.rule.includes("oldSelf"))) continue;
+    const withOldSelf = nodes(openApiSchema(source)).filter(({ node }) =>
+      ((node["x-kubernetes-validations"] as { rule: string }[] | undefined) ?? []).some((v) =>
+        v.rule.includes("oldSelf"),
+      ),
+    );
+    expect(withOldSelf.length).toBeGreaterThan(0);
+    for (const { path } of withOldSelf) {
       let prefix = path.indexOf("[]");
       while (prefix !== -1) {
-        expect(at(path.slice(0, prefix))["x-kubernetes-list-type"], path).toBe("map");
+        expect(at(path.slice(0, prefix), source)["x-kubernetes-list-type"], path).toBe("map");
         prefix = path.indexOf("[]", prefix + 2);
       }
     }
+  });
+});
+
+describe("the Model schema's content", () => {
+  it("bounds the lists the rules iterate, and requires a version", () => {
+    expect(at("spec.versions", MODEL_CRD)).toMatchObject({ minItems: 1, maxItems: MAX_MODEL_VERSIONS });
+    expect(at("spec.versions[].aliases", MODEL_CRD)).toMatchObject({
+      maxItems: MAX_VERSION_ALIASES,
+      "x-kubernetes-list-type": "set",
+    });
+    expect(at("spec.versions[].aliases[]", MODEL_CRD).maxLength).toBe(128);
+    expect(at("spec.versions[].id", MODEL_CRD).maxLength).toBe(10);
+    expect(at("spec.labels", MODEL_CRD).maxProperties).toBe(64);
+    expect(at("spec.labels{}", MODEL_CRD).maxLength).toBe(63);
+  });
+
+  it("requires displayName and versions, and a version's id and containerSpec", () => {
+    expect(at("spec", MODEL_CRD).required).toEqual(["displayName", "versions"]);
+    expect(at("spec.displayName", MODEL_CRD)).toMatchObject({ minLength: 1, maxLength: 128 });
+    expect(at("spec.versions[]", MODEL_CRD).required).toEqual(["id", "containerSpec"]);
+  });
+
+  it("a version's containerSpec is ModelEndpoint's, node for node", () => {
+    expect(at("spec.versions[].containerSpec", MODEL_CRD)).toMatchObject({
+      properties: at("spec.deployedModels[].containerSpec").properties as object,
+      required: at("spec.deployedModels[].containerSpec").required as string[],
+    });
+  });
+
+  it("writes createTime as a date-time and the status as conditions", () => {
+    expect(at("spec.versions[].createTime", MODEL_CRD)).toMatchObject({
+      type: "string",
+      format: "date-time",
+    });
+    expect(Object.keys(at("status", MODEL_CRD).properties as object)).toEqual([
+      "observedGeneration",
+      "conditions",
+    ]);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The CustomResourceDefinition of ModelEndpoint, generated from the zod schemas.
+ * The CustomResourceDefinitions of ModelEndpoint and Model, generated from the zod schemas.
  *
  * Why `z.toJSONSchema` and not a hand-written walk over zod's internals: it is zod's public,
  * maintained conversion, it already carries the `.meta()` annotations (descriptions, CEL rules,
@@ -16,13 +16,20 @@ import {
   GROUP,
   KIND,
   LIST_KIND,
+  MODEL_CRD_NAME,
+  MODEL_KIND,
+  MODEL_LIST_KIND,
+  MODEL_PLURAL,
+  MODEL_SHORT_NAMES,
+  MODEL_SINGULAR,
   PLURAL,
   SHORT_NAMES,
   SINGULAR,
   VERSION,
 } from "./constants.ts";
+import { modelRootRules, ModelSchema, ModelSpecSchema, ModelStatusSchema } from "./model.ts";
 import { ModelEndpointSchema, rootRules } from "./resource.ts";
-import { toCelValidations } from "./rule.ts";
+import { toCelValidations, type CelValidation } from "./rule.ts";
 import { ModelEndpointSpecSchema } from "./spec.ts";
 import { ModelEndpointStatusSchema } from "./status.ts";
 
@@ -139,22 +146,50 @@ export function structuralSchemaOf(schema: z.ZodType): JsonSchema {
   return toStructural(json);
 }
 
-/** The openAPIV3Schema of the CRD's only version. */
-export function openApiSchema(): JsonSchema {
-  const rootDescription = z.globalRegistry.get(ModelEndpointSchema)?.description;
+/** A printer column of `kubectl get` (additionalPrinterColumns). */
+export interface PrinterColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly description?: string;
+  readonly jsonPath: string;
+  readonly priority?: number;
+}
+
+/** What a CRD is generated from: its names, its schemas and the rules on its root. */
+export interface CrdSource {
+  readonly crdName: string;
+  readonly names: {
+    readonly kind: string;
+    readonly listKind: string;
+    readonly plural: string;
+    readonly singular: string;
+    readonly shortNames: readonly string[];
+  };
+  /** The whole object's schema: its description is the CRD schema's. */
+  readonly root: z.ZodType;
+  readonly spec: z.ZodType;
+  readonly status: z.ZodType;
+  /** The root's x-kubernetes-validations (rules on metadata.name). */
+  readonly rootValidations: readonly CelValidation[];
+  readonly printerColumns: readonly PrinterColumn[];
+}
+
+/** The openAPIV3Schema of a CRD's only version (default: ModelEndpoint's). */
+export function openApiSchema(source: CrdSource = MODEL_ENDPOINT_CRD): JsonSchema {
+  const rootDescription = z.globalRegistry.get(source.root)?.description;
   return {
     ...(rootDescription !== undefined ? { description: rootDescription } : {}),
     type: "object",
     properties: {
       apiVersion: { description: `Always ${API_VERSION}.`, type: "string" },
-      kind: { description: `Always ${KIND}.`, type: "string" },
+      kind: { description: `Always ${source.names.kind}.`, type: "string" },
       // Declared so that CEL rules can point at metadata.name (fieldPath); the rules are below.
       metadata: { type: "object", properties: { name: { type: "string" } } },
-      spec: structuralSchemaOf(ModelEndpointSpecSchema),
-      status: structuralSchemaOf(ModelEndpointStatusSchema),
+      spec: structuralSchemaOf(source.spec),
+      status: structuralSchemaOf(source.status),
     },
     required: ["spec"],
-    "x-kubernetes-validations": rootRules.flatMap((r) => toCelValidations(r)),
+    "x-kubernetes-validations": source.rootValidations,
   };
 }
 
@@ -190,23 +225,66 @@ export const PRINTER_COLUMNS = [
     description: "Message of the Ready condition",
     jsonPath: `${readyCondition}.message`,
   },
-] as const;
+] as const satisfies readonly PrinterColumn[];
 
-/** The whole CRD object. */
-export function buildCrd(): JsonSchema {
+/**
+ * The columns of `kubectl get models`. A column cannot compute the default version (an alias or
+ * the highest id), but versions are listed in ascending order of id, so the last is the newest.
+ */
+export const MODEL_PRINTER_COLUMNS = [
+  {
+    name: "Display Name",
+    type: "string",
+    description: "The model's display name",
+    jsonPath: ".spec.displayName",
+  },
+  {
+    name: "Newest",
+    type: "string",
+    description: "Id of the newest version",
+    jsonPath: ".spec.versions[-1:].id",
+  },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+] as const satisfies readonly PrinterColumn[];
+
+export const MODEL_ENDPOINT_CRD: CrdSource = {
+  crdName: CRD_NAME,
+  names: { kind: KIND, listKind: LIST_KIND, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES },
+  root: ModelEndpointSchema,
+  spec: ModelEndpointSpecSchema,
+  status: ModelEndpointStatusSchema,
+  rootValidations: rootRules.flatMap((r) => toCelValidations(r)),
+  printerColumns: PRINTER_COLUMNS,
+};
+
+export const MODEL_CRD: CrdSource = {
+  crdName: MODEL_CRD_NAME,
+  names: {
+    kind: MODEL_KIND,
+    listKind: MODEL_LIST_KIND,
+    plural: MODEL_PLURAL,
+    singular: MODEL_SINGULAR,
+    shortNames: MODEL_SHORT_NAMES,
+  },
+  root: ModelSchema,
+  spec: ModelSpecSchema,
+  status: ModelStatusSchema,
+  rootValidations: modelRootRules.flatMap((r) => toCelValidations(r)),
+  printerColumns: MODEL_PRINTER_COLUMNS,
+};
+
+/** Every CRD of the API, each written to its own file under crds/. */
+export const CRDS: readonly CrdSource[] = [MODEL_ENDPOINT_CRD, MODEL_CRD];
+
+/** The whole CRD object (default: ModelEndpoint's). */
+export function buildCrd(source: CrdSource = MODEL_ENDPOINT_CRD): JsonSchema {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
-    metadata: { name: CRD_NAME },
+    metadata: { name: source.crdName },
     spec: {
       group: GROUP,
-      names: {
-        kind: KIND,
-        listKind: LIST_KIND,
-        plural: PLURAL,
-        singular: SINGULAR,
-        shortNames: [...SHORT_NAMES],
-      },
+      names: { ...source.names, shortNames: [...source.names.shortNames] },
       scope: "Namespaced",
       versions: [
         {
@@ -214,22 +292,29 @@ export function buildCrd(): JsonSchema {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: PRINTER_COLUMNS,
-          schema: { openAPIV3Schema: openApiSchema() },
+          additionalPrinterColumns: source.printerColumns,
+          schema: { openAPIV3Schema: openApiSchema(source) },
         },
       ],
     },
   };
 }
 
-/** The file name the CRD is written to under crds/. */
-export const CRD_FILE = `${CRD_NAME}.yaml`;
+/** The file a CRD is written to under crds/: `<plural>.<group>.yaml`. */
+export function crdFile(source: CrdSource): string {
+  return `${source.crdName}.yaml`;
+}
+
+/** The file name the ModelEndpoint CRD is written to under crds/. */
+export const CRD_FILE = crdFile(MODEL_ENDPOINT_CRD);
+/** The file name the Model CRD is written to under crds/. */
+export const MODEL_CRD_FILE = crdFile(MODEL_CRD);
 
 const HEADER =
   "# Generated from the zod schemas in src/api by scripts/gen-crds.ts (`make crds`). Do not edit:\n" +
   "# `make crds-check` fails when this file and the schemas differ.\n";
 
-/** The CRD as the YAML committed under crds/. */
-export function renderCrdYaml(): string {
-  return HEADER + stringify(buildCrd(), { lineWidth: 0, aliasDuplicateObjects: false });
+/** A CRD as the YAML committed under crds/ (default: ModelEndpoint's). */
+export function renderCrdYaml(source: CrdSource = MODEL_ENDPOINT_CRD): string {
+  return HEADER + stringify(buildCrd(source), { lineWidth: 0, aliasDuplicateObjects: false });
 }

@@ -1,6 +1,7 @@
 /**
- * The ModelEndpoint API (`serving.modelendpoint.io/v1alpha1`): schemas, types, names, rules and the
- * operator-side parser. Everything the rest of the operator needs from the API comes from here.
+ * The API (`serving.modelendpoint.io/v1alpha1`: ModelEndpoint and Model): schemas, types, names,
+ * rules, the operator-side parsers and the Model's version resolver. Everything the rest of the
+ * operator (and the Vertex AI API server) needs from the API comes from here.
  */
 export * from "./constants.ts";
 export {
@@ -63,5 +64,46 @@ export {
   type ParseResult,
   type ValidationIssue,
 } from "./parse.ts";
-export { buildCrd, renderCrdYaml, CRD_FILE, PRINTER_COLUMNS } from "./crd.ts";
+export {
+  LABEL_KEY,
+  LABEL_VALUE,
+  LabelsSchema,
+  MODEL_RULES,
+  ModelSchema,
+  ModelSpecSchema,
+  ModelStatusSchema,
+  ModelVersionSchema,
+  ModelVersionsSchema,
+  VERSION_ALIAS,
+  VERSION_ID,
+  compareVersionIds,
+  modelRootRules,
+  type Model,
+  type ModelInput,
+  type ModelSpec,
+  type ModelStatus,
+  type ModelVersion,
+} from "./model.ts";
+export { parseModel, validateModelUpdate } from "./model-parse.ts";
+export {
+  defaultModelVersion,
+  nextModelVersionId,
+  resolveModelVersion,
+  type ModelVersionError,
+  type ModelVersionErrorReason,
+  type ModelVersionResult,
+} from "./model-version.ts";
+export {
+  buildCrd,
+  crdFile,
+  renderCrdYaml,
+  CRD_FILE,
+  CRDS,
+  MODEL_CRD,
+  MODEL_CRD_FILE,
+  MODEL_ENDPOINT_CRD,
+  MODEL_PRINTER_COLUMNS,
+  PRINTER_COLUMNS,
+  type CrdSource,
+} from "./crd.ts";
 export type { CelValidation, PlainRule, Rule, TransitionRule } from "./rule.ts";

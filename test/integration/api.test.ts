@@ -11,7 +11,6 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 import {
-  ApiException,
   ApiextensionsV1Api,
   CustomObjectsApi,
   PatchStrategy,
@@ -23,23 +22,24 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   CRD_NAME,
   GROUP,
+  KIND,
+  MODEL_CRD_NAME,
+  MODEL_KIND,
+  MODEL_PLURAL,
   PLURAL,
   VERSION,
   parseModelEndpoint,
   validateCreate,
   validateUpdate,
-  type ParseResult,
-  type ValidationIssue,
 } from "../../src/api/index.ts";
 import {
-  compareIssues,
   INVALID_CREATES,
   toJson,
   UPDATES,
   VALID_CREATES,
-  type ExpectedIssue,
   type Json,
 } from "../../src/testing/admission-cases.ts";
+import { Admission, causesOf, expectCreateCase, expectUpdateCase, parserIssues } from "./admission.ts";
 import { controlPlane, createNamespace, eventually, kubeConfig } from "./context.ts";
 
 const run = promisify(execFile);
@@ -61,96 +61,23 @@ async function kubectl(args: readonly string[]): Promise<string> {
   }
 }
 
+const target = { group: GROUP, version: VERSION, plural: PLURAL };
+
 let ns = "";
+let admission: Admission;
 
 beforeAll(async () => {
   ns = await createNamespace("api");
+  admission = new Admission(objects, { ...target, namespace: ns });
   await kubectl(["apply", "--server-side", "-f", join(repo, "crds")]);
-  await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${CRD_NAME}`]);
+  await kubectl([
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    `crd/${CRD_NAME}`,
+    `crd/${MODEL_CRD_NAME}`,
+  ]);
 });
-
-// ------------------------------------------------------------------------------------------------
-// Talking to the API server
-
-/** An issue as the API server reports it (a cause of a 422 Status). */
-function causesOf(error: unknown): ValidationIssue[] {
-  if (!(error instanceof ApiException)) throw error;
-  const raw: unknown = error.body;
-  const body = (typeof raw === "string" ? JSON.parse(raw) : raw) as {
-    code?: number;
-    message?: string;
-    details?: { causes?: { field?: string; message?: string }[] };
-  };
-  if (error.code !== 422) throw new Error(`expected 422 Invalid, got ${error.code}: ${body.message ?? ""}`);
-  return (body.details?.causes ?? []).map((c) => ({
-    path: c.field === undefined || c.field === "<nil>" ? "" : c.field,
-    message: c.message ?? "",
-  }));
-}
-
-const target = { group: GROUP, version: VERSION, plural: PLURAL };
-
-/** The issues the API server reports for creating `body` (dry run: nothing is stored). */
-async function serverCreate(body: Json, dryRun = true): Promise<ValidationIssue[]> {
-  try {
-    await objects.createNamespacedCustomObject({
-      ...target,
-      namespace: ns,
-      body,
-      ...(dryRun ? { dryRun: "All" } : {}),
-    });
-    return [];
-  } catch (error) {
-    return causesOf(error);
-  }
-}
-
-/** The issues the API server reports for replacing the stored object with `body`. */
-async function serverUpdate(name: string, body: Json, dryRun: boolean): Promise<ValidationIssue[]> {
-  const current = (await objects.getNamespacedCustomObject({ ...target, namespace: ns, name })) as {
-    metadata: { resourceVersion: string };
-  };
-  const withVersion = {
-    ...body,
-    metadata: { ...(body.metadata as Json), name, resourceVersion: current.metadata.resourceVersion },
-  };
-  try {
-    await objects.replaceNamespacedCustomObject({
-      ...target,
-      namespace: ns,
-      name,
-      body: withVersion,
-      ...(dryRun ? { dryRun: "All" } : {}),
-    });
-    return [];
-  } catch (error) {
-    return causesOf(error);
-  }
-}
-
-function parserIssues(result: ParseResult<unknown>): readonly ValidationIssue[] {
-  return result.ok ? [] : result.issues;
-}
-
-/**
- * The API server and the parser agree: both report exactly the expected issues, and each rule
- * message of the parser is, word for word, the end of the API server's message at the same path.
- */
-function expectAgreement(
-  server: readonly ValidationIssue[],
-  parser: readonly ValidationIssue[],
-  expected: readonly ExpectedIssue[],
-  parserAlso: readonly ExpectedIssue[] = [],
-): void {
-  expect(compareIssues(server, expected), "API server").toEqual([]);
-  expect(compareIssues(parser, [...expected, ...parserAlso]), "parser").toEqual([]);
-  for (const issue of parser.filter(
-    (i) => i.rule !== undefined && !parserAlso.some((p) => p.path === i.path),
-  )) {
-    const same = server.some((s) => s.path === issue.path && s.message.endsWith(issue.message));
-    expect(same, `API server message for rule ${issue.rule ?? ""} at ${issue.path}`).toBe(true);
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 
@@ -162,7 +89,9 @@ describe("the CRD", () => {
     expect(crd.spec.names.shortNames).toEqual(["mep"]);
     expect(crd.spec.versions.map((v) => v.name)).toEqual([VERSION]);
     const resources = await kubectl(["api-resources", "--api-group", GROUP, "-o", "name"]);
-    expect(resources.trim()).toBe(`${PLURAL}.${GROUP}`);
+    expect(resources.trim().split("\n").sort()).toEqual(
+      [`${PLURAL}.${GROUP}`, `${MODEL_PLURAL}.${GROUP}`].sort(),
+    );
   });
 
   it("reapplying the committed CRD changes nothing", async () => {
@@ -188,19 +117,27 @@ describe("the examples", () => {
     .filter((f) => f.endsWith(".yaml"))
     .sort();
 
-  it("there are examples of a first deployment, a rolling deployment, a rollback and a split", () => {
+  const kinds = (file: string) =>
+    parseAllDocuments(readFileSync(join(examplesDir, file), "utf8")).map((d) => (d.toJS() as Json).kind);
+  // The Model example is model-crd.test.ts's.
+  const endpointFiles = files.filter((f) => kinds(f).every((k) => k === KIND));
+
+  it("there are examples of a first deployment, a rolling deployment, a rollback, a split and a model", () => {
     expect(files).toEqual([
       "01-first-deployment.yaml",
       "02-rolling-deployment.yaml",
       "03-rollback.yaml",
       "04-traffic-split.yaml",
+      "05-model.yaml",
     ]);
+    expect(endpointFiles).toEqual(files.slice(0, 4));
+    expect(kinds("05-model.yaml")).toEqual([MODEL_KIND]);
   });
 
-  it.each(files)("%s is accepted on its own (create) and by the parser", async (file) => {
+  it.each(endpointFiles)("%s is accepted on its own (create) and by the parser", async (file) => {
     for (const doc of parseAllDocuments(readFileSync(join(examplesDir, file), "utf8"))) {
       const body = doc.toJS() as Json;
-      expect(await serverCreate(body)).toEqual([]);
+      expect(await admission.create(body)).toEqual([]);
       expect(parserIssues(validateCreate(body))).toEqual([]);
     }
   });
@@ -211,6 +148,7 @@ describe("the examples", () => {
     expect(out).toContain("modelendpoint.serving.modelendpoint.io/fraud created");
     expect(out).toContain("modelendpoint.serving.modelendpoint.io/fraud configured");
     expect(out).toContain("modelendpoint.serving.modelendpoint.io/recommender created");
+    expect(out).toContain("model.serving.modelendpoint.io/fraud-detector created");
     const stored = JSON.parse(await kubectl(["get", "mep", "-n", exNs, "-o", "json"])) as {
       items: unknown[];
     };
@@ -221,8 +159,7 @@ describe("the examples", () => {
 
 describe("admission refuses each invalid manifest, and the parser agrees", () => {
   it.each(INVALID_CREATES.map((c) => [c.name, c] as const))("%s", async (_, c) => {
-    const body = toJson(c.object);
-    expectAgreement(await serverCreate(body), parserIssues(validateCreate(body)), c.expect, c.parserAlso);
+    await expectCreateCase(admission, c, validateUpdate);
   });
 });
 
@@ -249,29 +186,13 @@ describe("what a kubectl user sees", () => {
 
 describe("admission accepts each valid manifest, and the parser agrees", () => {
   it.each(VALID_CREATES.map((c) => [c.name, c] as const))("%s", async (_, c) => {
-    const body = toJson(c.object);
-    expect(await serverCreate(body)).toEqual([]);
-    expect(parserIssues(validateCreate(body))).toEqual([]);
+    await expectCreateCase(admission, c, validateUpdate);
   });
 });
 
 describe("updates: transition rules on the API server and in the parser", () => {
   it.each(UPDATES.map((c, i) => [c.name, c, i] as const))("%s", async (_, c, i) => {
-    const name = `update-${i}`;
-    const [first, ...rest] = c.before.map((state) => toJson({ ...state, metadata: { name } }));
-    if (first === undefined) throw new Error("an update case needs a first state");
-    expect(await serverCreate(first, false)).toEqual([]);
-    let previous = first;
-    for (const state of rest) {
-      expect(await serverUpdate(name, state, false)).toEqual([]);
-      previous = state;
-    }
-    const after = toJson({ ...c.after, metadata: { name } });
-    expectAgreement(
-      await serverUpdate(name, after, true),
-      parserIssues(validateUpdate(previous, after)),
-      c.expect,
-    );
+    await expectUpdateCase(admission, c, `update-${i}`, validateUpdate);
   });
 });
 
@@ -279,7 +200,7 @@ describe("status", () => {
   it("takes the status the operator writes, and `kubectl get mep` shows it in columns", async () => {
     const name = "status-columns";
     const created = toJson({ ...(VALID_CREATES[1]?.object ?? {}), metadata: { name } });
-    expect(await serverCreate(created, false)).toEqual([]);
+    expect(await admission.create(created, false)).toEqual([]);
     const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
     const status = {
       observedGeneration: 1,
@@ -370,7 +291,7 @@ describe("status", () => {
   it("refuses a status the operator must not write", async () => {
     const name = "status-invalid";
     expect(
-      await serverCreate(toJson({ ...(VALID_CREATES[0]?.object ?? {}), metadata: { name } }), false),
+      await admission.create(toJson({ ...(VALID_CREATES[0]?.object ?? {}), metadata: { name } }), false),
     ).toEqual([]);
     try {
       await objects.patchNamespacedCustomObjectStatus(
