@@ -35,6 +35,7 @@ export default tseslint.config(
   {
     files: [
       "src/main.ts",
+      "src/vertex/main.ts",
       "src/testing/sandbox.ts",
       "scripts/**",
       "bench/**",

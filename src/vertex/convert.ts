@@ -1,0 +1,114 @@
+/**
+ * A ModelEndpoint as Vertex AI's `Endpoint` message: what GET, list and the long-running
+ * operations' responses carry. Pure functions of the object as read.
+ *
+ * - `deployedModels`: the spec's entries joined with their status. Without `allDeploymentStates`
+ *   only DEPLOYED models are listed, as on Vertex (a model still BEING_DEPLOYED, FAILED, or
+ *   REPLACED by a completed rolling deployment is not); with it, every entry.
+ * - `model` / `modelVersionId`: an entry's `model` "name@version" as the Model resource name and
+ *   its version id.
+ * - `dedicatedResources`: the entry's own, or the one its rollout chain inherits (status).
+ * - `trafficSplit`: the effective split (status.trafficSplit), as Vertex reports it.
+ * - `etag`: the resourceVersion; `labels`: metadata.labels without a prefix (Kubernetes' own and
+ *   the operator's `serving.modelendpoint.io/` ones are left out); `description`: an annotation.
+ */
+import type { ModelEndpoint } from "../api/index.ts";
+import { endpointName, modelName, type Parent } from "./names.ts";
+
+export const DESCRIPTION_ANNOTATION = "serving.modelendpoint.io/description";
+
+type StatusModel = NonNullable<NonNullable<ModelEndpoint["status"]>["deployedModels"]>[number];
+type SpecModel = ModelEndpoint["spec"]["deployedModels"][number];
+
+export interface VertexDeployedModel {
+  readonly id: string;
+  readonly model: string;
+  readonly modelVersionId: string;
+  readonly displayName?: string;
+  readonly createTime?: string;
+  readonly dedicatedResources?: unknown;
+  readonly rolloutOptions?: Record<string, unknown>;
+  readonly serviceAccount?: string;
+  readonly status?: { message?: string; lastUpdateTime?: string; availableReplicaCount?: number };
+}
+
+/** "fraud-detector@2" -> ["fraud-detector", "2"]; no "@": version "1". */
+export function splitModelRef(ref: string): { model: string; version: string } {
+  const at = ref.lastIndexOf("@");
+  return at < 0 ? { model: ref, version: "1" } : { model: ref.slice(0, at), version: ref.slice(at + 1) };
+}
+
+export function toDeployedModel(
+  parent: Parent,
+  entry: SpecModel,
+  status: StatusModel | undefined,
+): VertexDeployedModel {
+  const { model, version } = splitModelRef(entry.model);
+  const resources = entry.dedicatedResources ?? status?.dedicatedResources;
+  const rollout = entry.rolloutOptions;
+  const serviceAccount = entry.serviceAccount ?? status?.serviceAccount;
+  return {
+    id: entry.id,
+    model: modelName(parent, model),
+    modelVersionId: version,
+    ...(status?.createTime === undefined ? {} : { createTime: status.createTime }),
+    ...(resources === undefined ? {} : { dedicatedResources: resources }),
+    ...(rollout === undefined
+      ? {}
+      : {
+          rolloutOptions: {
+            ...rollout,
+            ...(status?.revisionNumber === undefined ? {} : { revisionNumber: status.revisionNumber }),
+          },
+        }),
+    ...(serviceAccount === undefined ? {} : { serviceAccount }),
+    ...(status === undefined
+      ? {}
+      : {
+          status: {
+            ...(status.message === undefined ? {} : { message: status.message }),
+            ...(status.lastUpdateTime === undefined ? {} : { lastUpdateTime: status.lastUpdateTime }),
+            availableReplicaCount: status.availableReplicaCount ?? 0,
+          },
+        }),
+  };
+}
+
+/** The deployed model's state, as the operator reports it ("PENDING" before it has seen it). */
+export function stateOf(endpoint: ModelEndpoint, id: string): string {
+  return endpoint.status?.deployedModels?.find((m) => m.id === id)?.state ?? "PENDING";
+}
+
+export function toVertexEndpoint(
+  parent: Parent,
+  endpoint: ModelEndpoint,
+  options: { readonly allDeploymentStates: boolean },
+): Record<string, unknown> {
+  const meta = endpoint.metadata;
+  const statuses = new Map((endpoint.status?.deployedModels ?? []).map((m) => [m.id, m]));
+  const models = endpoint.spec.deployedModels
+    .filter((m) => options.allDeploymentStates || statuses.get(m.id)?.state === "DEPLOYED")
+    .map((m) => toDeployedModel(parent, m, statuses.get(m.id)));
+  const labels = Object.fromEntries(Object.entries(meta.labels ?? {}).filter(([k]) => !k.includes("/")));
+  const description = meta.annotations?.[DESCRIPTION_ANNOTATION];
+  return {
+    name: endpointName(parent, meta.name),
+    displayName: endpoint.spec.displayName ?? meta.name,
+    ...(description === undefined ? {} : { description }),
+    deployedModels: models,
+    trafficSplit: { ...(endpoint.status?.trafficSplit ?? {}) },
+    ...(Object.keys(labels).length === 0 ? {} : { labels }),
+    etag: meta.resourceVersion ?? "",
+    createTime: meta.creationTimestamp ?? "",
+    updateTime: latestUpdate(endpoint) ?? meta.creationTimestamp ?? "",
+  };
+}
+
+/** The newest lastUpdateTime of the status' models or conditions. */
+function latestUpdate(endpoint: ModelEndpoint): string | undefined {
+  const times = [
+    ...(endpoint.status?.deployedModels ?? []).map((m) => m.lastUpdateTime),
+    ...(endpoint.status?.conditions ?? []).map((c) => c.lastTransitionTime),
+  ].filter((t): t is string => typeof t === "string");
+  return times.sort().at(-1);
+}

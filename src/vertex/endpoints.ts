@@ -1,0 +1,333 @@
+/**
+ * EndpointService on ModelEndpoints: each method reads the endpoint, decides the whole object to
+ * write with the shared edits (src/edits/plan.ts, the same the kubectl plugin uses), and replaces
+ * it at the resourceVersion it read. A write conflict is planned again from a fresh read (up to
+ * three times) before the caller gets ABORTED. The API server's own rules (the CRD's CEL) have the
+ * last word: their refusal comes back as INVALID_ARGUMENT with the rule's message.
+ */
+import type { ModelEndpoint } from "../api/index.ts";
+import { parseEndpoint, type RawDeployedModel, type RawEndpoint } from "../edits/endpoint.ts";
+import { planDeploy, planUndeploy, Refusal, type Budgets, type EditPlan } from "../edits/plan.ts";
+import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import type { KubeObject } from "../kube/objects.ts";
+import type { ResourceClient } from "../kube/client.ts";
+import { DESCRIPTION_ANNOTATION, toVertexEndpoint } from "./convert.ts";
+import { checkEndpointId, newDeployedModelId, newEndpointId, parseModelName, type Parent } from "./names.ts";
+import { operationId, type OperationKind } from "./operations.ts";
+import { fromKubeError, RpcError } from "./status.ts";
+import type {
+  DeployModelRequest,
+  Endpoint,
+  EndpointPatch,
+  MutateDeployedModelRequest,
+  UndeployModelRequest,
+} from "./wire.ts";
+import type { z } from "zod";
+
+const WRITE_ATTEMPTS = 3;
+
+/** A model version's container, as the Model resource holds it. */
+export interface ResolvedModel {
+  /** "name@version" for the ModelEndpoint entry. */
+  readonly ref: string;
+  readonly containerSpec: Readonly<Record<string, unknown>>;
+}
+
+/** Resolves `projects/P/locations/L/models/M[@version|@alias]` in a namespace. */
+export type ModelResolver = (namespace: string, model: string, version: string) => Promise<ResolvedModel>;
+
+/** What a method needs of the cluster, with the caller's identity. */
+export interface Cluster {
+  readonly endpoints: ResourceClient<KubeObject>;
+  readonly resolveModel: ModelResolver;
+}
+
+/** A started long-running operation: its kind and the deployed model it waits for. */
+export interface Started {
+  readonly endpointId: string;
+  readonly kind: OperationKind;
+  readonly model: string;
+  readonly operationId: string;
+}
+
+function started(endpointId: string, kind: OperationKind, model = ""): Started {
+  return { endpointId, kind, model, operationId: operationId(kind, model) };
+}
+
+export async function readEndpoint(
+  cluster: Cluster,
+  parent: Parent,
+  id: string,
+): Promise<{ raw: RawEndpoint; endpoint: ModelEndpoint }> {
+  try {
+    const raw = (await cluster.endpoints.get(parent.namespace, id)) as RawEndpoint;
+    return { raw, endpoint: parseEndpoint(raw) };
+  } catch (err) {
+    throw fromKubeError(err, `endpoint ${id}`);
+  }
+}
+
+/** The endpoint, or undefined when it does not exist. */
+export async function findEndpoint(
+  cluster: Cluster,
+  parent: Parent,
+  id: string,
+): Promise<ModelEndpoint | undefined> {
+  try {
+    return parseEndpoint(await cluster.endpoints.get(parent.namespace, id));
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw fromKubeError(err, `endpoint ${id}`);
+  }
+}
+
+/**
+ * Reads the endpoint, plans the whole next object with `plan`, and replaces it at the version read;
+ * on a conflict, again from a fresh read.
+ */
+async function edit(
+  cluster: Cluster,
+  parent: Parent,
+  id: string,
+  plan: (raw: RawEndpoint, endpoint: ModelEndpoint) => RawEndpoint,
+): Promise<ModelEndpoint> {
+  for (let attempt = 1; ; attempt++) {
+    const { raw, endpoint } = await readEndpoint(cluster, parent, id);
+    let next: RawEndpoint;
+    try {
+      next = plan(raw, endpoint);
+    } catch (err) {
+      if (err instanceof Refusal) throw new RpcError("FAILED_PRECONDITION", err.message);
+      throw err;
+    }
+    try {
+      return parseEndpoint(await cluster.endpoints.replace(next));
+    } catch (err) {
+      if (err instanceof ConflictError && attempt < WRITE_ATTEMPTS) continue;
+      throw fromKubeError(err, `endpoint ${id}`);
+    }
+  }
+}
+
+export async function createEndpoint(
+  cluster: Cluster,
+  parent: Parent,
+  requestedId: string | undefined,
+  body: z.output<typeof Endpoint>,
+): Promise<Started> {
+  const id = requestedId === undefined || requestedId === "" ? newEndpointId() : checkEndpointId(requestedId);
+  if (body.trafficSplit !== undefined && Object.keys(body.trafficSplit).length > 0) {
+    throw new RpcError("INVALID_ARGUMENT", "a new endpoint has no deployed model to give traffic to", [
+      { field: "endpoint.trafficSplit", description: "must be empty on create" },
+    ]);
+  }
+  const object = {
+    apiVersion: "serving.modelendpoint.io/v1alpha1",
+    kind: "ModelEndpoint",
+    metadata: {
+      name: id,
+      namespace: parent.namespace,
+      ...(body.labels === undefined ? {} : { labels: body.labels }),
+      ...(body.description === undefined
+        ? {}
+        : { annotations: { [DESCRIPTION_ANNOTATION]: body.description } }),
+    },
+    spec: { displayName: body.displayName, trafficSplit: {}, deployedModels: [] },
+  };
+  try {
+    await cluster.endpoints.create(object);
+  } catch (err) {
+    throw fromKubeError(err, `endpoint ${id}`);
+  }
+  return started(id, "createEndpoint");
+}
+
+export async function deleteEndpoint(cluster: Cluster, parent: Parent, id: string): Promise<Started> {
+  try {
+    await cluster.endpoints.delete(parent.namespace, id);
+  } catch (err) {
+    throw fromKubeError(err, `endpoint ${id}`);
+  }
+  return started(id, "deleteEndpoint");
+}
+
+export async function updateEndpoint(
+  cluster: Cluster,
+  parent: Parent,
+  id: string,
+  body: z.output<typeof EndpointPatch>,
+  mask: readonly string[],
+): Promise<Record<string, unknown>> {
+  const next = await edit(cluster, parent, id, (raw) => {
+    if (body.etag !== undefined && body.etag !== raw.metadata?.resourceVersion) {
+      throw new RpcError(
+        "ABORTED",
+        `endpoint ${id} changed since etag ${body.etag} (now ${raw.metadata?.resourceVersion ?? ""})`,
+      );
+    }
+    const metadata = { ...raw.metadata } as Record<string, unknown>;
+    const spec = { ...raw.spec } as Record<string, unknown>;
+    for (const path of mask) {
+      if (path === "displayName") spec["displayName"] = body.displayName;
+      if (path === "trafficSplit") spec["trafficSplit"] = body.trafficSplit ?? {};
+      if (path === "labels") {
+        const kept = Object.entries((metadata["labels"] ?? {}) as Record<string, string>).filter(([k]) =>
+          k.includes("/"),
+        );
+        metadata["labels"] = { ...Object.fromEntries(kept), ...(body.labels ?? {}) };
+      }
+      if (path === "description") {
+        metadata["annotations"] = {
+          ...((metadata["annotations"] ?? {}) as Record<string, string>),
+          [DESCRIPTION_ANNOTATION]: body.description ?? "",
+        };
+      }
+    }
+    return { ...raw, metadata, spec };
+  });
+  return toVertexEndpoint(parent, next, { allDeploymentStates: true });
+}
+
+/** A request's trafficSplit with "0" (the model being deployed) named by its id. */
+function withNewModel(
+  split: Readonly<Record<string, number>> | undefined,
+  id: string,
+): Record<string, number> | undefined {
+  if (split === undefined) return undefined;
+  return Object.fromEntries(Object.entries(split).map(([k, v]) => [k === "0" ? id : k, v]));
+}
+
+/** Vertex's rolloutOptions budgets as the shared edits take them. */
+function budgetsOf(
+  options: NonNullable<z.output<typeof DeployModelRequest>["deployedModel"]["rolloutOptions"]>,
+): Budgets {
+  const pick = (replicas: number | undefined, percent: number | undefined) =>
+    replicas !== undefined ? { replicas } : percent !== undefined ? { percent } : undefined;
+  const maxSurge = pick(options.maxSurgeReplicas, options.maxSurgePercentage);
+  const maxUnavailable = pick(options.maxUnavailableReplicas, options.maxUnavailablePercentage);
+  return {
+    ...(maxSurge === undefined ? {} : { maxSurge }),
+    ...(maxUnavailable === undefined ? {} : { maxUnavailable }),
+    ...(options.progressDeadlineSeconds === undefined
+      ? {}
+      : { progressDeadlineSeconds: options.progressDeadlineSeconds }),
+  };
+}
+
+/**
+ * deployModel. With rolloutOptions: a rolling deployment onto previousDeployedModel (compute and
+ * traffic inherited; a rollback is the same call naming the older model onto the in-progress one).
+ * Without: a new model with its own dedicatedResources, and the request's trafficSplit ("0" is the
+ * new model; an endpoint without traffic gives it 100).
+ */
+export async function deployModel(
+  cluster: Cluster,
+  parent: Parent,
+  endpointId: string,
+  body: z.output<typeof DeployModelRequest>,
+): Promise<Started> {
+  const dm = body.deployedModel;
+  const id = dm.id === undefined || dm.id === "" ? newDeployedModelId() : dm.id;
+  const ref = parseModelName(parent, dm.model);
+  const model = await cluster.resolveModel(parent.namespace, ref.model, ref.version);
+  const split = withNewModel(body.trafficSplit, id);
+  await edit(cluster, parent, endpointId, (raw, endpoint): RawEndpoint => {
+    if (dm.rolloutOptions !== undefined) {
+      if (dm.dedicatedResources !== undefined) {
+        throw new RpcError(
+          "INVALID_ARGUMENT",
+          "a rolling deployment inherits dedicatedResources from its previous deployed model: leave deployedModel.dedicatedResources out",
+          [{ field: "deployedModel.dedicatedResources", description: "not allowed with rolloutOptions" }],
+        );
+      }
+      const planned: EditPlan = planDeploy(raw, endpoint, {
+        id,
+        model: model.ref,
+        containerSpec: model.containerSpec,
+        previous: dm.rolloutOptions.previousDeployedModel,
+        budgets: budgetsOf(dm.rolloutOptions),
+        serviceAccount: dm.serviceAccount,
+      });
+      return split === undefined
+        ? planned.next
+        : { ...planned.next, spec: { ...planned.next.spec, trafficSplit: split } };
+    }
+    if (dm.dedicatedResources?.minReplicaCount === undefined) {
+      throw new RpcError("INVALID_ARGUMENT", "deployedModel.dedicatedResources.minReplicaCount is required", [
+        {
+          field: "deployedModel.dedicatedResources.minReplicaCount",
+          description: "required without rolloutOptions",
+        },
+      ]);
+    }
+    const existing = raw.spec?.deployedModels ?? [];
+    if (existing.some((m) => m.id === id)) {
+      throw new RpcError("ALREADY_EXISTS", `deployed model ${id} already exists in endpoint ${endpointId}`);
+    }
+    const entry: RawDeployedModel = {
+      id,
+      model: model.ref,
+      containerSpec: structuredClone({ ...model.containerSpec }),
+      dedicatedResources: dm.dedicatedResources,
+      ...(dm.serviceAccount === undefined ? {} : { serviceAccount: dm.serviceAccount }),
+    };
+    const current = raw.spec?.trafficSplit ?? {};
+    const trafficSplit = split ?? (Object.keys(current).length === 0 ? { [id]: 100 } : current);
+    return { ...raw, spec: { ...raw.spec, deployedModels: [...existing, entry], trafficSplit } };
+  });
+  return started(endpointId, "deployModel", id);
+}
+
+/** undeployModel: refused while the model has a share, unless the request's trafficSplit moves it. */
+export async function undeployModel(
+  cluster: Cluster,
+  parent: Parent,
+  endpointId: string,
+  body: z.output<typeof UndeployModelRequest>,
+): Promise<Started> {
+  await edit(
+    cluster,
+    parent,
+    endpointId,
+    (raw, endpoint) =>
+      planUndeploy(raw, endpoint, { id: body.deployedModelId, trafficSplit: body.trafficSplit }).next,
+  );
+  return started(endpointId, "undeployModel", body.deployedModelId);
+}
+
+/** mutateDeployedModel: the replica counts (dedicatedResources.min/maxReplicaCount) of a chain's root. */
+export async function mutateDeployedModel(
+  cluster: Cluster,
+  parent: Parent,
+  endpointId: string,
+  body: z.output<typeof MutateDeployedModelRequest>,
+  mask: readonly string[],
+): Promise<Started> {
+  const id = body.deployedModel.id;
+  await edit(cluster, parent, endpointId, (raw) => {
+    const models = raw.spec?.deployedModels ?? [];
+    const entry = models.find((m) => m.id === id);
+    if (entry === undefined)
+      throw new RpcError("NOT_FOUND", `deployed model ${id} not found in endpoint ${endpointId}`);
+    if (entry.rolloutOptions !== undefined) {
+      throw new RpcError(
+        "FAILED_PRECONDITION",
+        `deployed model ${id} is a rolling deployment: its replicas are its chain's; mutate the chain's first model (${entry.rolloutOptions.previousDeployedModel ?? "?"} or its root)`,
+      );
+    }
+    const resources = { ...((entry["dedicatedResources"] ?? {}) as Record<string, unknown>) };
+    const asked = body.deployedModel.dedicatedResources ?? {};
+    for (const path of mask) {
+      const field = path.replace(/^dedicatedResources\./, "") as keyof typeof asked;
+      if (asked[field] !== undefined) resources[field] = asked[field];
+    }
+    return {
+      ...raw,
+      spec: {
+        ...raw.spec,
+        deployedModels: models.map((m) => (m.id === id ? { ...m, dedicatedResources: resources } : m)),
+      },
+    };
+  });
+  return started(endpointId, "mutateDeployedModel", id);
+}

@@ -1,0 +1,150 @@
+/**
+ * The Vertex AI API server: `node src/vertex/main.ts` (`make vertex-api`). See docs/vertex-api.md.
+ *
+ *   --kubeconfig <file>         the cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+ *   --address <ip>              where to listen (default 0.0.0.0; 127.0.0.1 with --local)
+ *   --port <n>                  (default $VERTEX_API_PORT or 8088)
+ *   --location <l>              the one location answered (default us-central1)
+ *   --project-namespace p=ns    project p lives in namespace ns (repeatable; default: ns = p)
+ *   --gateway-url <url>         :predict through this Gateway (the operator's --gateway); default:
+ *                               straight to a ready pod of the drawn model
+ *   --local                     every request acts as the kubeconfig's identity; only on loopback
+ *
+ * Without --local each request acts as its bearer token (Authorization: Bearer ...) on the
+ * Kubernetes API, so the cluster's RBAC decides what it may do; without a token: 401.
+ */
+import { isIP } from "node:net";
+import { parseArgs } from "node:util";
+
+import { serve } from "@hono/node-server";
+import { KubeConfig } from "@kubernetes/client-node";
+
+import { ENDPOINTSLICES, KubeClient } from "../kube/client.ts";
+import { VERSION } from "../version.ts";
+import { createApp, type Identity } from "./app.ts";
+import { MODELS, modelResolver } from "./models.ts";
+import { RpcError } from "./status.ts";
+
+const USER_AGENT = `model-endpoint-operator-vertex-api/${VERSION}`;
+/** Clients kept for the most recent bearer tokens. */
+const MAX_IDENTITIES = 256;
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+function identityOf(client: KubeClient): Identity {
+  return {
+    cluster: { endpoints: client.modelEndpoints(), resolveModel: modelResolver(client.resource(MODELS)) },
+    slices: client.resource(ENDPOINTSLICES),
+    models: { models: client.resource(MODELS), endpoints: client.modelEndpoints() },
+  };
+}
+
+/** A kubeconfig for the same cluster that authenticates with `token` and nothing else. */
+function withToken(base: KubeConfig, token: string): KubeConfig {
+  const cluster = base.getCurrentCluster();
+  if (cluster === null) throw new UsageError("the kubeconfig names no current cluster");
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: "caller", token }],
+    contexts: [{ name: "caller", cluster: cluster.name, user: "caller" }],
+    currentContext: "caller",
+  });
+  return kc;
+}
+
+function parse(argv: readonly string[]) {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      kubeconfig: { type: "string" },
+      address: { type: "string" },
+      port: { type: "string", default: process.env["VERTEX_API_PORT"] ?? "8088" },
+      location: { type: "string", default: "us-central1" },
+      "project-namespace": { type: "string", multiple: true, default: [] },
+      "gateway-url": { type: "string" },
+      local: { type: "boolean", default: false },
+    },
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port ${values.port}: a port number`);
+  const address = values.address ?? (values.local ? "127.0.0.1" : "0.0.0.0");
+  if (values.local && !(address === "127.0.0.1" || address === "::1" || address === "localhost")) {
+    throw new UsageError(
+      `--local acts as the kubeconfig's identity for every caller, so it listens on loopback only, not ${address}`,
+    );
+  }
+  if (isIP(address) === 0 && address !== "localhost")
+    throw new UsageError(`--address ${address}: an IP address`);
+  const projectNamespaces = new Map<string, string>();
+  for (const pair of values["project-namespace"]) {
+    const [project, namespace, extra] = pair.split("=");
+    if (
+      project === undefined ||
+      namespace === undefined ||
+      extra !== undefined ||
+      project === "" ||
+      namespace === ""
+    ) {
+      throw new UsageError(`--project-namespace ${pair}: project=namespace`);
+    }
+    projectNamespaces.set(project, namespace);
+  }
+  return { ...values, port, address, projectNamespaces };
+}
+
+function main(): void {
+  let options: ReturnType<typeof parse>;
+  try {
+    options = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const base = new KubeConfig();
+  if (options.kubeconfig !== undefined) base.loadFromFile(options.kubeconfig);
+  else base.loadFromDefault();
+  const local = options.local
+    ? identityOf(KubeClient.fromKubeConfig(base, { userAgent: USER_AGENT }))
+    : undefined;
+  const identities = new Map<string, Identity>();
+  const identify = (token: string | undefined): Identity => {
+    if (local !== undefined) return local;
+    if (token === undefined) {
+      throw new RpcError(
+        "UNAUTHENTICATED",
+        "a bearer token is required (Authorization: Bearer <Kubernetes token>)",
+      );
+    }
+    let found = identities.get(token);
+    if (found === undefined) {
+      found = identityOf(KubeClient.fromKubeConfig(withToken(base, token), { userAgent: USER_AGENT }));
+      if (identities.size >= MAX_IDENTITIES) identities.delete(identities.keys().next().value ?? "");
+    }
+    identities.delete(token);
+    identities.set(token, found);
+    return found;
+  };
+  const app = createApp({
+    location: options.location,
+    projectNamespaces: options.projectNamespaces,
+    gatewayUrl: options["gateway-url"],
+    identify,
+  });
+  const server = serve({ fetch: app.fetch, port: options.port, hostname: options.address }, (info) => {
+    process.stdout.write(
+      `vertex-api ${VERSION}: http://${info.address.includes(":") ? `[${info.address}]` : info.address}:${String(info.port)} ` +
+        `(location ${options.location}${options.local ? ", local: the kubeconfig's identity" : ", callers' bearer tokens"})\n`,
+    );
+  });
+  const stop = (): void => {
+    server.close(() => process.exit(0));
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main();

@@ -1,0 +1,104 @@
+/**
+ * PredictionService: `:predict` and `:rawPredict` reach a model through the endpoint's data plane.
+ *
+ * - With a gateway (`--gateway-url`, the Gateway the operator's HTTPRoutes attach to): the request
+ *   goes to the endpoint's route, `/v1/projects/<namespace>/locations/<location>/endpoints/<e>:predict`,
+ *   and the gateway weights it exactly by status.trafficSplit.
+ * - Without: a deployed model is drawn with the weights of status.trafficSplit (per request, so the
+ *   split is exact), then one of its ready endpoints from the EndpointSlices of its Service
+ *   `<e>-<id>`; the request goes to that address at the model's predictRoute. A pod that is not
+ *   Ready is never in a slice's ready set, so it never gets a request.
+ *
+ * An endpoint with no share served by a ready endpoint answers FAILED_PRECONDITION at once.
+ */
+import type { ModelEndpoint } from "../api/index.ts";
+import { defaultPredictRoute, modelServiceName } from "../controller/objects.ts";
+import type { KubeObject } from "../kube/objects.ts";
+import type { ResourceClient } from "../kube/client.ts";
+import { RpcError } from "./status.ts";
+
+interface Slice extends KubeObject {
+  readonly endpoints?: readonly { addresses?: string[]; conditions?: { ready?: boolean } }[];
+  readonly ports?: readonly { port?: number }[];
+}
+
+/** Draws one key of `weights` in proportion to its weight; `random` in [0, 1). */
+export function drawWeighted(weights: Readonly<Record<string, number>>, random: number): string | undefined {
+  const entries = Object.entries(weights).filter(([, w]) => w > 0);
+  const total = entries.reduce((sum, [, w]) => sum + w, 0);
+  let point = random * total;
+  for (const [key, w] of entries) {
+    if (point < w) return key;
+    point -= w;
+  }
+  return entries.at(-1)?.[0];
+}
+
+/** The predict route a deployed model answers: its own, else the default of its chain's root. */
+export function predictRouteOf(endpoint: ModelEndpoint, id: string): string {
+  const entry = endpoint.spec.deployedModels.find((m) => m.id === id);
+  const own = entry?.containerSpec.predictRoute;
+  if (own !== undefined) return own;
+  const links = new Map((endpoint.status?.deployedModels ?? []).map((m) => [m.id, m.previousDeployedModel]));
+  let root = id;
+  for (let hops = 0; hops < 64; hops++) {
+    const previous =
+      links.get(root) ??
+      endpoint.spec.deployedModels.find((m) => m.id === root)?.rolloutOptions?.previousDeployedModel;
+    if (previous === undefined) break;
+    root = previous;
+  }
+  return defaultPredictRoute(endpoint.metadata.name, root);
+}
+
+export interface PredictTarget {
+  readonly url: string;
+  readonly deployedModelId: string | undefined;
+}
+
+/** Where a prediction to `endpoint` goes now. */
+export async function choosePredictTarget(
+  endpoint: ModelEndpoint,
+  options: {
+    readonly gatewayUrl: string | undefined;
+    readonly location: string;
+    readonly slices: ResourceClient<KubeObject>;
+    readonly random?: () => number;
+  },
+): Promise<PredictTarget> {
+  const name = endpoint.metadata.name;
+  const namespace = endpoint.metadata.namespace ?? "";
+  const split = endpoint.status?.trafficSplit ?? {};
+  if (Object.values(split).every((w) => w <= 0)) {
+    throw new RpcError(
+      "FAILED_PRECONDITION",
+      `endpoint ${name} has no deployed model that serves: status.trafficSplit is empty`,
+    );
+  }
+  if (options.gatewayUrl !== undefined) {
+    return {
+      url: `${options.gatewayUrl}/v1/projects/${namespace}/locations/${options.location}/endpoints/${name}:predict`,
+      deployedModelId: undefined,
+    };
+  }
+  const random = options.random ?? Math.random;
+  const id = drawWeighted(split, random());
+  if (id === undefined) throw new RpcError("FAILED_PRECONDITION", `endpoint ${name} has no traffic split`);
+  const slices = await options.slices.list(namespace, {
+    labelSelector: `kubernetes.io/service-name=${modelServiceName(name, id)}`,
+  });
+  const ready = (slices.items as Slice[]).flatMap((s) =>
+    (s.endpoints ?? [])
+      .filter((e) => e.conditions?.ready === true)
+      .flatMap((e) => (e.addresses ?? []).map((address) => ({ address, port: s.ports?.[0]?.port }))),
+  );
+  const pick = ready[Math.floor(random() * ready.length)];
+  if (pick?.port === undefined) {
+    throw new RpcError(
+      "FAILED_PRECONDITION",
+      `deployed model ${id} of endpoint ${name} has no ready replica right now`,
+    );
+  }
+  const host = pick.address.includes(":") ? `[${pick.address}]` : pick.address;
+  return { url: `http://${host}:${String(pick.port)}${predictRouteOf(endpoint, id)}`, deployedModelId: id };
+}

@@ -1,0 +1,138 @@
+/**
+ * Request bodies of the Vertex AI API, in the proto3 JSON mapping: camelCase fields, int64 and
+ * int32 as numbers or decimal strings (the documented bodies send "2"), unknown fields refused with
+ * their name (a misspelt field must not be ignored silently). One zod schema per message; a body
+ * that does not match is INVALID_ARGUMENT naming each field.
+ */
+import { z } from "zod";
+
+import { RpcError } from "./status.ts";
+
+/** int32/int64 as proto3 JSON carries it: a number or a decimal string. */
+const Int = z.union([
+  z.number().int(),
+  z
+    .string()
+    .regex(/^-?\d+$/, "must be a whole number")
+    .transform(Number),
+]);
+const NonNegativeInt = Int.pipe(z.number().int().min(0, "must not be negative"));
+
+export const MachineSpec = z.strictObject({
+  machineType: z.string().optional(),
+  acceleratorType: z.string().optional(),
+  acceleratorCount: NonNegativeInt.optional(),
+});
+
+export const DedicatedResources = z.strictObject({
+  machineSpec: MachineSpec.optional(),
+  minReplicaCount: NonNegativeInt.optional(),
+  maxReplicaCount: NonNegativeInt.optional(),
+  autoscalingMetricSpecs: z.array(z.unknown()).optional(),
+});
+
+export const RolloutOptions = z.strictObject({
+  previousDeployedModel: z.string().min(1),
+  maxSurgeReplicas: NonNegativeInt.optional(),
+  maxSurgePercentage: NonNegativeInt.optional(),
+  maxUnavailableReplicas: NonNegativeInt.optional(),
+  maxUnavailablePercentage: NonNegativeInt.optional(),
+  /** Output only on Vertex; accepted and ignored as it comes back from a GET. */
+  revisionNumber: NonNegativeInt.optional(),
+  /** An extension: how long without progress before the rollout fails and reverts (default 600). */
+  progressDeadlineSeconds: NonNegativeInt.optional(),
+});
+
+export const DeployedModel = z.strictObject({
+  id: z.string().optional(),
+  model: z.string().min(1),
+  displayName: z.string().max(128).optional(),
+  dedicatedResources: DedicatedResources.optional(),
+  rolloutOptions: RolloutOptions.optional(),
+  serviceAccount: z.string().optional(),
+  disableContainerLogging: z.boolean().optional(),
+  enableAccessLogging: z.boolean().optional(),
+});
+
+const TrafficSplit = z.record(z.string(), NonNegativeInt.pipe(z.number().max(100, "must be at most 100")));
+
+export const DeployModelRequest = z.strictObject({
+  deployedModel: DeployedModel,
+  trafficSplit: TrafficSplit.optional(),
+});
+
+export const UndeployModelRequest = z.strictObject({
+  deployedModelId: z.string().min(1),
+  trafficSplit: TrafficSplit.optional(),
+});
+
+const Labels = z.record(z.string(), z.string());
+
+export const Endpoint = z.strictObject({
+  name: z.string().optional(),
+  displayName: z.string().min(1).max(128),
+  description: z.string().max(2048).optional(),
+  labels: Labels.optional(),
+  trafficSplit: TrafficSplit.optional(),
+  etag: z.string().optional(),
+});
+
+export const EndpointPatch = Endpoint.partial();
+
+export const MutateDeployedModelRequest = z.strictObject({
+  deployedModel: z.strictObject({
+    id: z.string().min(1),
+    dedicatedResources: DedicatedResources.optional(),
+    disableContainerLogging: z.boolean().optional(),
+    enableAccessLogging: z.boolean().optional(),
+  }),
+  updateMask: z.string().optional(),
+});
+
+export const PredictRequest = z.strictObject({
+  instances: z.array(z.unknown()),
+  parameters: z.unknown().optional(),
+});
+
+/** Parses `body` with `schema`, or throws INVALID_ARGUMENT naming every offending field. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const violations = result.error.issues.map((issue) => {
+    const path = issue.path.map(String).join(".");
+    const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
+    return keys.length > 0
+      ? {
+          field: keys.map((k) => (path === "" ? k : `${path}.${k}`)).join(", "),
+          description: `unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")}`,
+        }
+      : { field: path, description: issue.message };
+  });
+  throw new RpcError(
+    "INVALID_ARGUMENT",
+    `invalid ${what}: ${violations.map((v) => (v.field === "" ? v.description : `${v.field}: ${v.description}`)).join("; ")}`,
+    violations,
+  );
+}
+
+/**
+ * An updateMask ("displayName,labels" or "display_name") as camelCase paths, each checked against
+ * the ones the method can change.
+ */
+export function parseUpdateMask(mask: string | undefined, allowed: readonly string[]): string[] {
+  if (mask === undefined || mask.trim() === "") {
+    throw new RpcError("INVALID_ARGUMENT", `updateMask is required: one or more of ${allowed.join(", ")}`, [
+      { field: "updateMask", description: "required" },
+    ]);
+  }
+  const paths = mask.split(",").map((p) => p.trim().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
+  const unknown = paths.filter((p) => !allowed.includes(p));
+  if (unknown.length > 0) {
+    throw new RpcError(
+      "INVALID_ARGUMENT",
+      `updateMask: ${unknown.join(", ")} cannot be updated here; the fields are ${allowed.join(", ")}`,
+      [{ field: "updateMask", description: `unknown or immutable: ${unknown.join(", ")}` }],
+    );
+  }
+  return paths;
+}
