@@ -14,7 +14,7 @@ DEPS := node_modules/.deps-installed
 .PHONY: help deps test test-unit test-integration typecheck lint format controlplane \
         sandbox-up sandbox-down sandbox-status demo crds crds-check run \
         chart-crds chart-crds-check image model-server-image kind-up kind-examples kind-down chaos chaos-short \
-        bench bench-quick
+        bench bench-quick vertex-api demo-vertex
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -69,6 +69,9 @@ sandbox-status: $(DEPS) ## is the sandbox up, and how healthy is it
 demo: $(DEPS) controlplane ## the main job: a control plane, the operator and a rolling deployment shown live
 	$(NODE) scripts/demo.ts
 
+demo-vertex: $(DEPS) controlplane ## a rolling deployment and a rollback through the Vertex AI REST API only
+	$(NODE) scripts/demo-vertex.ts
+
 chaos: $(DEPS) controlplane ## rollouts under faults for 8 minutes (docs/reliability.md); SEED=n repeats a run
 	$(NODE) scripts/chaos.ts $(if $(SEED),--seed=$(SEED))
 
@@ -80,6 +83,9 @@ bench: $(DEPS) controlplane ## ModelEndpoint against Deployment, side by side, a
 
 bench-quick: $(DEPS) controlplane ## the same in about 6 minutes (a fleet of 100, 10 s per prediction path)
 	npm run -s bench -- --quick
+
+vertex-api: $(DEPS) ## the Vertex AI REST API on http://127.0.0.1:$${VERTEX_API_PORT:-8088} against $$KUBECONFIG, local mode (docs/vertex-api.md)
+	$(NODE) src/vertex/main.ts --local --port=$${VERTEX_API_PORT:-8088}
 
 run: $(DEPS) ## run the operator against $$KUBECONFIG (e.g. the sandbox), pretty logs on a terminal
 	$(NODE) src/main.ts
