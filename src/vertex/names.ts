@@ -99,7 +99,7 @@ export function newDeployedModelId(): string {
 export function parseModelName(parent: Parent, name: string): { model: string; version: string } {
   const prefix = `${parentName(parent)}/models/`;
   const match = name.startsWith(prefix)
-    ? /^([a-z0-9][-a-z0-9]*)(?:@([a-z0-9][-a-z0-9]*))?$/.exec(name.slice(prefix.length))
+    ? /^([a-z0-9][-a-z0-9]*)(?:@([a-zA-Z0-9][-a-zA-Z0-9]*))?$/.exec(name.slice(prefix.length))
     : null;
   if (match?.[1] === undefined) {
     throw new RpcError(

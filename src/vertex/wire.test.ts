@@ -114,6 +114,11 @@ describe("names", () => {
       model: "fraud",
       version: "3",
     });
+    // Aliases may have capitals after their first letter (goldenV2), as Vertex AI's do.
+    expect(parseModelName(parent, "projects/ml/locations/us-central1/models/fraud@goldenV2")).toEqual({
+      model: "fraud",
+      version: "goldenV2",
+    });
     expect(parseModelName(parent, "projects/ml/locations/us-central1/models/fraud")).toEqual({
       model: "fraud",
       version: "",
