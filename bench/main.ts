@@ -23,6 +23,7 @@ import { benchClient, installCrds } from "./lib/setup.ts";
 import { load } from "./lib/stats.ts";
 import { Timeline } from "./lib/timeline.ts";
 import { runDataPlane } from "./dataplane.ts";
+import { runVertex } from "./vertex.ts";
 import { report, type BenchResult, type Settings } from "./report.ts";
 import { CONFIGS, runRollout, SYSTEMS, WARMUP, type RolloutRun, type System } from "./rollout.ts";
 import { runScale, type ScaleRun } from "./scale.ts";
@@ -45,7 +46,10 @@ function chartMemoryLimitMiB(): number {
 }
 
 /** The parts of a run, in order; `--only` picks one. */
-const PARTS = ["rollout", "scale", "dataplane"] as const;
+const PARTS = ["rollout", "scale", "dataplane", "vertex"] as const;
+
+/** Concurrent clients of the Vertex AI API server's part (the target is set at 200). */
+const VERTEX_CLIENTS = 200;
 
 const isSystem = (s: string): s is System => (SYSTEMS as readonly string[]).includes(s);
 
@@ -83,7 +87,9 @@ function settingsFrom(argv: readonly string[]): Settings {
   --fleet-runs R        scale test repetitions (full 2, quick 1)
   --fleet-systems a,b   which fleets: deployment, modelendpoint (default both)
   --dataplane-seconds S how long predictions are measured on each path (full 30, quick 10)
-  --only rollout|scale|dataplane  run one part
+  --only rollout|scale|dataplane|vertex  run one part
+                        (vertex: the Vertex AI API server: GET and :predict at 200 clients for the
+                        data-plane seconds, and its memory after listing the fleet's size of endpoints)
   --configs a,b         rollout budgets to run: surge2, unavail2, pct25 (default all)
   --workers W           the operator's --workers (default: the operator's own default)
   --label TEXT          stored with the results (e.g. "before keep-alive")
@@ -288,11 +294,19 @@ async function main(): Promise<void> {
     `machine: ${String(cpus().length)} cores, load ${load().join(" ")}; figures on a shared machine are noisy`,
   );
   // One control plane at a time: the data plane's starts after the comparison's has stopped.
-  const comparison = settings.parts.some((p) => p !== "dataplane")
+  const comparison = settings.parts.some((p) => p === "rollout" || p === "scale")
     ? await runComparison(settings, log)
     : undefined;
   const dataPlane = settings.parts.includes("dataplane")
     ? await runDataPlane({ seconds: settings.dataPlaneSeconds, log })
+    : undefined;
+  const vertex = settings.parts.includes("vertex")
+    ? await runVertex({
+        seconds: settings.dataPlaneSeconds,
+        clients: VERTEX_CLIENTS,
+        fleet: Math.max(settings.fleet, 1000),
+        log,
+      })
     : undefined;
   const result: BenchResult = {
     schema: "model-endpoint-operator/bench@1",
@@ -316,6 +330,7 @@ async function main(): Promise<void> {
     rollouts: comparison?.rollouts ?? [],
     scale: comparison?.scale ?? [],
     ...(dataPlane === undefined ? {} : { dataPlane }),
+    ...(vertex === undefined ? {} : { vertex }),
     operatorProblems: comparison?.operatorProblems ?? [],
   };
   const dir = join(ROOT, "bench", "results");

@@ -3,6 +3,7 @@
  * tables and one-line summary printed from it. BENCHMARKS.md describes every field.
  */
 import { DATAPLANE_ROLLOUTS, type DataPlaneRun } from "./dataplane.ts";
+import type { VertexRun } from "./vertex.ts";
 import { CONFIGS, type RolloutRun, type System } from "./rollout.ts";
 import type { ScaleRun } from "./scale.ts";
 import { distribution, summarize, type Summary } from "./lib/stats.ts";
@@ -56,6 +57,7 @@ export interface BenchResult {
   readonly rollouts: readonly RolloutRun[];
   readonly scale: readonly ScaleRun[];
   readonly dataPlane?: DataPlaneRun;
+  readonly vertex?: VertexRun;
   readonly operatorProblems: readonly string[];
 }
 
@@ -152,6 +154,30 @@ export function targets(r: BenchResult): Target[] {
       value: num(p99, 1, " ms"),
       met: p99 <= 50,
     });
+  }
+  if (r.vertex !== undefined) {
+    const v = r.vertex;
+    const added = v.predictServer.p99Ms - v.predictDirect.p99Ms;
+    out.push(
+      {
+        name: "Vertex API GET endpoint p99",
+        target: "<= 20 ms",
+        value: num(v.get.p99Ms, 1, " ms"),
+        met: v.get.p99Ms <= 20,
+      },
+      {
+        name: "Vertex API predict added p99",
+        target: "<= 5 ms",
+        value: signed(added, 1) + " ms",
+        met: added <= 5,
+      },
+      {
+        name: `Vertex API server RSS with ${String(v.fleet)} endpoints`,
+        target: "<= 100 MB",
+        value: num(v.rssFleetMb, 0, " MB"),
+        met: v.rssFleetMb <= 100,
+      },
+    );
   }
   if (r.dataPlane !== undefined) {
     const rollouts = r.dataPlane.rollouts;
@@ -492,11 +518,41 @@ function dataPlaneTables(r: BenchResult): string[] {
   return out;
 }
 
+function vertexTables(v: VertexRun): string[] {
+  const row = (what: string, x: VertexRun["get"]): string[] => [
+    what,
+    num(x.perSecond),
+    num(x.p50Ms, 1),
+    num(x.p99Ms, 1),
+    String(x.failed),
+  ];
+  return [
+    `The Vertex AI API server, ${String(v.clients)} concurrent clients, ${String(v.seconds)} s each (the first 2 s not measured)`,
+    table(
+      ["call", "per second", "p50 ms", "p99 ms", "failed"],
+      [
+        row("GET endpoint", v.get),
+        row("predict, one pod directly", v.predictDirect),
+        row("predict through :predict", v.predictServer),
+        [
+          "added by the server",
+          "",
+          signed(v.predictServer.p50Ms - v.predictDirect.p50Ms, 1),
+          signed(v.predictServer.p99Ms - v.predictDirect.p99Ms, 1),
+          "",
+        ],
+      ],
+    ),
+    `server RSS: ${num(v.rssIdleMb)} MB at start, ${num(v.rssFleetMb)} MB after listing ${String(v.fleet)} endpoints`,
+  ];
+}
+
 export function report(r: BenchResult): { body: string; summary: string } {
   const lines: string[] = [];
   if (r.rollouts.length > 0) lines.push(...rolloutTables(r), "");
   lines.push(...scaleTables(r), "");
   if (r.dataPlane !== undefined) lines.push(...dataPlaneTables(r), "");
+  if (r.vertex !== undefined) lines.push(...vertexTables(r.vertex), "");
   const t = targets(r);
   lines.push("Targets");
   lines.push(
