@@ -22,13 +22,18 @@ app.kubernetes.io/name: {{ include "meo.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{- define "meo.labels" -}}
+{{/* The labels every object of the release carries, beside its selector labels and component. */}}
+{{- define "meo.commonLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{ include "meo.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/component: operator
 app.kubernetes.io/part-of: model-endpoint-operator
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "meo.labels" -}}
+{{ include "meo.commonLabels" . }}
+{{ include "meo.selectorLabels" . }}
+app.kubernetes.io/component: operator
 {{- end }}
 
 {{- define "meo.serviceAccountName" -}}
@@ -36,6 +41,31 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (include "meo.fullname" .) .Values.serviceAccount.name }}
 {{- else }}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Pod settings both Deployments share: pull secrets, priority class, the pod security context. */}}
+{{- define "meo.podSecurity" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end }}
+
+{{/* Node placement both Deployments share (affinity and spread constraints name pods, so they are the operator's only). */}}
+{{- define "meo.nodePlacement" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
 
