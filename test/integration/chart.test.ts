@@ -8,14 +8,18 @@
  * process runs here, with a token of the chart's ServiceAccount and the flags the chart renders.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 
 import { findBinaries } from "../../src/testing/binaries.ts";
+import { freePort, waitFor } from "../../src/testing/harness.ts";
+import { Supervised } from "../../src/testing/process.ts";
 import { controlPlane, controlPlaneClient, createNamespace, kubeConfig } from "./context.ts";
 import { applyEndpoint, Endpoints, firstDeployment, installCrd, rollingEntry } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
@@ -26,12 +30,19 @@ const CHART = join(ROOT, "charts", "model-endpoint-operator");
 const HELM = findBinaries().helm;
 /** The local helm build has no default Kubernetes version stamped in; the chart needs >= 1.33. */
 const KUBE_VERSION = `--kube-version=${findBinaries().kubernetesVersion}`;
+/** The Vertex AI API server's objects in release "meo" (vertexApi.enabled). */
+const VERTEX_API = "meo-model-endpoint-operator-vertex-api";
 
 interface Manifest {
   readonly apiVersion: string;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly annotations?: Record<string, string>;
+  };
   readonly rules?: readonly Rule[];
+  readonly subjects?: readonly { readonly kind: string; readonly name: string }[];
   readonly spec?: unknown;
 }
 
@@ -57,6 +68,33 @@ interface DeploymentSpec {
   readonly template: {
     spec: { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Container[] };
   };
+}
+
+/**
+ * The hardening both Deployments have: non-root with the RuntimeDefault seccomp profile, no
+ * privilege (escalation), a read-only root filesystem, no capabilities, and resources set.
+ */
+function expectHardened(
+  pod: { readonly securityContext: Record<string, unknown> },
+  container:
+    | {
+        readonly securityContext: Record<string, unknown>;
+        readonly resources: { requests?: object; limits?: object };
+      }
+    | undefined,
+): void {
+  expect(pod.securityContext).toMatchObject({
+    runAsNonRoot: true,
+    seccompProfile: { type: "RuntimeDefault" },
+  });
+  expect(container?.securityContext).toEqual({
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ["ALL"] },
+  });
+  expect(container?.resources.requests).toBeDefined();
+  expect(container?.resources.limits).toBeDefined();
 }
 
 /** Runs a binary; rejects with its stderr. */
@@ -211,26 +249,40 @@ describe("the chart, rendered", () => {
       KUBE_VERSION,
       "--set=watchNamespaces={a,b},replicas=2,serviceMonitor.enabled=true,grafanaDashboard.enabled=true",
       "--set=rbac.ownerReferencesPermissionEnforcement=true,image.digest=sha256:" + "0".repeat(64),
+      "--set=vertexApi.enabled=true,vertexApi.tls.secretName=vertex-api-tls",
     ]);
   });
 
-  it("is accepted by the API server (server-side dry run), cluster-wide and namespaced", async () => {
+  it("is accepted by the API server (server-side dry run), cluster-wide, namespaced and with the Vertex AI API server", async () => {
     const ns = await createNamespace("chart-dry");
     const watched = await createNamespace("chart-dry-w");
-    for (const values of [
-      [],
-      [`--set=watchNamespaces={${watched}}`, "--set=replicas=2,grafanaDashboard.enabled=true"],
-      ["--set=leaderElection.enabled=false,metrics.service.enabled=false"],
-    ]) {
+    const applied = (object: string): string => `${object} serverside-applied (server dry run)`;
+    const operator = [applied("deployment.apps/meo-model-endpoint-operator")];
+    for (const [values, expected] of [
+      [[], operator],
+      [[`--set=watchNamespaces={${watched}}`, "--set=replicas=2,grafanaDashboard.enabled=true"], operator],
+      [["--set=leaderElection.enabled=false,metrics.service.enabled=false"], operator],
+      [
+        [
+          "--set=vertexApi.enabled=true,vertexApi.tls.secretName=vertex-api-tls,vertexApi.replicas=2",
+          "--set=vertexApi.projectNamespaces.my-project=ml,vertexApi.gatewayUrl=http://gateway.gateway-system.svc",
+        ],
+        [
+          ...operator,
+          applied(`deployment.apps/${VERTEX_API}`),
+          applied(`service/${VERTEX_API}`),
+          applied(`serviceaccount/${VERTEX_API}`),
+          applied(`configmap/${VERTEX_API}-kubeconfig`),
+        ],
+      ],
+    ] as const) {
       const out = await helm(["template", "meo", CHART, "-n", ns, KUBE_VERSION, "--include-crds", ...values]);
-      const applied = await run(
+      const answer = await run(
         controlPlane().kubectl,
         [admin(), "apply", "--server-side", "--dry-run=server", "-f", "-"],
         out,
       );
-      expect(applied).toContain(
-        "deployment.apps/meo-model-endpoint-operator serverside-applied (server dry run)",
-      );
+      for (const line of expected) expect(answer).toContain(line);
     }
   });
 
@@ -238,18 +290,7 @@ describe("the chart, rendered", () => {
     const spec = deploymentOf(await template("meo-system"));
     const pod = spec.template.spec;
     const [container] = pod.containers;
-    expect(pod.securityContext).toMatchObject({
-      runAsNonRoot: true,
-      seccompProfile: { type: "RuntimeDefault" },
-    });
-    expect(container?.securityContext).toEqual({
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      privileged: false,
-      capabilities: { drop: ["ALL"] },
-    });
-    expect(container?.resources.requests).toBeDefined();
-    expect(container?.resources.limits).toBeDefined();
+    expectHardened(pod, container);
     expect(container?.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
     expect(container?.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "metrics" });
     expect(container?.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath])).toEqual([
@@ -539,5 +580,315 @@ describe("the chart, namespaced (watchNamespaces)", () => {
     await rollOut(new Endpoints(kc, watched), "scoped");
     expect((await new Endpoints(kc, other).get("outside")).status).toBeUndefined();
     expect(scoped.tail(10_000)).not.toMatch(/forbidden/i);
+  });
+});
+
+interface VertexApiDeployment {
+  readonly replicas: number;
+  readonly selector: { readonly matchLabels: Record<string, string> };
+  readonly template: {
+    readonly metadata: { readonly labels: Record<string, string> };
+    readonly spec: {
+      readonly serviceAccountName: string;
+      readonly automountServiceAccountToken: boolean;
+      readonly securityContext: Record<string, unknown>;
+      readonly containers: readonly {
+        readonly args: readonly string[];
+        readonly ports: readonly object[];
+        readonly securityContext: Record<string, unknown>;
+        readonly readinessProbe: Record<string, unknown>;
+        readonly livenessProbe: Record<string, unknown>;
+        readonly resources: { requests?: object; limits?: object };
+        readonly volumeMounts: readonly { name: string; mountPath: string; readOnly?: boolean }[];
+      }[];
+      readonly volumes: readonly ({ readonly name: string } & Record<string, unknown>)[];
+    };
+  };
+}
+
+function named(manifests: readonly Manifest[], kind: string, name: string): Manifest {
+  const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
+  if (found === undefined) throw new Error(`no ${kind} ${name} rendered`);
+  return found;
+}
+
+function vertexApiOf(manifests: readonly Manifest[]): VertexApiDeployment {
+  return named(manifests, "Deployment", VERTEX_API).spec as VertexApiDeployment;
+}
+
+describe("the Vertex AI API server in the chart (vertexApi)", () => {
+  it("renders nothing of it unless vertexApi.enabled", async () => {
+    const manifests = await template("meo-system");
+    expect(manifests.filter((m) => m.metadata.name.includes("vertex-api"))).toEqual([]);
+    expect(find(manifests, "Deployment").map((m) => m.metadata.name)).toEqual([
+      "meo-model-endpoint-operator",
+    ]);
+  });
+
+  it("renders a hardened Deployment with the values as flags, TCP probes, a Service, a ServiceAccount without a token, and no RBAC", async () => {
+    const manifests = await template("meo-system", [
+      "--set=vertexApi.enabled=true,vertexApi.replicas=2,vertexApi.port=9443,vertexApi.tls.secretName=vertex-api-tls",
+      "--set=vertexApi.projectNamespaces.my-project=ml,vertexApi.projectNamespaces.123456789=ml-staging",
+      "--set=vertexApi.gatewayUrl=http://gateway.gateway-system.svc,dataPlane.location=europe-west4",
+      "--set=vertexApi.service.type=LoadBalancer,vertexApi.service.annotations.team=ml",
+    ]);
+    const deployment = vertexApiOf(manifests);
+    const pod = deployment.template.spec;
+    const [container] = pod.containers;
+    expect(deployment.replicas).toBe(2);
+    expect(container?.args).toEqual([
+      "/app/src/vertex/main.ts",
+      "--kubeconfig=/etc/vertex-api/kubernetes/kubeconfig",
+      "--port=9443",
+      // Not set: dataPlane.location, the path of the operator's HTTPRoutes behind the Gateway.
+      "--location=europe-west4",
+      "--project-namespace=123456789=ml-staging",
+      "--project-namespace=my-project=ml",
+      "--gateway-url=http://gateway.gateway-system.svc",
+      "--tls-cert=/etc/vertex-api/tls/tls.crt",
+      "--tls-key=/etc/vertex-api/tls/tls.key",
+    ]);
+    expect(container?.ports).toEqual([{ name: "api", containerPort: 9443, protocol: "TCP" }]);
+    for (const probe of [container?.readinessProbe, container?.livenessProbe]) {
+      expect(probe).toMatchObject({ tcpSocket: { port: "api" } });
+      expect(probe).not.toHaveProperty("httpGet");
+    }
+    // The operator's hardening, from the same values.
+    expect(pod.securityContext).toEqual(deploymentOf(manifests).template.spec.securityContext);
+    expectHardened(pod, container);
+    // Its own ServiceAccount, and no token in the pod: it acts as its callers.
+    expect(pod.serviceAccountName).toBe(VERTEX_API);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(named(manifests, "ServiceAccount", VERTEX_API)).toMatchObject({
+      automountServiceAccountToken: false,
+    });
+    // The TLS Secret, read-only.
+    expect(container?.volumeMounts).toContainEqual({
+      name: "tls",
+      mountPath: "/etc/vertex-api/tls",
+      readOnly: true,
+    });
+    expect(pod.volumes).toContainEqual(
+      expect.objectContaining({
+        name: "tls",
+        secret: expect.objectContaining({ secretName: "vertex-api-tls" }),
+      }),
+    );
+    // The Service reaches these pods and only these: the operator's selectors do not match them.
+    const service = named(manifests, "Service", VERTEX_API);
+    expect(service.metadata.annotations).toEqual({ team: "ml" });
+    expect(service.spec).toMatchObject({
+      type: "LoadBalancer",
+      selector: deployment.selector.matchLabels,
+      ports: [{ name: "https", appProtocol: "https", port: 9443, targetPort: "api", protocol: "TCP" }],
+    });
+    expect(deployment.template.metadata.labels).toMatchObject(deployment.selector.matchLabels);
+    const operatorSelector = (
+      named(manifests, "Service", "meo-model-endpoint-operator-metrics").spec as {
+        selector: Record<string, string>;
+      }
+    ).selector;
+    expect(deployment.template.metadata.labels).not.toMatchObject(operatorSelector);
+    // No RBAC: the same roles and bindings as without it, none naming its ServiceAccount.
+    const rbac = (ms: readonly Manifest[]): string[] =>
+      ms.filter((m) => m.apiVersion.startsWith("rbac.")).map((m) => `${m.kind}/${m.metadata.name}`);
+    expect(rbac(manifests)).toEqual(rbac(await template("meo-system")));
+    for (const binding of manifests) {
+      expect(binding.subjects?.map((s) => s.name) ?? []).not.toContain(VERTEX_API);
+    }
+  });
+
+  it("refuses invalid vertexApi values", async () => {
+    const refused: [string, RegExp][] = [
+      ["vertexApi.port=0", /vertexApi\/port/],
+      [
+        "vertexApi.projectNamespaces.my-project=Not_A_Namespace",
+        /projectNamespaces\/my-project.*does not match pattern/,
+      ],
+      ["vertexApi.gatewayUrl=gateway.gateway-system.svc", /gatewayUrl.*does not match pattern/],
+      ["vertexApi.gatewayUrl=http://gateway.gateway-system.svc/", /gatewayUrl.*does not match pattern/],
+      ["vertexApi.service.type=ExternalName", /vertexApi\/service\/type/],
+      ["vertexApi.tls=vertex-api-tls", /vertexApi\/tls/],
+      ["vertexApi.token=x", /additional properties/i],
+      [
+        "vertexApi.enabled=true,vertexApi.gatewayUrl=http://gateway.gateway-system.svc,vertexApi.location=europe-west4",
+        /vertexApi.location europe-west4 differs from dataPlane.location us-central1/,
+      ],
+    ];
+    for (const [values, message] of refused) {
+      await expect(template("x", [`--set=${values}`]), values).rejects.toThrow(message);
+    }
+  });
+
+  describe("run as the chart runs it", () => {
+    let dir = "";
+    let server: Supervised | undefined;
+
+    afterAll(async () => {
+      await server?.stop();
+      if (dir !== "") rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("answers with its caller's token through a kubeconfig that holds none", async () => {
+      const ns = await createNamespace("chart-vx");
+      const manifests = await template("meo-system", [
+        "--set=vertexApi.enabled=true",
+        `--set=vertexApi.projectNamespaces.my-project=${ns}`,
+      ]);
+      const pod = vertexApiOf(manifests).template.spec;
+      const [container] = pod.containers;
+      // The pod's kubeconfig: the cluster's address and CA, no user credentials.
+      const { kubeconfig } = (
+        named(manifests, "ConfigMap", `${VERTEX_API}-kubeconfig`) as unknown as {
+          data: { kubeconfig: string };
+        }
+      ).data;
+      const inPod = new KubeConfig();
+      inPod.loadFromString(kubeconfig);
+      expect(inPod.getCurrentUser()).toEqual({ name: "no-credentials" });
+      const cluster = inPod.getCurrentCluster();
+      expect(cluster).toMatchObject({ server: "https://kubernetes.default.svc" });
+      // It and the namespace's CA are where --kubeconfig and the kubeconfig look for them.
+      const mount = container?.volumeMounts.find((m) => m.name === "kubernetes");
+      expect(mount?.readOnly).toBe(true);
+      expect(container?.args).toContain(`--kubeconfig=${mount?.mountPath ?? ""}/kubeconfig`);
+      expect(cluster?.caFile).toBe(`${mount?.mountPath ?? ""}/ca.crt`);
+      expect(pod.volumes.find((v) => v.name === "kubernetes")).toEqual({
+        name: "kubernetes",
+        projected: {
+          sources: [
+            {
+              configMap: {
+                name: `${VERTEX_API}-kubeconfig`,
+                items: [{ key: "kubeconfig", path: "kubeconfig" }],
+              },
+            },
+            { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+          ],
+        },
+      });
+
+      // The same kubeconfig pointed at the suite's API server, and the chart's flags, here.
+      dir = mkdtempSync(join(tmpdir(), "chart-vertex-api-"));
+      const suite = kubeConfig().getCurrentCluster();
+      writeFileSync(join(dir, "ca.crt"), Buffer.from(suite?.caData ?? "", "base64"));
+      writeFileSync(
+        join(dir, "kubeconfig"),
+        kubeconfig
+          .replace("https://kubernetes.default.svc", suite?.server ?? "")
+          .replace(cluster?.caFile ?? "", join(dir, "ca.crt")),
+      );
+      const port = await freePort();
+      const args = (container?.args ?? []).map((arg) =>
+        arg.startsWith("/app/")
+          ? join(ROOT, arg.slice("/app/".length)) // the image's WORKDIR holds the repository's src/
+          : arg.startsWith("--kubeconfig=")
+            ? `--kubeconfig=${join(dir, "kubeconfig")}`
+            : arg.startsWith("--port=")
+              ? `--port=${String(port)}`
+              : arg,
+      );
+      const started = Supervised.start({
+        name: "vertex-api",
+        command: join(ROOT, "node_modules", ".bin", "node"),
+        args,
+        logFile: join(dir, "vertex-api.log"),
+      });
+      server = started;
+      const url = `http://127.0.0.1:${String(port)}`;
+      await waitFor(
+        `the Vertex AI API server on ${url}`,
+        async () => (await fetch(`${url}/`)).status === 501,
+        {
+          timeoutMs: 30_000,
+          check: () => {
+            started.assertRunning();
+          },
+        },
+      );
+
+      // A caller allowed to read endpoints in the project's namespace, and an endpoint there.
+      const kubectl = (args: readonly string[]): Promise<string> =>
+        run(controlPlane().kubectl, [admin(), ...args]);
+      await kubectl(["create", "serviceaccount", "caller", "-n", ns]);
+      await kubectl(["create", "role", "reader", "--verb=get,list", "--resource=modelendpoints", "-n", ns]);
+      await kubectl([
+        "create",
+        "rolebinding",
+        "reader",
+        "--role=reader",
+        `--serviceaccount=${ns}:caller`,
+        "-n",
+        ns,
+      ]);
+      await applyEndpoint(ns, firstDeployment("fraud", "m1", 1));
+      const token = (await kubectl(["create", "token", "caller", "-n", ns])).trim();
+
+      const list = `${url}/v1/projects/my-project/locations/us-central1/endpoints`;
+      const anonymous = await fetch(list);
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.json()).toMatchObject({ error: { status: "UNAUTHENTICATED" } });
+      const answer = await fetch(list, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await answer.json()) as { endpoints?: { name: string }[] };
+      expect(answer.status, JSON.stringify(body)).toBe(200);
+      expect(body.endpoints?.map((e) => e.name)).toEqual([
+        "projects/my-project/locations/us-central1/endpoints/fraud",
+      ]);
+    });
+  });
+
+  it("helm install creates its Deployment, which becomes available, its Service, ServiceAccount and kubeconfig, and binds it to no role", async () => {
+    const releaseNs = await createNamespace("chart-vx-rel");
+    const name = "meo-vx-model-endpoint-operator-vertex-api";
+    await helm([
+      "install",
+      "meo-vx",
+      CHART,
+      "-n",
+      releaseNs,
+      "--set=vertexApi.enabled=true",
+      "--wait",
+      "--timeout=90s",
+    ]);
+    try {
+      const kubectl = (args: readonly string[]): Promise<string> =>
+        run(controlPlane().kubectl, [admin(), ...args]);
+      const objects = await kubectl([
+        "get",
+        "-n",
+        releaseNs,
+        "serviceaccount,configmap,service,deployment,role,rolebinding",
+        "-l",
+        "app.kubernetes.io/instance=meo-vx,app.kubernetes.io/component=vertex-api",
+        "-o",
+        "name",
+      ]);
+      expect(objects.trim().split("\n").sort()).toEqual([
+        `configmap/${name}-kubeconfig`,
+        `deployment.apps/${name}`,
+        `service/${name}`,
+        `serviceaccount/${name}`,
+      ]);
+      expect(
+        await kubectl([
+          "get",
+          "-n",
+          releaseNs,
+          `deployment/${name}`,
+          "-o",
+          "jsonpath={.status.availableReplicas}",
+        ]),
+      ).toBe("1");
+      const bindings = JSON.parse(
+        await kubectl(["get", "rolebindings,clusterrolebindings", "-A", "-o", "json"]),
+      ) as {
+        items: Manifest[];
+      };
+      const subjects = bindings.items.flatMap((b) => b.subjects ?? []).map((s) => s.name);
+      expect(subjects).toContain("meo-vx-model-endpoint-operator");
+      expect(subjects).not.toContain(name);
+    } finally {
+      await helm(["uninstall", "meo-vx", "-n", releaseNs, "--wait"]);
+    }
   });
 });

@@ -36,6 +36,26 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/*
+The Vertex AI API server's objects: named <full name>-vertex-api. Its selector labels differ from
+the operator's in app.kubernetes.io/name, since the operator's Deployment, metrics Service and
+ServiceMonitor select by name and instance only and must never match these pods.
+*/}}
+{{- define "meo.vertexApi.fullname" -}}
+{{- printf "%s-vertex-api" (include "meo.fullname" . | trunc 52 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "meo.vertexApi.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-vertex-api" (include "meo.name" . | trunc 52 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "meo.vertexApi.labels" -}}
+{{ include "meo.commonLabels" . }}
+{{ include "meo.vertexApi.selectorLabels" . }}
+app.kubernetes.io/component: vertex-api
+{{- end }}
+
 {{- define "meo.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "meo.fullname" .) .Values.serviceAccount.name }}
