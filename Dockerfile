@@ -1,5 +1,7 @@
 # The operator image: Node.js 24 runs src/main.ts directly (type stripping; no build step, so the
-# image runs exactly the code that the tests run). Two stages:
+# image runs exactly the code that the tests run). The same image holds the Vertex AI REST API
+# server, src/vertex/main.ts, which the chart runs with that path as the first argument
+# (vertexApi.enabled). Two stages:
 #
 #   deps     node:24-slim installs the production dependencies only (npm ci --omit=dev) from the
 #            lock, without running install scripts;
@@ -28,6 +30,7 @@ COPY --from=deps /app/node_modules ./node_modules
 # .dockerignore keeps tests, test helpers and everything but the operator's sources out.
 COPY src ./src
 USER 65532:65532
-EXPOSE 8080
+# 8080: the operator's metrics and probes; 8088: the Vertex AI REST API server's default port.
+EXPOSE 8080 8088
 # The distroless entry point is the node binary: this runs `node src/main.ts`.
 CMD ["src/main.ts"]
