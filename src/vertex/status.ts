@@ -1,7 +1,8 @@
 /**
- * Errors as Google APIs return them: a `google.rpc.Status` in JSON,
- * `{"error": {"code": 404, "message": "...", "status": "NOT_FOUND", "details": [...]}}`, with the
- * HTTP status of the canonical code (https://cloud.google.com/apis/design/errors).
+ * Errors as Google APIs return them over HTTP: `{"error": {"code": 404, "message": "...", "status":
+ * "NOT_FOUND", "details": [...]}}`, where `code` is the HTTP status of the canonical code and
+ * `status` its name (https://cloud.google.com/apis/design/errors). A long-running operation's
+ * `error` is a google.rpc.Status proper: `code` there is the canonical code (4, not 504).
  *
  * Every failure a handler meets ends as an RpcError: the handler's own refusals, request bodies
  * that do not parse, and the Kubernetes API's answers (`fromKubeError`: a CRD rule's refusal keeps
@@ -47,11 +48,11 @@ export class RpcError extends Error {
     return RPC_CODES[this.status].http;
   }
 
-  /** The JSON body: {"error": google.rpc.Status}. */
+  /** The HTTP error body: `code` is the HTTP status, as Google's REST APIs send it. */
   toJSON(): { error: Record<string, unknown> } {
     return {
       error: {
-        code: RPC_CODES[this.status].code,
+        code: this.httpStatus,
         message: this.message,
         status: this.status,
         ...(this.violations.length === 0
@@ -83,6 +84,9 @@ export class RpcError extends Error {
 export function fromKubeError(err: unknown, what: string): RpcError {
   if (err instanceof RpcError) return err;
   if (err instanceof NotFoundError) return new RpcError("NOT_FOUND", `${what} not found`);
+  // Before Forbidden, which classifies 401 and 403 alike.
+  if (err instanceof KubeError && err.code === 401)
+    return new RpcError("UNAUTHENTICATED", "the Kubernetes API refused the bearer token");
   if (err instanceof ForbiddenError)
     return new RpcError("PERMISSION_DENIED", err.status?.message ?? err.message);
   if (err instanceof ConflictError) {
@@ -98,8 +102,6 @@ export function fromKubeError(err: unknown, what: string): RpcError {
       causes.map((c) => ({ field: c.field ?? "", description: c.message ?? "" })),
     );
   }
-  if (err instanceof KubeError && err.code === 401)
-    return new RpcError("UNAUTHENTICATED", "the Kubernetes API refused the bearer token");
   const message = err instanceof Error ? err.message : String(err);
   return new RpcError("UNAVAILABLE", `the Kubernetes API did not answer for ${what}: ${message}`);
 }

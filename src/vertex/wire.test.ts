@@ -9,7 +9,8 @@ import {
 } from "./names.ts";
 import { operationId, parseOperationId } from "./operations.ts";
 import { drawWeighted } from "./predict.ts";
-import { RpcError } from "./status.ts";
+import { ForbiddenError } from "../kube/errors.ts";
+import { fromKubeError, RpcError } from "./status.ts";
 import { DeployModelRequest, parseBody, parseUpdateMask } from "./wire.ts";
 
 const settings = { location: "us-central1", projectNamespaces: new Map([["acme-prod", "ml"]]) };
@@ -84,6 +85,15 @@ describe("proto3 JSON bodies", () => {
     );
   });
 
+  it("takes an empty trafficSplit on deployModel as none, as the client libraries send one", () => {
+    const body = parseBody(
+      DeployModelRequest,
+      { deployedModel: { model: "m", systemLabels: {} }, trafficSplit: {} },
+      "DeployModelRequest",
+    );
+    expect(body.trafficSplit).toBeUndefined();
+  });
+
   it("reads an updateMask in either case and refuses fields the method cannot change", () => {
     expect(parseUpdateMask("display_name,trafficSplit", ["displayName", "trafficSplit"])).toEqual([
       "displayName",
@@ -149,5 +159,24 @@ describe("drawWeighted", () => {
     expect(draws.filter((d) => d === "a")).toHaveLength(70);
     expect(draws.filter((d) => d === "b")).toHaveLength(30);
     expect(drawWeighted({}, 0.5)).toBeUndefined();
+  });
+});
+
+describe("errors", () => {
+  it("carry the HTTP status over HTTP, and the canonical code in an operation", () => {
+    const error = new RpcError("DEADLINE_EXCEEDED", "too slow");
+    expect(error.toJSON()).toEqual({
+      error: { code: 504, message: "too slow", status: "DEADLINE_EXCEEDED" },
+    });
+    expect(error.toStatus()).toEqual({ code: 4, message: "too slow" });
+  });
+
+  it("tell a refused token (401) from a refused request (403)", () => {
+    expect(fromKubeError(new ForbiddenError("Unauthorized", { code: 401 }), "x").status).toBe(
+      "UNAUTHENTICATED",
+    );
+    expect(fromKubeError(new ForbiddenError("forbidden", { code: 403 }), "x").status).toBe(
+      "PERMISSION_DENIED",
+    );
   });
 });

@@ -43,6 +43,17 @@ export const RolloutOptions = z.strictObject({
   progressDeadlineSeconds: NonNegativeInt.optional(),
 });
 
+const Labels = z.record(z.string(), z.string());
+
+/**
+ * DeployedModel.systemLabels: Model Garden's, managed by Google. The client libraries send every
+ * map field, so an empty one comes with each request; anything in it is refused.
+ */
+const SystemLabels = Labels.refine(
+  (labels) => Object.keys(labels).length === 0,
+  "system labels (Model Garden's) are not supported",
+);
+
 export const DeployedModel = z.strictObject({
   id: z.string().optional(),
   model: z.string().min(1),
@@ -52,21 +63,29 @@ export const DeployedModel = z.strictObject({
   serviceAccount: z.string().optional(),
   disableContainerLogging: z.boolean().optional(),
   enableAccessLogging: z.boolean().optional(),
+  systemLabels: SystemLabels.optional(),
 });
 
 const TrafficSplit = z.record(z.string(), NonNegativeInt.pipe(z.number().max(100, "must be at most 100")));
 
+/**
+ * deployModel's and undeployModel's trafficSplit: empty is absent (proto3 cannot tell them apart,
+ * and the client libraries send `{}` when none is given); Vertex: "if this field is empty, the
+ * Endpoint's trafficSplit is not updated".
+ */
+const RequestTrafficSplit = TrafficSplit.transform((split) =>
+  Object.keys(split).length === 0 ? undefined : split,
+);
+
 export const DeployModelRequest = z.strictObject({
   deployedModel: DeployedModel,
-  trafficSplit: TrafficSplit.optional(),
+  trafficSplit: RequestTrafficSplit.optional(),
 });
 
 export const UndeployModelRequest = z.strictObject({
   deployedModelId: z.string().min(1),
-  trafficSplit: TrafficSplit.optional(),
+  trafficSplit: RequestTrafficSplit.optional(),
 });
-
-const Labels = z.record(z.string(), z.string());
 
 export const Endpoint = z.strictObject({
   name: z.string().optional(),
@@ -85,6 +104,7 @@ export const MutateDeployedModelRequest = z.strictObject({
     dedicatedResources: DedicatedResources.optional(),
     disableContainerLogging: z.boolean().optional(),
     enableAccessLogging: z.boolean().optional(),
+    systemLabels: SystemLabels.optional(),
   }),
   updateMask: z.string().optional(),
 });
@@ -92,6 +112,8 @@ export const MutateDeployedModelRequest = z.strictObject({
 export const PredictRequest = z.strictObject({
   instances: z.array(z.unknown()),
   parameters: z.unknown().optional(),
+  /** Request labels (Vertex bills by them); accepted and not passed to the model. */
+  labels: Labels.optional(),
 });
 
 /** Parses `body` with `schema`, or throws INVALID_ARGUMENT naming every offending field. */
