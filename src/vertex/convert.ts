@@ -32,6 +32,16 @@ export interface VertexDeployedModel {
   readonly status?: { message?: string; lastUpdateTime?: string; availableReplicaCount?: number };
 }
 
+/**
+ * Timestamp fields as proto3 JSON carries them: an unknown time is left out, since "" is not a
+ * Timestamp (the client libraries fail to decode the whole message on one).
+ */
+export function timestamps(fields: Readonly<Record<string, unknown>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
+  );
+}
+
 /** "fraud-detector@2" -> ["fraud-detector", "2"]; no "@": version "1". */
 export function splitModelRef(ref: string): { model: string; version: string } {
   const at = ref.lastIndexOf("@");
@@ -99,8 +109,10 @@ export function toVertexEndpoint(
     trafficSplit: { ...(endpoint.status?.trafficSplit ?? {}) },
     ...(Object.keys(labels).length === 0 ? {} : { labels }),
     etag: meta.resourceVersion ?? "",
-    createTime: meta.creationTimestamp ?? "",
-    updateTime: latestUpdate(endpoint) ?? meta.creationTimestamp ?? "",
+    ...timestamps({
+      createTime: meta.creationTimestamp,
+      updateTime: latestUpdate(endpoint) ?? meta.creationTimestamp,
+    }),
   };
 }
 

@@ -17,7 +17,7 @@ import type { Model, ModelVersion } from "../api/model.ts";
 import { ConflictError } from "../kube/errors.ts";
 import type { ResourceClient } from "../kube/client.ts";
 import type { KubeObject } from "../kube/objects.ts";
-import { splitModelRef } from "./convert.ts";
+import { splitModelRef, timestamps } from "./convert.ts";
 import { endpointName, modelName, newDeployedModelId, parentName, type Parent } from "./names.ts";
 import { fromKubeError, RpcError } from "./status.ts";
 
@@ -98,20 +98,22 @@ export function toVertexModel(
   version: ModelVersion,
   deployed: readonly { endpoint: string; deployedModelId: string }[] = [],
 ): Record<string, unknown> {
-  const created = model.metadata.creationTimestamp ?? "";
+  const created = model.metadata.creationTimestamp;
   return {
     name: modelName(parent, model.metadata.name),
     versionId: version.id,
     versionAliases: version.aliases ?? [],
-    versionCreateTime: version.createTime ?? created,
-    versionUpdateTime: version.createTime ?? created,
+    ...timestamps({
+      versionCreateTime: version.createTime ?? created,
+      versionUpdateTime: version.createTime ?? created,
+      createTime: created,
+      updateTime: created,
+    }),
     displayName: version.displayName ?? model.spec.displayName,
     ...(model.spec.description === undefined ? {} : { description: model.spec.description }),
     ...(version.description === undefined ? {} : { versionDescription: version.description }),
     containerSpec: version.containerSpec,
     labels: { ...(model.spec.labels ?? {}), ...(version.labels ?? {}) },
-    createTime: created,
-    updateTime: created,
     deployedModels: deployed,
     etag: model.metadata.resourceVersion ?? "",
   };

@@ -81,10 +81,13 @@ describe("operations derived from the endpoint", () => {
     expect(op("undeployModel", "m1", done).done).toBe(false);
     expect(op("undeployModel", "m9", done)).toMatchObject({ done: true, response: {} });
     expect(op("deleteEndpoint", "", done).done).toBe(false);
-    expect(op("deleteEndpoint", "", undefined)).toMatchObject({
+    const deleted = op("deleteEndpoint", "", undefined);
+    expect(deleted).toMatchObject({
       done: true,
       response: { "@type": "type.googleapis.com/google.protobuf.Empty" },
     });
+    // Nothing to date it by: no timestamp at all ("" is not a Timestamp to the client libraries).
+    expect(deleted.metadata["genericMetadata"]).toEqual({});
   });
 
   it("an operation on a model the endpoint does not have is NOT_FOUND", () => {

@@ -16,7 +16,7 @@
  * | delete endpoint | the endpoint is gone                                     | response: {}         |
  */
 import type { ModelEndpoint } from "../api/index.ts";
-import { stateOf, toDeployedModel, toVertexEndpoint } from "./convert.ts";
+import { stateOf, timestamps, toDeployedModel, toVertexEndpoint } from "./convert.ts";
 import type { Model } from "../api/model.ts";
 import { endpointName, modelName, type Parent } from "./names.ts";
 import { RpcError } from "./status.ts";
@@ -110,11 +110,10 @@ export function deriveOperation(
   const name = `${endpointName(parent, endpointId)}/operations/${id}`;
   const entry = endpoint?.spec.deployedModels.find((m) => m.id === model);
   const status = endpoint?.status?.deployedModels?.find((m) => m.id === model);
-  const created = status?.createTime ?? endpoint?.metadata.creationTimestamp ?? "";
-  const updated = status?.lastUpdateTime ?? created;
+  const created = status?.createTime ?? endpoint?.metadata.creationTimestamp;
   const metadata = {
     "@type": typeUrl(version, METADATA[kind]),
-    genericMetadata: { createTime: created, updateTime: updated },
+    genericMetadata: timestamps({ createTime: created, updateTime: status?.lastUpdateTime ?? created }),
   };
   const pending: Operation = { name, metadata, done: false };
   const response = (body: Record<string, unknown>): Operation => ({
@@ -187,10 +186,10 @@ export function deriveModelOperation(
 ): Operation {
   const { kind, model: versionId } = parseOperationId(id);
   const name = `${modelName(parent, modelId)}/operations/${id}`;
-  const created = model?.metadata.creationTimestamp ?? "";
+  const created = model?.metadata.creationTimestamp;
   const metadata = {
     "@type": typeUrl(version, METADATA[kind]),
-    genericMetadata: { createTime: created, updateTime: created },
+    genericMetadata: timestamps({ createTime: created, updateTime: created }),
   };
   if (kind === "deleteModel") {
     return model === undefined
