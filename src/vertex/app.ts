@@ -5,11 +5,15 @@
  * caller's identity, and turns every failure into a google.rpc.Status.
  *
  * Both `/v1` and `/v1beta1` answer, with the same methods. `?alt=json` and
- * `$alt=json;enum-encoding=int` (what Google's client libraries add) are accepted.
+ * `$alt=json;enum-encoding=int` (what Google's client libraries add) are accepted. Operations also
+ * answer under `/ui`, where the client libraries poll them (the first binding of
+ * google.longrunning.Operations in their REST mapping), with v1beta1's messages: a superset of
+ * v1's with the same field numbers, so a v1 client decodes them as well.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 
+import type { ModelEndpoint } from "../api/index.ts";
 import { parseModel } from "../api/model-parse.ts";
 import type { Model } from "../api/model.ts";
 import { NotFoundError } from "../kube/errors.ts";
@@ -23,10 +27,12 @@ import {
   deployModel,
   findEndpoint,
   mutateDeployedModel,
+  pollEndpoint,
   readEndpoint,
   undeployModel,
   updateEndpoint,
   type Cluster,
+  type DeployDefaults,
   type Started,
 } from "./endpoints.ts";
 import { endpointName, resolveParent, type NameSettings, type Parent } from "./names.ts";
@@ -74,22 +80,32 @@ export interface AppOptions extends NameSettings {
   readonly gatewayUrl?: string | undefined;
   /** How long operations.wait waits at most (Vertex: the request's timeout, capped). */
   readonly maxWaitMs?: number;
+  /**
+   * How long undeployModel waits for the operator to move a serving model's traffic away before
+   * it removes the model (below the client libraries' 60 s request timeout).
+   */
+  readonly trafficMoveWaitMs?: number;
+  /** What deployModel fills in where the request says nothing. */
+  readonly deployDefaults?: DeployDefaults;
   readonly fetch?: typeof fetch;
 }
 
-const VERSIONS = new Set(["v1", "v1beta1"]);
+const VERSIONS: ReadonlySet<string> = new Set(["v1", "v1beta1"]);
+/** Where operations answer: the versions, and `ui`, the first path the client libraries poll. */
+const OPERATION_SURFACES: ReadonlySet<string> = new Set([...VERSIONS, "ui"]);
 
 interface Route {
+  /** The API version whose messages the answer carries (v1beta1 for `ui`). */
   readonly version: string;
   readonly parent: Parent;
 }
 
-function route(c: Context, settings: NameSettings): Route {
-  const version = c.req.param("version") ?? "";
-  if (!VERSIONS.has(version))
-    throw new RpcError("NOT_FOUND", `API version ${version} not found: v1 or v1beta1`);
+function route(c: Context, settings: NameSettings, surfaces: ReadonlySet<string> = VERSIONS): Route {
+  const asked = c.req.param("version") ?? "";
+  if (!surfaces.has(asked))
+    throw new RpcError("NOT_FOUND", `API version ${asked} not found: ${[...surfaces].join(" or ")}`);
   return {
-    version,
+    version: asked === "ui" ? "v1beta1" : asked,
     parent: resolveParent(settings, c.req.param("project") ?? "", c.req.param("location") ?? ""),
   };
 }
@@ -149,6 +165,7 @@ function parseFilter(filter: string | undefined): (e: Record<string, unknown>) =
 export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   const maxWaitMs = options.maxWaitMs ?? 60_000;
+  const trafficMoveWaitMs = options.trafficMoveWaitMs ?? 30_000;
   const doFetch = options.fetch ?? fetch;
 
   app.use(
@@ -261,12 +278,14 @@ export function createApp(options: AppOptions): Hono {
                 r.parent,
                 endpointId,
                 parseBody(DeployModelRequest, body, "DeployModelRequest"),
+                options.deployDefaults,
               )
             : await undeployModel(
                 id.cluster,
                 r.parent,
                 endpointId,
                 parseBody(UndeployModelRequest, body, "UndeployModelRequest"),
+                trafficMoveWaitMs,
               );
         return c.json(await operation(c, r, id, s));
       }
@@ -331,7 +350,7 @@ export function createApp(options: AppOptions): Hono {
   });
 
   app.get(`${base}/:endpoint{[^/:]+}/operations`, async (c) => {
-    const r = route(c, options);
+    const r = route(c, options, OPERATION_SURFACES);
     const id = identity(c);
     const endpointId = c.req.param("endpoint");
     const { endpoint } = await readEndpoint(id.cluster, r.parent, endpointId);
@@ -342,7 +361,7 @@ export function createApp(options: AppOptions): Hono {
   });
 
   app.get(`${base}/:endpoint{[^/:]+}/operations/:op{[^/:]+}`, async (c) => {
-    const r = route(c, options);
+    const r = route(c, options, OPERATION_SURFACES);
     const id = identity(c);
     const endpointId = c.req.param("endpoint");
     const endpoint = await findEndpoint(id.cluster, r.parent, endpointId);
@@ -350,7 +369,7 @@ export function createApp(options: AppOptions): Hono {
   });
 
   app.post(`${base}/:endpoint{[^/:]+}/operations/:call{[^/]+}`, async (c) => {
-    const r = route(c, options);
+    const r = route(c, options, OPERATION_SURFACES);
     const id = identity(c);
     const endpointId = c.req.param("endpoint");
     const [op, verb] = splitVerb(c.req.param("call"));
@@ -364,13 +383,11 @@ export function createApp(options: AppOptions): Hono {
       throw new RpcError("UNIMPLEMENTED", `method ${verb ?? "(none)"} on operations is not implemented`);
     const body = (await jsonBody(c)) as { timeout?: string };
     const asked = typeof body.timeout === "string" ? Number.parseFloat(body.timeout) * 1000 : maxWaitMs;
-    const deadline = Date.now() + Math.min(Number.isFinite(asked) ? asked : maxWaitMs, maxWaitMs);
-    for (;;) {
-      const endpoint = await findEndpoint(id.cluster, r.parent, endpointId);
-      const current = deriveOperation(r.version, r.parent, endpointId, op, endpoint);
-      if (current.done || Date.now() >= deadline) return c.json(current);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    const derive = (endpoint: ModelEndpoint | undefined) =>
+      deriveOperation(r.version, r.parent, endpointId, op, endpoint);
+    const waitMs = Math.min(Number.isFinite(asked) ? asked : maxWaitMs, maxWaitMs);
+    const endpoint = await pollEndpoint(id.cluster, r.parent, endpointId, (e) => derive(e).done, waitMs);
+    return c.json(derive(endpoint));
   });
 
   const models = "/:version/projects/:project/locations/:location/models";
@@ -440,7 +457,7 @@ export function createApp(options: AppOptions): Hono {
   });
 
   app.get(`${models}/:model{[^/:@]+}/operations/:op{[^/:]+}`, async (c) => {
-    const r = route(c, options);
+    const r = route(c, options, OPERATION_SURFACES);
     const id = identity(c);
     const modelId = c.req.param("model");
     return c.json(

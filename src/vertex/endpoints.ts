@@ -11,7 +11,7 @@ import { planDeploy, planUndeploy, Refusal, type Budgets, type EditPlan } from "
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ResourceClient } from "../kube/client.ts";
-import { DESCRIPTION_ANNOTATION, toVertexEndpoint } from "./convert.ts";
+import { DESCRIPTION_ANNOTATION, stateOf, toVertexEndpoint } from "./convert.ts";
 import { checkEndpointId, newDeployedModelId, newEndpointId, parseModelName, type Parent } from "./names.ts";
 import { operationId, type OperationKind } from "./operations.ts";
 import { fromKubeError, RpcError } from "./status.ts";
@@ -25,6 +25,8 @@ import type {
 import type { z } from "zod";
 
 const WRITE_ATTEMPTS = 3;
+/** How often a request that waits on the cluster reads the endpoint again. */
+const POLL_MS = 500;
 
 /** A model version's container, as the Model resource holds it. */
 export interface ResolvedModel {
@@ -78,6 +80,25 @@ export async function findEndpoint(
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw fromKubeError(err, `endpoint ${id}`);
+  }
+}
+
+/**
+ * Reads the endpoint until `done` holds of it (undefined: it does not exist) or `waitMs` has passed;
+ * resolves with the last read.
+ */
+export async function pollEndpoint(
+  cluster: Cluster,
+  parent: Parent,
+  id: string,
+  done: (endpoint: ModelEndpoint | undefined) => boolean,
+  waitMs: number,
+): Promise<ModelEndpoint | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const endpoint = await findEndpoint(cluster, parent, id);
+    if (done(endpoint) || Date.now() >= deadline) return endpoint;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
 
@@ -197,21 +218,60 @@ function withNewModel(
   return Object.fromEntries(Object.entries(split).map(([k, v]) => [k === "0" ? id : k, v]));
 }
 
+/** What the server fills in where a deployModel request says nothing. */
+export interface DeployDefaults {
+  /**
+   * rolloutOptions.progressDeadlineSeconds of a rolling deployment that does not give one (the
+   * client libraries cannot: the field is this server's extension); undefined: the CRD's 600.
+   */
+  readonly progressDeadlineSeconds?: number | undefined;
+}
+
 /** Vertex's rolloutOptions budgets as the shared edits take them. */
 function budgetsOf(
   options: NonNullable<z.output<typeof DeployModelRequest>["deployedModel"]["rolloutOptions"]>,
+  defaults: DeployDefaults,
 ): Budgets {
   const pick = (replicas: number | undefined, percent: number | undefined) =>
     replicas !== undefined ? { replicas } : percent !== undefined ? { percent } : undefined;
   const maxSurge = pick(options.maxSurgeReplicas, options.maxSurgePercentage);
   const maxUnavailable = pick(options.maxUnavailableReplicas, options.maxUnavailablePercentage);
+  const progressDeadlineSeconds = options.progressDeadlineSeconds ?? defaults.progressDeadlineSeconds;
   return {
     ...(maxSurge === undefined ? {} : { maxSurge }),
     ...(maxUnavailable === undefined ? {} : { maxUnavailable }),
-    ...(options.progressDeadlineSeconds === undefined
-      ? {}
-      : { progressDeadlineSeconds: options.progressDeadlineSeconds }),
+    ...(progressDeadlineSeconds === undefined ? {} : { progressDeadlineSeconds }),
   };
+}
+
+/**
+ * The endpoint without its FAILED rolling deployments onto `previous` (those without a key in
+ * spec.trafficSplit). On Vertex a failed rolling deployment leaves no deployed model, so another
+ * may roll onto the same model at once; here the FAILED entry stays (its status says why) until the
+ * next rolling deployment onto that model removes it in the same write.
+ */
+function withoutFailedRollouts(
+  raw: RawEndpoint,
+  endpoint: ModelEndpoint,
+  previous: string,
+): { raw: RawEndpoint; endpoint: ModelEndpoint } {
+  const split = raw.spec?.trafficSplit ?? {};
+  const failed = new Set(
+    endpoint.spec.deployedModels
+      .filter(
+        (m) =>
+          m.rolloutOptions?.previousDeployedModel === previous &&
+          stateOf(endpoint, m.id) === "FAILED" &&
+          !(m.id in split),
+      )
+      .map((m) => m.id),
+  );
+  if (failed.size === 0) return { raw, endpoint };
+  const next: RawEndpoint = {
+    ...raw,
+    spec: { ...raw.spec, deployedModels: (raw.spec?.deployedModels ?? []).filter((m) => !failed.has(m.id)) },
+  };
+  return { raw: next, endpoint: parseEndpoint(next) };
 }
 
 /**
@@ -225,6 +285,7 @@ export async function deployModel(
   parent: Parent,
   endpointId: string,
   body: z.output<typeof DeployModelRequest>,
+  defaults: DeployDefaults = {},
 ): Promise<Started> {
   const dm = body.deployedModel;
   const id = dm.id === undefined || dm.id === "" ? newDeployedModelId() : dm.id;
@@ -240,12 +301,14 @@ export async function deployModel(
           [{ field: "deployedModel.dedicatedResources", description: "not allowed with rolloutOptions" }],
         );
       }
-      const planned: EditPlan = planDeploy(raw, endpoint, {
+      const previous = dm.rolloutOptions.previousDeployedModel;
+      const base = withoutFailedRollouts(raw, endpoint, previous);
+      const planned: EditPlan = planDeploy(base.raw, base.endpoint, {
         id,
         model: model.ref,
         containerSpec: model.containerSpec,
-        previous: dm.rolloutOptions.previousDeployedModel,
-        budgets: budgetsOf(dm.rolloutOptions),
+        previous,
+        budgets: budgetsOf(dm.rolloutOptions, defaults),
         serviceAccount: dm.serviceAccount,
       });
       return split === undefined
@@ -278,13 +341,33 @@ export async function deployModel(
   return started(endpointId, "deployModel", id);
 }
 
-/** undeployModel: refused while the model has a share, unless the request's trafficSplit moves it. */
+/**
+ * undeployModel: refused while the model has a share, unless the request's trafficSplit moves it
+ * (Vertex: "or if this field unassigns any traffic to it"). A DEPLOYED model that serves right now
+ * (status.trafficSplit) is not removed under its traffic: the split is written first, and the model
+ * removed once the operator has moved its traffic away (waiting up to `waitMs`; past that, the
+ * refusal says it still serves, and the split stays written).
+ */
 export async function undeployModel(
   cluster: Cluster,
   parent: Parent,
   endpointId: string,
   body: z.output<typeof UndeployModelRequest>,
+  waitMs: number,
 ): Promise<Started> {
+  const id = body.deployedModelId;
+  const split = body.trafficSplit;
+  if (split !== undefined && (split[id] ?? 0) === 0) {
+    const { endpoint } = await readEndpoint(cluster, parent, endpointId);
+    const serves = (e: ModelEndpoint | undefined) => (e?.status?.trafficSplit?.[id] ?? 0) > 0;
+    if (stateOf(endpoint, id) === "DEPLOYED" && serves(endpoint)) {
+      await edit(cluster, parent, endpointId, (raw) => ({
+        ...raw,
+        spec: { ...raw.spec, trafficSplit: split },
+      }));
+      await pollEndpoint(cluster, parent, endpointId, (e) => !serves(e), waitMs);
+    }
+  }
   await edit(
     cluster,
     parent,

@@ -9,6 +9,9 @@
  *   --gateway-url <url>         :predict through this Gateway (the operator's --gateway); default:
  *                               straight to a ready pod of the drawn model
  *   --local                     every request acts as the kubeconfig's identity; only on loopback
+ *   --progress-deadline-seconds <n>
+ *                               the deadline of a rolling deployment whose request gives none (the
+ *                               client libraries cannot: it is an extension); default the CRD's 600
  *
  * Without --local each request acts as its bearer token (Authorization: Bearer ...) on the
  * Kubernetes API, so the cluster's RBAC decides what it may do; without a token: 401.
@@ -66,11 +69,21 @@ function parse(argv: readonly string[]) {
       "project-namespace": { type: "string", multiple: true, default: [] },
       "gateway-url": { type: "string" },
       local: { type: "boolean", default: false },
+      "progress-deadline-seconds": { type: "string" },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port ${values.port}: a port number`);
+  const deadline = values["progress-deadline-seconds"];
+  const progressDeadlineSeconds = deadline === undefined ? undefined : Number(deadline);
+  if (
+    progressDeadlineSeconds !== undefined &&
+    !(Number.isInteger(progressDeadlineSeconds) && progressDeadlineSeconds >= 1)
+  )
+    throw new UsageError(
+      `--progress-deadline-seconds ${deadline ?? ""}: a whole number of seconds, at least 1`,
+    );
   const address = values.address ?? (values.local ? "127.0.0.1" : "0.0.0.0");
   if (values.local && !(address === "127.0.0.1" || address === "::1" || address === "localhost")) {
     throw new UsageError(
@@ -93,7 +106,7 @@ function parse(argv: readonly string[]) {
     }
     projectNamespaces.set(project, namespace);
   }
-  return { ...values, port, address, projectNamespaces };
+  return { ...values, port, address, projectNamespaces, progressDeadlineSeconds };
 }
 
 function main(): void {
@@ -132,6 +145,7 @@ function main(): void {
     location: options.location,
     projectNamespaces: options.projectNamespaces,
     gatewayUrl: options["gateway-url"],
+    deployDefaults: { progressDeadlineSeconds: options.progressDeadlineSeconds },
     identify,
   });
   const server = serve({ fetch: app.fetch, port: options.port, hostname: options.address }, (info) => {
