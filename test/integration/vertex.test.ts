@@ -5,51 +5,20 @@
  * Vertex AI; predictions reach the reference model server running as the pods; bad requests get
  * specific errors and write nothing.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { join, resolve } from "node:path";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { freePort, waitFor } from "../../src/testing/harness.ts";
-import { controlPlane, eventually } from "./context.ts";
+import { eventually } from "./context.ts";
 import { kubectl } from "./endpoints.ts";
 import type { OperatorProcess } from "./operator-process.ts";
 import { startSuite, stopSuite } from "./suite.ts";
+import { VertexServers } from "./vertex-server.ts";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
 const LOCATION = "us-central1";
 
 let ns = "";
 let operator: OperatorProcess;
 let api = "";
-const servers: ChildProcess[] = [];
-
-/** Starts the server with `args` (beside --kubeconfig and --port); resolves with its URL once it answers. */
-async function startServer(args: readonly string[]): Promise<string> {
-  const port = await freePort();
-  let log = "";
-  const server = spawn(
-    join(ROOT, "node_modules", ".bin", "node"),
-    [
-      join(ROOT, "src", "vertex", "main.ts"),
-      `--kubeconfig=${controlPlane().kubeconfig}`,
-      `--port=${String(port)}`,
-      ...args,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  servers.push(server);
-  server.stdout.on("data", (d: Buffer) => (log += d.toString()));
-  server.stderr.on("data", (d: Buffer) => (log += d.toString()));
-  const url = `http://127.0.0.1:${String(port)}`;
-  await waitFor(`the Vertex AI API server on ${url}`, async () => (await fetch(`${url}/`)).status === 501, {
-    timeoutMs: 30_000,
-    check: () => {
-      if (server.exitCode !== null) throw new Error(`the server exited: ${log}`);
-    },
-  });
-  return url;
-}
+const servers = new VertexServers();
 
 interface Operation {
   name: string;
@@ -62,11 +31,11 @@ interface Operation {
 beforeAll(async () => {
   ({ ns, operator } = await startSuite("vertex"));
   await kubectl(["wait", "--for=condition=Established", "crd/models.serving.modelendpoint.io"]);
-  api = await startServer(["--local"]);
+  ({ url: api } = await servers.start(["--local"]));
 });
 
 afterAll(async () => {
-  for (const server of servers) server.kill("SIGTERM");
+  servers.stop();
   await stopSuite(operator);
 });
 
@@ -315,7 +284,7 @@ describe("the Vertex AI REST API", () => {
   });
 
   it("acts as the caller's bearer token: 401 without one, PERMISSION_DENIED outside what its RBAC allows", async () => {
-    const shared = await startServer([]);
+    const { url: shared } = await servers.start([]);
     // A ServiceAccount that may read endpoints in this namespace only.
     await kubectl(["create", "serviceaccount", "reader", "-n", ns]);
     await kubectl([
