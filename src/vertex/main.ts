@@ -12,10 +12,15 @@
  *   --progress-deadline-seconds <n>
  *                               the deadline of a rolling deployment whose request gives none (the
  *                               client libraries cannot: it is an extension); default the CRD's 600
+ *   --tls-cert <file> --tls-key <file>
+ *                               serve HTTPS with this PEM certificate chain and key (both or neither);
+ *                               the files are read at start: restart the process after a renewal
  *
  * Without --local each request acts as its bearer token (Authorization: Bearer ...) on the
  * Kubernetes API, so the cluster's RBAC decides what it may do; without a token: 401.
  */
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 
@@ -70,8 +75,12 @@ function parse(argv: readonly string[]) {
       "gateway-url": { type: "string" },
       local: { type: "boolean", default: false },
       "progress-deadline-seconds": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
     },
   });
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together: give both, or neither for plain HTTP");
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port ${values.port}: a port number`);
@@ -148,9 +157,25 @@ function main(): void {
     deployDefaults: { progressDeadlineSeconds: options.progressDeadlineSeconds },
     identify,
   });
-  const server = serve({ fetch: app.fetch, port: options.port, hostname: options.address }, (info) => {
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  try {
+    tls =
+      options["tls-cert"] === undefined || options["tls-key"] === undefined
+        ? undefined
+        : { cert: readFileSync(options["tls-cert"]), key: readFileSync(options["tls-key"]) };
+  } catch (err) {
+    process.stderr.write(`cannot read the TLS files: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const listen = {
+    fetch: app.fetch,
+    port: options.port,
+    hostname: options.address,
+    ...(tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: tls }),
+  };
+  const server = serve(listen, (info) => {
     process.stdout.write(
-      `vertex-api ${VERSION}: http://${info.address.includes(":") ? `[${info.address}]` : info.address}:${String(info.port)} ` +
+      `vertex-api ${VERSION}: ${tls === undefined ? "http" : "https"}://${info.address.includes(":") ? `[${info.address}]` : info.address}:${String(info.port)} ` +
         `(location ${options.location}${options.local ? ", local: the kubeconfig's identity" : ", callers' bearer tokens"})\n`,
     );
   });

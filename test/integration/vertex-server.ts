@@ -3,12 +3,30 @@
  * the test files that drive it over HTTP.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { join, resolve } from "node:path";
 
 import { freePort, waitFor } from "../../src/testing/harness.ts";
 import { controlPlane } from "./context.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
+
+/** GET `url` (https with `ca` when given): its status and body. */
+export function get(url: string, ca?: Buffer, token?: string): Promise<{ status: number; body: string }> {
+  return new Promise((done, fail) => {
+    const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    const req = (url.startsWith("https:") ? httpsRequest : httpRequest)(url, { ca, headers }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => {
+        done({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on("error", fail);
+    req.end();
+  });
+}
 
 export class VertexServers {
   readonly #processes: ChildProcess[] = [];
@@ -17,7 +35,10 @@ export class VertexServers {
    * Starts a server with `args` (beside --kubeconfig and --port); resolves with its URL and port
    * once it answers.
    */
-  async start(args: readonly string[]): Promise<{ url: string; port: number }> {
+  async start(
+    args: readonly string[],
+    options: { ca?: Buffer } = {},
+  ): Promise<{ url: string; port: number }> {
     const port = await freePort();
     let log = "";
     const server = spawn(
@@ -33,13 +54,17 @@ export class VertexServers {
     this.#processes.push(server);
     server.stdout.on("data", (d: Buffer) => (log += d.toString()));
     server.stderr.on("data", (d: Buffer) => (log += d.toString()));
-    const url = `http://127.0.0.1:${String(port)}`;
-    await waitFor(`the Vertex AI API server on ${url}`, async () => (await fetch(`${url}/`)).status === 501, {
-      timeoutMs: 30_000,
-      check: () => {
-        if (server.exitCode !== null) throw new Error(`the server exited: ${log}`);
+    const url = `${options.ca === undefined ? "http" : "https"}://127.0.0.1:${String(port)}`;
+    await waitFor(
+      `the Vertex AI API server on ${url}`,
+      async () => (await get(`${url}/`, options.ca)).status === 501,
+      {
+        timeoutMs: 30_000,
+        check: () => {
+          if (server.exitCode !== null) throw new Error(`the server exited: ${log}`);
+        },
       },
-    });
+    );
     return { url, port };
   }
 

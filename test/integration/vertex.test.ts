@@ -5,13 +5,18 @@
  * Vertex AI; predictions reach the reference model server running as the pods; bad requests get
  * specific errors and write nothing.
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { eventually } from "./context.ts";
 import { kubectl } from "./endpoints.ts";
 import type { OperatorProcess } from "./operator-process.ts";
 import { startSuite, stopSuite } from "./suite.ts";
-import { VertexServers } from "./vertex-server.ts";
+import { get, VertexServers } from "./vertex-server.ts";
 
 const LOCATION = "us-central1";
 
@@ -347,5 +352,40 @@ describe("the Vertex AI REST API", () => {
     expect(refused.json["error"]).toMatchObject({ status: "FAILED_PRECONDITION" });
     expect((refused.json["error"] as { message: string }).message).toContain("undeploy it first");
     expect((await call("GET", `v1/${parent()}/models/fraud-detector`)).status).toBe(200);
+  });
+
+  it("serves HTTPS with --tls-cert and --tls-key, and refuses one without the other", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "meo-vertex-tls-"));
+    const [cert, key] = [join(dir, "tls.crt"), join(dir, "tls.key")];
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
+    const ca = readFileSync(cert);
+    const { url } = await servers.start([`--tls-cert=${cert}`, `--tls-key=${key}`], { ca });
+    expect(url.startsWith("https://")).toBe(true);
+    const answer = await get(`${url}/v1/${parent()}/endpoints/fraud`, ca);
+    expect(answer.status).toBe(401);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: { status: "UNAUTHENTICATED" } });
+    await expect(servers.start([`--tls-cert=${cert}`])).rejects.toThrow(
+      /--tls-cert and --tls-key go together/,
+    );
   });
 });
