@@ -54,7 +54,13 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n\n${HELP[err.topic]}`);
       return EXIT.usage;
     }
-    if (err instanceof Refusal || err instanceof EndpointError || err instanceof KubeError) {
+    if (err instanceof Refusal) {
+      process.stderr.write(
+        `error: ${err.message}${err.pluginHint === undefined ? "" : ` (${err.pluginHint})`}\n`,
+      );
+      return EXIT.error;
+    }
+    if (err instanceof EndpointError || err instanceof KubeError) {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT.error;
     }

@@ -140,7 +140,7 @@ describe("deploy", () => {
       split: { a: 50, b: 50 },
     });
     expect(() => planDeploy(two, parseEndpoint(two), deploy())).toThrow(
-      "fraud has 2 rollout chains (a, b): pass --previous",
+      "fraud has 2 rollout chains (a, b): name the model to roll onto (rolloutOptions.previousDeployedModel)",
     );
   });
 });
@@ -224,7 +224,7 @@ describe("rollback", () => {
 describe("undeploy", () => {
   it("refuses a model with a spec share, suggesting the split that moves it to the chain's current revision", () => {
     expect(() => planUndeploy(replaced, parseEndpoint(replaced), undeploy("m1"))).toThrow(
-      "m1 has 100% of spec.trafficSplit: move it in the same change with --traffic-split (e.g. m2=100)",
+      "m1 has 100% of spec.trafficSplit: move it in the same change with a new traffic split (e.g. m2=100)",
     );
   });
 

@@ -20,9 +20,18 @@ import {
   type RawEndpoint,
 } from "./endpoint.ts";
 
-/** A command the endpoint's state does not allow; the message says what to do instead. */
+/**
+ * A change the endpoint's state does not allow; the message says what to do instead, in terms of
+ * the endpoint's fields. `pluginHint` says it with the kubectl plugin's flags, for its users.
+ */
 export class Refusal extends Error {
   override readonly name = "Refusal";
+  readonly pluginHint: string | undefined;
+
+  constructor(message: string, pluginHint?: string) {
+    super(message);
+    this.pluginHint = pluginHint;
+  }
 }
 
 /** A spec edit the plugin would write: the new endpoint, and what it adds or removes. */
@@ -138,7 +147,8 @@ function defaultPrevious(view: EndpointView): ModelView {
   if (only === undefined) throw new Refusal(`${view.name} has no deployed model to roll onto`);
   if (intended.length > 1) {
     throw new Refusal(
-      `${view.name} has ${intended.length} rollout chains (${intended.map((m) => m.id).join(", ")}): pass --previous`,
+      `${view.name} has ${intended.length} rollout chains (${intended.map((m) => m.id).join(", ")}): name the model to roll onto (rolloutOptions.previousDeployedModel)`,
+      "pass --previous",
     );
   }
   return only;
@@ -202,7 +212,8 @@ function defaultFrom(view: EndpointView): ModelView {
   }
   if (candidates.length > 1) {
     throw new Refusal(
-      `${view.name} has several revisions to roll back from (${candidates.map((m) => m.id).join(", ")}): pass --from`,
+      `${view.name} has several revisions to roll back from (${candidates.map((m) => m.id).join(", ")}): name the one to roll back from`,
+      "pass --from",
     );
   }
   return only;
@@ -231,14 +242,17 @@ export function planRollback(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Rol
   const previous = rawEntry(raw, from.previous);
   if (previous?.containerSpec === undefined) {
     throw new Refusal(
-      `${from.previous}, the model ${from.id} replaced, is no longer in the endpoint: deploy its image with ` +
-        `"kubectl modelendpoint deploy ${view.name} <id> --previous ${from.id} --image ... --model ..."`,
+      `${from.previous}, the model ${from.id} replaced, is no longer in the endpoint: deploy its model again ` +
+        `as a rolling deployment onto ${from.id}`,
+      `kubectl modelendpoint deploy ${view.name} <id> --previous ${from.id} --image ... --model ...`,
     );
   }
   const revision = (from.revision ?? 1) + 1;
   const id = cmd.id ?? `${previous.id}-r${revision}`;
-  if (id.length > 22) throw new Refusal(`the default id ${id} is longer than 22 characters: pass --id`);
-  if (view.models.some((m) => m.id === id)) throw new Refusal(`${id} is already a deployed model: pass --id`);
+  if (id.length > 22)
+    throw new Refusal(`the default id ${id} is longer than 22 characters: give an id`, "pass --id");
+  if (view.models.some((m) => m.id === id))
+    throw new Refusal(`${id} is already a deployed model: give another id`, "pass --id");
   const entry: RawDeployedModel = {
     id,
     ...(previous.model === undefined ? {} : { model: previous.model }),
@@ -264,14 +278,16 @@ export function planUndeploy(raw: RawEndpoint, endpoint: ModelEndpoint, cmd: Und
   const share = split[cmd.id] ?? 0;
   if (share > 0) {
     throw new Refusal(
-      `${cmd.id} has ${share}% of spec.trafficSplit: move it in the same change with --traffic-split ` +
+      `${cmd.id} has ${share}% of spec.trafficSplit: move it in the same change with a new traffic split ` +
         `(e.g. ${suggestSplit(view, cmd.id)})`,
+      "pass --traffic-split",
     );
   }
   if (model.traffic > 0) {
     throw new Refusal(
       `${cmd.id} serves ${model.traffic}% of the traffic right now (status.trafficSplit): ` +
-        `wait until its rollout chain has moved off it (kubectl modelendpoint rollout status ${view.name})`,
+        "wait until its rollout chain has moved off it",
+      `follow it with: kubectl modelendpoint rollout status ${view.name}`,
     );
   }
   const remaining = rawModels(raw).filter((m) => m.id !== cmd.id);

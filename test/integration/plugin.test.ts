@@ -133,7 +133,7 @@ describe("kubectl modelendpoint", () => {
     const refused = await plugin("undeploy", "fraud", "m1");
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain(
-      "m1 has 100% of spec.trafficSplit: move it in the same change with --traffic-split (e.g. m2=100)",
+      "m1 has 100% of spec.trafficSplit: move it in the same change with a new traffic split (e.g. m2=100) (pass --traffic-split)",
     );
     const done = await plugin("undeploy", "fraud", "m1", "--traffic-split", "m2=100");
     expect(done.code, done.stderr).toBe(0);
