@@ -267,12 +267,13 @@ describe("what the route waits for", () => {
     slices: readonly KubeObject[],
     actions: RouteInputs["plan"]["actions"] = [],
     current?: KubeObject,
+    trafficSplit: Record<string, number> = { m1: 60, m2: 40 },
   ) =>
     decideRoute({
       ref,
       endpoint: ep,
       settings,
-      plan: { actions, predictRoute: "/p", status: { trafficSplit: { m1: 60, m2: 40 } } },
+      plan: { actions, predictRoute: "/p", status: { trafficSplit } },
       wantedServices: services,
       ownedServices: services,
       slices,
@@ -295,17 +296,18 @@ describe("what the route waits for", () => {
     ]);
   });
 
-  it("takes a model the plan scales to 0 or deletes out of the route, and says so while the current route weights it", () => {
+  it("says when the current route still weights a model the plan scales to 0 or deletes", () => {
     const ready = [slice("ep-m1", [true], "m1"), slice("ep-m2", [true], "m2")];
     const toZero = [
       { kind: "scaleReplicaSet", deployedModelId: "m1", replicaSetName: "ep-m1", from: 1, to: 0 },
     ] as const;
     const before = decide(ready).route;
-    const first = decide(ready, toZero, before);
-    expect(backends(first)).toEqual(["ep-m2=40"]);
+    // The engine's split already gives m1 nothing (Traffic rule 6): the route follows it.
+    const first = decide(ready, toZero, before, { m2: 100 });
+    expect(backends(first)).toEqual(["ep-m2=100"]);
     expect(first.drained).toBe(true);
     // Once the route without it is in the cache, the step goes on.
-    expect(decide(ready, toZero, first.route).drained).toBe(false);
+    expect(decide(ready, toZero, first.route, { m2: 100 }).drained).toBe(false);
     // Scaling down (not to 0) keeps the weight: other pods of the model still answer.
     const down = [
       { kind: "scaleReplicaSet", deployedModelId: "m1", replicaSetName: "ep-m1", from: 3, to: 2 },

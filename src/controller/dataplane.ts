@@ -136,9 +136,9 @@ export interface RouteDecision {
 }
 
 /**
- * The endpoint's route for this pass. A model is weighted when it has a share, a wanted Service, a
- * ready endpoint in that Service's EndpointSlices (what the gateway balances over), and the plan
- * does not take its last pods away.
+ * The endpoint's route for this pass. A model is weighted when it has a share in the plan's split
+ * (the engine gives none to a model whose last pods the plan takes away: Traffic rule 6), a wanted
+ * Service, and a ready endpoint in that Service's EndpointSlices (what the gateway balances over).
  */
 export function decideRoute(input: RouteInputs): RouteDecision {
   const { ref, plan } = input;
@@ -147,11 +147,10 @@ export function decideRoute(input: RouteInputs): RouteDecision {
   const reachable = findReachableModels(
     input.slices.filter((o) => o.metadata?.ownerReferences?.some((r) => serviceUids.has(r.uid)) ?? false),
   );
-  const retiring = findRetiringModels(plan.actions);
   const served = new Set(
     input.wantedServices
       .flatMap((svc) => svc.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? [])
-      .filter((id) => reachable.has(id) && !retiring.has(id)),
+      .filter((id) => reachable.has(id)),
   );
   const route = buildHttpRoute(
     ref,
@@ -163,7 +162,10 @@ export function decideRoute(input: RouteInputs): RouteDecision {
   );
   const weights = backendWeights(input.current);
   const drained =
-    route !== undefined && [...retiring].some((id) => (weights.get(modelServiceName(ref.name, id)) ?? 0) > 0);
+    route !== undefined &&
+    [...findRetiringModels(plan.actions)].some(
+      (id) => (weights.get(modelServiceName(ref.name, id)) ?? 0) > 0,
+    );
   return { route, drained };
 }
 
