@@ -80,8 +80,10 @@ export class SplitFollower {
   readonly #settleMs: number;
   readonly #now: () => number;
   readonly #marked: Marked[] = [];
-  #current: string | undefined;
-  #pending: { readonly split: Split; readonly since: number } | undefined;
+  /** The status split now (normalised) and its key; undefined before the first observe(). */
+  #current: { readonly key: string; readonly split: Split } | undefined;
+  /** When the current split appeared, while its first settleMs are not over. */
+  #settlingSince: number | undefined;
 
   constructor(load: Load, options: SplitFollowerOptions) {
     this.#load = load;
@@ -94,17 +96,13 @@ export class SplitFollower {
     const normal = normalise(split ?? {});
     const key = JSON.stringify(normal);
     const now = this.#now();
-    if (key !== this.#current) {
-      this.#current = key;
+    if (key !== this.#current?.key) {
+      this.#current = { key, split: normal };
       this.#load.mark(`settling on ${key}`);
-      this.#pending = { split: normal, since: now };
+      this.#settlingSince = now;
       return;
     }
-    if (this.#pending !== undefined && now - this.#pending.since >= this.#settleMs) {
-      this.#load.mark(`split ${key}`);
-      this.#marked.push({ window: this.#load.summary().windows.length - 1, expected: this.#pending.split });
-      this.#pending = undefined;
-    }
+    if (this.#settlingSince !== undefined && now - this.#settlingSince >= this.#settleMs) this.#startStep();
   }
 
   /**
@@ -112,10 +110,16 @@ export class SplitFollower {
    * goes on as a new step at once; one still settling goes on settling.
    */
   cut(): void {
-    if (this.#pending !== undefined || this.#current === undefined) return;
-    const expected = JSON.parse(this.#current) as Split;
-    this.#load.mark(`split ${this.#current}`);
-    this.#marked.push({ window: this.#load.summary().windows.length - 1, expected });
+    if (this.#settlingSince === undefined && this.#current !== undefined) this.#startStep();
+  }
+
+  /** Starts a judged step of the current split. */
+  #startStep(): void {
+    const current = this.#current;
+    if (current === undefined) return;
+    this.#load.mark(`split ${current.key}`);
+    this.#marked.push({ window: this.#load.summary().windows.length - 1, expected: current.split });
+    this.#settlingSince = undefined;
   }
 
   /** The steps so far, in order; those with fewer than `minRequests` answers are not judged. */
