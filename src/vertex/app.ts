@@ -20,7 +20,7 @@ import { NotFoundError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ResourceClient } from "../kube/client.ts";
 import { parseEndpoint } from "../edits/endpoint.ts";
-import { toVertexEndpoint } from "./convert.ts";
+import { modelOf, toVertexEndpoint } from "./convert.ts";
 import {
   createEndpoint,
   deleteEndpoint,
@@ -35,7 +35,7 @@ import {
   type DeployDefaults,
   type Started,
 } from "./endpoints.ts";
-import { endpointName, resolveParent, type NameSettings, type Parent } from "./names.ts";
+import { resolveParent, type NameSettings, type Parent } from "./names.ts";
 import {
   deleteModel,
   getModel,
@@ -332,16 +332,10 @@ export function createApp(options: AppOptions): Hono {
         const deployedModelId =
           (predicted["deployedModelId"] as string | undefined) ?? target.deployedModelId;
         const entry = endpoint.spec.deployedModels.find((m) => m.id === deployedModelId);
-        const at = entry?.model.lastIndexOf("@") ?? -1;
         return c.json({
           predictions: predicted["predictions"] ?? [],
           ...(deployedModelId === undefined ? {} : { deployedModelId }),
-          ...(entry === undefined
-            ? {}
-            : {
-                model: `${endpointName(r.parent, "").replace(/endpoints\/$/, "models/")}${at < 0 ? entry.model : entry.model.slice(0, at)}`,
-                modelVersionId: at < 0 ? "1" : entry.model.slice(at + 1),
-              }),
+          ...(entry === undefined ? {} : modelOf(r.parent, entry.model)),
         });
       }
       default:

@@ -13,6 +13,7 @@
  *   the operator's `serving.modelendpoint.io/` ones are left out); `description`: an annotation.
  */
 import type { ModelEndpoint } from "../api/index.ts";
+import { splitModel } from "../controller/objects.ts";
 import { endpointName, modelName, type Parent } from "./names.ts";
 
 export const DESCRIPTION_ANNOTATION = "serving.modelendpoint.io/description";
@@ -23,7 +24,8 @@ type SpecModel = ModelEndpoint["spec"]["deployedModels"][number];
 export interface VertexDeployedModel {
   readonly id: string;
   readonly model: string;
-  readonly modelVersionId: string;
+  /** Left out when the entry names no version. */
+  readonly modelVersionId?: string;
   readonly displayName?: string;
   readonly createTime?: string;
   readonly dedicatedResources?: unknown;
@@ -42,10 +44,13 @@ export function timestamps(fields: Readonly<Record<string, unknown>>): Record<st
   );
 }
 
-/** "fraud-detector@2" -> ["fraud-detector", "2"]; no "@": version "1". */
-export function splitModelRef(ref: string): { model: string; version: string } {
-  const at = ref.lastIndexOf("@");
-  return at < 0 ? { model: ref, version: "1" } : { model: ref.slice(0, at), version: ref.slice(at + 1) };
+/**
+ * An entry's `model` ("name@version", as the pods' AIP_MODEL_NAME / AIP_VERSION_NAME read it) as
+ * Vertex names it: the Model resource and its version id (left out when the entry names none).
+ */
+export function modelOf(parent: Parent, ref: string): { model: string; modelVersionId?: string } {
+  const { name, version } = splitModel(ref);
+  return { model: modelName(parent, name), ...(version === "" ? {} : { modelVersionId: version }) };
 }
 
 export function toDeployedModel(
@@ -53,14 +58,12 @@ export function toDeployedModel(
   entry: SpecModel,
   status: StatusModel | undefined,
 ): VertexDeployedModel {
-  const { model, version } = splitModelRef(entry.model);
   const resources = entry.dedicatedResources ?? status?.dedicatedResources;
   const rollout = entry.rolloutOptions;
   const serviceAccount = entry.serviceAccount ?? status?.serviceAccount;
   return {
     id: entry.id,
-    model: modelName(parent, model),
-    modelVersionId: version,
+    ...modelOf(parent, entry.model),
     ...(status?.createTime === undefined ? {} : { createTime: status.createTime }),
     ...(resources === undefined ? {} : { dedicatedResources: resources }),
     ...(rollout === undefined

@@ -5,7 +5,7 @@
  * three times) before the caller gets ABORTED. The API server's own rules (the CRD's CEL) have the
  * last word: their refusal comes back as INVALID_ARGUMENT with the rule's message.
  */
-import type { ModelEndpoint } from "../api/index.ts";
+import { API_VERSION, KIND, type ModelEndpoint } from "../api/index.ts";
 import { parseEndpoint, type RawDeployedModel, type RawEndpoint } from "../edits/endpoint.ts";
 import { planDeploy, planUndeploy, Refusal, type Budgets, type EditPlan } from "../edits/plan.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
@@ -143,8 +143,8 @@ export async function createEndpoint(
     ]);
   }
   const object = {
-    apiVersion: "serving.modelendpoint.io/v1alpha1",
-    kind: "ModelEndpoint",
+    apiVersion: API_VERSION,
+    kind: KIND,
     metadata: {
       name: id,
       namespace: parent.namespace,

@@ -6,15 +6,15 @@
  */
 import { parseModel } from "../api/model-parse.ts";
 import { resolveModelVersion } from "../api/model-version.ts";
-import { MODEL_KIND, MODEL_PLURAL } from "../api/constants.ts";
+import { GROUP, MODEL_KIND, MODEL_PLURAL, VERSION } from "../api/constants.ts";
 import type { ResourceClient, ResourceType } from "../kube/client.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ModelResolver } from "./endpoints.ts";
 import { fromKubeError, RpcError } from "./status.ts";
 
 export const MODELS: ResourceType<KubeObject> = {
-  group: "serving.modelendpoint.io",
-  version: "v1alpha1",
+  group: GROUP,
+  version: VERSION,
   plural: MODEL_PLURAL,
   kind: MODEL_KIND,
   namespaced: true,

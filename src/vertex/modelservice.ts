@@ -11,13 +11,15 @@
  */
 import { z } from "zod";
 
+import { API_VERSION, MODEL_KIND } from "../api/constants.ts";
 import { parseModel } from "../api/model-parse.ts";
 import { defaultModelVersion, nextModelVersionId, resolveModelVersion } from "../api/model-version.ts";
 import type { Model, ModelVersion } from "../api/model.ts";
 import { ConflictError } from "../kube/errors.ts";
 import type { ResourceClient } from "../kube/client.ts";
 import type { KubeObject } from "../kube/objects.ts";
-import { splitModelRef, timestamps } from "./convert.ts";
+import { splitModel } from "../controller/objects.ts";
+import { timestamps } from "./convert.ts";
 import { endpointName, modelName, newDeployedModelId, parentName, type Parent } from "./names.ts";
 import { fromKubeError, RpcError } from "./status.ts";
 
@@ -84,8 +86,8 @@ async function deployments(
     const spec = (o as { spec?: { deployedModels?: { id: string; model?: string }[] } }).spec;
     return (spec?.deployedModels ?? [])
       .filter((m) => {
-        const ref = splitModelRef(m.model ?? "");
-        return ref.model === id && (version === undefined || ref.version === version);
+        const ref = splitModel(m.model ?? "");
+        return ref.name === id && (version === undefined || ref.version === version);
       })
       .map((m) => ({ endpoint: endpointName(parent, o.metadata?.name ?? ""), deployedModelId: m.id }));
   });
@@ -124,7 +126,7 @@ export async function getModel(
   parent: Parent,
   ref: string,
 ): Promise<Record<string, unknown>> {
-  const { model: id, version: asked } = splitRef(ref);
+  const { name: id, version: asked } = splitModel(ref);
   const { model } = await readModel(clients, parent, id);
   const resolved = resolveModelVersion(model, asked);
   if (!resolved.ok) throw new RpcError("NOT_FOUND", resolved.error.message);
@@ -134,12 +136,6 @@ export async function getModel(
     resolved.version,
     await deployments(clients, parent, id, resolved.version.id),
   );
-}
-
-/** "M@3" -> model M, version "3"; "M" -> the default version (""). */
-function splitRef(ref: string): { model: string; version: string } {
-  const at = ref.indexOf("@");
-  return at < 0 ? { model: ref, version: "" } : { model: ref.slice(0, at), version: ref.slice(at + 1) };
 }
 
 export async function listModels(clients: ModelClients, parent: Parent): Promise<Record<string, unknown>[]> {
@@ -188,8 +184,8 @@ export async function uploadModel(
       );
     }
     const object = {
-      apiVersion: "serving.modelendpoint.io/v1alpha1",
-      kind: "Model",
+      apiVersion: API_VERSION,
+      kind: MODEL_KIND,
       metadata: { name: id, namespace: parent.namespace },
       spec: {
         displayName: body.model.displayName,

@@ -5,7 +5,6 @@ import { endpointFixture } from "../edits/fixtures.ts";
 import { toVertexEndpoint } from "./convert.ts";
 import { resolveParent } from "./names.ts";
 import { deriveOperation, operationId } from "./operations.ts";
-import { predictRouteOf } from "./predict.ts";
 
 const parent = resolveParent({ location: "us-central1", projectNamespaces: new Map() }, "ml", "us-central1");
 const rolling = parseEndpoint(
@@ -105,9 +104,5 @@ describe("the Endpoint message", () => {
     });
     const all = toVertexEndpoint(parent, rolling, { allDeploymentStates: true });
     expect((all["deployedModels"] as { id: string }[]).map((m) => m.id)).toEqual(["m1", "m2"]);
-  });
-
-  it("gives a model its own predict route, or its chain root's default", () => {
-    expect(predictRouteOf(rolling, "m2")).toBe("/predict");
   });
 });

@@ -62,9 +62,14 @@ export function parseOperationId(id: string): { kind: OperationKind; model: stri
   return { kind, model };
 }
 
-/** The type URLs of the messages an operation carries, for the API version asked. */
+/**
+ * The type URL of a message an operation carries, for the API version asked; a message of
+ * google.protobuf (Empty) is named as it is.
+ */
 function typeUrl(version: string, message: string): string {
-  return `type.googleapis.com/google.cloud.aiplatform.${version}.${message}`;
+  return message.startsWith("google.")
+    ? `type.googleapis.com/${message}`
+    : `type.googleapis.com/google.cloud.aiplatform.${version}.${message}`;
 }
 
 const METADATA: Record<OperationKind, string> = {
@@ -121,10 +126,7 @@ export function deriveOperation(
     metadata,
     done: true,
     response: {
-      "@type":
-        kind === "deleteEndpoint"
-          ? "type.googleapis.com/google.protobuf.Empty"
-          : typeUrl(version, RESPONSE[kind]),
+      "@type": typeUrl(version, RESPONSE[kind]),
       ...body,
     },
   });
@@ -193,7 +195,7 @@ export function deriveModelOperation(
   };
   if (kind === "deleteModel") {
     return model === undefined
-      ? { name, metadata, done: true, response: { "@type": "type.googleapis.com/google.protobuf.Empty" } }
+      ? { name, metadata, done: true, response: { "@type": typeUrl(version, RESPONSE[kind]) } }
       : { name, metadata, done: false };
   }
   if (kind !== "uploadModel" || model?.spec.versions.some((v) => v.id === versionId) !== true) {

@@ -12,7 +12,9 @@
  * An endpoint with no share served by a ready endpoint answers FAILED_PRECONDITION at once.
  */
 import type { ModelEndpoint } from "../api/index.ts";
-import { defaultPredictRoute, modelServiceName } from "../controller/objects.ts";
+import { predictPaths } from "../controller/dataplane.ts";
+import { modelServiceName } from "../controller/objects.ts";
+import { effectiveRoutes } from "../controller/resolve.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ResourceClient } from "../kube/client.ts";
 import { RpcError } from "./status.ts";
@@ -32,23 +34,6 @@ export function drawWeighted(weights: Readonly<Record<string, number>>, random: 
     point -= w;
   }
   return entries.at(-1)?.[0];
-}
-
-/** The predict route a deployed model answers: its own, else the default of its chain's root. */
-export function predictRouteOf(endpoint: ModelEndpoint, id: string): string {
-  const entry = endpoint.spec.deployedModels.find((m) => m.id === id);
-  const own = entry?.containerSpec.predictRoute;
-  if (own !== undefined) return own;
-  const links = new Map((endpoint.status?.deployedModels ?? []).map((m) => [m.id, m.previousDeployedModel]));
-  let root = id;
-  for (let hops = 0; hops < 64; hops++) {
-    const previous =
-      links.get(root) ??
-      endpoint.spec.deployedModels.find((m) => m.id === root)?.rolloutOptions?.previousDeployedModel;
-    if (previous === undefined) break;
-    root = previous;
-  }
-  return defaultPredictRoute(endpoint.metadata.name, root);
 }
 
 export interface PredictTarget {
@@ -77,7 +62,8 @@ export async function choosePredictTarget(
   }
   if (options.gatewayUrl !== undefined) {
     return {
-      url: `${options.gatewayUrl}/v1/projects/${namespace}/locations/${options.location}/endpoints/${name}:predict`,
+      // The Vertex-style path of the endpoint's HTTPRoute: unique across namespaces.
+      url: `${options.gatewayUrl}${predictPaths(namespace, name, options.location)[1] ?? ""}`,
       deployedModelId: undefined,
     };
   }
@@ -100,5 +86,8 @@ export async function choosePredictTarget(
     );
   }
   const host = pick.address.includes(":") ? `[${pick.address}]` : pick.address;
-  return { url: `http://${host}:${String(pick.port)}${predictRouteOf(endpoint, id)}`, deployedModelId: id };
+  return {
+    url: `http://${host}:${String(pick.port)}${effectiveRoutes(endpoint, id).predictRoute}`,
+    deployedModelId: id,
+  };
 }
