@@ -94,9 +94,9 @@ const rollout = (m1: Json = {}, m2: Json = {}, m2options: Json = {}) =>
   endpoint([root("m1", m1), rolling("m2", "m1", m2, m2options)], { m1: 100 });
 
 const dm = (i: number) => `spec.deployedModels[${i}]`;
-const issue = (path: string, message: string): ExpectedIssue => ({ path, message });
+export const issue = (path: string, message: string): ExpectedIssue => ({ path, message });
 /** The API server checks CEL rules only when the schema holds; it says so when it did not. */
-const notChecked = issue("", RULES_NOT_CHECKED);
+export const notChecked = issue("", RULES_NOT_CHECKED);
 
 // The rule messages, as users read them.
 export const MESSAGES = {

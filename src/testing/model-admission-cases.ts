@@ -9,11 +9,11 @@
  * fragment is the rule's whole message.
  */
 import { API_VERSION, MODEL_KIND } from "../api/constants.ts";
-import { RULES_NOT_CHECKED } from "../api/parse.ts";
 import {
   container,
+  issue,
+  notChecked,
   type CreateCase,
-  type ExpectedIssue,
   type Json,
   type UpdateCase,
 } from "./admission-cases.ts";
@@ -40,9 +40,6 @@ function model(versions: Json[], spec: Json = {}, name = "fraud-detector"): Json
 }
 
 const v = (i: number) => `spec.versions[${i}]`;
-const issue = (path: string, message: string): ExpectedIssue => ({ path, message });
-/** The API server checks CEL rules only when the schema holds; it says so when it did not. */
-const notChecked = issue("", RULES_NOT_CHECKED);
 
 const LABEL_KEY_RULE =
   "must start with a lowercase letter and have at most 63 lowercase letters, digits, underscores and dashes";
