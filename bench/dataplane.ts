@@ -25,6 +25,7 @@ import type { Gateway } from "../src/testing/gateway.ts";
 import { waitFor, WaitTimeoutError } from "../src/testing/harness.ts";
 import { startLoad, type Counts, type Load, type WindowSummary } from "../src/testing/load.ts";
 import { OperatorProcess } from "../src/testing/operator-process.ts";
+import { MODEL_SERVER_IMAGE } from "../src/testing/process-kubelet.ts";
 import { endpointDone } from "./lib/done.ts";
 import {
   LABEL_DEPLOYED_MODEL,
@@ -42,8 +43,6 @@ import type { RolloutConfig } from "./rollout.ts";
 const NAMESPACE = "bench-dataplane";
 const ENDPOINT = "predict";
 const REPLICAS = 2;
-/** Images of this repository run as the reference model server (examples/model-server/server.ts). */
-const MODEL_SERVER = "registry.example/model-server";
 /** The load of every measurement. */
 const CLIENTS = 8;
 const KEEP_ALIVE_SHARE = 0.5;
@@ -59,7 +58,6 @@ export const DATAPLANE_ROLLOUTS: readonly RolloutConfig[] = [
   { id: "unavail1", title: "maxSurge 0, maxUnavailable 1", budgets: { maxSurge: 0, maxUnavailable: 1 } },
 ];
 
-/** Predictions on one path for a fixed time. */
 /** CPU the parts of the data plane used during a measurement, in cores busy on average. */
 export interface CpuUse {
   /** Traefik. */
@@ -184,7 +182,7 @@ async function deploy(ctx: Context): Promise<void> {
   const started = performance.now();
   const created = await endpoints(ctx.client).create(
     modelEndpoint(NAMESPACE, ENDPOINT, REPLICAS, {
-      repository: MODEL_SERVER,
+      repository: MODEL_SERVER_IMAGE,
       gateway: ctx.gateway.parentRef,
     }),
   );
@@ -347,7 +345,7 @@ async function rollUnderLoad(ctx: Context, index: number, config: RolloutConfig)
   const patched = await endpoints(ctx.client).mergePatch(
     NAMESPACE,
     ENDPOINT,
-    rollModelEndpoint(REPLICAS, steps, MODEL_SERVER),
+    rollModelEndpoint(REPLICAS, steps, MODEL_SERVER_IMAGE),
   );
   const since = (): number => performance.now() - started;
   const completed = await inTime(

@@ -19,6 +19,7 @@ import { ControlPlane } from "../src/testing/controlplane.ts";
 import { freePort, waitFor } from "../src/testing/harness.ts";
 import { startLoad, type WindowSummary } from "../src/testing/load.ts";
 import { OperatorProcess } from "../src/testing/operator-process.ts";
+import { MODEL_SERVER_IMAGE } from "../src/testing/process-kubelet.ts";
 import { percentile } from "../src/testing/stats.ts";
 import { installCrds } from "./lib/setup.ts";
 import { sampleProcess } from "./lib/proc.ts";
@@ -176,7 +177,7 @@ export async function runVertex(options: {
       model: {
         displayName: "m",
         containerSpec: {
-          imageUri: "registry.example/model-server:1.0",
+          imageUri: `${MODEL_SERVER_IMAGE}:1.0`,
           predictRoute: "/predict",
           healthRoute: "/health",
         },

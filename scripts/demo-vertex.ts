@@ -20,6 +20,7 @@ import { ControlPlane } from "../src/testing/controlplane.ts";
 import { findBinaries } from "../src/testing/binaries.ts";
 import { freePort, runKubectl, waitFor } from "../src/testing/harness.ts";
 import { OperatorProcess } from "../src/testing/operator-process.ts";
+import { MODEL_SERVER_IMAGE } from "../src/testing/process-kubelet.ts";
 import { spawn } from "node:child_process";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
     log(bold(`Vertex AI API: API=${base} (make vertex-api runs the same server)`));
     const api = new Api(base);
     const container = (tag: string) => ({
-      imageUri: `registry.example/model-server:${tag}`,
+      imageUri: `${MODEL_SERVER_IMAGE}:${tag}`,
       predictRoute: "/predict",
       healthRoute: "/health",
     });

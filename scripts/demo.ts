@@ -27,21 +27,26 @@ import { setTimeout as delay } from "node:timers/promises";
 
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 
+import { DEFAULT_LOCATION, predictPaths } from "../src/controller/dataplane.ts";
 import { findBinaries } from "../src/testing/binaries.ts";
+import { MODEL_SERVER_IMAGE } from "../src/testing/process-kubelet.ts";
 import { ControlPlane } from "../src/testing/controlplane.ts";
-import { waitFor } from "../src/testing/harness.ts";
+import { runKubectl, waitFor } from "../src/testing/harness.ts";
 import { startLoad, type Counts, type Load } from "../src/testing/load.ts";
-import { compareSplit, describeStep, SplitFollower, type SplitStep } from "../src/testing/split.ts";
+import {
+  compareSplit,
+  describeStep,
+  SETTLE_MS,
+  SplitFollower,
+  STEP_REQUESTS,
+  STEP_TOLERANCE,
+  type SplitStep,
+} from "../src/testing/split.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const NS = "demo";
 const NAME = "fraud";
 const N = 5;
-/** The reference model server (examples/model-server): the control plane runs it for these images. */
-const IMAGE = "registry.example/model-server";
-/** A step of the split is judged over at least this many answers (fewer: too short to tell). */
-const STEP_REQUESTS = 1000;
-const STEP_TOLERANCE = 5;
 const tty = process.stdout.isTTY;
 const bold = (s: string): string => (tty ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string): string => (tty ? `\x1b[2m${s}\x1b[0m` : s);
@@ -89,28 +94,6 @@ function log(line = ""): void {
   process.stdout.write(`${line}\n`);
 }
 
-async function kubectl(
-  kubectlPath: string,
-  kubeconfig: string,
-  args: string[],
-  input?: string,
-): Promise<string> {
-  return new Promise((done, fail) => {
-    const child = spawn(kubectlPath, [`--kubeconfig=${kubeconfig}`, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("exit", (code) => {
-      if (code === 0) done(out);
-      else fail(new Error(`kubectl ${args.join(" ")}: ${err.trim()}`));
-    });
-    child.stdin.end(input ?? "");
-  });
-}
-
 function entry(
   id: string,
   tag: string,
@@ -122,7 +105,7 @@ function entry(
     id,
     model: `fraud-detector@${id}`,
     containerSpec: {
-      imageUri: `${IMAGE}:${tag}`,
+      imageUri: `${MODEL_SERVER_IMAGE}:${tag}`,
       predictRoute: "/predict",
       healthRoute: "/health",
       ...(env.length === 0 ? {} : { env }),
@@ -193,7 +176,7 @@ class Demo {
     this.#kc.loadFromFile(kubeconfig);
     this.#custom = this.#kc.makeApiClient(CustomObjectsApi);
     this.#core = this.#kc.makeApiClient(CoreV1Api);
-    this.#kubectl = (args, input) => kubectl(kubectlPath, kubeconfig, args, input);
+    this.#kubectl = (args, input) => runKubectl(kubectlPath, kubeconfig, args, input);
   }
 
   kubectl(args: string[], input?: string): Promise<string> {
@@ -211,7 +194,7 @@ class Demo {
       { timeoutMs: 60_000 },
     );
     const load = startLoad({ url, concurrency: 4, keepAliveShare: 0.5, requestTimeoutMs: 15_000 });
-    this.#traffic = { load, follower: new SplitFollower(load, { settleMs: 1000 }) };
+    this.#traffic = { load, follower: new SplitFollower(load, { settleMs: SETTLE_MS }) };
     log(dim(`  predictions: 4 clients sending to ${url}`));
   }
 
@@ -456,7 +439,7 @@ async function main(): Promise<void> {
         { surge: 0, unavailable: N },
       ),
     );
-    await demo.startTraffic(`${gateway.url}/v1/endpoints/${NAME}:predict`);
+    await demo.startTraffic(`${gateway.url}${predictPaths(NS, NAME, DEFAULT_LOCATION)[0] ?? ""}`);
     results.push(
       await demo.step(
         "2/5  roll v2 (m2) onto m1: maxSurge 1, maxUnavailable 0",

@@ -69,8 +69,8 @@ export interface LoadSummary extends Counts {
 }
 
 export interface Load {
-  /** Starts a new step window: requests sent from now on count in it. */
-  mark(label: string): void;
+  /** Starts a new step window: requests sent from now on count in it; returns its index in windows. */
+  mark(label: string): number;
   /** The counts so far, without stopping. */
   summary(): LoadSummary;
   /** Stops sending, waits for the requests in flight, closes every connection. */
@@ -230,7 +230,7 @@ export function startLoad(options: LoadOptions): Load {
   return {
     mark: (label) => {
       current = new Window(label);
-      windows.push(current);
+      return windows.push(current) - 1;
     },
     summary,
     stop: () => {

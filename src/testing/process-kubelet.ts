@@ -68,6 +68,9 @@ export function isModelServerImage(image: string): boolean {
   return REPOSITORY_SUFFIX.test(image.replace(DIGEST, "").replace(TAG, ""));
 }
 
+/** The image repository the tests, the demo and the bench run the reference model server as. */
+export const MODEL_SERVER_IMAGE = "registry.example/model-server";
+
 /** The same rule as a kwok (gojq) selector key: true for a model-server pod. */
 export const MODEL_SERVER_IMAGE_JQ = `(.spec.containers[0].image // "") | sub("${DIGEST.source}"; "") | sub("${TAG.source}"; "") | test("${REPOSITORY_SUFFIX.source}")`;
 

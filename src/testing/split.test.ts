@@ -60,7 +60,7 @@ function fakeLoad(): Load & { answer(model: string, n: number): void; labels(): 
     };
   };
   return {
-    mark: (label) => windows.push({ label, byModel: {} }),
+    mark: (label) => windows.push({ label, byModel: {} }) - 1,
     summary,
     stop: () => Promise.resolve(summary()),
     answer: (model, n) => {

@@ -17,6 +17,15 @@ import type { Load } from "./load.ts";
 
 export type Split = Readonly<Record<string, number>>;
 
+/**
+ * What the tests and the demo hold a data plane to: a step of at least STEP_REQUESTS answers is
+ * judged, and must be within STEP_TOLERANCE points of status; SETTLE_MS after each change of the
+ * status split is left out.
+ */
+export const STEP_REQUESTS = 1000;
+export const STEP_TOLERANCE = 5;
+export const SETTLE_MS = 1000;
+
 export interface SplitComparison {
   /** Answered requests counted. */
   readonly requests: number;
@@ -117,8 +126,7 @@ export class SplitFollower {
   #startStep(): void {
     const current = this.#current;
     if (current === undefined) return;
-    this.#load.mark(`split ${current.key}`);
-    this.#marked.push({ window: this.#load.summary().windows.length - 1, expected: current.split });
+    this.#marked.push({ window: this.#load.mark(`split ${current.key}`), expected: current.split });
     this.#settlingSince = undefined;
   }
 

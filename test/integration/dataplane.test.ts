@@ -10,8 +10,16 @@ import { setTimeout as delay } from "node:timers/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { DEFAULT_LOCATION, predictPaths } from "../../src/controller/dataplane.ts";
 import { startLoad, type Load, type LoadSummary } from "../../src/testing/load.ts";
-import { describeStep, SplitFollower } from "../../src/testing/split.ts";
+import { MODEL_SERVER_IMAGE } from "../../src/testing/process-kubelet.ts";
+import {
+  describeStep,
+  SETTLE_MS,
+  SplitFollower,
+  STEP_REQUESTS,
+  STEP_TOLERANCE,
+} from "../../src/testing/split.ts";
 import { eventually, gateway, kubeConfig } from "./context.ts";
 import { applyEndpoint, Endpoints, firstDeployment, kubectl, rollingEntry } from "./endpoints.ts";
 import type { OperatorProcess } from "./operator-process.ts";
@@ -22,8 +30,8 @@ const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 
 /** An image the process kubelet runs as the reference model server. */
-const V1 = "registry.example/model-server:1.0";
-const V2 = "registry.example/model-server:2.0";
+const V1 = `${MODEL_SERVER_IMAGE}:1.0`;
+const V2 = `${MODEL_SERVER_IMAGE}:2.0`;
 const SURGE_1 = { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 };
 
 let ns = "";
@@ -52,7 +60,7 @@ function routed(
 }
 
 function predictUrl(name: string): string {
-  return `${gateway().url}/v1/endpoints/${name}:predict`;
+  return `${gateway().url}${predictPaths(ns, name, DEFAULT_LOCATION)[0] ?? ""}`;
 }
 
 /** Deploys `manifest` and awaits a prediction through the gateway answered by `id`. */
@@ -90,10 +98,6 @@ async function waitAnsweredOnlyBy(name: string, ids: readonly string[]): Promise
   );
 }
 
-/** The fewest answers a step needs to be judged, and the largest gap allowed, in points. */
-const STEP_REQUESTS = 1000;
-const STEP_TOLERANCE = 5;
-
 /** A prediction load on `name` and the status split it is judged against, step by step. */
 interface Traffic {
   readonly load: Load;
@@ -109,7 +113,7 @@ function load(name: string): Traffic {
     keepAliveShare: 0.5,
     requestTimeoutMs: 15_000,
   });
-  const follower = new SplitFollower(traffic, { settleMs: 1000 });
+  const follower = new SplitFollower(traffic, { settleMs: SETTLE_MS });
   const unfollowed = new AbortController();
   // Reads the status split every 100 ms: each change starts a step (src/testing/split.ts).
   const reading = (async (): Promise<void> => {
@@ -194,7 +198,6 @@ describe("predictions through the gateway during rollouts", () => {
     await waitCompleted(endpoints, kc, name, "m2", ["m1"], 3);
     const back = load(name);
     await applyEndpoint(ns, m1);
-    await endpoints.waitForCondition(name, "Ready", "True");
     await waitAnsweredOnlyBy(name, ["m1"]);
     await stopClean(back, "git revert");
   });
@@ -204,18 +207,15 @@ describe("predictions through the gateway during rollouts", () => {
     const m1 = routed(name, 4);
     await deployServed(name, m1);
     const traffic = load(name);
-    await applyEndpoint(
-      ns,
-      withEntries(m1, rollingEntry("m2", "m1", V2, { maxSurgeReplicas: 0, maxUnavailableReplicas: 2 })),
-    );
-    await waitCompleted(endpoints, kc, name, "m2", ["m1"], 4);
-    await waitAnsweredOnlyBy(name, ["m2"]);
-    await stopClean(traffic, "surge 0 / unavailable 2");
-
     const m2 = withEntries(
       m1,
       rollingEntry("m2", "m1", V2, { maxSurgeReplicas: 0, maxUnavailableReplicas: 2 }),
     );
+    await applyEndpoint(ns, m2);
+    await waitCompleted(endpoints, kc, name, "m2", ["m1"], 4);
+    await waitAnsweredOnlyBy(name, ["m2"]);
+    await stopClean(traffic, "surge 0 / unavailable 2");
+
     const percent = load(name);
     const manifest = withEntries(
       m2,

@@ -15,6 +15,7 @@ import {
 import { OAuth2Client } from "google-auth-library";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { MODEL_SERVER_IMAGE } from "../../src/testing/process-kubelet.ts";
 import { eventually } from "./context.ts";
 import { kubectl } from "./endpoints.ts";
 import type { OperatorProcess } from "./operator-process.ts";
@@ -173,7 +174,7 @@ describe("the official Node SDK against the Vertex AI API server", () => {
 
   it("uploads a model and three more versions (parentModel), each through its operation", async () => {
     const container = (tag: string, env: { name: string; value: string }[] = []) => ({
-      imageUri: `registry.example/model-server:${tag}`,
+      imageUri: `${MODEL_SERVER_IMAGE}:${tag}`,
       predictRoute: "/predict",
       healthRoute: "/health",
       env,

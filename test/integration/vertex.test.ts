@@ -12,6 +12,7 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { MODEL_SERVER_IMAGE } from "../../src/testing/process-kubelet.ts";
 import { eventually } from "./context.ts";
 import { kubectl } from "./endpoints.ts";
 import type { OperatorProcess } from "./operator-process.ts";
@@ -87,7 +88,7 @@ async function done(operation: Operation): Promise<Operation> {
  */
 async function uploadModel(): Promise<void> {
   const container = (tag: string, env: object[] = []) => ({
-    imageUri: `registry.example/model-server:${tag}`,
+    imageUri: `${MODEL_SERVER_IMAGE}:${tag}`,
     predictRoute: "/predict",
     healthRoute: "/health",
     ...(env.length === 0 ? {} : { env }),
