@@ -14,7 +14,6 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
 import { findBinaries } from "../src/testing/binaries.ts";
@@ -66,27 +65,33 @@ class Api {
   }
 
   /** Polls the operation until done, printing each change of the deployed models' states. */
+  /** Polls the operation until done (at most 3 minutes), printing each change of the models' states. */
   async wait(op: Operation, endpoint: string): Promise<Operation> {
     let shown = "";
-    for (;;) {
-      const current = (await this.call("GET", `v1/${op.name}`, undefined, true)) as unknown as Operation;
-      const ep = await this.call(
-        "GET",
-        `v1beta1/${P}/endpoints/${endpoint}?allDeploymentStates=true`,
-        undefined,
-        true,
-      );
-      const models = (
-        ep["deployedModels"] as { id: string; modelVersionId: string; status?: { message?: string } }[]
-      )
-        .map((m) => `${m.id}@${m.modelVersionId}: ${m.status?.message ?? "pending"}`)
-        .join(" | ");
-      const line = `  traffic ${JSON.stringify(ep["trafficSplit"])} · ${models}`;
-      if (line !== shown) log(line);
-      shown = line;
-      if (current.done === true) return current;
-      await delay(500);
-    }
+    let current: Operation = op;
+    await waitFor(
+      `operation ${op.name} done`,
+      async () => {
+        current = (await this.call("GET", `v1/${op.name}`, undefined, true)) as unknown as Operation;
+        const ep = await this.call(
+          "GET",
+          `v1beta1/${P}/endpoints/${endpoint}?allDeploymentStates=true`,
+          undefined,
+          true,
+        );
+        const models = (
+          ep["deployedModels"] as { id: string; modelVersionId: string; status?: { message?: string } }[]
+        )
+          .map((m) => `${m.id}@${m.modelVersionId}: ${m.status?.message ?? "pending"}`)
+          .join(" | ");
+        const line = `  traffic ${JSON.stringify(ep["trafficSplit"])} · ${models}`;
+        if (line !== shown) log(line);
+        shown = line;
+        return current.done === true;
+      },
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+    return current;
   }
 }
 

@@ -193,7 +193,7 @@ export function createApp(options: AppOptions): Hono {
 
   const identity = (c: Context): Identity => options.identify(bearer(c));
 
-  const operation = async (c: Context, r: Route, id: Identity, s: Started): Promise<Operation> => {
+  const operation = async (r: Route, id: Identity, s: Started): Promise<Operation> => {
     const endpoint = await findEndpoint(id.cluster, r.parent, s.endpointId);
     return deriveOperation(r.version, r.parent, s.endpointId, s.operationId, endpoint);
   };
@@ -229,7 +229,7 @@ export function createApp(options: AppOptions): Hono {
     const id = identity(c);
     const body = parseBody(Endpoint, await jsonBody(c), "Endpoint");
     const s = await createEndpoint(id.cluster, r.parent, c.req.query("endpointId"), body);
-    return c.json(await operation(c, r, id, s));
+    return c.json(await operation(r, id, s));
   });
 
   app.get(`${base}/:endpoint{[^/:]+}`, async (c) => {
@@ -260,7 +260,7 @@ export function createApp(options: AppOptions): Hono {
     const r = route(c, options);
     const id = identity(c);
     const s = await deleteEndpoint(id.cluster, r.parent, c.req.param("endpoint"));
-    return c.json(await operation(c, r, id, s));
+    return c.json(await operation(r, id, s));
   });
 
   app.post(`${base}/:call{[^/]+}`, async (c) => {
@@ -287,7 +287,7 @@ export function createApp(options: AppOptions): Hono {
                 parseBody(UndeployModelRequest, body, "UndeployModelRequest"),
                 trafficMoveWaitMs,
               );
-        return c.json(await operation(c, r, id, s));
+        return c.json(await operation(r, id, s));
       }
       case "mutateDeployedModel": {
         const request = parseBody(MutateDeployedModelRequest, body, "MutateDeployedModelRequest");
@@ -296,7 +296,7 @@ export function createApp(options: AppOptions): Hono {
           "dedicatedResources.maxReplicaCount",
         ]);
         const s = await mutateDeployedModel(id.cluster, r.parent, endpointId, request, mask);
-        return c.json(await operation(c, r, id, s));
+        return c.json(await operation(r, id, s));
       }
       case "predict":
       case "rawPredict": {
