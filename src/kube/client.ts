@@ -15,8 +15,6 @@
  * Objects go and come as JSON (`Wire<T>`, see objects.ts). Every call takes an AbortSignal and a
  * timeout, and every failure is a KubeError (errors.ts): `NotFoundError`, `ConflictError`, ...
  */
-import { KubeConfig } from "@kubernetes/client-node";
-
 import { classifyApiError, errorFromStatus, GoneError, NotFoundError, TerminalError } from "./errors.ts";
 import type { ListResult, ListWatch, WatchEvent, WatchOptions } from "./informer.ts";
 import type { EventSink } from "./events.ts";
@@ -24,6 +22,7 @@ import type { LeaseClient } from "./leaderelection.ts";
 import type { Event, KubeObject, Lease, Pod, ReplicaSet, Service } from "./objects.ts";
 import {
   KubeConfigTransport,
+  type Credentials,
   type KubeConfigTransportOptions,
   type Query,
   type Transport,
@@ -406,7 +405,7 @@ export class KubeClient {
   }
 
   /** A client for the API server of `kubeConfig` (loaded by the caller: file, default or in-cluster). */
-  static fromKubeConfig(kubeConfig: KubeConfig, options: KubeClientOptions = {}): KubeClient {
+  static fromKubeConfig(kubeConfig: Credentials, options: KubeClientOptions = {}): KubeClient {
     return new KubeClient(new KubeConfigTransport(kubeConfig, options), options);
   }
 
@@ -444,11 +443,4 @@ export class KubeClient {
       patch: (namespace, name, patch) => this.events.mergePatch(namespace, name, patch, options),
     };
   }
-}
-
-/** Loads the kubeconfig the way kubectl does ($KUBECONFIG, ~/.kube/config, or in-cluster). */
-export function defaultKubeConfig(): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  return kubeConfig;
 }

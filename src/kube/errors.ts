@@ -20,7 +20,6 @@
  * Each carries the original error as `cause`, the HTTP code and the API server's Status when there
  * was one. Nothing here swallows an error: classification only wraps.
  */
-import { ApiException } from "@kubernetes/client-node";
 
 /** One entry of a Status' `details.causes`: which field was wrong and why. */
 export interface StatusCause {
@@ -164,9 +163,6 @@ const NETWORK_CODES = new Set([
  */
 export function classifyApiError(err: unknown): KubeError {
   if (err instanceof KubeError) return err;
-  if (err instanceof ApiException) {
-    return errorFromResponse(err.code, err.body, err.headers, err);
-  }
   if (!isObject(err)) return new TransientError(`API call failed: ${String(err)}`, { cause: err });
 
   const name = typeof err["name"] === "string" ? err["name"] : "";
@@ -174,9 +170,17 @@ export function classifyApiError(err: unknown): KubeError {
   if (name === "AbortError") return new AbortedError(`request aborted: ${message}`, { cause: err });
   if (name === "TimeoutError") return new TransientError(`request timed out: ${message}`, { cause: err });
 
+  // client-node's ApiException (code, body, headers) and Watch errors (statusCode), recognised by
+  // shape: importing client-node's classes here would load its whole generated API.
   const statusCode = err["statusCode"] ?? err["code"];
   if (typeof statusCode === "number" && statusCode >= 400) {
-    return errorFromResponse(statusCode, err["body"], undefined, err);
+    const headers = err["headers"];
+    return errorFromResponse(
+      statusCode,
+      err["body"],
+      isObject(headers) ? (headers as Record<string, string>) : undefined,
+      err,
+    );
   }
   const code = typeof err["code"] === "string" ? err["code"] : undefined;
   if (code !== undefined && NETWORK_CODES.has(code)) {

@@ -85,7 +85,6 @@ export {
   type EventType,
 } from "./events.ts";
 export {
-  defaultKubeConfig,
   EVENTS,
   KubeClient,
   LEASES,

@@ -1,5 +1,6 @@
 /**
- * HTTP to the API server, authenticated by client-node's KubeConfig.
+ * HTTP to the API server, authenticated by client-node's KubeConfig (or, where its weight matters
+ * and the kubeconfig is plain, by kubeconfig.ts: any Credentials).
  *
  * KubeConfig does what is hard to get right (kubeconfig files, in-cluster service-account tokens
  * that rotate, exec and OIDC credential plugins, client certificates, proxies): for every request
@@ -23,8 +24,6 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
-
-import type { KubeConfig } from "@kubernetes/client-node";
 
 import { VERSION } from "../version.ts";
 import {
@@ -56,6 +55,17 @@ export interface StreamRequest {
   readonly query?: Query;
   /** Ends the stream: the iterator throws an AbortedError. */
   readonly signal: AbortSignal;
+}
+
+/**
+ * Where the API server is and how to authenticate to it: what the transport needs of a kubeconfig.
+ * client-node's KubeConfig has this shape; so has the lighter loader of kubeconfig.ts.
+ */
+export interface Credentials {
+  /** The API server's URL and the proxy to reach it through; null when nothing is configured. */
+  getCurrentCluster(): { readonly server: string; readonly proxyUrl?: string | undefined } | null;
+  /** Fills in one request's TLS options and Authorization header with fresh credentials. */
+  applyToHTTPSOptions(options: RequestOptions): Promise<void>;
 }
 
 /** How the client and the informers reach the API server. Tests inject fakes of this or above it. */
@@ -106,12 +116,12 @@ function sameIdentity(a: readonly unknown[], b: readonly unknown[]): boolean {
 }
 
 export class KubeConfigTransport implements Transport {
-  private readonly kubeConfig: KubeConfig;
+  private readonly kubeConfig: Credentials;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
   private pool: Pool | undefined;
 
-  constructor(kubeConfig: KubeConfig, options: KubeConfigTransportOptions = {}) {
+  constructor(kubeConfig: Credentials, options: KubeConfigTransportOptions = {}) {
     this.kubeConfig = kubeConfig;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? `model-endpoint-operator/${VERSION}`;

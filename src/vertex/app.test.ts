@@ -69,8 +69,12 @@ function app(api: FakeApi, options: Partial<AppOptions> = {}) {
             },
           }),
       },
-      slices: new ResourceClient<KubeObject>(api, ENDPOINTSLICES),
       models: { models: new ResourceClient<KubeObject>(api, MODELS), endpoints },
+      view: {
+        endpoints,
+        models: new ResourceClient<KubeObject>(api, MODELS),
+        slices: new ResourceClient<KubeObject>(api, ENDPOINTSLICES),
+      },
     }),
     ...options,
   });

@@ -18,7 +18,6 @@ import { parseModel } from "../api/model-parse.ts";
 import type { Model } from "../api/model.ts";
 import { NotFoundError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/objects.ts";
-import type { ResourceClient } from "../kube/client.ts";
 import { parseEndpoint } from "../edits/endpoint.ts";
 import { modelOf, toVertexEndpoint } from "./convert.ts";
 import {
@@ -36,6 +35,7 @@ import {
   type Started,
 } from "./endpoints.ts";
 import { resolveParent, type NameSettings, type Parent } from "./names.ts";
+import type { Reads, View } from "./reads.ts";
 import {
   deleteModel,
   getModel,
@@ -62,11 +62,13 @@ import {
 /** Request bodies above this many bytes are refused (INVALID_ARGUMENT). */
 export const MAX_BODY_BYTES = 1_500_000;
 
-/** What the app needs for one request: the cluster with the caller's identity. */
+/** What the app needs for one request, as the caller. */
 export interface Identity {
+  /** The API server with the caller's identity: writes, and the fresh reads they plan from. */
   readonly cluster: Cluster;
-  readonly slices: ResourceClient<KubeObject>;
   readonly models: ModelClients;
+  /** Reads that answer GETs, lists, operations and predictions (informer caches in main.ts). */
+  readonly view: View;
 }
 
 export interface AppOptions extends NameSettings {
@@ -194,7 +196,8 @@ export function createApp(options: AppOptions): Hono {
   const identity = (c: Context): Identity => options.identify(bearer(c));
 
   const operation = async (r: Route, id: Identity, s: Started): Promise<Operation> => {
-    const endpoint = await findEndpoint(id.cluster, r.parent, s.endpointId);
+    const endpoint = await findEndpoint(id.cluster.endpoints, r.parent, s.endpointId);
+    await id.view.endpoints.settle?.(r.parent.namespace, s.endpointId, endpoint?.metadata.resourceVersion);
     return deriveOperation(r.version, r.parent, s.endpointId, s.operationId, endpoint);
   };
 
@@ -209,7 +212,7 @@ export function createApp(options: AppOptions): Hono {
     const after = token === "" ? "" : Buffer.from(token, "base64url").toString("utf8");
     let items: readonly KubeObject[];
     try {
-      items = (await id.cluster.endpoints.list(r.parent.namespace)).items;
+      items = (await id.view.endpoints.list(r.parent.namespace)).items;
     } catch (err) {
       throw fromKubeError(err, `the endpoints of ${r.parent.project}`);
     }
@@ -235,7 +238,7 @@ export function createApp(options: AppOptions): Hono {
   app.get(`${base}/:endpoint{[^/:]+}`, async (c) => {
     const r = route(c, options);
     const id = identity(c);
-    const { endpoint } = await readEndpoint(id.cluster, r.parent, c.req.param("endpoint"));
+    const { endpoint } = await readEndpoint(id.view.endpoints, r.parent, c.req.param("endpoint"));
     return c.json(
       toVertexEndpoint(r.parent, endpoint, {
         allDeploymentStates: c.req.query("allDeploymentStates") === "true",
@@ -253,7 +256,10 @@ export function createApp(options: AppOptions): Hono {
       "labels",
       "trafficSplit",
     ]);
-    return c.json(await updateEndpoint(id.cluster, r.parent, c.req.param("endpoint"), body, mask));
+    const endpointId = c.req.param("endpoint");
+    const updated = await updateEndpoint(id.cluster, r.parent, endpointId, body, mask);
+    await id.view.endpoints.settle?.(r.parent.namespace, endpointId, String(updated["etag"]));
+    return c.json(updated);
   });
 
   app.delete(`${base}/:endpoint{[^/:]+}`, async (c) => {
@@ -301,11 +307,11 @@ export function createApp(options: AppOptions): Hono {
       case "predict":
       case "rawPredict": {
         if (verb === "predict") parseBody(PredictRequest, body, "PredictRequest");
-        const { endpoint } = await readEndpoint(id.cluster, r.parent, endpointId);
+        const { endpoint } = await readEndpoint(id.view.endpoints, r.parent, endpointId);
         const target = await choosePredictTarget(endpoint, {
           gatewayUrl: options.gatewayUrl,
           location: r.parent.location,
-          slices: id.slices,
+          slices: id.view.slices,
         });
         const answer = await doFetch(target.url, {
           method: "POST",
@@ -347,7 +353,7 @@ export function createApp(options: AppOptions): Hono {
     const r = route(c, options, OPERATION_SURFACES);
     const id = identity(c);
     const endpointId = c.req.param("endpoint");
-    const { endpoint } = await readEndpoint(id.cluster, r.parent, endpointId);
+    const { endpoint } = await readEndpoint(id.view.endpoints, r.parent, endpointId);
     const operations = endpoint.spec.deployedModels.map((m) =>
       deriveOperation(r.version, r.parent, endpointId, operationId("deployModel", m.id), endpoint),
     );
@@ -358,7 +364,7 @@ export function createApp(options: AppOptions): Hono {
     const r = route(c, options, OPERATION_SURFACES);
     const id = identity(c);
     const endpointId = c.req.param("endpoint");
-    const endpoint = await findEndpoint(id.cluster, r.parent, endpointId);
+    const endpoint = await findEndpoint(id.view.endpoints, r.parent, endpointId);
     return c.json(deriveOperation(r.version, r.parent, endpointId, c.req.param("op"), endpoint));
   });
 
@@ -380,17 +386,23 @@ export function createApp(options: AppOptions): Hono {
     const derive = (endpoint: ModelEndpoint | undefined) =>
       deriveOperation(r.version, r.parent, endpointId, op, endpoint);
     const waitMs = Math.min(Number.isFinite(asked) ? asked : maxWaitMs, maxWaitMs);
-    const endpoint = await pollEndpoint(id.cluster, r.parent, endpointId, (e) => derive(e).done, waitMs);
+    const endpoint = await pollEndpoint(
+      id.view.endpoints,
+      r.parent,
+      endpointId,
+      (e) => derive(e).done,
+      waitMs,
+    );
     return c.json(derive(endpoint));
   });
 
   const models = "/:version/projects/:project/locations/:location/models";
 
   /** The model as it is now, or undefined when it does not exist. */
-  const findModel = async (id: Identity, r: Route, modelId: string): Promise<Model | undefined> => {
+  const findModel = async (models: Reads, r: Route, modelId: string): Promise<Model | undefined> => {
     let raw: unknown;
     try {
-      raw = await id.models.models.get(r.parent.namespace, modelId);
+      raw = await models.get(r.parent.namespace, modelId);
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw fromKubeError(err, `model ${modelId}`);
@@ -406,7 +418,8 @@ export function createApp(options: AppOptions): Hono {
     const id = identity(c);
     const body = parseBody(UploadModelRequest, await jsonBody(c), "UploadModelRequest");
     const uploaded = await uploadModel(id.models, r.parent, body);
-    const model = await findModel(id, r, uploaded.model);
+    const model = await findModel(id.models.models, r, uploaded.model);
+    await id.view.models.settle?.(r.parent.namespace, uploaded.model, model?.metadata.resourceVersion);
     return c.json(
       deriveModelOperation(
         r.version,
@@ -420,18 +433,18 @@ export function createApp(options: AppOptions): Hono {
 
   app.get(models, async (c) => {
     const r = route(c, options);
-    return c.json({ models: await listModels(identity(c).models, r.parent) });
+    return c.json({ models: await listModels(identity(c).view, r.parent) });
   });
 
   app.get(`${models}/:model{[^/:]+}`, async (c) => {
     const r = route(c, options);
-    return c.json(await getModel(identity(c).models, r.parent, c.req.param("model")));
+    return c.json(await getModel(identity(c).view, r.parent, c.req.param("model")));
   });
 
   app.get(`${models}/:call{[^/]+:listVersions}`, async (c) => {
     const r = route(c, options);
     const [modelId] = splitVerb(c.req.param("call"));
-    return c.json({ models: await listVersions(identity(c).models, r.parent, modelId) });
+    return c.json({ models: await listVersions(identity(c).view, r.parent, modelId) });
   });
 
   app.delete(`${models}/:model{[^/:@]+}`, async (c) => {
@@ -439,15 +452,9 @@ export function createApp(options: AppOptions): Hono {
     const id = identity(c);
     const modelId = c.req.param("model");
     await deleteModel(id.models, r.parent, modelId);
-    return c.json(
-      deriveModelOperation(
-        r.version,
-        r.parent,
-        modelId,
-        operationId("deleteModel", ""),
-        await findModel(id, r, modelId),
-      ),
-    );
+    const model = await findModel(id.models.models, r, modelId);
+    await id.view.models.settle?.(r.parent.namespace, modelId, model?.metadata.resourceVersion);
+    return c.json(deriveModelOperation(r.version, r.parent, modelId, operationId("deleteModel", ""), model));
   });
 
   app.get(`${models}/:model{[^/:@]+}/operations/:op{[^/:]+}`, async (c) => {
@@ -455,7 +462,13 @@ export function createApp(options: AppOptions): Hono {
     const id = identity(c);
     const modelId = c.req.param("model");
     return c.json(
-      deriveModelOperation(r.version, r.parent, modelId, c.req.param("op"), await findModel(id, r, modelId)),
+      deriveModelOperation(
+        r.version,
+        r.parent,
+        modelId,
+        c.req.param("op"),
+        await findModel(id.view.models, r, modelId),
+      ),
     );
   });
 

@@ -11,6 +11,7 @@ import { planDeploy, planUndeploy, Refusal, type Budgets, type EditPlan } from "
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ResourceClient } from "../kube/client.ts";
+import type { Reads } from "./reads.ts";
 import { DESCRIPTION_ANNOTATION, stateOf, toVertexEndpoint } from "./convert.ts";
 import { checkEndpointId, newDeployedModelId, newEndpointId, parseModelName, type Parent } from "./names.ts";
 import { operationId, type OperationKind } from "./operations.ts";
@@ -57,12 +58,12 @@ function started(endpointId: string, kind: OperationKind, model = ""): Started {
 }
 
 export async function readEndpoint(
-  cluster: Cluster,
+  endpoints: Reads,
   parent: Parent,
   id: string,
 ): Promise<{ raw: RawEndpoint; endpoint: ModelEndpoint }> {
   try {
-    const raw = (await cluster.endpoints.get(parent.namespace, id)) as RawEndpoint;
+    const raw = (await endpoints.get(parent.namespace, id)) as RawEndpoint;
     return { raw, endpoint: parseEndpoint(raw) };
   } catch (err) {
     throw fromKubeError(err, `endpoint ${id}`);
@@ -71,12 +72,12 @@ export async function readEndpoint(
 
 /** The endpoint, or undefined when it does not exist. */
 export async function findEndpoint(
-  cluster: Cluster,
+  endpoints: Reads,
   parent: Parent,
   id: string,
 ): Promise<ModelEndpoint | undefined> {
   try {
-    return parseEndpoint(await cluster.endpoints.get(parent.namespace, id));
+    return parseEndpoint(await endpoints.get(parent.namespace, id));
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw fromKubeError(err, `endpoint ${id}`);
@@ -88,7 +89,7 @@ export async function findEndpoint(
  * resolves with the last read.
  */
 export async function pollEndpoint(
-  cluster: Cluster,
+  endpoints: Reads,
   parent: Parent,
   id: string,
   done: (endpoint: ModelEndpoint | undefined) => boolean,
@@ -96,7 +97,7 @@ export async function pollEndpoint(
 ): Promise<ModelEndpoint | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const endpoint = await findEndpoint(cluster, parent, id);
+    const endpoint = await findEndpoint(endpoints, parent, id);
     if (done(endpoint) || Date.now() >= deadline) return endpoint;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
@@ -113,7 +114,7 @@ async function edit(
   plan: (raw: RawEndpoint, endpoint: ModelEndpoint) => RawEndpoint,
 ): Promise<ModelEndpoint> {
   for (let attempt = 1; ; attempt++) {
-    const { raw, endpoint } = await readEndpoint(cluster, parent, id);
+    const { raw, endpoint } = await readEndpoint(cluster.endpoints, parent, id);
     let next: RawEndpoint;
     try {
       next = plan(raw, endpoint);
@@ -358,14 +359,14 @@ export async function undeployModel(
   const id = body.deployedModelId;
   const split = body.trafficSplit;
   if (split !== undefined && (split[id] ?? 0) === 0) {
-    const { endpoint } = await readEndpoint(cluster, parent, endpointId);
+    const { endpoint } = await readEndpoint(cluster.endpoints, parent, endpointId);
     const serves = (e: ModelEndpoint | undefined) => (e?.status?.trafficSplit?.[id] ?? 0) > 0;
     if (stateOf(endpoint, id) === "DEPLOYED" && serves(endpoint)) {
       await edit(cluster, parent, endpointId, (raw) => ({
         ...raw,
         spec: { ...raw.spec, trafficSplit: split },
       }));
-      await pollEndpoint(cluster, parent, endpointId, (e) => !serves(e), waitMs);
+      await pollEndpoint(cluster.endpoints, parent, endpointId, (e) => !serves(e), waitMs);
     }
   }
   await edit(

@@ -16,8 +16,12 @@
  *                               serve HTTPS with this PEM certificate chain and key (both or neither);
  *                               the files are read at start: restart the process after a renewal
  *
- * Without --local each request acts as its bearer token (Authorization: Bearer ...) on the
- * Kubernetes API, so the cluster's RBAC decides what it may do; without a token: 401.
+ * Reads (get, list, operations, predict) are answered from informer caches the server fills with
+ * its own identity (list and watch of ModelEndpoints, Models and the operator's EndpointSlices in
+ * every namespace), each first authorized for the caller with a SelfSubjectAccessReview kept for
+ * 10 s (access.ts). Writes are sent as the caller. Without --local each request acts as its bearer
+ * token (Authorization: Bearer ...), so the cluster's RBAC decides what it may do; without a token:
+ * 401. With --local every request acts as the kubeconfig's identity.
  */
 import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
@@ -25,12 +29,15 @@ import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 
 import { serve } from "@hono/node-server";
-import { KubeConfig } from "@kubernetes/client-node";
 
-import { ENDPOINTSLICES, KubeClient } from "../kube/client.ts";
+import { KubeClient } from "../kube/client.ts";
+import { KubeconfigError, loadCredentials, withBearerToken, type Loaded } from "../kube/kubeconfig.ts";
+import type { Logger, LogFn } from "../kube/logger.ts";
 import { VERSION } from "../version.ts";
+import { AccessCache, selfReviewer } from "./access.ts";
 import { createApp, type Identity } from "./app.ts";
 import { MODELS, modelResolver } from "./models.ts";
+import { Caches, type View } from "./reads.ts";
 import { RpcError } from "./status.ts";
 
 const USER_AGENT = `model-endpoint-operator-vertex-api/${VERSION}`;
@@ -41,26 +48,23 @@ class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-function identityOf(client: KubeClient): Identity {
+function identityOf(client: KubeClient, view: View): Identity {
   return {
     cluster: { endpoints: client.modelEndpoints(), resolveModel: modelResolver(client.resource(MODELS)) },
-    slices: client.resource(ENDPOINTSLICES),
     models: { models: client.resource(MODELS), endpoints: client.modelEndpoints() },
+    view,
   };
 }
 
-/** A kubeconfig for the same cluster that authenticates with `token` and nothing else. */
-function withToken(base: KubeConfig, token: string): KubeConfig {
-  const cluster = base.getCurrentCluster();
-  if (cluster === null) throw new UsageError("the kubeconfig names no current cluster");
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: "caller", token }],
-    contexts: [{ name: "caller", cluster: cluster.name, user: "caller" }],
-    currentContext: "caller",
-  });
-  return kc;
+/** Warnings and errors (a cache that cannot list or watch) on stderr, a line each. */
+function stderrLogger(): Logger {
+  const line =
+    (level: string): LogFn =>
+    (fields, message) => {
+      process.stderr.write(`vertex-api ${level}: ${message} ${JSON.stringify(fields)}\n`);
+    };
+  const ignore: LogFn = () => undefined;
+  return { debug: ignore, info: ignore, warn: line("warning"), error: line("error") };
 }
 
 function parse(argv: readonly string[]) {
@@ -118,19 +122,32 @@ function parse(argv: readonly string[]) {
   return { ...values, port, address, projectNamespaces, progressDeadlineSeconds };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let options: ReturnType<typeof parse>;
+  let loaded: Loaded;
   try {
     options = parse(process.argv.slice(2));
+    loaded = await loadCredentials(options.kubeconfig);
   } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    if (!(err instanceof UsageError || err instanceof KubeconfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
-  const base = new KubeConfig();
-  if (options.kubeconfig !== undefined) base.loadFromFile(options.kubeconfig);
-  else base.loadFromDefault();
+  const own = KubeClient.fromKubeConfig(loaded.credentials, { userAgent: USER_AGENT });
+  const caches = new Caches(own, stderrLogger());
+  const filling = setInterval(() => {
+    process.stdout.write(
+      "vertex-api: still filling the caches (list ModelEndpoints, Models, EndpointSlices)\n",
+    );
+  }, 10_000);
+  await caches.start();
+  clearInterval(filling);
+  const accessCache = new AccessCache();
   const local = options.local
-    ? identityOf(KubeClient.fromKubeConfig(base, { userAgent: USER_AGENT }))
+    ? identityOf(
+        own,
+        caches.view(() => Promise.resolve()),
+      )
     : undefined;
   const identities = new Map<string, Identity>();
   const identify = (token: string | undefined): Identity => {
@@ -143,7 +160,14 @@ function main(): void {
     }
     let found = identities.get(token);
     if (found === undefined) {
-      found = identityOf(KubeClient.fromKubeConfig(withToken(base, token), { userAgent: USER_AGENT }));
+      const client = KubeClient.fromKubeConfig(withBearerToken(loaded.access, token), {
+        userAgent: USER_AGENT,
+      });
+      const review = selfReviewer(client.transport);
+      found = identityOf(
+        client,
+        caches.view((access) => accessCache.check(token, review, access)),
+      );
       if (identities.size >= MAX_IDENTITIES) identities.delete(identities.keys().next().value ?? "");
     }
     identities.delete(token);
@@ -180,10 +204,12 @@ function main(): void {
     );
   });
   const stop = (): void => {
-    server.close(() => process.exit(0));
+    server.close(() => {
+      void caches.stop().then(() => process.exit(0));
+    });
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }
 
-main();
+await main();

@@ -17,6 +17,7 @@ import { defaultModelVersion, nextModelVersionId, resolveModelVersion } from "..
 import type { Model, ModelVersion } from "../api/model.ts";
 import { ConflictError } from "../kube/errors.ts";
 import type { ResourceClient } from "../kube/client.ts";
+import type { Reads } from "./reads.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import { splitModel } from "../controller/objects.ts";
 import { timestamps } from "./convert.ts";
@@ -42,7 +43,14 @@ export const UploadModelRequest = z.strictObject({
 /** A model id a caller may give: what names a Model object (a DNS label). */
 const MODEL_ID = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-export interface ModelClients {
+/** What reading models needs: the models, and the endpoints that deploy them. */
+export interface ModelReads {
+  readonly models: Reads;
+  readonly endpoints: Reads;
+}
+
+/** What writing models needs, with the caller's identity. */
+export interface ModelClients extends ModelReads {
   readonly models: ResourceClient<KubeObject>;
   readonly endpoints: ResourceClient<KubeObject>;
 }
@@ -57,7 +65,7 @@ function parsed(raw: unknown, name: string): Model {
 }
 
 async function readModel(
-  clients: ModelClients,
+  clients: ModelReads,
   parent: Parent,
   id: string,
 ): Promise<{ raw: KubeObject; model: Model }> {
@@ -71,7 +79,7 @@ async function readModel(
 
 /** The endpoints and deployed models of the namespace that deploy a version of `id` (`version`: that one only). */
 async function deployments(
-  clients: ModelClients,
+  clients: ModelReads,
   parent: Parent,
   id: string,
   version?: string,
@@ -122,7 +130,7 @@ export function toVertexModel(
 }
 
 export async function getModel(
-  clients: ModelClients,
+  clients: ModelReads,
   parent: Parent,
   ref: string,
 ): Promise<Record<string, unknown>> {
@@ -138,7 +146,7 @@ export async function getModel(
   );
 }
 
-export async function listModels(clients: ModelClients, parent: Parent): Promise<Record<string, unknown>[]> {
+export async function listModels(clients: ModelReads, parent: Parent): Promise<Record<string, unknown>[]> {
   let items: readonly KubeObject[];
   try {
     items = (await clients.models.list(parent.namespace)).items;
@@ -153,7 +161,7 @@ export async function listModels(clients: ModelClients, parent: Parent): Promise
 }
 
 export async function listVersions(
-  clients: ModelClients,
+  clients: ModelReads,
   parent: Parent,
   id: string,
 ): Promise<Record<string, unknown>[]> {

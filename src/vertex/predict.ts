@@ -16,7 +16,7 @@ import { predictPaths } from "../controller/dataplane.ts";
 import { modelServiceName } from "../controller/objects.ts";
 import { effectiveRoutes } from "../controller/resolve.ts";
 import type { KubeObject } from "../kube/objects.ts";
-import type { ResourceClient } from "../kube/client.ts";
+import type { Reads } from "./reads.ts";
 import { RpcError } from "./status.ts";
 
 interface Slice extends KubeObject {
@@ -47,7 +47,7 @@ export async function choosePredictTarget(
   options: {
     readonly gatewayUrl: string | undefined;
     readonly location: string;
-    readonly slices: ResourceClient<KubeObject>;
+    readonly slices: Reads;
     readonly random?: () => number;
   },
 ): Promise<PredictTarget> {
