@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 
@@ -272,7 +271,8 @@ describe("the chart, rendered", () => {
           applied(`deployment.apps/${VERTEX_API}`),
           applied(`service/${VERTEX_API}`),
           applied(`serviceaccount/${VERTEX_API}`),
-          applied(`configmap/${VERTEX_API}-kubeconfig`),
+          applied(`clusterrole.rbac.authorization.k8s.io/${VERTEX_API}`),
+          applied(`clusterrolebinding.rbac.authorization.k8s.io/${VERTEX_API}`),
         ],
       ],
     ] as const) {
@@ -625,7 +625,7 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
     ]);
   });
 
-  it("renders a hardened Deployment with the values as flags, TCP probes, a Service, a ServiceAccount without a token, and no RBAC", async () => {
+  it("renders a hardened Deployment with the values as flags, TCP probes, a Service, and a ServiceAccount that may only read", async () => {
     const manifests = await template("meo-system", [
       "--set=vertexApi.enabled=true,vertexApi.replicas=2,vertexApi.port=9443,vertexApi.tls.secretName=vertex-api-tls",
       "--set=vertexApi.projectNamespaces.my-project=ml,vertexApi.projectNamespaces.123456789=ml-staging",
@@ -638,7 +638,6 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
     expect(deployment.replicas).toBe(2);
     expect(container?.args).toEqual([
       "/app/src/vertex/main.ts",
-      "--kubeconfig=/etc/vertex-api/kubernetes/kubeconfig",
       "--port=9443",
       // Not set: dataPlane.location, the path of the operator's HTTPRoutes behind the Gateway.
       "--location=europe-west4",
@@ -656,12 +655,9 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
     // The operator's hardening, from the same values.
     expect(pod.securityContext).toEqual(deploymentOf(manifests).template.spec.securityContext);
     expectHardened(pod, container);
-    // Its own ServiceAccount, and no token in the pod: it acts as its callers.
+    // Its own ServiceAccount, whose token fills the caches (in-cluster credentials).
     expect(pod.serviceAccountName).toBe(VERTEX_API);
-    expect(pod.automountServiceAccountToken).toBe(false);
-    expect(named(manifests, "ServiceAccount", VERTEX_API)).toMatchObject({
-      automountServiceAccountToken: false,
-    });
+    expect(pod.automountServiceAccountToken).toBe(true);
     // The TLS Secret, read-only.
     expect(container?.volumeMounts).toContainEqual({
       name: "tls",
@@ -689,12 +685,20 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
       }
     ).selector;
     expect(deployment.template.metadata.labels).not.toMatchObject(operatorSelector);
-    // No RBAC: the same roles and bindings as without it, none naming its ServiceAccount.
-    const rbac = (ms: readonly Manifest[]): string[] =>
-      ms.filter((m) => m.apiVersion.startsWith("rbac.")).map((m) => `${m.kind}/${m.metadata.name}`);
-    expect(rbac(manifests)).toEqual(rbac(await template("meo-system")));
+    // Read-only: one ClusterRole with get/list/watch only, bound to its ServiceAccount alone.
+    const role = named(manifests, "ClusterRole", VERTEX_API) as Manifest & {
+      rules: { verbs: string[]; resources: string[] }[];
+    };
+    expect(role.rules.flatMap((r) => r.verbs).every((v) => ["get", "list", "watch"].includes(v))).toBe(true);
+    expect(role.rules.flatMap((r) => r.resources).sort()).toEqual([
+      "endpointslices",
+      "models",
+      "modelendpoints",
+    ]);
     for (const binding of manifests) {
-      expect(binding.subjects?.map((s) => s.name) ?? []).not.toContain(VERTEX_API);
+      if ((binding.subjects ?? []).some((s) => s.name === VERTEX_API)) {
+        expect(`${binding.kind}/${binding.metadata.name}`).toBe(`ClusterRoleBinding/${VERTEX_API}`);
+      }
     }
   });
 
@@ -729,65 +733,49 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
       if (dir !== "") rmSync(dir, { recursive: true, force: true });
     });
 
-    it("answers with its caller's token through a kubeconfig that holds none", async () => {
+    it("fills its caches as its own read-only ServiceAccount and answers as its caller's token", async () => {
       const ns = await createNamespace("chart-vx");
-      const manifests = await template("meo-system", [
+      const releaseNs = await createNamespace("chart-vx-sa");
+      const manifests = await template(releaseNs, [
         "--set=vertexApi.enabled=true",
         `--set=vertexApi.projectNamespaces.my-project=${ns}`,
       ]);
       const pod = vertexApiOf(manifests).template.spec;
       const [container] = pod.containers;
-      // The pod's kubeconfig: the cluster's address and CA, no user credentials.
-      const { kubeconfig } = (
-        named(manifests, "ConfigMap", `${VERTEX_API}-kubeconfig`) as unknown as {
-          data: { kubeconfig: string };
-        }
-      ).data;
-      const inPod = new KubeConfig();
-      inPod.loadFromString(kubeconfig);
-      expect(inPod.getCurrentUser()).toEqual({ name: "no-credentials" });
-      const cluster = inPod.getCurrentCluster();
-      expect(cluster).toMatchObject({ server: "https://kubernetes.default.svc" });
-      // It and the namespace's CA are where --kubeconfig and the kubeconfig look for them.
-      const mount = container?.volumeMounts.find((m) => m.name === "kubernetes");
-      expect(mount?.readOnly).toBe(true);
-      expect(container?.args).toContain(`--kubeconfig=${mount?.mountPath ?? ""}/kubeconfig`);
-      expect(cluster?.caFile).toBe(`${mount?.mountPath ?? ""}/ca.crt`);
-      expect(pod.volumes.find((v) => v.name === "kubernetes")).toEqual({
-        name: "kubernetes",
-        projected: {
-          sources: [
-            {
-              configMap: {
-                name: `${VERTEX_API}-kubeconfig`,
-                items: [{ key: "kubeconfig", path: "kubeconfig" }],
-              },
-            },
-            { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
-          ],
-        },
-      });
-
-      // The same kubeconfig pointed at the suite's API server, and the chart's flags, here.
+      // In the pod, the ServiceAccount's token is its identity (in-cluster credentials). Here:
+      // the chart's ServiceAccount and read-only RBAC applied, and a kubeconfig with its token.
+      const kubectl = (args: readonly string[], input?: string): Promise<string> =>
+        run(controlPlane().kubectl, [admin(), ...args], input);
+      const own = ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"].map((kind) =>
+        named(manifests, kind, VERTEX_API),
+      );
+      await kubectl(["apply", "-f", "-"], own.map((m) => JSON.stringify(m)).join("\n"));
+      const ownToken = (await kubectl(["create", "token", VERTEX_API, "-n", releaseNs])).trim();
       dir = mkdtempSync(join(tmpdir(), "chart-vertex-api-"));
       const suite = kubeConfig().getCurrentCluster();
-      writeFileSync(join(dir, "ca.crt"), Buffer.from(suite?.caData ?? "", "base64"));
       writeFileSync(
         join(dir, "kubeconfig"),
-        kubeconfig
-          .replace("https://kubernetes.default.svc", suite?.server ?? "")
-          .replace(cluster?.caFile ?? "", join(dir, "ca.crt")),
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          clusters: [
+            { name: "c", cluster: { server: suite?.server, "certificate-authority-data": suite?.caData } },
+          ],
+          users: [{ name: "vertex-api", user: { token: ownToken } }],
+          contexts: [{ name: "c", context: { cluster: "c", user: "vertex-api" } }],
+          "current-context": "c",
+        }),
       );
+      expect(container?.args.some((arg) => arg.startsWith("--kubeconfig"))).toBe(false);
       const port = await freePort();
       const args = (container?.args ?? []).map((arg) =>
         arg.startsWith("/app/")
           ? join(ROOT, arg.slice("/app/".length)) // the image's WORKDIR holds the repository's src/
-          : arg.startsWith("--kubeconfig=")
-            ? `--kubeconfig=${join(dir, "kubeconfig")}`
-            : arg.startsWith("--port=")
-              ? `--port=${String(port)}`
-              : arg,
+          : arg.startsWith("--port=")
+            ? `--port=${String(port)}`
+            : arg,
       );
+      args.push(`--kubeconfig=${join(dir, "kubeconfig")}`);
       const started = Supervised.start({
         name: "vertex-api",
         command: join(ROOT, "node_modules", ".bin", "node"),
@@ -808,8 +796,6 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
       );
 
       // A caller allowed to read endpoints in the project's namespace, and an endpoint there.
-      const kubectl = (args: readonly string[]): Promise<string> =>
-        run(controlPlane().kubectl, [admin(), ...args]);
       await kubectl(["create", "serviceaccount", "caller", "-n", ns]);
       await kubectl(["create", "role", "reader", "--verb=get,list", "--resource=modelendpoints", "-n", ns]);
       await kubectl([
@@ -828,16 +814,25 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
       const anonymous = await fetch(list);
       expect(anonymous.status).toBe(401);
       expect(await anonymous.json()).toMatchObject({ error: { status: "UNAUTHENTICATED" } });
-      const answer = await fetch(list, { headers: { authorization: `Bearer ${token}` } });
-      const body = (await answer.json()) as { endpoints?: { name: string }[] };
-      expect(answer.status, JSON.stringify(body)).toBe(200);
+      // The endpoint reaches the server's cache by its watch.
+      let body: { endpoints?: { name: string }[] } = {};
+      await waitFor(
+        "the endpoint listed by the server",
+        async () => {
+          const answer = await fetch(list, { headers: { authorization: `Bearer ${token}` } });
+          body = (await answer.json()) as typeof body;
+          expect(answer.status, JSON.stringify(body)).toBe(200);
+          return (body.endpoints?.length ?? 0) > 0;
+        },
+        { timeoutMs: 15_000 },
+      );
       expect(body.endpoints?.map((e) => e.name)).toEqual([
         "projects/my-project/locations/us-central1/endpoints/fraud",
       ]);
     });
   });
 
-  it("helm install creates its Deployment, which becomes available, its Service, ServiceAccount and kubeconfig, and binds it to no role", async () => {
+  it("helm install creates its Deployment, which becomes available, its Service and ServiceAccount, and binds it to its read-only ClusterRole only", async () => {
     const releaseNs = await createNamespace("chart-vx-rel");
     const name = "meo-vx-model-endpoint-operator-vertex-api";
     await helm([
@@ -857,14 +852,15 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
         "get",
         "-n",
         releaseNs,
-        "serviceaccount,configmap,service,deployment,role,rolebinding",
+        "serviceaccount,configmap,service,deployment,role,rolebinding,clusterrole,clusterrolebinding",
         "-l",
         "app.kubernetes.io/instance=meo-vx,app.kubernetes.io/component=vertex-api",
         "-o",
         "name",
       ]);
       expect(objects.trim().split("\n").sort()).toEqual([
-        `configmap/${name}-kubeconfig`,
+        `clusterrole.rbac.authorization.k8s.io/${name}`,
+        `clusterrolebinding.rbac.authorization.k8s.io/${name}`,
         `deployment.apps/${name}`,
         `service/${name}`,
         `serviceaccount/${name}`,
@@ -886,7 +882,11 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
       };
       const subjects = bindings.items.flatMap((b) => b.subjects ?? []).map((s) => s.name);
       expect(subjects).toContain("meo-vx-model-endpoint-operator");
-      expect(subjects).not.toContain(name);
+      expect(
+        bindings.items
+          .filter((b) => (b.subjects ?? []).some((s) => s.name === name))
+          .map((b) => `${b.kind}/${b.metadata.name}`),
+      ).toEqual([`ClusterRoleBinding/${name}`]);
     } finally {
       await helm(["uninstall", "meo-vx", "-n", releaseNs, "--wait"]);
     }
