@@ -692,8 +692,8 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
     expect(role.rules.flatMap((r) => r.verbs).every((v) => ["get", "list", "watch"].includes(v))).toBe(true);
     expect(role.rules.flatMap((r) => r.resources).sort()).toEqual([
       "endpointslices",
-      "models",
       "modelendpoints",
+      "models",
     ]);
     for (const binding of manifests) {
       if ((binding.subjects ?? []).some((s) => s.name === VERTEX_API)) {
