@@ -94,7 +94,7 @@ export class Operator {
       source: ResourceClient<T>,
       selector: { labelSelector?: string },
       transform: (obj: T) => T,
-      onEvent: (event: InformerEvent<T>) => void,
+      keysOf: (event: InformerEvent<T>) => Iterable<string>,
     ): ReadonlyStore<T> => {
       const stores = namespaces.map((ns) => {
         const informer = new Informer<T>({
@@ -114,19 +114,22 @@ export class Operator {
             : { watchTimeoutSeconds: options.watchTimeoutSeconds }),
           ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
         });
-        informer.subscribe(onEvent);
+        informer.subscribe((event) => {
+          for (const key of new Set(keysOf(event))) {
+            logger.debug({ key, informer: name, event: event.type }, "enqueued");
+            this.#queue.add(key);
+          }
+        });
         this.#informers.push(informer as unknown as Informer<KubeObject>);
         return informer.store;
       });
       return unionStore(stores);
     };
-    const enqueueSelf = (event: InformerEvent<KubeObject>): void => {
-      this.#queue.add(event.key);
-    };
-    const enqueueOwner = <T extends KubeObject>(event: InformerEvent<T>): void => {
-      for (const key of indexByEndpoint(event.object)) this.#queue.add(key);
-      if (event.type === "update") for (const key of indexByEndpoint(event.old)) this.#queue.add(key);
-    };
+    const enqueueSelf = (event: InformerEvent<KubeObject>): string[] => [event.key];
+    const enqueueOwner = <T extends KubeObject>(event: InformerEvent<T>): string[] => [
+      ...indexByEndpoint(event.object),
+      ...(event.type === "update" ? indexByEndpoint(event.old) : []),
+    ];
     this.#endpoints = make("modelendpoints", endpointClient, {}, slimMeta, enqueueSelf);
     const replicaSets = make("replicasets", client.replicaSets, owned, slimReplicaSet, enqueueOwner);
     const pods = make("pods", client.pods, owned, slimPod, enqueueOwner);

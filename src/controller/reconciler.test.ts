@@ -101,6 +101,8 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
   const metrics = new Metrics({ defaultMetrics: false });
   let now = NOW;
   const httpRoutes = new Store<KubeObject>(indexers);
+  /** The debug lines: [message, fields]. */
+  const debug: [string, Record<string, unknown>][] = [];
   const reconciler = new Reconciler({
     endpoints,
     replicaSets,
@@ -113,7 +115,12 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
     events: { record: (_o, e) => events.push(e) },
     metrics,
     clock: { now: () => now, setTimeout: () => ({ cancel: () => undefined }) },
-    logger: noopLogger,
+    logger: {
+      ...noopLogger,
+      debug: (fields, message) => {
+        debug.push([message, fields]);
+      },
+    },
     planner: plan,
     canWrite: () => leader,
     ...(live === undefined ? {} : { readLive: () => Promise.resolve(live()) }),
@@ -128,6 +135,7 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
     metrics,
     reconciler,
     httpRoutes,
+    debug,
     setLeader: (v: boolean) => {
       leader = v;
     },
@@ -270,6 +278,28 @@ describe("Reconciler", () => {
     const result = await t.reconciler.reconcile("ml/fraud");
     expect(t.writer.writes.length).toBe(before);
     expect(result?.requeueAfterMs).toBeGreaterThan(0);
+  });
+
+  it("logs every pass with the reason of its requeue, so a key that keeps coming back says why", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("ml/fraud");
+    await t.reconciler.reconcile("ml/fraud");
+    t.setLeader(false);
+    await t.reconciler.reconcile("ml/fraud");
+    const passes = t.debug
+      .filter(([message]) => message === "reconciled")
+      .map(([, { durationMs, ...fields }]) => {
+        expect(durationMs).toBeTypeOf("number");
+        return fields;
+      });
+    expect(passes).toEqual([
+      // The first deployment: a rollout runs, the plan asks to be back by its progress deadline.
+      { key: "ml/fraud", result: "success", leader: true, requeueAfterMs: 600_000, why: "plan" },
+      // The cache does not show the ReplicaSet it created yet.
+      { key: "ml/fraud", result: "success", leader: true, requeueAfterMs: 1_000, why: "awaiting-cache" },
+      // After losing the lease it writes nothing, and still waits for the writes it made as leader.
+      { key: "ml/fraud", result: "success", leader: false, requeueAfterMs: 1_000, why: "awaiting-cache" },
+    ]);
   });
 
   it("does not write a status that did not change", async () => {

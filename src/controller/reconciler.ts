@@ -82,6 +82,25 @@ const STALE_CACHE_RECHECK_MS = 500;
 /** An endpoint held up by someone else's Service looks again this often: that object may go away. */
 const SERVICE_CONFLICT_RECHECK_MS = 30_000;
 
+/**
+ * Why a pass asks to be looked at again although nothing it watches changed; logged with every
+ * pass (debug), so a key that keeps coming back says which rule sends it.
+ */
+type RequeueReason =
+  | "awaiting-cache"
+  | "stale-cache"
+  | "permission"
+  | "terminal-write"
+  | "unmade-objects"
+  | "route-drain"
+  | "plan";
+
+/** A pass's requeue and its reason (the work queue is handed `requeueAfterMs` only). */
+interface PassResult {
+  readonly requeueAfterMs: number;
+  readonly why: RequeueReason;
+}
+
 export interface EventSinkLike {
   record(regarding: DeepReadonly<KubeObject>, input: EventInput): void;
 }
@@ -137,22 +156,32 @@ export class Reconciler {
     // clock is the time the engine decides with.
     const started = performance.now();
     let result = "success";
+    let pass: PassResult | undefined;
     try {
-      return await this.#reconcile(key);
+      pass = await this.#reconcile(key);
+      return pass === undefined ? undefined : { requeueAfterMs: pass.requeueAfterMs };
     } catch (err) {
       result = "error";
       this.#o.metrics.reconcileErrors.inc({ reason: err instanceof KubeError ? err.kind : "internal" });
       // Reported already (status, event, log). Only a person granting the permission ends it, and
       // nothing about the endpoint need change when they do, so the pass looks again at a steady
       // pace instead of backing off towards minutes.
-      if (err instanceof ForbiddenError) return { requeueAfterMs: PERMISSION_RECHECK_MS };
+      if (err instanceof ForbiddenError) {
+        pass = { requeueAfterMs: PERMISSION_RECHECK_MS, why: "permission" };
+        return { requeueAfterMs: PERMISSION_RECHECK_MS };
+      }
       throw err;
     } finally {
-      this.#o.metrics.reconcileDuration.observe({ result }, (performance.now() - started) / 1000);
+      const durationMs = performance.now() - started;
+      this.#o.metrics.reconcileDuration.observe({ result }, durationMs / 1000);
+      this.#o.logger.debug(
+        { key, result, leader: this.#canWrite(), ...pass, durationMs: Math.round(durationMs * 10) / 10 },
+        "reconciled",
+      );
     }
   }
 
-  async #reconcile(key: string): Promise<ReconcileResult | undefined> {
+  async #reconcile(key: string): Promise<PassResult | undefined> {
     const started = performance.now();
     const raw = this.#o.endpoints.get(key);
     const [namespace = "", name = ""] = key.split("/");
@@ -189,7 +218,8 @@ export class Reconciler {
         version: rs.metadata?.resourceVersion ?? "",
       })),
     ];
-    if (this.#expectations.isBehind(key, views)) return { requeueAfterMs: AWAIT_CACHE_BACKSTOP_MS };
+    if (this.#expectations.isBehind(key, views))
+      return { requeueAfterMs: AWAIT_CACHE_BACKSTOP_MS, why: "awaiting-cache" };
     // Through a Gateway, each model is weighted per request: the engine gives the exact split.
     const routed =
       this.#o.gatewayApi !== undefined && findParentRefs(endpoint, this.#o.dataPlane) !== undefined;
@@ -212,7 +242,7 @@ export class Reconciler {
       plan.actions.some(cannotBeUndone) || serviceChanges.create.length + serviceChanges.delete.length > 0;
     if (irreversible && this.#o.readLive !== undefined && (await isCacheStale(this.#o.readLive, raw))) {
       this.#o.logger.debug(log, "the cached endpoint is older than the API server's; waiting for the watch");
-      return { requeueAfterMs: STALE_CACHE_RECHECK_MS };
+      return { requeueAfterMs: STALE_CACHE_RECHECK_MS, why: "stale-cache" };
     }
 
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the
@@ -258,7 +288,7 @@ export class Reconciler {
           { ...log, err: applied.failure.message },
           "a write was refused for good; planning again",
         );
-        return { requeueAfterMs: 0 };
+        return { requeueAfterMs: 0, why: "terminal-write" };
       }
       throw applied.failure;
     }
@@ -270,10 +300,15 @@ export class Reconciler {
         { ...log, problems: [...services.conflicts, ...dataPlane.problems].map((c) => c.message) },
         "an object this endpoint needs cannot be made; looking again later",
       );
-      return { requeueAfterMs: Math.min(plan.requeueAfterMs ?? Infinity, SERVICE_CONFLICT_RECHECK_MS) };
+      return {
+        requeueAfterMs: Math.min(plan.requeueAfterMs ?? Infinity, SERVICE_CONFLICT_RECHECK_MS),
+        why: "unmade-objects",
+      };
     }
-    if (drainLeftMs > 0) return { requeueAfterMs: drainLeftMs };
-    return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+    if (drainLeftMs > 0) return { requeueAfterMs: drainLeftMs, why: "route-drain" };
+    return plan.requeueAfterMs === undefined
+      ? undefined
+      : { requeueAfterMs: plan.requeueAfterMs, why: "plan" };
   }
 
   /** Applies the plan's actions, records its events and counts its rollouts. */
