@@ -36,7 +36,8 @@ import { Cluster, LABEL_ENDPOINT, retrying } from "./chaos/cluster.ts";
 import { FaultInjector, type FaultKind } from "./chaos/faults.ts";
 import { Journal } from "./chaos/journal.ts";
 import { ReplicaSetNudger } from "./chaos/nudger.ts";
-import { OperatorReplica, sumMetric, type Crash } from "./chaos/operators.ts";
+import { OperatorReplica, type Crash } from "./chaos/operators.ts";
+import { countLoggedPasses, countQuietReconciles, describePasses } from "./chaos/quiet.ts";
 import { Rng } from "./chaos/rng.ts";
 import { EndpointDriver } from "./chaos/rollouts.ts";
 import { ConcurrentWriter, POKE_ANNOTATION } from "./chaos/writer.ts";
@@ -152,6 +153,7 @@ async function run(): Promise<number> {
           namespace: NAMESPACE,
           logFile: join(operatorDir, `${identity}.log`),
           stallTimeoutSeconds: STALL_TIMEOUT_SECONDS,
+          logLevel: "debug",
         },
         crashes,
       ),
@@ -241,19 +243,28 @@ async function run(): Promise<number> {
       );
   }
 
-  // Quiet: nothing changes any more, so the operators must not keep reconciling.
-  const reconciles = async (): Promise<number> => {
-    let sum = 0;
-    for (const r of replicas)
-      sum += sumMetric((await r.metrics()) ?? "", "modelendpoint_reconcile_duration_seconds_count");
-    return sum;
-  };
+  // Quiet: nothing changes any more, so the operators must not keep reconciling (quiet.ts).
   await delay(5000);
-  const before = await reconciles();
+  const quietFrom = Date.now();
+  const before = await Promise.all(replicas.map((r) => r.reconciles()));
   await delay(15_000);
-  const quietReconciles = (await reconciles()) - before;
+  const after = await Promise.all(replicas.map((r) => r.reconciles()));
+  const quietTo = Date.now();
+  const replicaLogs = replicas.map((r) => ({ identity: r.identity, file: r.logFile }));
+  const quietPasses = countLoggedPasses(replicaLogs, quietFrom, quietTo);
+  const counts = replicas.map((r, i) => ({
+    identity: r.identity,
+    before: before[i],
+    after: after[i],
+    logged: quietPasses.filter((p) => p.identity === r.identity).reduce((n, p) => n + p.passes, 0),
+  }));
+  const quiet = countQuietReconciles(counts);
+  for (const note of quiet.notes) log(note);
+  const quietReconciles = quiet.total;
   if (quietReconciles > 2 * endpointCount)
-    violation(`${quietReconciles} reconciles in 15 quiet seconds: a hot loop`);
+    violation(
+      `${quietReconciles} reconciles in 15 quiet seconds: a hot loop; per replica and endpoint:\n  ${describePasses(quietPasses)}`,
+    );
 
   // Nothing created twice.
   const report = w.report();
@@ -267,7 +278,7 @@ async function run(): Promise<number> {
     violation(`operator ${c.identity} exited by itself (${String(c.exit)}) at ${c.at}:\n${c.tail}`);
   for (const d of drivers) if (!d.healthy) violation(`${d.name}: its driver stopped early (see above)`);
 
-  const logs = scanLogs(replicas.map((r) => r.logFile));
+  const scanned = scanLogs(replicas.map((r) => r.logFile));
   const records = drivers.flatMap((d) => d.records);
   const completed = records.filter((r) => r.outcome === "completed").length;
   const failed = records.filter((r) => r.outcome === "failed").length;
@@ -284,12 +295,13 @@ async function run(): Promise<number> {
     `watcher: ${report.events} events, ${report.chains.length} chain checks, ${report.chains.reduce((n, c) => n + c.excusedLow, 0)} observations below a floor excused by outside disruptions; at most ${Math.max(0, ...report.chains.map((c) => c.overCreated))} pods beyond a ReplicaSet's spec (the ReplicaSet controller's, not counted); worst ceiling margin ${Math.min(...report.chains.map((c) => c.n + c.maxSurge - c.maxPods))}`,
   );
   log(
-    `operators: ${replicas.reduce((n, r) => n + r.starts, 0)} starts, ${logs.leaderships} leaderships, ${logs.lost} lost leases, ${logs.stalls} stalled watches restarted by the watchdog, ${logs.conflicts} reconciles that met a 409, ${logs.objectsLogged} log lines holding an object`,
+    `operators: ${replicas.reduce((n, r) => n + r.starts, 0)} starts, ${scanned.leaderships} leaderships, ${scanned.lost} lost leases, ${scanned.stalls} stalled watches restarted by the watchdog, ${scanned.conflicts} reconciles that met a 409, ${scanned.objectsLogged} log lines holding an object`,
   );
   log(
-    `concurrent writer: ${writer.writes} metadata edits; ${nudger.nudges} ReplicaSets nudged and ${nudger.restarts} restarts of kube-controller-manager; proxy: ${JSON.stringify(proxy.stats())}; ${quietReconciles} reconciles in 15 quiet seconds`,
+    `concurrent writer: ${writer.writes} metadata edits; ${nudger.nudges} ReplicaSets nudged and ${nudger.restarts} restarts of kube-controller-manager; proxy: ${JSON.stringify(proxy.stats())}; ${quietReconciles} reconciles in 15 quiet seconds (counts since each replica's start: ${counts.map((c) => `${c.identity} ${String(c.before)} -> ${String(c.after)}`).join(", ")})`,
   );
-  if (logs.objectsLogged > 0) violation(`${logs.objectsLogged} operator log lines hold a Kubernetes object`);
+  if (scanned.objectsLogged > 0)
+    violation(`${scanned.objectsLogged} operator log lines hold a Kubernetes object`);
   const minutes = Math.floor((Date.now() - started) / 60_000);
   const seconds = Math.round(((Date.now() - started) % 60_000) / 1000);
   process.stdout.write(

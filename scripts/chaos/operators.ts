@@ -4,7 +4,9 @@
  * restarts, SIGKILLed and restarted by the fault loop. An exit the run did not cause is a crash and
  * is reported.
  */
-import { FAST_LEASE, OperatorProcess } from "../../src/testing/operator-process.ts";
+import { setTimeout as delay } from "node:timers/promises";
+
+import { FAST_LEASE, OperatorProcess, type LogLevel } from "../../src/testing/operator-process.ts";
 
 export interface ReplicaOptions {
   readonly identity: string;
@@ -13,6 +15,11 @@ export interface ReplicaOptions {
   readonly logFile: string;
   /** Seconds a watch may stay silent before the informer restarts it. */
   readonly stallTimeoutSeconds: number;
+  /**
+   * "debug" logs every pass ("reconciled": key, requeue and its reason) and every key an informer
+   * event queued ("enqueued"), which `describePasses` (quiet.ts) reads back.
+   */
+  readonly logLevel?: LogLevel;
 }
 
 /** An exit the run did not ask for. */
@@ -36,6 +43,7 @@ export class OperatorReplica {
       identity: options.identity,
       leaderElection: { leaseNamespace: options.namespace, ...FAST_LEASE },
       extraArgs: [`--watch-stall-timeout-seconds=${String(options.stallTimeoutSeconds)}`],
+      ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
       logFile: options.logFile,
       onExit: ({ code, requested }) => {
         if (!requested)
@@ -89,6 +97,19 @@ export class OperatorReplica {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Its reconcile count (every pass, leader or standby), asked up to `attempts` times a second apart:
+   * undefined when /metrics never answered. A missed answer must not read as 0.
+   */
+  async reconciles(attempts = 5): Promise<number | undefined> {
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await delay(1000);
+      const text = await this.metrics();
+      if (text !== undefined) return sumMetric(text, "modelendpoint_reconcile_duration_seconds_count");
+    }
+    return undefined;
   }
 
   /** True when it answers that it leads (`modelendpoint_leader 1`). */
