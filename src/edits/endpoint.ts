@@ -5,6 +5,7 @@
 import { parseModelEndpoint, type ModelEndpoint } from "../api/index.ts";
 import { findRoot, findShownIntended } from "../rollout/chains.ts";
 import { formatSplit } from "../rollout/summary.ts";
+import { deepFreeze } from "../kube/objects.ts";
 
 /** The endpoint as read from the API server, before parsing: what writes send back. */
 export interface RawEndpoint {
@@ -78,10 +79,23 @@ export class EndpointError extends Error {
   override readonly name = "EndpointError";
 }
 
+/**
+ * Parses of frozen objects (an informer's cache: an update is a new object), kept as long as the
+ * object lives: a server answering reads from a cache parses each version once, not per request.
+ */
+const parsedFrozen = new WeakMap<object, ModelEndpoint>();
+
 /** Parses an endpoint read from the API server; throws EndpointError listing what is wrong. */
 export function parseEndpoint(raw: unknown): ModelEndpoint {
+  const frozen = typeof raw === "object" && raw !== null && Object.isFrozen(raw);
+  const known = frozen ? parsedFrozen.get(raw) : undefined;
+  if (known !== undefined) return known;
   const parsed = parseModelEndpoint(raw);
-  if (parsed.ok) return parsed.value;
+  if (parsed.ok) {
+    // Frozen as well: every caller shares it.
+    if (frozen) parsedFrozen.set(raw, deepFreeze(parsed.value) as ModelEndpoint);
+    return parsed.value;
+  }
   const name = (raw as RawEndpoint | null)?.metadata?.name ?? "?";
   throw new EndpointError(
     `ModelEndpoint ${name} does not validate:\n${parsed.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`,

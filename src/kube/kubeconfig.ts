@@ -175,11 +175,16 @@ function inCluster(env: NodeJS.ProcessEnv): StaticCredentials | undefined {
   const host = env["KUBERNETES_SERVICE_HOST"];
   const port = env["KUBERNETES_SERVICE_PORT"];
   if (host === undefined || port === undefined) return undefined;
+  let ca: Buffer;
+  try {
+    ca = readFileSync(join(SERVICE_ACCOUNT_DIR, "ca.crt"));
+  } catch (err) {
+    throw new KubeconfigError(
+      `in a cluster (KUBERNETES_SERVICE_HOST is set) but without a service-account token: ${(err as Error).message}; mount one (automountServiceAccountToken) or give a kubeconfig`,
+    );
+  }
   return new StaticCredentials(
-    {
-      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
-      ca: readFileSync(join(SERVICE_ACCOUNT_DIR, "ca.crt")),
-    },
+    { server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, ca },
     { tokenFile: join(SERVICE_ACCOUNT_DIR, "token") },
   );
 }

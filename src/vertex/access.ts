@@ -71,8 +71,11 @@ export class AccessCache {
       entry = { at: now, review: review(access) };
       this.answers.delete(key);
       this.answers.set(key, entry);
-      // A failed review is not kept: the next read asks again.
-      entry.review.catch(() => this.answers.delete(key));
+      // A failed review is not kept: the next read asks again (unless a newer one took its place).
+      const asked = entry;
+      asked.review.catch(() => {
+        if (this.answers.get(key) === asked) this.answers.delete(key);
+      });
       while (this.answers.size > this.maxEntries) {
         const oldest = this.answers.keys().next().value;
         if (oldest === undefined) break;

@@ -46,7 +46,7 @@ import {
   type ModelClients,
 } from "./modelservice.ts";
 import { deriveModelOperation, deriveOperation, operationId, type Operation } from "./operations.ts";
-import { choosePredictTarget } from "./predict.ts";
+import { choosePredictTarget, keepAliveForward, type Forward } from "./predict.ts";
 import { fromKubeError, RpcError } from "./status.ts";
 import {
   DeployModelRequest,
@@ -89,7 +89,8 @@ export interface AppOptions extends NameSettings {
   readonly trafficMoveWaitMs?: number;
   /** What deployModel fills in where the request says nothing. */
   readonly deployDefaults?: DeployDefaults;
-  readonly fetch?: typeof fetch;
+  /** How predictions are sent on (default: keepAliveForward()). */
+  readonly forward?: Forward;
 }
 
 const VERSIONS: ReadonlySet<string> = new Set(["v1", "v1beta1"]);
@@ -168,7 +169,7 @@ export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   const maxWaitMs = options.maxWaitMs ?? 60_000;
   const trafficMoveWaitMs = options.trafficMoveWaitMs ?? 30_000;
-  const doFetch = options.fetch ?? fetch;
+  const forward = options.forward ?? keepAliveForward();
 
   app.use(
     "*",
@@ -313,20 +314,16 @@ export function createApp(options: AppOptions): Hono {
           location: r.parent.location,
           slices: id.view.slices,
         });
-        const answer = await doFetch(target.url, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(body),
-        }).catch((err: unknown) => {
+        const answer = await forward(target.url, JSON.stringify(body)).catch((err: unknown) => {
           throw new RpcError(
             "UNAVAILABLE",
             `the model did not answer: ${err instanceof Error ? err.message : String(err)}`,
           );
         });
-        const text = await answer.text();
+        const text = answer.text;
         if (verb === "rawPredict")
           return c.body(text, answer.status as 200, {
-            "content-type": answer.headers.get("content-type") ?? "application/json",
+            "content-type": answer.contentType ?? "application/json",
           });
         if (answer.status !== 200) {
           throw new RpcError(

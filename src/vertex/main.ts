@@ -15,6 +15,7 @@
  *   --tls-cert <file> --tls-key <file>
  *                               serve HTTPS with this PEM certificate chain and key (both or neither);
  *                               the files are read at start: restart the process after a renewal
+ *   --help                      this text
  *
  * Reads (get, list, operations, predict) are answered from informer caches the server fills with
  * its own identity (list and watch of ModelEndpoints, Models and the operator's EndpointSlices in
@@ -67,22 +68,47 @@ function stderrLogger(): Logger {
   return { debug: ignore, info: ignore, warn: line("warning"), error: line("error") };
 }
 
+const USAGE = `usage: node src/vertex/main.ts [options]
+  --kubeconfig <file>         the cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --address <ip>              where to listen (default 0.0.0.0; 127.0.0.1 with --local)
+  --port <n>                  (default $VERTEX_API_PORT or 8088)
+  --location <l>              the one location answered (default us-central1)
+  --project-namespace p=ns    project p lives in namespace ns (repeatable; default: ns = p)
+  --gateway-url <url>         :predict through this Gateway (the operator's --gateway); default:
+                              straight to a ready pod of the drawn model
+  --local                     every request acts as the kubeconfig's identity; only on loopback
+  --progress-deadline-seconds <n>
+                              the deadline of a rolling deployment whose request gives none (the
+                              client libraries cannot: it is an extension); default the CRD's 600
+  --tls-cert <file> --tls-key <file>
+                              serve HTTPS with this PEM certificate chain and key (both or neither);
+                              the files are read at start: restart the process after a renewal
+  --help                      this text
+`;
+
 function parse(argv: readonly string[]) {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      kubeconfig: { type: "string" },
-      address: { type: "string" },
-      port: { type: "string", default: process.env["VERTEX_API_PORT"] ?? "8088" },
-      location: { type: "string", default: "us-central1" },
-      "project-namespace": { type: "string", multiple: true, default: [] },
-      "gateway-url": { type: "string" },
-      local: { type: "boolean", default: false },
-      "progress-deadline-seconds": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        kubeconfig: { type: "string" },
+        address: { type: "string" },
+        port: { type: "string", default: process.env["VERTEX_API_PORT"] ?? "8088" },
+        location: { type: "string", default: "us-central1" },
+        "project-namespace": { type: "string", multiple: true, default: [] },
+        "gateway-url": { type: "string" },
+        local: { type: "boolean", default: false },
+        "progress-deadline-seconds": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+  }
+  const { values } = parsed;
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined))
     throw new UsageError("--tls-cert and --tls-key go together: give both, or neither for plain HTTP");
   const port = Number(values.port);
@@ -127,6 +153,10 @@ async function main(): Promise<void> {
   let loaded: Loaded;
   try {
     options = parse(process.argv.slice(2));
+    if (options.help) {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
     loaded = await loadCredentials(options.kubeconfig);
   } catch (err) {
     if (!(err instanceof UsageError || err instanceof KubeconfigError)) throw err;
