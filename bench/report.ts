@@ -543,7 +543,8 @@ function vertexTables(v: VertexRun): string[] {
         ],
       ],
     ),
-    `server RSS: ${num(v.rssIdleMb)} MB at start, ${num(v.rssFleetMb)} MB after listing ${String(v.fleet)} endpoints`,
+    `server RSS: ${num(v.rssIdleMb)} MB at start, ${num(v.rssFleetMb)} MB after listing ${String(v.fleet)} endpoints` +
+      (v.rssAfterLoadMb === undefined ? "" : `, ${num(v.rssAfterLoadMb)} MB after the load phases`),
   ];
 }
 

@@ -34,6 +34,8 @@ export interface LoadOptions {
   readonly requestTimeoutMs: number;
   /** The JSON body (default {"instances": [{"feature": 1}]}). */
   readonly body?: unknown;
+  /** Sent with every request besides the content headers (an Authorization header). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** The clock for latencies, in milliseconds (default performance.now). */
   readonly now?: () => number;
 }
@@ -175,7 +177,11 @@ export function startLoad(options: LoadOptions): Load {
           method: "POST",
           agent,
           signal: AbortSignal.timeout(requestTimeoutMs),
-          headers: { "content-type": "application/json", "content-length": body.length },
+          headers: {
+            ...options.headers,
+            "content-type": "application/json",
+            "content-length": body.length,
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

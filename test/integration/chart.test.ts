@@ -132,10 +132,18 @@ function deploymentOf(manifests: readonly Manifest[]): DeploymentSpec {
   return deployment?.spec as DeploymentSpec;
 }
 
-/** The operator's flags as the chart renders them, minus the port (a free one here, not :8080). */
+/** The script the image's node runs: args replace the image's CMD, so the chart names it first. */
+const OPERATOR_SCRIPT = "/app/src/main.ts";
+
+/**
+ * The operator's flags as the chart renders them, minus the script and the port (a free one here,
+ * not :8080).
+ */
 function chartArgs(manifests: readonly Manifest[]): string[] {
   const container = deploymentOf(manifests).template.spec.containers[0];
-  return (container?.args ?? []).filter((a) => !a.startsWith("--metrics-bind-address="));
+  const [script, ...flags] = container?.args ?? [];
+  expect(script).toBe(OPERATOR_SCRIPT);
+  return flags.filter((a) => !a.startsWith("--metrics-bind-address="));
 }
 
 /**
@@ -287,7 +295,8 @@ describe("the chart, rendered", () => {
   });
 
   it("renders a hardened Deployment with the documented flags, probes and downward-API env", async () => {
-    const spec = deploymentOf(await template("meo-system"));
+    const manifests = await template("meo-system");
+    const spec = deploymentOf(manifests);
     const pod = spec.template.spec;
     const [container] = pod.containers;
     expectHardened(pod, container);
@@ -299,7 +308,7 @@ describe("the chart, rendered", () => {
     ]);
     // Every flag the chart passes is one docs/operator.md documents.
     const documented = readFileSync(join(ROOT, "docs", "operator.md"), "utf8");
-    for (const arg of container?.args ?? []) expect(documented).toContain(`\`${arg.split("=")[0] ?? ""} `);
+    for (const arg of chartArgs(manifests)) expect(documented).toContain(`\`${arg.split("=")[0] ?? ""} `);
     expect(container?.args).toContain("--leader-elect=true");
   });
 
@@ -637,6 +646,7 @@ describe("the Vertex AI API server in the chart (vertexApi)", () => {
     const [container] = pod.containers;
     expect(deployment.replicas).toBe(2);
     expect(container?.args).toEqual([
+      "--max-semi-space-size=4",
       "/app/src/vertex/main.ts",
       "--port=9443",
       // Not set: dataPlane.location, the path of the operator's HTTPRoutes behind the Gateway.
