@@ -3,13 +3,13 @@
  * and its HTTP port; graceful shutdown on SIGTERM/SIGINT (release the lease, finish in-flight
  * reconciles, stop watches). The only module that exits the process.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import { pino, type Logger as PinoLogger } from "pino";
 
 import { servesHttpRoutes } from "./controller/dataplane.ts";
 import { ConfigError, loadConfig, USAGE, type Config } from "./config.ts";
 import { Operator } from "./controller/operator.ts";
 import { KubeClient } from "./kube/client.ts";
+import { KubeconfigError, loadCredentials, type Loaded } from "./kube/kubeconfig.ts";
 import { Metrics } from "./metrics.ts";
 import { startServer } from "./server.ts";
 import { VERSION } from "./version.ts";
@@ -22,13 +22,6 @@ async function makeLogger(config: Config): Promise<PinoLogger> {
     options,
     pretty({ colorize: process.stdout.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,component" }),
   );
-}
-
-function kubeConfig(config: Config): KubeConfig {
-  const kc = new KubeConfig();
-  if (config.kubeconfig !== undefined) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
 }
 
 async function main(): Promise<number> {
@@ -48,9 +41,22 @@ async function main(): Promise<number> {
     throw err;
   }
   const logger = await makeLogger(config);
-  const kc = kubeConfig(config);
+  let loaded: Loaded;
+  try {
+    loaded = await loadCredentials(config.kubeconfig);
+  } catch (err) {
+    if (!(err instanceof KubeconfigError)) throw err;
+    logger.error({ err: err.message }, "cannot load credentials for the API server");
+    return 2;
+  }
+  // Plain kubeconfigs and in-cluster credentials are read without client-node's KubeConfig, which
+  // loads its whole generated API (about 65 MB of resident memory); exec plugins still use it.
+  if (loaded.heavy !== undefined)
+    logger.info({ why: loaded.heavy }, "credentials through client-node's KubeConfig");
   const metrics = new Metrics();
-  const client = KubeClient.fromKubeConfig(kc, { userAgent: `model-endpoint-operator/${VERSION}` });
+  const client = KubeClient.fromKubeConfig(loaded.credentials, {
+    userAgent: `model-endpoint-operator/${VERSION}`,
+  });
   // Asked once: a cluster that gains Gateway API later needs a restart of the operator (documented).
   const gatewayApi = await servesHttpRoutes(client.transport).catch((err: unknown) => {
     logger.warn(
@@ -90,7 +96,7 @@ async function main(): Promise<number> {
   logger.info(
     {
       version: VERSION,
-      server: kc.getCurrentCluster()?.server,
+      server: loaded.access.server,
       namespaces: config.namespaces.length === 0 ? "all" : config.namespaces,
       leaderElection: config.leaderElect,
       identity: config.identity,

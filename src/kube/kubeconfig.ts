@@ -1,7 +1,7 @@
 /**
- * Credentials for the transport without client-node, for a process whose memory matters (the
- * Vertex AI API server): loading client-node's KubeConfig loads its whole generated API, about
- * 65 MB of resident memory before the first request.
+ * Credentials for the transport without client-node, for the operator and the Vertex AI API
+ * server, whose memory matters: loading client-node's KubeConfig loads its whole generated API,
+ * about 65 MB of resident memory before the first request.
  *
  * This loader reads what most clusters hand out: in-cluster service-account credentials (the token
  * file is read again every minute, as it rotates), and a kubeconfig whose current user has a token,
