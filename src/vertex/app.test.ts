@@ -215,3 +215,140 @@ describe("deployModel with rolloutOptions", () => {
     expect(api.writes).toEqual([]);
   });
 });
+
+describe("undeployModel of a rolling deployment's last revision", () => {
+  it("takes the REPLACED revisions of its chain with it, so that none is deployed again", async () => {
+    const api = new FakeApi(
+      endpointFixture({
+        models: [
+          { id: "m1", state: "REPLACED" },
+          { id: "m2", previous: "m1", state: "DEPLOYED" },
+          { id: "x1", state: "DEPLOYED" },
+        ],
+        split: { x1: 100 },
+      }),
+      followsSpec,
+    );
+    const done = await call(app(api), "POST", `v1/${BASE}:undeployModel`, { deployedModelId: "m2" });
+    expect(done.status, JSON.stringify(done.json)).toBe(200);
+    expect(api.writes.map((w) => w.spec?.deployedModels?.map((m) => m.id))).toEqual([["x1"]]);
+  });
+
+  it("undeploys the last model whatever its share, as Vertex does: the split ends empty", async () => {
+    const api = new FakeApi(
+      endpointFixture({
+        models: [
+          { id: "m1", state: "REPLACED" },
+          { id: "m2", previous: "m1", state: "DEPLOYED" },
+        ],
+        split: { m2: 100 },
+      }),
+      followsSpec,
+    );
+    const done = await call(app(api), "POST", `v1/${BASE}:undeployModel`, { deployedModelId: "m2" });
+    expect(done.status, JSON.stringify(done.json)).toBe(200);
+    expect(api.writes.map((w) => [w.spec?.trafficSplit, w.spec?.deployedModels?.map((m) => m.id)])).toEqual([
+      [{}, ["m1", "m2"]],
+      [{}, []],
+    ]);
+  });
+
+  it("keeps the chain's serving revision when an in-progress one is undeployed", async () => {
+    const api = new FakeApi(
+      endpointFixture({
+        models: [
+          { id: "m1", state: "DEPLOYED" },
+          { id: "m2", previous: "m1", state: "BEING_DEPLOYED" },
+        ],
+        split: { m1: 100 },
+        effective: { m1: 100 },
+      }),
+    );
+    await call(app(api), "POST", `v1/${BASE}:undeployModel`, { deployedModelId: "m2" });
+    expect(api.writes.map((w) => w.spec?.deployedModels?.map((m) => m.id))).toEqual([["m1"]]);
+  });
+});
+
+describe("deleteEndpoint", () => {
+  it("is refused while the endpoint has deployed models, naming them; REPLACED and FAILED ones do not count", async () => {
+    const api = new FakeApi(
+      endpointFixture({
+        models: [
+          { id: "m1", state: "REPLACED" },
+          { id: "m2", previous: "m1", state: "DEPLOYED" },
+          { id: "m3", previous: "m2", state: "FAILED" },
+        ],
+      }),
+    );
+    const refused = await call(app(api), "DELETE", `v1/${BASE}`);
+    expect(refused.json["error"]).toEqual({
+      code: 400,
+      status: "FAILED_PRECONDITION",
+      message: "endpoint fraud has deployed models (m2: DEPLOYED): undeploy them first",
+    });
+    const retired = new FakeApi(
+      endpointFixture({
+        models: [
+          { id: "m1", state: "REPLACED" },
+          { id: "m3", previous: "m1", state: "FAILED" },
+        ],
+      }),
+    );
+    expect((await call(app(retired), "DELETE", `v1/${BASE}`)).status).toBe(200);
+  });
+});
+
+describe("operations.cancel", () => {
+  const rolling = () =>
+    endpointFixture({
+      models: [
+        { id: "m1", state: "DEPLOYED" },
+        { id: "m2", previous: "m1", state: "BEING_DEPLOYED" },
+      ],
+      split: { m1: 100 },
+    });
+  const cancel = (api: FakeApi, model: string, kind: "deployModel" | "undeployModel" = "deployModel") =>
+    call(app(api), "POST", `ui/${BASE}/operations/${operationId(kind, model)}:cancel`);
+
+  it("rolls an in-progress rolling deployment back, and its operation ends CANCELLED naming the rollback", async () => {
+    const api = new FakeApi(rolling());
+    const cancelled = await cancel(api, "m2");
+    expect(cancelled).toEqual({ status: 200, json: {} });
+    const [written] = api.writes;
+    const rollback = written?.spec?.deployedModels?.find((m) => m.id !== "m1" && m.id !== "m2");
+    expect(rollback?.rolloutOptions).toMatchObject({ previousDeployedModel: "m2" });
+    expect(rollback?.containerSpec).toEqual(written?.spec?.deployedModels?.[0]?.containerSpec);
+    expect(written?.metadata?.["annotations"]).toMatchObject({
+      "serving.modelendpoint.io/cancelled-deployments": "m2",
+    });
+    const op = await call(app(api), "GET", `v1/${BASE}/operations/${operationId("deployModel", "m2")}`);
+    expect(op.json).toMatchObject({
+      done: true,
+      error: {
+        code: 1,
+        message: `the rolling deployment of deployed model m2 was cancelled: deployed model ${rollback?.id ?? ""} rolls the previous model back onto it`,
+      },
+    });
+  });
+
+  it("leaves an operation that is done as it is, and writes nothing", async () => {
+    const api = new FakeApi(endpointFixture({ models: [{ id: "m1", state: "DEPLOYED" }] }));
+    expect(await cancel(api, "m1")).toEqual({ status: 200, json: {} });
+    expect(api.writes).toEqual([]);
+  });
+
+  it("refuses a first deployment and other kinds of operation, writing nothing", async () => {
+    const api = new FakeApi(endpointFixture({ models: [{ id: "m1", state: "BEING_DEPLOYED" }] }));
+    const first = await cancel(api, "m1");
+    expect(first.json["error"]).toMatchObject({
+      status: "FAILED_PRECONDITION",
+      message: "deployed model m1 is a first deployment, not a rolling deployment: undeployModel stops it",
+    });
+    const undeploy = await cancel(new FakeApi(rolling()), "m2", "undeployModel");
+    expect(undeploy.json["error"]).toMatchObject({
+      status: "FAILED_PRECONDITION",
+      message: expect.stringContaining("only a deployModel operation can"),
+    });
+    expect(api.writes).toEqual([]);
+  });
+});

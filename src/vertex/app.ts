@@ -21,6 +21,7 @@ import type { KubeObject } from "../kube/objects.ts";
 import { parseEndpoint } from "../edits/endpoint.ts";
 import { modelOf, toVertexEndpoint } from "./convert.ts";
 import {
+  cancelDeployment,
   createEndpoint,
   deleteEndpoint,
   deployModel,
@@ -45,7 +46,13 @@ import {
   UploadModelRequest,
   type ModelClients,
 } from "./modelservice.ts";
-import { deriveModelOperation, deriveOperation, operationId, type Operation } from "./operations.ts";
+import {
+  deriveModelOperation,
+  deriveOperation,
+  operationId,
+  parseOperationId,
+  type Operation,
+} from "./operations.ts";
 import { choosePredictTarget, keepAliveForward, type Forward } from "./predict.ts";
 import { fromKubeError, RpcError } from "./status.ts";
 import {
@@ -196,11 +203,15 @@ export function createApp(options: AppOptions): Hono {
 
   const identity = (c: Context): Identity => options.identify(bearer(c));
 
-  const operation = async (r: Route, id: Identity, s: Started): Promise<Operation> => {
-    const endpoint = await findEndpoint(id.cluster.endpoints, r.parent, s.endpointId);
-    await id.view.endpoints.settle?.(r.parent.namespace, s.endpointId, endpoint?.metadata.resourceVersion);
-    return deriveOperation(r.version, r.parent, s.endpointId, s.operationId, endpoint);
+  /** The endpoint after a write (read fresh as the caller), once the cache shows it as well. */
+  const afterWrite = async (r: Route, id: Identity, endpointId: string) => {
+    const endpoint = await findEndpoint(id.cluster.endpoints, r.parent, endpointId);
+    await id.view.endpoints.settle?.(r.parent.namespace, endpointId, endpoint?.metadata.resourceVersion);
+    return endpoint;
   };
+
+  const operation = async (r: Route, id: Identity, s: Started): Promise<Operation> =>
+    deriveOperation(r.version, r.parent, s.endpointId, s.operationId, await afterWrite(r, id, s.endpointId));
 
   const base = "/:version/projects/:project/locations/:location/endpoints";
 
@@ -371,10 +382,16 @@ export function createApp(options: AppOptions): Hono {
     const endpointId = c.req.param("endpoint");
     const [op, verb] = splitVerb(c.req.param("call"));
     if (verb === "cancel") {
-      throw new RpcError(
-        "UNIMPLEMENTED",
-        "operations.cancel is not supported: to stop a rolling deployment, undeploy the new model (its chain returns to the previous one) or deploy the previous model again onto it (a rollback)",
-      );
+      const { kind, model } = parseOperationId(op);
+      if (kind !== "deployModel") {
+        throw new RpcError(
+          "FAILED_PRECONDITION",
+          `operation ${op} cannot be cancelled: only a deployModel operation can (a rolling deployment is rolled back)`,
+        );
+      }
+      await cancelDeployment(id.cluster, r.parent, endpointId, model);
+      await afterWrite(r, id, endpointId);
+      return c.json({});
     }
     if (verb !== "wait")
       throw new RpcError("UNIMPLEMENTED", `method ${verb ?? "(none)"} on operations is not implemented`);

@@ -17,6 +17,18 @@ import { splitModel } from "../controller/objects.ts";
 import { endpointName, modelName, type Parent } from "./names.ts";
 
 export const DESCRIPTION_ANNOTATION = "serving.modelendpoint.io/description";
+/**
+ * The deployed models whose deployModel operation was cancelled (operations.cancel), comma-separated,
+ * the newest last: their operations end CANCELLED, whatever the operator does with them since.
+ */
+export const CANCELLED_ANNOTATION = "serving.modelendpoint.io/cancelled-deployments";
+/** Cancelled deployments remembered per endpoint; older ones then end as their model does. */
+export const MAX_CANCELLED = 20;
+
+/** The deployed models whose deployments were cancelled. */
+export function cancelledDeployments(annotations: Readonly<Record<string, string>> | undefined): string[] {
+  return (annotations?.[CANCELLED_ANNOTATION] ?? "").split(",").filter((id) => id !== "");
+}
 
 type StatusModel = NonNullable<NonNullable<ModelEndpoint["status"]>["deployedModels"]>[number];
 type SpecModel = ModelEndpoint["spec"]["deployedModels"][number];

@@ -6,13 +6,27 @@
  * last word: their refusal comes back as INVALID_ARGUMENT with the rule's message.
  */
 import { API_VERSION, KIND, type ModelEndpoint } from "../api/index.ts";
-import { parseEndpoint, type RawDeployedModel, type RawEndpoint } from "../edits/endpoint.ts";
-import { planDeploy, planUndeploy, Refusal, type Budgets, type EditPlan } from "../edits/plan.ts";
+import { parseEndpoint, viewOf, type RawDeployedModel, type RawEndpoint } from "../edits/endpoint.ts";
+import {
+  planDeploy,
+  planRollback,
+  planUndeploy,
+  Refusal,
+  type Budgets,
+  type EditPlan,
+} from "../edits/plan.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ResourceClient } from "../kube/client.ts";
 import type { Reads } from "./reads.ts";
-import { DESCRIPTION_ANNOTATION, stateOf, toVertexEndpoint } from "./convert.ts";
+import {
+  CANCELLED_ANNOTATION,
+  cancelledDeployments,
+  DESCRIPTION_ANNOTATION,
+  MAX_CANCELLED,
+  stateOf,
+  toVertexEndpoint,
+} from "./convert.ts";
 import { checkEndpointId, newDeployedModelId, newEndpointId, parseModelName, type Parent } from "./names.ts";
 import { operationId, type OperationKind } from "./operations.ts";
 import { fromKubeError, RpcError } from "./status.ts";
@@ -164,7 +178,22 @@ export async function createEndpoint(
   return started(id, "createEndpoint");
 }
 
+/** States of deployed models that Vertex no longer shows: REPLACED ones are undeployed, FAILED ones reverted. */
+const RETIRED: ReadonlySet<string> = new Set(["REPLACED", "FAILED"]);
+
+/**
+ * deleteEndpoint: refused, as on Vertex, while the endpoint has deployed models (any but REPLACED
+ * and FAILED ones, which Vertex no longer holds).
+ */
 export async function deleteEndpoint(cluster: Cluster, parent: Parent, id: string): Promise<Started> {
+  const { endpoint } = await readEndpoint(cluster.endpoints, parent, id);
+  const deployed = viewOf(endpoint).models.filter((m) => !RETIRED.has(m.state));
+  if (deployed.length > 0) {
+    throw new RpcError(
+      "FAILED_PRECONDITION",
+      `endpoint ${id} has deployed models (${deployed.map((m) => `${m.id}: ${m.state}`).join(", ")}): undeploy them first`,
+    );
+  }
   try {
     await cluster.endpoints.delete(parent.namespace, id);
   } catch (err) {
@@ -357,9 +386,11 @@ export async function undeployModel(
   waitMs: number,
 ): Promise<Started> {
   const id = body.deployedModelId;
-  const split = body.trafficSplit;
+  const { endpoint } = await readEndpoint(cluster.endpoints, parent, endpointId);
+  // As on Vertex, the last deployed model goes whatever its share, and the split ends empty.
+  const last = viewOf(endpoint).models.every((m) => m.id === id || RETIRED.has(m.state));
+  const split = last ? {} : body.trafficSplit;
   if (split !== undefined && (split[id] ?? 0) === 0) {
-    const { endpoint } = await readEndpoint(cluster.endpoints, parent, endpointId);
     const serves = (e: ModelEndpoint | undefined) => (e?.status?.trafficSplit?.[id] ?? 0) > 0;
     if (stateOf(endpoint, id) === "DEPLOYED" && serves(endpoint)) {
       await edit(cluster, parent, endpointId, (raw) => ({
@@ -369,14 +400,72 @@ export async function undeployModel(
       await pollEndpoint(cluster.endpoints, parent, endpointId, (e) => !serves(e), waitMs);
     }
   }
-  await edit(
-    cluster,
-    parent,
-    endpointId,
-    (raw, endpoint) =>
-      planUndeploy(raw, endpoint, { id: body.deployedModelId, trafficSplit: body.trafficSplit }).next,
+  await edit(cluster, parent, endpointId, (raw, endpoint) =>
+    withoutRetiredChain(planUndeploy(raw, endpoint, { id, trafficSplit: split }).next, endpoint, id),
   );
   return started(endpointId, "undeployModel", body.deployedModelId);
+}
+
+/**
+ * `next` without the REPLACED and FAILED revisions of `id`'s rollout chain once no other member is
+ * left: on Vertex they no longer exist, and kept here, the last of them would be deployed again
+ * (a chain whose newest revision is removed returns to the one before).
+ */
+function withoutRetiredChain(next: RawEndpoint, endpoint: ModelEndpoint, id: string): RawEndpoint {
+  const models = viewOf(endpoint).models;
+  const chain = models.find((m) => m.id === id)?.chain;
+  const members = models.filter((m) => m.chain === chain && m.id !== id);
+  if (members.length === 0 || members.some((m) => !RETIRED.has(m.state))) return next;
+  const gone = new Set(members.map((m) => m.id));
+  const split = Object.entries(next.spec?.trafficSplit ?? {}).filter(([k]) => !gone.has(k));
+  return {
+    ...next,
+    spec: {
+      ...next.spec,
+      deployedModels: (next.spec?.deployedModels ?? []).filter((m) => !gone.has(m.id)),
+      trafficSplit: Object.fromEntries(split),
+    },
+  };
+}
+
+/**
+ * operations.cancel of a deployModel operation. A rolling deployment still in progress is rolled
+ * back (the model it replaces is deployed again onto it, with the CRD's default budgets) and its
+ * operation ends CANCELLED; resolves with the rollback's deployed model id. An operation already
+ * done is left as it is (cancel is best effort, as google.longrunning says). A first deployment
+ * (no previous model) is refused: undeployModel stops it.
+ */
+export async function cancelDeployment(
+  cluster: Cluster,
+  parent: Parent,
+  endpointId: string,
+  model: string,
+): Promise<string | undefined> {
+  const { endpoint } = await readEndpoint(cluster.endpoints, parent, endpointId);
+  const row = viewOf(endpoint).models.find((m) => m.id === model);
+  if (row === undefined)
+    throw new RpcError("NOT_FOUND", `deployed model ${model} is not in endpoint ${endpointId}`);
+  if (row.state !== "BEING_DEPLOYED" && row.state !== "PENDING") return undefined;
+  if (row.previous === undefined) {
+    throw new RpcError(
+      "FAILED_PRECONDITION",
+      `deployed model ${model} is a first deployment, not a rolling deployment: undeployModel stops it`,
+    );
+  }
+  const rollback = newDeployedModelId();
+  await edit(cluster, parent, endpointId, (raw, current) => {
+    const next = planRollback(raw, current, { from: model, id: rollback, budgets: {} }).next;
+    const annotations = (next.metadata?.["annotations"] ?? {}) as Record<string, string>;
+    const cancelled = [...cancelledDeployments(annotations), model].slice(-MAX_CANCELLED);
+    return {
+      ...next,
+      metadata: {
+        ...next.metadata,
+        annotations: { ...annotations, [CANCELLED_ANNOTATION]: cancelled.join(",") },
+      },
+    };
+  });
+  return rollback;
 }
 
 /** mutateDeployedModel: the replica counts (dedicatedResources.min/maxReplicaCount) of a chain's root. */

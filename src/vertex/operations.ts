@@ -11,12 +11,13 @@
  * | --------------- | -------------------------------------------------------- | -------------------- |
  * | create endpoint | the endpoint exists                                      | response: Endpoint   |
  * | deploy model    | the model is DEPLOYED (or REPLACED after it) / FAILED    | response / error     |
+ * |                 | or the deployment was cancelled (an annotation says so)  | error CANCELLED      |
  * | undeploy model  | the model is neither in spec nor in status               | response: {}         |
  * | mutate model    | status reflects the spec's generation                    | response: model      |
  * | delete endpoint | the endpoint is gone                                     | response: {}         |
  */
 import type { ModelEndpoint } from "../api/index.ts";
-import { stateOf, timestamps, toDeployedModel, toVertexEndpoint } from "./convert.ts";
+import { cancelledDeployments, stateOf, timestamps, toDeployedModel, toVertexEndpoint } from "./convert.ts";
 import type { Model } from "../api/model.ts";
 import { endpointName, modelName, type Parent } from "./names.ts";
 import { RpcError } from "./status.ts";
@@ -154,6 +155,21 @@ export function deriveOperation(
       }
       const deployed = { deployedModel: toDeployedModel(parent, entry, status) };
       const state = stateOf(endpoint, model);
+      if (kind === "deployModel" && cancelledDeployments(endpoint.metadata.annotations).includes(model)) {
+        const heir = endpoint.spec.deployedModels.find(
+          (m) => m.rolloutOptions?.previousDeployedModel === model,
+        );
+        return {
+          name,
+          metadata,
+          done: true,
+          error: new RpcError(
+            "CANCELLED",
+            `the rolling deployment of deployed model ${model} was cancelled` +
+              (heir === undefined ? "" : `: deployed model ${heir.id} rolls the previous model back onto it`),
+          ).toStatus(),
+        };
+      }
       if (state === "FAILED") {
         return {
           name,

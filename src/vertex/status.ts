@@ -12,6 +12,7 @@ import { ConflictError, ForbiddenError, InvalidError, KubeError, NotFoundError }
 
 /** The canonical codes this server answers with, and their HTTP statuses. */
 export const RPC_CODES = {
+  CANCELLED: { code: 1, http: 499 },
   INVALID_ARGUMENT: { code: 3, http: 400 },
   DEADLINE_EXCEEDED: { code: 4, http: 504 },
   NOT_FOUND: { code: 5, http: 404 },

@@ -26,7 +26,13 @@ type Endpoint = protos.google.cloud.aiplatform.v1beta1.IEndpoint;
 
 const LOCATION = "us-central1";
 /** The gRPC codes the SDK's errors carry. */
-const CODE = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9, UNAUTHENTICATED: 16 } as const;
+const CODE = {
+  CANCELLED: 1,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  FAILED_PRECONDITION: 9,
+  UNAUTHENTICATED: 16,
+} as const;
 /** Seconds a rolling deployment may make no progress before it reverts (the server's default). */
 const DEADLINE_SECONDS = 10;
 
@@ -298,6 +304,29 @@ describe("the official Node SDK against the Vertex AI API server", () => {
     expect((await getEndpoint()).trafficSplit).toEqual({ [rollback]: 100 });
   });
 
+  it("cancelling a rolling deployment's operation rolls it back: the promise rejects CANCELLED, the previous model serves", async () => {
+    const stuck = await rollOut(3, rollback, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    await eventually(`deployed model ${stuck.id} in progress`, async () => {
+      const model = (await getEndpoint(allStates)).deployedModels?.find((m) => m.id === stuck.id);
+      return model?.createTime !== undefined && model.createTime !== null;
+    });
+    await stuck.operation.cancel();
+    await expect(stuck.operation.promise()).rejects.toMatchObject({
+      code: CODE.CANCELLED,
+      message: expect.stringContaining(`deployed model ${stuck.id} was cancelled`),
+    });
+    // The rollback the cancel started: version 4 again, onto the cancelled deployment.
+    let serving: string[] = [];
+    await eventually("the rollback of the cancelled deployment DEPLOYED", async () => {
+      serving = ids(await getEndpoint());
+      return serving.length === 1 && serving[0] !== rollback;
+    });
+    const [heir] = (await getEndpoint()).deployedModels ?? [];
+    expect(heir).toMatchObject({ modelVersionId: "4", rolloutOptions: { previousDeployedModel: stuck.id } });
+    rollback = heir?.id ?? "";
+    expect(await predict()).toMatchObject({ deployedModelId: rollback, modelVersionId: "4" });
+  });
+
   it("mutateDeployedModel changes the replicas of a chain through its first model only", async () => {
     const mutate = (id: string, replicas: number) =>
       endpoints.mutateDeployedModel({
@@ -363,7 +392,17 @@ describe("the official Node SDK against the Vertex AI API server", () => {
     expect(await predict()).toMatchObject({ deployedModelId: rollback });
   });
 
-  it("deletes the endpoint, waiting on the operation", async () => {
+  it("deleteEndpoint is refused while a model is deployed; the last model undeploys whatever its share, its chain with it; then the delete", async () => {
+    await expect(endpoints.deleteEndpoint({ name: endpointName() })).rejects.toMatchObject({
+      code: CODE.FAILED_PRECONDITION,
+      message: expect.stringContaining(`${rollback}: DEPLOYED`),
+    });
+    const [undeploy] = await endpoints.undeployModel({ endpoint: endpointName(), deployedModelId: rollback });
+    await undeploy.promise();
+    // The REPLACED and FAILED revisions of its chain went with it: none is deployed again.
+    const empty = await getEndpoint(allStates);
+    expect(ids(empty)).toEqual([]);
+    expect(empty.trafficSplit ?? {}).toEqual({});
     const [operation] = await endpoints.deleteEndpoint({ name: endpointName() });
     await operation.promise();
     await expect(endpoints.getEndpoint({ name: endpointName() })).rejects.toMatchObject({
