@@ -6,7 +6,6 @@ import { stringify } from "yaml";
 
 import {
   AbortedError,
-  ConflictError,
   GoneError,
   TransientError,
   type KubeObject,
@@ -14,6 +13,7 @@ import {
 } from "../kube/index.ts";
 import type { Command, Target } from "./args.ts";
 import { EndpointError, parseEndpoint, viewOf, type RawEndpoint } from "../edits/endpoint.ts";
+import { readPlanReplace, type Replaceable } from "../edits/replace.ts";
 import {
   checkPlan,
   planDeploy,
@@ -135,30 +135,28 @@ async function write(
   plan: (raw: RawEndpoint, parsed: ModelEndpoint) => EditPlan,
   follow?: string,
 ): Promise<number> {
-  for (let attempt = 1; ; attempt++) {
-    const raw = (await conn.endpoints.get(conn.namespace, name)) as RawEndpoint;
-    const planned = plan(raw, parseEndpoint(raw));
-    checkPlan(raw, planned.next);
-    if (dryRun) {
-      deps.out(
-        `${planned.summary} (dry run: nothing written)\n${stringify({ deployedModel: planned.entry })}`,
-      );
-      return EXIT.ok;
-    }
-    try {
-      await conn.endpoints.replace(planned.next);
-    } catch (err) {
-      if (err instanceof ConflictError && attempt < 5) continue;
-      throw err;
-    }
-    deps.out(`${planned.summary}\n`);
-    if (follow !== undefined) {
-      deps.out(
-        `follow it: kubectl modelendpoint rollout status ${follow} ${planned.entry.id} -n ${conn.namespace}\n`,
-      );
-    }
+  const { planned } = await readPlanReplace(
+    conn.endpoints as Replaceable<RawEndpoint>,
+    conn.namespace,
+    name,
+    (raw) => {
+      const edit = plan(raw, parseEndpoint(raw));
+      checkPlan(raw, edit.next);
+      return edit;
+    },
+    { dryRun, attempts: 5 },
+  );
+  if (dryRun) {
+    deps.out(`${planned.summary} (dry run: nothing written)\n${stringify({ deployedModel: planned.entry })}`);
     return EXIT.ok;
   }
+  deps.out(`${planned.summary}\n`);
+  if (follow !== undefined) {
+    deps.out(
+      `follow it: kubectl modelendpoint rollout status ${follow} ${planned.entry.id} -n ${conn.namespace}\n`,
+    );
+  }
+  return EXIT.ok;
 }
 
 /**

@@ -15,9 +15,10 @@ import {
   type Budgets,
   type EditPlan,
 } from "../edits/plan.ts";
-import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { NotFoundError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ResourceClient } from "../kube/client.ts";
+import { readPlanReplace, type Replaceable } from "../edits/replace.ts";
 import type { Reads } from "./reads.ts";
 import {
   CANCELLED_ANNOTATION,
@@ -39,7 +40,6 @@ import type {
 } from "./wire.ts";
 import type { z } from "zod";
 
-const WRITE_ATTEMPTS = 3;
 /** How often a request that waits on the cluster reads the endpoint again. */
 const POLL_MS = 500;
 
@@ -127,22 +127,22 @@ async function edit(
   id: string,
   plan: (raw: RawEndpoint, endpoint: ModelEndpoint) => RawEndpoint,
 ): Promise<ModelEndpoint> {
-  for (let attempt = 1; ; attempt++) {
-    const { raw, endpoint } = await readEndpoint(cluster.endpoints, parent, id);
-    let next: RawEndpoint;
-    try {
-      next = plan(raw, endpoint);
-    } catch (err) {
-      if (err instanceof Refusal) throw new RpcError("FAILED_PRECONDITION", err.message);
-      throw err;
-    }
-    try {
-      return parseEndpoint(await cluster.endpoints.replace(next));
-    } catch (err) {
-      if (err instanceof ConflictError && attempt < WRITE_ATTEMPTS) continue;
-      throw fromKubeError(err, `endpoint ${id}`);
-    }
+  // No checkPlan here, unlike the plugin: the API server's own refusal carries the CRD rule's
+  // message, which the caller gets as INVALID_ARGUMENT (a Refusal of a plan is FAILED_PRECONDITION).
+  let written: unknown;
+  try {
+    ({ written } = await readPlanReplace(
+      cluster.endpoints as Replaceable<RawEndpoint>,
+      parent.namespace,
+      id,
+      (raw) => ({ next: plan(raw, parseEndpoint(raw)) }),
+    ));
+  } catch (err) {
+    if (err instanceof Refusal) throw new RpcError("FAILED_PRECONDITION", err.message);
+    if (err instanceof RpcError) throw err;
+    throw fromKubeError(err, `endpoint ${id}`);
   }
+  return parseEndpoint(written);
 }
 
 export async function createEndpoint(

@@ -15,16 +15,14 @@ import { API_VERSION, MODEL_KIND } from "../api/constants.ts";
 import { parseModel } from "../api/model-parse.ts";
 import { defaultModelVersion, nextModelVersionId, resolveModelVersion } from "../api/model-version.ts";
 import type { Model, ModelVersion } from "../api/model.ts";
-import { ConflictError } from "../kube/errors.ts";
 import type { ResourceClient } from "../kube/client.ts";
+import { readPlanReplace } from "../edits/replace.ts";
 import type { Reads } from "./reads.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import { splitModel } from "../controller/objects.ts";
 import { timestamps } from "./convert.ts";
 import { endpointName, modelName, newDeployedModelId, parentName, type Parent } from "./names.ts";
 import { fromKubeError, RpcError } from "./status.ts";
-
-const WRITE_ATTEMPTS = 3;
 
 export const UploadModelRequest = z.strictObject({
   parentModel: z.string().optional(),
@@ -218,21 +216,22 @@ export async function uploadModel(
       [{ field: "parentModel", description: "a model of this project and location" }],
     );
   }
-  for (let attempt = 1; ; attempt++) {
-    const { raw, model } = await readModel(clients, parent, id);
-    const versionId = nextModelVersionId(model);
-    const rawSpec = (raw as { spec?: { versions?: unknown[] } }).spec ?? {};
-    const next = {
-      ...raw,
-      spec: { ...rawSpec, versions: [...(rawSpec.versions ?? []), { id: versionId, ...version }] },
-    };
-    try {
-      await clients.models.replace(next);
-      return { model: id, versionId };
-    } catch (err) {
-      if (err instanceof ConflictError && attempt < WRITE_ATTEMPTS) continue;
-      throw fromKubeError(err, `model ${id}`);
-    }
+  try {
+    const { planned } = await readPlanReplace(clients.models, parent.namespace, id, (raw) => {
+      const versionId = nextModelVersionId(parsed(raw, id));
+      const rawSpec = (raw as { spec?: { versions?: unknown[] } }).spec ?? {};
+      return {
+        versionId,
+        next: {
+          ...raw,
+          spec: { ...rawSpec, versions: [...(rawSpec.versions ?? []), { id: versionId, ...version }] },
+        },
+      };
+    });
+    return { model: id, versionId: planned.versionId };
+  } catch (err) {
+    if (err instanceof RpcError) throw err;
+    throw fromKubeError(err, `model ${id}`);
   }
 }
 
