@@ -84,6 +84,41 @@ describe("snapshot mapping", () => {
       },
     };
     expect(unreadyReason(pulling)).toBe("ImagePullBackOff: pull access denied");
+    const unschedulable = (message?: string): Pod => ({
+      ...running,
+      status: {
+        phase: "Pending",
+        conditions: [
+          {
+            type: "PodScheduled",
+            status: "False",
+            reason: "Unschedulable",
+            ...(message === undefined ? {} : { message }),
+          },
+        ],
+      },
+    });
+    expect(
+      unreadyReason(
+        unschedulable(
+          "0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.",
+        ),
+      ),
+    ).toBe("unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
+    expect(unreadyReason(unschedulable())).toBe("unschedulable: no node can take the pod");
+    // Not yet judged by the scheduler: no condition, or one that is not Unschedulable.
+    expect(unreadyReason({ ...running, status: { phase: "Pending" } })).toBe(
+      "not scheduled or not started yet",
+    );
+    expect(
+      unreadyReason({
+        ...running,
+        status: {
+          phase: "Pending",
+          conditions: [{ type: "PodScheduled", status: "False", reason: "SchedulingGated" }],
+        },
+      }),
+    ).toBe("not scheduled or not started yet");
     expect(podSnapshot(running, () => "/h")).toMatchObject({
       ready: false,
       serving: false,

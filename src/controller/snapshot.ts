@@ -90,14 +90,18 @@ export function replicaSetSnapshot(rs: DeepReadonly<ReplicaSet>): ReplicaSetSnap
 }
 
 /**
- * Why a pod is not Ready, in words a user can act on: a container that is waiting or terminated
- * says why (ImagePullBackOff, CrashLoopBackOff, ...); a running container that is not ready is
- * failing its readiness probe.
+ * Why a pod is not Ready, in words a user can act on: a pod no node can take says what the
+ * scheduler said (Insufficient nvidia.com/gpu, a node selector no node matches, ...); a container
+ * that is waiting or terminated says why (ImagePullBackOff, CrashLoopBackOff, ...); a running
+ * container that is not ready is failing its readiness probe.
  */
 export function unreadyReason(pod: DeepReadonly<Pod>, healthRoute?: string): string | undefined {
   const statuses = pod.status?.containerStatuses ?? [];
   const status = statuses.find((s) => s.name === CONTAINER_NAME) ?? statuses[0];
   if (status === undefined) {
+    const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+    if (scheduled?.status === "False" && scheduled.reason === "Unschedulable")
+      return `unschedulable: ${schedulerVerdict(scheduled.message)}`;
     if (pod.status?.phase === "Pending") return "not scheduled or not started yet";
     return undefined;
   }
@@ -110,6 +114,15 @@ export function unreadyReason(pod: DeepReadonly<Pod>, healthRoute?: string): str
     return healthRoute === undefined ? "readiness probe failed" : `readiness probe failed on ${healthRoute}`;
   }
   return undefined;
+}
+
+/**
+ * The scheduler's message without its preemption part, which only repeats that preempting would
+ * not help: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+ */
+function schedulerVerdict(message: string | undefined): string {
+  const verdict = (message ?? "").split(" preemption:")[0]?.trim() ?? "";
+  return verdict === "" ? "no node can take the pod" : verdict;
 }
 
 export function podSnapshot(

@@ -181,4 +181,30 @@ describe("the controller", () => {
     expect(watcher.report().servedModels[name] ?? []).not.toContain("m2");
     expect(watcher.report().violations).toEqual([]);
   });
+
+  it("5. a revision no node can take says what the scheduler said, in its status and when it FAILS at its deadline", async () => {
+    const name = "nofit";
+    await applyEndpoint(ns, firstDeployment(name, "m1", 2));
+    await endpoints.waitForState(name, "m1", "DEPLOYED");
+    const manifest = firstDeployment(name, "m1", 2) as { spec: { deployedModels: object[] } };
+    const entry = rollingEntry("m2", "m1", "registry.example/fraud:2.0", {
+      maxSurgeReplicas: 1,
+      maxUnavailableReplicas: 0,
+      progressDeadlineSeconds: 15,
+    }) as { containerSpec: object };
+    // No node of this cluster has a GPU.
+    entry.containerSpec = { ...entry.containerSpec, resources: { limits: { "nvidia.com/gpu": "1" } } };
+    manifest.spec.deployedModels.push(entry);
+    await applyEndpoint(ns, manifest);
+    const verdict = /unschedulable: 0\/\d+ nodes are available: \d+ Insufficient nvidia\.com\/gpu/;
+    await eventually("the scheduler's verdict in m2's status message while it is deployed", async () => {
+      const m2 = await endpoints.model(name, "m2");
+      expect(m2?.state).not.toBe("FAILED");
+      return m2?.state === "BEING_DEPLOYED" && verdict.test(m2.message ?? "");
+    });
+    const failed = await endpoints.waitForState(name, "m2", "FAILED");
+    expect(failed.reason).toBe("ProgressDeadlineExceeded");
+    expect(failed.message).toMatch(verdict);
+    expect((await endpoints.model(name, "m1"))?.state).toBe("DEPLOYED");
+  });
 });
