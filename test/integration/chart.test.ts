@@ -264,7 +264,11 @@ describe("the chart, rendered", () => {
     const ns = await createNamespace("chart-dry");
     const watched = await createNamespace("chart-dry-w");
     const applied = (object: string): string => `${object} serverside-applied (server dry run)`;
-    const operator = [applied("deployment.apps/meo-model-endpoint-operator")];
+    const operator = [
+      applied("deployment.apps/meo-model-endpoint-operator"),
+      applied("prioritylevelconfiguration.flowcontrol.apiserver.k8s.io/meo-model-endpoint-operator"),
+      applied("flowschema.flowcontrol.apiserver.k8s.io/meo-model-endpoint-operator"),
+    ];
     for (const [values, expected] of [
       [[], operator],
       [[`--set=watchNamespaces={${watched}}`, "--set=replicas=2,grafanaDashboard.enabled=true"], operator],
@@ -292,6 +296,29 @@ describe("the chart, rendered", () => {
       );
       for (const line of expected) expect(answer).toContain(line);
     }
+  });
+
+  it("gives the operator's ServiceAccount a priority level of its own (API Priority and Fairness), unless apiPriority.enabled=false", async () => {
+    const manifests = await template("meo-system", ["--set=serviceAccount.name=meo-sa"]);
+    const level = named(manifests, "PriorityLevelConfiguration", "meo-model-endpoint-operator");
+    expect(level.spec).toMatchObject({ type: "Limited", limited: { nominalConcurrencyShares: 30 } });
+    const schema = named(manifests, "FlowSchema", "meo-model-endpoint-operator");
+    expect(schema.spec).toMatchObject({
+      priorityLevelConfiguration: { name: "meo-model-endpoint-operator" },
+      // Before service-accounts (9000), where every other ServiceAccount goes.
+      matchingPrecedence: 1000,
+      rules: [
+        {
+          subjects: [{ kind: "ServiceAccount", serviceAccount: { name: "meo-sa", namespace: "meo-system" } }],
+        },
+      ],
+    });
+    expect(deploymentOf(manifests).template.spec.serviceAccountName).toBe("meo-sa");
+    const off = await template("meo-system", ["--set=apiPriority.enabled=false"]);
+    expect(off.filter((m) => m.apiVersion.startsWith("flowcontrol."))).toEqual([]);
+    await expect(template("x", ["--set=apiPriority.matchingPrecedence=10000"])).rejects.toThrow(
+      /apiPriority\/matchingPrecedence/,
+    );
   });
 
   it("renders a hardened Deployment with the documented flags, probes and downward-API env", async () => {
