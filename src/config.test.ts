@@ -40,6 +40,15 @@ describe("loadConfig", () => {
     expect(c.metricsBindAddress).toEqual({ host: "0.0.0.0", port: 9090 });
   });
 
+  it("runs model pods as the image's user unless --model-pod-user names a non-root one", () => {
+    expect(load([], {}).modelPodUser).toBeUndefined();
+    expect(load(["--model-pod-user=1000"], {}).modelPodUser).toBe(1000);
+    expect(load([], { MEO_MODEL_POD_USER: "65532" }).modelPodUser).toBe(65532);
+    for (const bad of ["0", "-1", "root", "1.5", "99999999999"]) {
+      expect(() => load([`--model-pod-user=${bad}`], {}), bad).toThrow(/modelPodUser/);
+    }
+  });
+
   it("uses pretty logs on a terminal unless told otherwise", () => {
     expect(load([], {}, true).logFormat).toBe("pretty");
     expect(load(["--log-format=json"], {}, true).logFormat).toBe("json");

@@ -16,6 +16,7 @@
  *   --identity ID                POD_NAME                     <hostname>-<random>
  *   --gateway NS/NAME            MEO_GATEWAY                  "" = endpoints without spec.gateway get no route
  *   --location NAME              MEO_LOCATION                 us-central1 (in the Vertex-style predict path)
+ *   --model-pod-user UID         MEO_MODEL_POD_USER           "" = the image's user (pods run as UID, non-root)
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -69,6 +70,11 @@ export const ConfigSchema = z.object({
       return { namespace, name };
     }),
   location: z.string().regex(DNS_LABEL, "must be a DNS label, e.g. us-central1"),
+  modelPodUser: z
+    .string()
+    .regex(/^$|^[1-9]\d{0,9}$/, "must be a user id above 0 (non-root), or empty for the image's user")
+    .transform((s) => (s === "" ? undefined : Number(s)))
+    .refine((n) => n === undefined || n <= 2147483647, "must be at most 2147483647"),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -94,6 +100,7 @@ const FLAGS = {
   identity: { type: "string" },
   gateway: { type: "string" },
   location: { type: "string" },
+  "model-pod-user": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -117,6 +124,7 @@ Flags (each also settable through the environment variable shown):
   --identity ID                  POD_NAME                   leader-election identity (default host-random)
   --gateway NS/NAME              MEO_GATEWAY                Gateway for endpoints without spec.gateway (default: none)
   --location NAME                MEO_LOCATION               location in the Vertex-style predict path (default us-central1)
+  --model-pod-user UID           MEO_MODEL_POD_USER         model pods run as this non-root user (default: the image's user)
 `;
 
 /**
@@ -157,6 +165,7 @@ export function loadConfig(
     identity: pick("identity", "POD_NAME", `${hostname()}-${randomBytes(3).toString("hex")}`),
     gateway: pick("gateway", "MEO_GATEWAY", ""),
     location: pick("location", "MEO_LOCATION", "us-central1"),
+    modelPodUser: pick("model-pod-user", "MEO_MODEL_POD_USER", ""),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

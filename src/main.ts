@@ -69,6 +69,7 @@ async function main(): Promise<number> {
     client,
     gatewayApi,
     dataPlane: { defaultGateway: config.gateway, location: config.location },
+    modelPods: { runAsUser: config.modelPodUser },
     logger,
     metrics,
     namespaces: config.namespaces,

@@ -7,7 +7,7 @@ import type { ModelEndpoint } from "../api/resource.ts";
 import { TerminalError } from "../kube/errors.ts";
 import type { DeepReadonly, ReplicaSet } from "../kube/objects.ts";
 import type { Action, ActionError } from "../rollout/types.ts";
-import { buildReplicaSet, type OwnerEndpoint } from "./objects.ts";
+import { buildReplicaSet, type ModelPodSettings, type OwnerEndpoint } from "./objects.ts";
 import { resolveForObjects } from "./resolve.ts";
 import type { Writer } from "./writer.ts";
 
@@ -18,6 +18,8 @@ export interface ActionTarget {
   readonly ref: OwnerEndpoint;
   readonly endpoint: ModelEndpoint;
   readonly replicaSets: readonly DeepReadonly<ReplicaSet>[];
+  /** How its model pods run (operator configuration). */
+  readonly pods?: ModelPodSettings;
 }
 
 export interface ActionEffects {
@@ -55,7 +57,7 @@ export async function applyActions(
 
 async function applyAction(
   { writer, expect }: ActionEffects,
-  { key, ref, endpoint, replicaSets }: ActionTarget,
+  { key, ref, endpoint, replicaSets, pods }: ActionTarget,
   action: Action,
   terminal: ActionError[],
 ): Promise<Error | undefined> {
@@ -69,6 +71,7 @@ async function applyAction(
           action.replicas,
           { poolSize: action.poolSize, lineage: action.lineage, rolloutSettings: action.rolloutSettings },
           action.serving,
+          pods,
         );
         await writer.createReplicaSet(rs, ref.uid);
         expect(key, `replicasets/${ref.namespace}/${rs.metadata?.name ?? ""}`, "");

@@ -90,6 +90,24 @@ describe("owned objects", () => {
     expect(plain.spec?.template?.metadata?.labels).not.toHaveProperty("serving.modelendpoint.io/serving");
   });
 
+  it("hardens every model pod, mounts an API token only for a named ServiceAccount, and runs as a configured non-root user", () => {
+    const named = buildReplicaSet(endpoint, dm, 1).spec?.template?.spec;
+    expect(named?.securityContext).toEqual({ seccompProfile: { type: "RuntimeDefault" } });
+    expect(named?.containers[0]?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(named?.automountServiceAccountToken).toBe(true);
+    const anonymous = buildReplicaSet(endpoint, { ...dm, serviceAccount: undefined }, 1).spec?.template?.spec;
+    expect(anonymous?.automountServiceAccountToken).toBe(false);
+    const asUser = buildReplicaSet(endpoint, dm, 1, {}, false, { runAsUser: 1000 }).spec?.template?.spec;
+    expect(asUser?.securityContext).toEqual({
+      seccompProfile: { type: "RuntimeDefault" },
+      runAsNonRoot: true,
+      runAsUser: 1000,
+    });
+  });
+
   it("leaves out what the spec leaves out and defaults the port to 8080", () => {
     const rs = buildReplicaSet(
       endpoint,

@@ -51,6 +51,16 @@ export const PRE_STOP_SLEEP_SECONDS = 5;
  */
 export const TERMINATION_GRACE_PERIOD_SECONDS = 60;
 
+/**
+ * How model pods run, beyond what their entry says: operator configuration (`--model-pod-user`).
+ * Every pod runs without privilege escalation, with every capability dropped and the runtime's
+ * default seccomp profile (what Pod Security "restricted" asks, but for the user); with `runAsUser`
+ * it also runs as that non-root user, and then passes "restricted".
+ */
+export interface ModelPodSettings {
+  readonly runAsUser?: number | undefined;
+}
+
 /** The ModelEndpoint that owns an object: what its ownerReference and names are made from. */
 export interface OwnerEndpoint {
   readonly namespace: string;
@@ -172,6 +182,7 @@ export function buildReplicaSet(
   replicas: number,
   memory: ReplicaSetMemory = {},
   serving = false,
+  pods: ModelPodSettings = {},
 ): ReplicaSet {
   const selector = modelSelector(endpoint.name, dm.id);
   const labels = { ...selector, [LABEL_REVISION]: String(dm.revision), [LABEL_MANAGED_BY]: MANAGED_BY };
@@ -206,6 +217,12 @@ export function buildReplicaSet(
         metadata: { labels: serving ? { ...labels, [LABEL_SERVING]: "true" } : labels, annotations },
         spec: {
           ...(dm.serviceAccount === undefined ? {} : { serviceAccountName: dm.serviceAccount }),
+          // A model server needs no API token unless its entry names a ServiceAccount for it.
+          automountServiceAccountToken: dm.serviceAccount !== undefined,
+          securityContext: {
+            seccompProfile: { type: "RuntimeDefault" },
+            ...(pods.runAsUser === undefined ? {} : { runAsNonRoot: true, runAsUser: pods.runAsUser }),
+          },
           terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
           containers: [
             {
@@ -223,6 +240,7 @@ export function buildReplicaSet(
                     },
                   }
                 : {}),
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
               readinessProbe: {
                 httpGet: { path: dm.healthRoute, port: port },

@@ -31,6 +31,7 @@ import { DEFAULT_LOCATION, type DataPlaneSettings } from "./dataplane.ts";
 import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
 import { ApiWriter, GuardedWriter } from "./writer.ts";
 import { slimMeta, slimPod, slimReplicaSet } from "./cache.ts";
+import type { ModelPodSettings } from "./objects.ts";
 
 export interface OperatorOptions {
   readonly client: KubeClient;
@@ -51,6 +52,8 @@ export interface OperatorOptions {
   readonly clock?: Clock;
   /** Gateway and location of the endpoints' HTTPRoutes (default: no default Gateway). */
   readonly dataPlane?: DataPlaneSettings;
+  /** How model pods run (default: hardened, as the image's user). */
+  readonly modelPods?: ModelPodSettings;
   /** The cluster serves Gateway API HTTPRoutes (see `servesHttpRoutes`): watch and own them. */
   readonly gatewayApi?: boolean;
   /** Informer tuning (tests shorten the stall watchdog). */
@@ -211,6 +214,7 @@ export class Operator {
       disruptionBudgets,
       gatewayApi,
       dataPlane: options.dataPlane ?? { location: DEFAULT_LOCATION },
+      ...(options.modelPods === undefined ? {} : { modelPods: options.modelPods }),
       writer,
       events: {
         record: (regarding, input) => {

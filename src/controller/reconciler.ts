@@ -56,7 +56,7 @@ import {
   type WrittenStatus,
 } from "./conditions.ts";
 import { Expectations, isCacheStale } from "./expectations.ts";
-import type { OwnerEndpoint } from "./objects.ts";
+import type { ModelPodSettings, OwnerEndpoint } from "./objects.ts";
 import { controlledBy, ENDPOINT_INDEX } from "./ownership.ts";
 import { countRollouts, observeEndpoint, toEventInput } from "./report.ts";
 import { findServiceChanges, findWantedServices, syncServices } from "./services.ts";
@@ -123,6 +123,8 @@ export interface ReconcilerOptions {
     | { readonly httpRoutes: ReadonlyStore<KubeObject>; readonly endpointSlices: ReadonlyStore<KubeObject> }
     | undefined;
   readonly dataPlane: DataPlaneSettings;
+  /** How model pods run (operator configuration). */
+  readonly modelPods?: ModelPodSettings;
   readonly writer: Writer;
   readonly events: EventSinkLike;
   readonly metrics: Metrics;
@@ -254,7 +256,19 @@ export class Reconciler {
     // written. The next pass plans again from the same state and goes on.
     const drainLeftMs = this.#routeDrainLeft(key, dataPlane.drained);
     const applied =
-      drainLeftMs > 0 ? HELD : await this.#applyPlan({ key, ref, endpoint, replicaSets }, plan, raw);
+      drainLeftMs > 0
+        ? HELD
+        : await this.#applyPlan(
+            {
+              key,
+              ref,
+              endpoint,
+              replicaSets,
+              ...(this.#o.modelPods === undefined ? {} : { pods: this.#o.modelPods }),
+            },
+            plan,
+            raw,
+          );
     if (drainLeftMs > 0) {
       this.#o.logger.debug({ ...log, drainLeftMs }, "waiting for the gateway to drop a retiring model");
     }
