@@ -173,6 +173,16 @@ export const ContainerSpecSchema = z
           "(passed to the container as AIP_HEALTH_ROUTE).",
       ),
     resources: ResourceRequirementsSchema.optional(),
+    sharedMemorySizeMb: z
+      .int32()
+      .min(1)
+      .max(1048576)
+      .optional()
+      .describe(
+        "Shared memory (/dev/shm) of the container in MiB, a memory-backed emptyDir of that size; " +
+          "default the container runtime's 64 MiB, which servers such as vLLM, Triton or PyTorch outgrow. " +
+          "It counts against the pod's memory limit.",
+      ),
   })
   .describe("The model's serving container (Vertex AI ModelContainerSpec). Immutable.");
 

@@ -108,6 +108,19 @@ describe("owned objects", () => {
     });
   });
 
+  it("gives a container with sharedMemorySizeMb a memory-backed /dev/shm of that size", () => {
+    const pod = buildReplicaSet(
+      endpoint,
+      { ...dm, containerSpec: { ...dm.containerSpec, sharedMemorySizeMb: 2048 } },
+      1,
+    ).spec?.template?.spec;
+    expect(pod?.volumes).toEqual([{ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "2048Mi" } }]);
+    expect(pod?.containers[0]?.volumeMounts).toEqual([{ name: "dshm", mountPath: "/dev/shm" }]);
+    const plain = buildReplicaSet(endpoint, dm, 1).spec?.template?.spec;
+    expect(plain?.volumes).toBeUndefined();
+    expect(plain?.containers[0]?.volumeMounts).toBeUndefined();
+  });
+
   it("leaves out what the spec leaves out and defaults the port to 8080", () => {
     const rs = buildReplicaSet(
       endpoint,

@@ -50,6 +50,8 @@ export const PRE_STOP_SLEEP_SECONDS = 5;
  * predictions of large models (tens of seconds) to finish after SIGTERM.
  */
 export const TERMINATION_GRACE_PERIOD_SECONDS = 60;
+/** The memory-backed volume at /dev/shm of a container with sharedMemorySizeMb. */
+export const SHARED_MEMORY_VOLUME = "dshm";
 
 /**
  * How model pods run, beyond what their entry says: operator configuration (`--model-pod-user`).
@@ -224,6 +226,16 @@ export function buildReplicaSet(
             ...(pods.runAsUser === undefined ? {} : { runAsNonRoot: true, runAsUser: pods.runAsUser }),
           },
           terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
+          ...(c.sharedMemorySizeMb === undefined
+            ? {}
+            : {
+                volumes: [
+                  {
+                    name: SHARED_MEMORY_VOLUME,
+                    emptyDir: { medium: "Memory", sizeLimit: `${String(c.sharedMemorySizeMb)}Mi` },
+                  },
+                ],
+              }),
           containers: [
             {
               name: CONTAINER_NAME,
@@ -241,6 +253,9 @@ export function buildReplicaSet(
                   }
                 : {}),
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+              ...(c.sharedMemorySizeMb === undefined
+                ? {}
+                : { volumeMounts: [{ name: SHARED_MEMORY_VOLUME, mountPath: "/dev/shm" }] }),
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
               readinessProbe: {
                 httpGet: { path: dm.healthRoute, port: port },

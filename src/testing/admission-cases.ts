@@ -340,6 +340,11 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     expect: [issue(`${dm(0)}.containerSpec.ports[0].containerPort`, "should be less than or equal to 65535")],
   },
   {
+    name: "containerSpec.sharedMemorySizeMb: 0",
+    object: single({ containerSpec: container("1.0", { sharedMemorySizeMb: 0 }) }),
+    expect: [issue(`${dm(0)}.containerSpec.sharedMemorySizeMb`, "should be greater than or equal to 1")],
+  },
+  {
     name: "containerSpec.predictRoute: no leading slash",
     object: single({ containerSpec: container("1.0", { predictRoute: "predict" }) }),
     expect: [issue(`${dm(0)}.containerSpec.predictRoute`, M.predictRoute)],
@@ -431,6 +436,7 @@ export const VALID_CREATES: readonly CreateCase[] = [
           requests: { cpu: "500m", memory: "512Mi" },
           limits: { memory: "1Gi", "nvidia.com/gpu": "1" },
         },
+        sharedMemorySizeMb: 1024,
       }),
       serviceAccount: "fraud-sa.v1",
       disableContainerLogging: true,

@@ -167,6 +167,14 @@ export async function listVersions(
   return model.spec.versions.map((v) => toVertexModel(parent, model, v));
 }
 
+/** containerSpec's int64 fields, which proto3 JSON sends as strings, as the numbers the CRD holds. */
+function withInt64Numbers(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const shm = spec["sharedMemorySizeMb"];
+  return typeof shm === "string" && /^\d+$/.test(shm)
+    ? { ...spec, sharedMemorySizeMb: Number(shm) }
+    : { ...spec };
+}
+
 /** Uploads a model or a version; resolves with the model id and the new version's id. */
 export async function uploadModel(
   clients: ModelClients,
@@ -175,7 +183,7 @@ export async function uploadModel(
   now: () => Date = () => new Date(),
 ): Promise<{ model: string; versionId: string }> {
   const version = {
-    containerSpec: body.model.containerSpec,
+    containerSpec: withInt64Numbers(body.model.containerSpec),
     ...(body.model.versionAliases === undefined ? {} : { aliases: body.model.versionAliases }),
     ...(body.model.versionDescription === undefined ? {} : { description: body.model.versionDescription }),
     createTime: now().toISOString(),
