@@ -88,19 +88,87 @@ const QuantitySchema = withRules(z.string().max(64), [
 
 const ResourceListSchema = boundedRecord(QuantitySchema, 16);
 
-export const ResourceRequirementsSchema = z
-  .object({
+const QUANTITY_SUFFIXES: Readonly<Record<string, number>> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
+
+/**
+ * The value of a Kubernetes quantity (`500m`, `2`, `512Mi`, `1e3`), as a float: exact for the
+ * sizes people write, and close enough to order two of them as the API server's quantity() does.
+ * NaN for what is not a quantity.
+ */
+export function quantityValue(quantity: string): number {
+  if (!new RegExp(QUANTITY).test(quantity)) return Number.NaN;
+  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(.*)$/.exec(quantity);
+  const [number, suffix] = [Number(match?.[1]), match?.[2] ?? ""];
+  if (suffix === "") return number;
+  if (/^[eE]/.test(suffix)) return Number(`${String(number)}${suffix}`);
+  return number * (QUANTITY_SUFFIXES[suffix] ?? Number.NaN);
+}
+
+interface Requirements {
+  readonly requests?: Readonly<Record<string, string>> | undefined;
+  readonly limits?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The resources whose request is above their limit, in name order. */
+function requestsAboveLimits(self: Requirements): string[] {
+  return Object.keys(self.requests ?? {})
+    .filter((k) => {
+      const [request, limit] = [self.requests?.[k], self.limits?.[k]];
+      return request !== undefined && limit !== undefined && quantityValue(request) > quantityValue(limit);
+    })
+    .sort();
+}
+
+const aboveLimit = (k: string) =>
+  `${k} in self.limits && quantity(self.requests[${k}]).compareTo(quantity(self.limits[${k}])) > 0`;
+const FIRST_ABOVE = `self.requests.filter(k, ${aboveLimit("k")})[0]`;
+
+export const ResourceRequirementsSchema = withRules(
+  z.object({
     requests: ResourceListSchema.optional().describe(
       "Minimum resources per replica (Kubernetes resource name -> quantity).",
     ),
     limits: ResourceListSchema.optional().describe(
       "Maximum resources per replica (Kubernetes resource name -> quantity).",
     ),
-  })
-  .describe(
-    "Explicit container resources. When set they win over the machine-type table of " +
-      "dedicatedResources.machineSpec.machineType (the two are not merged).",
-  );
+  }),
+  [
+    {
+      kind: "plain",
+      name: "resources.requestsWithinLimits",
+      rule: `!has(self.requests) || !has(self.limits) || !self.requests.exists(k, ${aboveLimit("k")})`,
+      message: "a resource's request must not be above its limit",
+      messageExpression:
+        `'requests.' + ${FIRST_ABOVE} + ' (' + self.requests[${FIRST_ABOVE}] + ') is above limits.' + ` +
+        `${FIRST_ABOVE} + ' (' + self.limits[${FIRST_ABOVE}] + '): a request may not exceed its limit'`,
+      fieldPath: ".requests",
+      check: (self) => requestsAboveLimits(self).length === 0,
+      describe: (self) => {
+        const [k = ""] = requestsAboveLimits(self);
+        return `requests.${k} (${self.requests?.[k] ?? ""}) is above limits.${k} (${self.limits?.[k] ?? ""}): a request may not exceed its limit`;
+      },
+    },
+  ],
+).describe(
+  "Explicit container resources. When set they win over the machine-type table of " +
+    "dedicatedResources.machineSpec.machineType (the two are not merged).",
+);
 
 export const EnvVarSchema = z
   .object({

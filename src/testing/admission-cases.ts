@@ -345,6 +345,20 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     expect: [issue(`${dm(0)}.containerSpec.sharedMemorySizeMb`, "should be greater than or equal to 1")],
   },
   {
+    name: "containerSpec.resources: a request above its limit",
+    object: single({
+      containerSpec: container("1.0", {
+        resources: { requests: { cpu: "2", memory: "1025Mi" }, limits: { memory: "1Gi" } },
+      }),
+    }),
+    expect: [
+      issue(
+        `${dm(0)}.containerSpec.resources.requests`,
+        "requests.memory (1025Mi) is above limits.memory (1Gi): a request may not exceed its limit",
+      ),
+    ],
+  },
+  {
     name: "containerSpec.predictRoute: no leading slash",
     object: single({ containerSpec: container("1.0", { predictRoute: "predict" }) }),
     expect: [issue(`${dm(0)}.containerSpec.predictRoute`, M.predictRoute)],
@@ -422,6 +436,15 @@ export const VALID_CREATES: readonly CreateCase[] = [
   {
     name: "rolloutOptions: no budgets at all (25% each)",
     object: rollout({}, {}, { maxSurgeReplicas: undefined, maxUnavailableReplicas: undefined }),
+    expect: [],
+  },
+  {
+    name: "containerSpec.resources: requests equal to their limits in other units",
+    object: single({
+      containerSpec: container("1.0", {
+        resources: { requests: { cpu: "500m", memory: "1024Mi" }, limits: { cpu: "0.5", memory: "1Gi" } },
+      }),
+    }),
     expect: [],
   },
   {
