@@ -189,6 +189,77 @@ export const PortSchema = z
   })
   .describe("A port of the model's container.");
 
+const ProbePortSchema = z.int32().min(1).max(65535);
+
+const PROBE_HANDLERS = ["exec", "httpGet", "grpc", "tcpSocket"] as const;
+
+/** Vertex AI's Probe: one handler (or none: an HTTP GET of the health route), and its timing. */
+const ProbeFields = z.object({
+  exec: z
+    .object({
+      command: z.array(z.string().max(4096)).min(1).max(64).describe("The command and its arguments."),
+    })
+    .optional()
+    .describe("Runs a command in the container; exit code 0 is success."),
+  httpGet: z
+    .object({
+      path: routeSchema("httpGet.path").optional().describe("Default: the health route."),
+      port: ProbePortSchema.optional().describe("Default: the serving port."),
+      scheme: z.enum(["HTTP", "HTTPS"]).optional().describe("Default HTTP."),
+      httpHeaders: z
+        .array(z.object({ name: z.string().min(1).max(256), value: z.string().max(4096) }))
+        .max(16)
+        .optional(),
+    })
+    .optional()
+    .describe("An HTTP GET; a status from 200 to 399 is success."),
+  grpc: z
+    .object({
+      port: ProbePortSchema.describe("The gRPC port."),
+      service: z.string().max(256).optional().describe("The service name of the gRPC health check."),
+    })
+    .optional()
+    .describe("A gRPC health check."),
+  tcpSocket: z
+    .object({ port: ProbePortSchema.optional().describe("Default: the serving port.") })
+    .optional()
+    .describe("A TCP connection; accepted is success."),
+  initialDelaySeconds: z.int32().min(0).max(3600).optional(),
+  periodSeconds: z.int32().min(1).max(3600).optional(),
+  timeoutSeconds: z.int32().min(1).max(3600).optional(),
+  successThreshold: z.int32().min(1).max(100).optional(),
+  failureThreshold: z.int32().min(1).max(100).optional(),
+});
+
+export type Probe = z.output<typeof ProbeFields>;
+
+/**
+ * A probe with its rules; `once`: a startup or liveness probe, whose successThreshold Kubernetes
+ * requires to be 1.
+ */
+function probeSchema(once: boolean) {
+  const rules: Rule<Probe>[] = [
+    {
+      kind: "plain",
+      name: "probe.oneHandler",
+      rule: `${PROBE_HANDLERS.map((h) => `(has(self.${h}) ? 1 : 0)`).join(" + ")} <= 1`,
+      message: "a probe has at most one of exec, httpGet, grpc and tcpSocket",
+      check: (self) => PROBE_HANDLERS.filter((h) => self[h] !== undefined).length <= 1,
+    },
+  ];
+  if (once) {
+    rules.push({
+      kind: "plain",
+      name: "probe.successThresholdOne",
+      rule: "!has(self.successThreshold) || self.successThreshold == 1",
+      message: "successThreshold of a startup or liveness probe must be 1",
+      fieldPath: ".successThreshold",
+      check: (self) => self.successThreshold === undefined || self.successThreshold === 1,
+    });
+  }
+  return withRules(ProbeFields, rules).describe("A probe of the model's container (Vertex AI Probe).");
+}
+
 function routeSchema(field: string) {
   return withRules(z.string().max(256), [
     {
@@ -241,6 +312,18 @@ export const ContainerSpecSchema = z
           "(passed to the container as AIP_HEALTH_ROUTE).",
       ),
     resources: ResourceRequirementsSchema.optional(),
+    healthProbe: probeSchema(false)
+      .optional()
+      .describe(
+        "The readiness probe, which decides when a replica serves; default an HTTP GET of healthRoute " +
+          "on the serving port every 5 s.",
+      ),
+    startupProbe: probeSchema(true)
+      .optional()
+      .describe("Holds the other probes until it succeeds once, for a server that loads a model slowly."),
+    livenessProbe: probeSchema(true)
+      .optional()
+      .describe("Restarts the container when it fails; none by default."),
     sharedMemorySizeMb: z
       .int32()
       .min(1)

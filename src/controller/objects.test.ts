@@ -5,6 +5,7 @@ import {
   buildEndpointService,
   buildModelService,
   buildReplicaSet,
+  kubeProbe,
   LABEL_SERVING,
   splitModel,
   type ObjectInputs,
@@ -119,6 +120,51 @@ describe("owned objects", () => {
     const plain = buildReplicaSet(endpoint, dm, 1).spec?.template?.spec;
     expect(plain?.volumes).toBeUndefined();
     expect(plain?.containers[0]?.volumeMounts).toBeUndefined();
+  });
+
+  it("maps Vertex's probes: healthProbe is the readiness probe, startupProbe and livenessProbe only when given", () => {
+    const plain = buildReplicaSet(endpoint, dm, 1).spec?.template?.spec?.containers[0];
+    expect(plain?.readinessProbe).toEqual({
+      httpGet: { path: "/health", port: 9000 },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+      successThreshold: 1,
+    });
+    expect(plain?.startupProbe).toBeUndefined();
+    expect(plain?.livenessProbe).toBeUndefined();
+    const probed = buildReplicaSet(
+      endpoint,
+      {
+        ...dm,
+        containerSpec: {
+          ...dm.containerSpec,
+          healthProbe: { exec: { command: ["/bin/ready"] }, periodSeconds: 10 },
+          startupProbe: { httpGet: { path: "/loaded" }, failureThreshold: 60 },
+          livenessProbe: { grpc: { port: 9001, service: "health" } },
+        },
+      },
+      1,
+    ).spec?.template?.spec?.containers[0];
+    expect(probed?.readinessProbe).toEqual({
+      exec: { command: ["/bin/ready"] },
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+      successThreshold: 1,
+    });
+    expect(probed?.startupProbe).toEqual({ httpGet: { path: "/loaded", port: 9000 }, failureThreshold: 60 });
+    expect(probed?.livenessProbe).toEqual({ grpc: { port: 9001, service: "health" } });
+    expect(kubeProbe({ tcpSocket: {} }, "/h", 8080)).toEqual({ tcpSocket: { port: 8080 } });
+    expect(
+      kubeProbe(
+        { httpGet: { port: 8443, scheme: "HTTPS", httpHeaders: [{ name: "x", value: "1" }] } },
+        "/h",
+        80,
+      ),
+    ).toEqual({
+      httpGet: { path: "/h", port: 8443, scheme: "HTTPS", httpHeaders: [{ name: "x", value: "1" }] },
+    });
   });
 
   it("leaves out what the spec leaves out and defaults the port to 8080", () => {

@@ -21,7 +21,7 @@ import {
   LABEL_REVISION,
 } from "../api/constants.ts";
 import type { ContainerResources } from "../api/machine-types.ts";
-import type { ContainerSpec } from "../api/spec.ts";
+import type { ContainerSpec, Probe } from "../api/spec.ts";
 import type { OwnerReference, ReplicaSet, Service } from "../kube/objects.ts";
 import type { RolloutSettings } from "../rollout/types.ts";
 
@@ -257,19 +257,70 @@ export function buildReplicaSet(
                 ? {}
                 : { volumeMounts: [{ name: SHARED_MEMORY_VOLUME, mountPath: "/dev/shm" }] }),
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
-              readinessProbe: {
-                httpGet: { path: dm.healthRoute, port: port },
-                periodSeconds: 5,
-                timeoutSeconds: 2,
-                failureThreshold: 3,
-                successThreshold: 1,
-              },
+              readinessProbe: kubeProbe(c.healthProbe, dm.healthRoute, port, READINESS_TIMING),
+              ...(c.startupProbe === undefined
+                ? {}
+                : { startupProbe: kubeProbe(c.startupProbe, dm.healthRoute, port) }),
+              ...(c.livenessProbe === undefined
+                ? {}
+                : { livenessProbe: kubeProbe(c.livenessProbe, dm.healthRoute, port) }),
             },
           ],
         },
       },
     },
   };
+}
+
+/** The readiness probe's timing where the entry's healthProbe says nothing. */
+const READINESS_TIMING = { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 };
+
+/**
+ * A Vertex AI Probe as a Kubernetes probe: its handler (none: an HTTP GET of the health route on
+ * the serving port), and its timing over `timing` (Kubernetes' own defaults where both are silent).
+ */
+export function kubeProbe(
+  probe: Probe | undefined,
+  healthRoute: string,
+  port: number,
+  timing: Readonly<Record<string, number>> = {},
+): Record<string, unknown> {
+  const handler =
+    probe?.exec !== undefined
+      ? { exec: { command: [...probe.exec.command] } }
+      : probe?.grpc !== undefined
+        ? {
+            grpc: {
+              port: probe.grpc.port,
+              ...(probe.grpc.service === undefined ? {} : { service: probe.grpc.service }),
+            },
+          }
+        : probe?.tcpSocket !== undefined
+          ? { tcpSocket: { port: probe.tcpSocket.port ?? port } }
+          : {
+              httpGet: {
+                path: probe?.httpGet?.path ?? healthRoute,
+                port: probe?.httpGet?.port ?? port,
+                ...(probe?.httpGet?.scheme === undefined ? {} : { scheme: probe.httpGet.scheme }),
+                ...(probe?.httpGet?.httpHeaders === undefined
+                  ? {}
+                  : { httpHeaders: probe.httpGet.httpHeaders.map((h) => ({ ...h })) }),
+              },
+            };
+  const fields = [
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "failureThreshold",
+    "successThreshold",
+  ] as const;
+  const times = Object.fromEntries(
+    fields.flatMap((f) => {
+      const value = probe?.[f] ?? timing[f];
+      return value === undefined ? [] : [[f, value]];
+    }),
+  );
+  return { ...handler, ...times };
 }
 
 /**

@@ -359,6 +359,28 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     ],
   },
   {
+    name: "containerSpec.healthProbe: two handlers",
+    object: single({
+      containerSpec: container("1.0", { healthProbe: { exec: { command: ["true"] }, tcpSocket: {} } }),
+    }),
+    expect: [
+      issue(
+        `${dm(0)}.containerSpec.healthProbe`,
+        "a probe has at most one of exec, httpGet, grpc and tcpSocket",
+      ),
+    ],
+  },
+  {
+    name: "containerSpec.livenessProbe: successThreshold 2",
+    object: single({ containerSpec: container("1.0", { livenessProbe: { successThreshold: 2 } }) }),
+    expect: [
+      issue(
+        `${dm(0)}.containerSpec.livenessProbe.successThreshold`,
+        "successThreshold of a startup or liveness probe must be 1",
+      ),
+    ],
+  },
+  {
     name: "containerSpec.predictRoute: no leading slash",
     object: single({ containerSpec: container("1.0", { predictRoute: "predict" }) }),
     expect: [issue(`${dm(0)}.containerSpec.predictRoute`, M.predictRoute)],
@@ -460,6 +482,9 @@ export const VALID_CREATES: readonly CreateCase[] = [
           limits: { memory: "1Gi", "nvidia.com/gpu": "1" },
         },
         sharedMemorySizeMb: 1024,
+        healthProbe: { httpGet: { path: "/ready", port: 65535 }, periodSeconds: 10 },
+        startupProbe: { tcpSocket: {}, failureThreshold: 60 },
+        livenessProbe: { grpc: { port: 65535 }, successThreshold: 1 },
       }),
       serviceAccount: "fraud-sa.v1",
       disableContainerLogging: true,
