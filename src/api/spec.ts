@@ -16,7 +16,7 @@ import {
 } from "./constants.ts";
 import { jsonEqual } from "./json.ts";
 import { MACHINE_TYPE_NAMES } from "./machine-types.ts";
-import { celFormat, matchesRule, withRules, type Rule } from "./rule.ts";
+import { celFormat, celRegex, matchesRule, withRules, type Rule } from "./rule.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Formats. Each is checked by a CEL `matches` with a message a user understands (an OpenAPI
@@ -33,6 +33,9 @@ export const ENV_VAR_NAME = "^[-._a-zA-Z][-._a-zA-Z0-9]*$";
 /** A Kubernetes resource quantity (the pattern Kubernetes publishes for `Quantity`). */
 export const QUANTITY =
   "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
+
+/** A protobuf Duration in JSON: whole or fractional seconds, "1800s" or "1.5s". */
+const DURATION = "^[0-9]{1,9}([.][0-9]{1,9})?s$";
 
 /** A string map (`additionalProperties`) with at most `max` keys. */
 export function boundedRecord<V extends z.ZodType>(value: V, max: number) {
@@ -324,6 +327,23 @@ export const ContainerSpecSchema = z
     livenessProbe: probeSchema(true)
       .optional()
       .describe("Restarts the container when it fails; none by default."),
+    deploymentTimeout: withRules(z.string().max(32), [
+      {
+        kind: "plain",
+        name: "containerSpec.deploymentTimeoutRange",
+        rule: `self.matches(${celRegex(DURATION)}) && duration(self) >= duration('1s') && duration(self) <= duration('7200s')`,
+        message: 'deploymentTimeout must be a duration in seconds such as "1800s", from 1s to 7200s',
+        check: (self) => {
+          const seconds = new RegExp(DURATION).test(self) ? Number(self.slice(0, -1)) : Number.NaN;
+          return seconds >= 1 && seconds <= 7200;
+        },
+      },
+    ])
+      .optional()
+      .describe(
+        'How long the model may take to deploy (Vertex\'s Duration, e.g. "1800s", at most 2 hours): its progress ' +
+          "deadline, when its rolloutOptions set none (a first deployment has none). Default 600s.",
+      ),
     sharedMemorySizeMb: z
       .int32()
       .min(1)

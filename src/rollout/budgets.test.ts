@@ -101,6 +101,28 @@ describe("calculateProgressDeadlineSeconds (R8)", () => {
     [{ previousDeployedModel: "m1", progressDeadlineSeconds: -5 }, 600],
     [{ previousDeployedModel: "m1", progressDeadlineSeconds: Number.POSITIVE_INFINITY }, 600],
   ])("%j -> %i", (options, seconds) => {
-    expect(calculateProgressDeadlineSeconds(options)).toBe(seconds);
+    expect(
+      calculateProgressDeadlineSeconds(options === undefined ? undefined : { rolloutOptions: options }),
+    ).toBe(seconds);
+  });
+
+  it.each([
+    [{ containerSpec: { deploymentTimeout: "1800s" } }, 1800],
+    [{ containerSpec: { deploymentTimeout: "90.5s" } }, 90],
+    [{ containerSpec: { deploymentTimeout: "0s" } }, 600],
+    [{ containerSpec: { deploymentTimeout: "30m" } }, 600],
+    [
+      {
+        rolloutOptions: { previousDeployedModel: "m1", progressDeadlineSeconds: 30 },
+        containerSpec: { deploymentTimeout: "1800s" },
+      },
+      30,
+    ],
+    [
+      { rolloutOptions: { previousDeployedModel: "m1" }, containerSpec: { deploymentTimeout: "1800s" } },
+      1800,
+    ],
+  ])("deploymentTimeout: %j -> %i", (spec, seconds) => {
+    expect(calculateProgressDeadlineSeconds(spec)).toBe(seconds);
   });
 });

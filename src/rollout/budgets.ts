@@ -54,14 +54,32 @@ export function calculateBudgets(options: BudgetOptions | undefined, replicas: n
   return { maxSurge, maxUnavailable: Math.min(maxUnavailable, n) };
 }
 
+/** What of a deployed model's spec decides its progress deadline. */
+export interface DeadlineInputs {
+  readonly rolloutOptions?: RolloutOptions | undefined;
+  readonly containerSpec?: { readonly deploymentTimeout?: string | undefined } | undefined;
+}
+
 /**
- * The progress deadline in whole seconds (R8). A missing, non-positive or non-finite value means the
- * default: a rollout that can never fail would never revert, which is the one thing R8 forbids.
+ * The progress deadline in whole seconds (R8): rolloutOptions.progressDeadlineSeconds, else the
+ * container's deploymentTimeout (Vertex's, a Duration such as "1800s"), else the default. A missing,
+ * non-positive or non-finite value means the next one: a rollout that can never fail would never
+ * revert, which is the one thing R8 forbids.
  */
-export function calculateProgressDeadlineSeconds(options: RolloutOptions | undefined): number {
-  const value = options?.progressDeadlineSeconds;
-  if (value === undefined || !Number.isFinite(value) || value < 1) return DEFAULT_PROGRESS_DEADLINE_SECONDS;
-  return Math.floor(value);
+export function calculateProgressDeadlineSeconds(spec: DeadlineInputs | undefined): number {
+  for (const value of [
+    spec?.rolloutOptions?.progressDeadlineSeconds,
+    durationSeconds(spec?.containerSpec?.deploymentTimeout),
+  ]) {
+    if (value !== undefined && Number.isFinite(value) && value >= 1) return Math.floor(value);
+  }
+  return DEFAULT_PROGRESS_DEADLINE_SECONDS;
+}
+
+/** A proto3 JSON Duration ("1800s", "1.5s") in seconds; undefined when absent or malformed. */
+export function durationSeconds(duration: string | undefined): number | undefined {
+  const match = duration === undefined ? null : /^(\d+(?:\.\d+)?)s$/.exec(duration);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
 /** A count as given, or a percentage of N rounded by `round`; negative and fractional counts are cut. */

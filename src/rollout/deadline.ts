@@ -71,7 +71,7 @@ export function checkProgress(ctx: PlanContext): ProgressCheck {
       continue;
     }
     const since = rollout.record?.progressTime ?? rollout.record?.createTime;
-    const deadline = calculateProgressDeadlineSeconds(rollout.spec.rolloutOptions);
+    const deadline = calculateProgressDeadlineSeconds(rollout.spec);
     if (since === undefined || ctx.now < since + deadline) continue;
     if (findConvergence(chain, rollout).complete) continue;
     failures.set(rollout.id, describeStall(rollout, n, deadline));

@@ -430,7 +430,7 @@ function findUnservedChains(
       ];
     }
     if (stateOf(intended.id) !== "DEPLOYED") return [];
-    const deadline = calculateProgressDeadlineSeconds(intended.spec.rolloutOptions);
+    const deadline = calculateProgressDeadlineSeconds(intended.spec);
     const why = summarizeUnready(intended.pods);
     return [
       {
@@ -737,7 +737,7 @@ function collectEvents(
       events.push({
         type: "Normal",
         reason: EventReason.RollbackStarted,
-        message: `${left.length === 0 ? "the revisions above it" : left.map((m) => m.id).join(", ")} left spec: rolling back onto ${intended.id} (revision ${intended.revision}): ${n} replicas, maxSurge ${step.budgets.maxSurge}, maxUnavailable ${step.budgets.maxUnavailable}, progress deadline ${calculateProgressDeadlineSeconds(intended.spec.rolloutOptions)}s`,
+        message: `${left.length === 0 ? "the revisions above it" : left.map((m) => m.id).join(", ")} left spec: rolling back onto ${intended.id} (revision ${intended.revision}): ${n} replicas, maxSurge ${step.budgets.maxSurge}, maxUnavailable ${step.budgets.maxUnavailable}, progress deadline ${calculateProgressDeadlineSeconds(intended.spec)}s`,
         deployedModelId: intended.id,
       });
     }
@@ -807,7 +807,7 @@ function recordedComplete(chain: Chain, intended: Member, n: number): boolean {
 }
 
 function describeStart(member: Member, n: number, budgets: Budgets): string {
-  const deadline = calculateProgressDeadlineSeconds(member.spec.rolloutOptions);
+  const deadline = calculateProgressDeadlineSeconds(member.spec);
   if (member.previousId === undefined) {
     return `deploying ${member.id} (revision ${member.revision}) with ${n} replicas, progress deadline ${deadline}s`;
   }
@@ -865,7 +865,7 @@ function findRequeue(
     if (chain.poolSize === undefined || intended === undefined || stateOf(intended.id) !== "BEING_DEPLOYED")
       return;
     const since = progressTimes.get(intended.id) ?? ctx.now;
-    const at = (since + calculateProgressDeadlineSeconds(intended.spec.rolloutOptions)) * 1000;
+    const at = (since + calculateProgressDeadlineSeconds(intended.spec)) * 1000;
     earliest = earliest === undefined ? at : Math.min(earliest, at);
   });
   return earliest === undefined ? undefined : Math.max(0, earliest - ctx.nowMs);

@@ -26,11 +26,13 @@ export interface DedicatedResources {
 
 /**
  * Vertex ModelContainerSpec. Opaque to the engine except the two routes, which a rolling deployment
- * must share with its previous model (R10).
+ * must share with its previous model (R10), and deploymentTimeout, a progress deadline (R8).
  */
 export interface ContainerSpec {
   readonly predictRoute?: string | undefined;
   readonly healthRoute?: string | undefined;
+  /** A Duration ("1800s"): the progress deadline when rolloutOptions give none. */
+  readonly deploymentTimeout?: string | undefined;
   readonly [field: string]: unknown;
 }
 

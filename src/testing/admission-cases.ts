@@ -100,6 +100,7 @@ export const notChecked = issue("", RULES_NOT_CHECKED);
 
 // The rule messages, as users read them.
 export const MESSAGES = {
+  deploymentTimeout: 'deploymentTimeout must be a duration in seconds such as "1800s", from 1s to 7200s',
   nameLength: "metadata.name must be at most 40 characters",
   nameFormat: "metadata.name must be a DNS-1035 label",
   idFormat:
@@ -381,6 +382,16 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     ],
   },
   {
+    name: "containerSpec.deploymentTimeout: 7201s",
+    object: single({ containerSpec: container("1.0", { deploymentTimeout: "7201s" }) }),
+    expect: [issue(`${dm(0)}.containerSpec.deploymentTimeout`, M.deploymentTimeout)],
+  },
+  {
+    name: "containerSpec.deploymentTimeout: 30m (not a protobuf Duration)",
+    object: single({ containerSpec: container("1.0", { deploymentTimeout: "30m" }) }),
+    expect: [issue(`${dm(0)}.containerSpec.deploymentTimeout`, M.deploymentTimeout)],
+  },
+  {
     name: "containerSpec.predictRoute: no leading slash",
     object: single({ containerSpec: container("1.0", { predictRoute: "predict" }) }),
     expect: [issue(`${dm(0)}.containerSpec.predictRoute`, M.predictRoute)],
@@ -482,6 +493,7 @@ export const VALID_CREATES: readonly CreateCase[] = [
           limits: { memory: "1Gi", "nvidia.com/gpu": "1" },
         },
         sharedMemorySizeMb: 1024,
+        deploymentTimeout: "1800.5s",
         healthProbe: { httpGet: { path: "/ready", port: 65535 }, periodSeconds: 10 },
         startupProbe: { tcpSocket: {}, failureThreshold: 60 },
         livenessProbe: { grpc: { port: 65535 }, successThreshold: 1 },
