@@ -23,6 +23,7 @@ export const EVENT_ACTIONS: Readonly<Record<EventReason, string>> = {
   RolloutReverting: "Revert",
   RolloutReverted: "Revert",
   StatusRebuilt: "Rebuild",
+  PodUnschedulable: "Alert",
 };
 
 /** An engine event as the Event to record on the ModelEndpoint. */

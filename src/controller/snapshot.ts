@@ -13,6 +13,7 @@ import type {
   RolloutSettings,
   Snapshot,
 } from "../rollout/types.ts";
+import { UNSCHEDULABLE_PREFIX } from "../rollout/types.ts";
 import {
   ANNOTATION_LINEAGE,
   ANNOTATION_POOL_SIZE,
@@ -101,7 +102,7 @@ export function unreadyReason(pod: DeepReadonly<Pod>, healthRoute?: string): str
   if (status === undefined) {
     const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
     if (scheduled?.status === "False" && scheduled.reason === "Unschedulable")
-      return `unschedulable: ${schedulerVerdict(scheduled.message)}`;
+      return `${UNSCHEDULABLE_PREFIX}${schedulerVerdict(scheduled.message)}`;
     if (pod.status?.phase === "Pending") return "not scheduled or not started yet";
     return undefined;
   }

@@ -846,6 +846,29 @@ function failProbe(cluster: FakeCluster, id: string) {
   return sick;
 }
 
+describe("a rollout whose pods no node can take", () => {
+  it("says the scheduler's verdict in the model's status, with one PodUnschedulable Warning, not one per pass", () => {
+    const cluster = deployed(3);
+    rollOnto(cluster, 3, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    const started = pass(cluster);
+    expect(reasons(started.events)).not.toContain("PodUnschedulable");
+    cluster.syncReplicaSets();
+    const verdict = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
+    for (const pod of cluster.livePods("m2")) pod.unreadyReason = `unschedulable: ${verdict}`;
+    const seen = pass(cluster);
+    expect(model(seen, "m2").message).toContain(`not ready: unschedulable: ${verdict}`);
+    expect(seen.events.filter((e) => e.reason === "PodUnschedulable")).toEqual([
+      {
+        type: "Warning",
+        reason: "PodUnschedulable",
+        message: `pods of m2 cannot be scheduled: ${verdict}`,
+        deployedModelId: "m2",
+      },
+    ]);
+    expect(reasons(pass(cluster, 1000).events)).not.toContain("PodUnschedulable");
+  });
+});
+
 describe("R6: traffic goes to Ready pods only, in proportion within a chain", () => {
   it("in the only chain with a share, pods are labelled from birth and keep the label while unready", () => {
     const cluster = deployed(3);

@@ -13,7 +13,7 @@ import { buildCondition, buildDeployedModelStatus, decideConditions } from "./st
 import type { ChainSummary, FailedMember } from "./status.ts";
 import { calculateEffectiveSplit, calculateExactSplit, findServingPods } from "./traffic.ts";
 import { memoizedFormatTime } from "./time.ts";
-import { ConditionReason, EventReason, REFUSAL_REASONS } from "./types.ts";
+import { ConditionReason, EventReason, REFUSAL_REASONS, unschedulableVerdict } from "./types.ts";
 import type {
   Action,
   DedicatedResources,
@@ -232,6 +232,19 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
       events.push({ type: "Warning", reason: EventReason.TrafficNotServed, message: degraded.message });
     if (degraded?.reason === ConditionReason.RouteConflict)
       events.push({ type: "Warning", reason: EventReason.RouteConflict, message: degraded.message });
+  }
+  // One Warning when a model's status first carries the scheduler's verdict, not one per pass.
+  const recordedMessages = new Map((snapshot.status?.deployedModels ?? []).map((m) => [m.id, m.message]));
+  for (const m of status.deployedModels) {
+    const verdict = unschedulableVerdict(m.message);
+    if (verdict !== undefined && unschedulableVerdict(recordedMessages.get(m.id)) === undefined) {
+      events.push({
+        type: "Warning",
+        reason: EventReason.PodUnschedulable,
+        message: `pods of ${m.id} cannot be scheduled: ${verdict}`,
+        deployedModelId: m.id,
+      });
+    }
   }
   const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes, unserved);
   return {

@@ -448,7 +448,21 @@ export const EventReason = {
   RolloutReverting: "RolloutReverting",
   RolloutReverted: "RolloutReverted",
   StatusRebuilt: "StatusRebuilt",
+  /** A model's status first says that no node can take its pods (the scheduler's verdict). */
+  PodUnschedulable: "PodUnschedulable",
 } as const;
+
+/**
+ * How a pod's unready reason begins when the scheduler found no node for it (then its verdict
+ * follows); the controller writes it, the engine raises PodUnschedulable on it.
+ */
+export const UNSCHEDULABLE_PREFIX = "unschedulable: ";
+
+/** The scheduler's verdict a status message carries, if any. */
+export function unschedulableVerdict(message: string | undefined): string | undefined {
+  const at = message?.indexOf(UNSCHEDULABLE_PREFIX) ?? -1;
+  return at < 0 ? undefined : message?.slice(at + UNSCHEDULABLE_PREFIX.length);
+}
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 
 /** A Kubernetes Event to record on the ModelEndpoint. */

@@ -206,5 +206,20 @@ describe("the controller", () => {
     expect(failed.reason).toBe("ProgressDeadlineExceeded");
     expect(failed.message).toMatch(verdict);
     expect((await endpoints.model(name, "m1"))?.state).toBe("DEPLOYED");
+    const events = JSON.parse(
+      await kubectl([
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        `involvedObject.name=${name}`,
+        "-o",
+        "json",
+      ]),
+    ) as { items: { reason?: string; type?: string; note?: string; message?: string }[] };
+    const unschedulable = events.items.filter((e) => e.reason === "PodUnschedulable");
+    expect(unschedulable).toHaveLength(1);
+    expect(unschedulable[0]?.type).toBe("Warning");
   });
 });
