@@ -7,8 +7,9 @@ import { AppsV1Api, CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { createNamespace, eventually, kubeConfig } from "./context.ts";
-import { applyEndpoint, Endpoints, firstDeployment, installCrd, kubectl, rollingEntry } from "./endpoints.ts";
+import { applyEndpoint, Endpoints, firstDeployment, installCrd, rollingEntry } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
+import { eventReasons, eventsOn } from "./scenario.ts";
 import { InvariantWatcher, type WatchReport } from "../../src/testing/watcher.ts";
 
 const kc = kubeConfig();
@@ -165,18 +166,7 @@ describe("the controller", () => {
     const degraded = await endpoints.waitForCondition(name, "Degraded", "True");
     expect(degraded.reason).toBe("ProgressDeadlineExceeded");
     expect((await endpoints.get(name)).status?.trafficSplit).toEqual({ m1: 100 });
-    const events = await kubectl([
-      "get",
-      "events",
-      "-n",
-      ns,
-      "--field-selector",
-      `involvedObject.name=${name}`,
-      "-o",
-      "json",
-    ]);
-    const reasons = (JSON.parse(events) as { items: { reason?: string }[] }).items.map((e) => e.reason);
-    expect(reasons).toContain("RolloutFailed");
+    expect(await eventReasons(ns, name)).toContain("RolloutFailed");
     // R6: no pod of the never-Ready revision was ever a ready endpoint.
     expect(watcher.report().servedModels[name] ?? []).not.toContain("m2");
     expect(watcher.report().violations).toEqual([]);
@@ -206,20 +196,11 @@ describe("the controller", () => {
     expect(failed.reason).toBe("ProgressDeadlineExceeded");
     expect(failed.message).toMatch(verdict);
     expect((await endpoints.model(name, "m1"))?.state).toBe("DEPLOYED");
-    const events = JSON.parse(
-      await kubectl([
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        `involvedObject.name=${name}`,
-        "-o",
-        "json",
-      ]),
-    ) as { items: { reason?: string; type?: string; note?: string; message?: string }[] };
-    const unschedulable = events.items.filter((e) => e.reason === "PodUnschedulable");
+    const unschedulable = (await eventsOn(ns, name)).filter((e) => e.reason === "PodUnschedulable");
     expect(unschedulable).toHaveLength(1);
-    expect(unschedulable[0]?.type).toBe("Warning");
+    expect(unschedulable[0]).toMatchObject({
+      type: "Warning",
+      note: expect.stringMatching(/Insufficient nvidia\.com\/gpu/),
+    });
   });
 });

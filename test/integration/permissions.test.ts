@@ -11,8 +11,9 @@ import { RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-no
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { controlPlaneClient, createNamespace, eventually, kubeConfig } from "./context.ts";
-import { applyEndpoint, Endpoints, firstDeployment, installCrd, kubectl } from "./endpoints.ts";
+import { applyEndpoint, Endpoints, firstDeployment, installCrd } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
+import { eventsOn } from "./scenario.ts";
 
 const kc = kubeConfig();
 const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
@@ -113,19 +114,7 @@ async function restricted(
 
 /** The reasons and notes of the Warning events on the endpoint. */
 async function warnings(ns: string, name: string): Promise<string[]> {
-  const out = await kubectl([
-    "get",
-    "events",
-    "-n",
-    ns,
-    "--field-selector",
-    `involvedObject.name=${name}`,
-    "-o",
-    "json",
-  ]);
-  return (JSON.parse(out) as { items: { type?: string; reason?: string; message?: string }[] }).items
-    .filter((e) => e.type === "Warning")
-    .map((e) => `${e.reason ?? ""}: ${e.message ?? ""}`);
+  return (await eventsOn(ns, name)).filter((e) => e.type === "Warning").map((e) => `${e.reason}: ${e.note}`);
 }
 
 function metricSum(text: string, name: string): number {

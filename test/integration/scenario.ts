@@ -151,6 +151,14 @@ function sortKeys(counts: Record<string, number>): Record<string, number> {
 
 /** The reasons of the Events regarding an object. */
 export async function eventReasons(namespace: string, name: string): Promise<string[]> {
+  return (await eventsOn(namespace, name)).map((e) => e.reason);
+}
+
+/** The Events recorded on the object `name` (events.k8s.io: type, reason and note). */
+export async function eventsOn(
+  namespace: string,
+  name: string,
+): Promise<{ type: string; reason: string; note: string }[]> {
   const out = await kubectl([
     "get",
     "events.events.k8s.io",
@@ -161,7 +169,13 @@ export async function eventReasons(namespace: string, name: string): Promise<str
     "-o",
     "json",
   ]);
-  return (JSON.parse(out) as { items: { reason?: string }[] }).items.map((e) => e.reason ?? "");
+  return (JSON.parse(out) as { items: { type?: string; reason?: string; note?: string }[] }).items.map(
+    (e) => ({
+      type: e.type ?? "",
+      reason: e.reason ?? "",
+      note: e.note ?? "",
+    }),
+  );
 }
 
 /** The sum of an operator's api_writes_total over the resources given (all when omitted). */
