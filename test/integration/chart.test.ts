@@ -19,7 +19,7 @@ import { parseAllDocuments } from "yaml";
 import { findBinaries } from "../../src/testing/binaries.ts";
 import { freePort, waitFor } from "../../src/testing/harness.ts";
 import { Supervised } from "../../src/testing/process.ts";
-import { controlPlane, controlPlaneClient, createNamespace, kubeConfig } from "./context.ts";
+import { controlPlane, controlPlaneClient, createNamespace, eventually, kubeConfig } from "./context.ts";
 import { applyEndpoint, Endpoints, firstDeployment, installCrd, rollingEntry } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
 
@@ -266,6 +266,10 @@ describe("the chart, rendered", () => {
     const applied = (object: string): string => `${object} serverside-applied (server dry run)`;
     const operator = [
       applied("deployment.apps/meo-model-endpoint-operator"),
+      applied("validatingadmissionpolicy.admissionregistration.k8s.io/meo-model-endpoint-operator-limits"),
+      applied(
+        "validatingadmissionpolicybinding.admissionregistration.k8s.io/meo-model-endpoint-operator-limits",
+      ),
       applied("prioritylevelconfiguration.flowcontrol.apiserver.k8s.io/meo-model-endpoint-operator"),
       applied("flowschema.flowcontrol.apiserver.k8s.io/meo-model-endpoint-operator"),
     ];
@@ -296,6 +300,66 @@ describe("the chart, rendered", () => {
       );
       for (const line of expected) expect(answer).toContain(line);
     }
+  });
+
+  it("refuses replica counts and budgets above admissionLimits, naming the deployed model (a ValidatingAdmissionPolicy)", async () => {
+    const ns = await createNamespace("chart-limits");
+    const manifests = await template("meo-system", [
+      "--set=admissionLimits.maxReplicaCount=4,admissionLimits.maxBudgetReplicas=1",
+    ]);
+    const name = `limits-${ns}`;
+    // The rendered policy and binding, under a name of this test's, bound to its namespace only:
+    // the API server is shared with the other tests.
+    const policy = { ...named(manifests, "ValidatingAdmissionPolicy", "meo-model-endpoint-operator-limits") };
+    const binding = named(
+      manifests,
+      "ValidatingAdmissionPolicyBinding",
+      "meo-model-endpoint-operator-limits",
+    );
+    const objects = [
+      { ...policy, metadata: { ...policy.metadata, name } },
+      {
+        ...binding,
+        metadata: { ...binding.metadata, name },
+        spec: {
+          ...(binding.spec as object),
+          policyName: name,
+          matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } },
+        },
+      },
+    ];
+    const kubectl = (args: readonly string[], input?: string): Promise<string> =>
+      run(controlPlane().kubectl, [admin(), ...args], input);
+    await kubectl(["apply", "-f", "-"], objects.map((o) => JSON.stringify(o)).join("\n"));
+    try {
+      // The policy takes effect once the API server has compiled it.
+      const message = await eventually("the policy refusing 5 replicas", async () => {
+        const refused = await applyEndpoint(ns, firstDeployment("big", "m1", 5)).then(
+          () => undefined,
+          (err: unknown) => String(err),
+        );
+        if (refused === undefined) await kubectl(["delete", "modelendpoint", "big", "-n", ns]);
+        return refused;
+      });
+      expect(message).toMatch(
+        /deployed model m1: minReplicaCount and maxReplicaCount may be at most 4 in this cluster \(admissionLimits\.maxReplicaCount\)/,
+      );
+      await applyEndpoint(ns, firstDeployment("fits", "m1", 4));
+      const rolling = firstDeployment("fits", "m1", 4) as { spec: { deployedModels: object[] } };
+      rolling.spec.deployedModels.push(
+        rollingEntry("m2", "m1", "registry.example/fraud:2.0", {
+          maxSurgeReplicas: 2,
+          maxUnavailableReplicas: 0,
+        }),
+      );
+      await expect(applyEndpoint(ns, rolling)).rejects.toThrow(
+        /deployed model m2: maxSurgeReplicas and maxUnavailableReplicas may be at most 1 in this cluster/,
+      );
+    } finally {
+      await kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", name]);
+    }
+    const off = await template("meo-system", ["--set=admissionLimits.enabled=false"]);
+    expect(off.filter((m) => m.kind.startsWith("ValidatingAdmissionPolicy"))).toEqual([]);
   });
 
   it("gives the operator's ServiceAccount a priority level of its own (API Priority and Fairness), unless apiPriority.enabled=false", async () => {
