@@ -144,7 +144,7 @@ async function write(
       checkPlan(raw, edit.next);
       return edit;
     },
-    { dryRun, attempts: 5 },
+    { dryRun },
   );
   if (dryRun) {
     deps.out(`${planned.summary} (dry run: nothing written)\n${stringify({ deployedModel: planned.entry })}`);

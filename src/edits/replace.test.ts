@@ -40,7 +40,14 @@ const append = (current: Doc) => ({
 describe("readPlanReplace", () => {
   it("plans again from a fresh read after a conflict, and writes the plan of the last read", async () => {
     const s = store(2);
-    const { planned, written } = await readPlanReplace(s, "ns", "doc", append);
+    const paused: number[] = [];
+    const { planned, written } = await readPlanReplace(s, "ns", "doc", append, {
+      pause: (attempt) => {
+        paused.push(attempt);
+        return Promise.resolve();
+      },
+    });
+    expect(paused).toEqual([2, 3]);
     expect(s.reads).toBe(3);
     expect(planned.planned).toBe(3);
     expect(written).toEqual({ version: 4, value: "ab" });
