@@ -92,7 +92,8 @@ function kubernetesMessage(issue: z.core.$ZodRawIssue): string | undefined {
       return `must be of type ${K8S_TYPES[issue.expected] ?? issue.expected}`;
     case "too_big":
       if (issue.origin === "string") return `may not be more than ${String(issue.maximum)} bytes`;
-      if (issue.origin === "array") return `must have at most ${String(issue.maximum)} items`;
+      if (issue.origin === "array")
+        return `must have at most ${String(issue.maximum)} ${issue.maximum === 1 ? "item" : "items"}`;
       return `should be less than or equal to ${String(issue.maximum)}`;
     case "too_small":
       if (issue.origin === "string") return `should be at least ${String(issue.minimum)} chars long`;

@@ -10,6 +10,7 @@
 import { z } from "zod";
 
 import {
+  DEFAULT_CONTAINER_PORT,
   DEFAULT_PROGRESS_DEADLINE_SECONDS,
   MAX_DEPLOYED_MODEL_ID_LENGTH,
   MAX_DEPLOYED_MODELS,
@@ -275,8 +276,8 @@ function routeSchema(field: string) {
   ]);
 }
 
-export const ContainerSpecSchema = z
-  .object({
+export const ContainerSpecSchema = withRules(
+  z.object({
     imageUri: withRules(z.string().min(1).max(1024), [
       // A container image reference never holds whitespace; Kubernetes would accept the ReplicaSet
       // and every pod would then fail with InvalidImageName.
@@ -302,6 +303,14 @@ export const ContainerSpecSchema = z
       .max(8)
       .optional()
       .describe("Ports of the container; the first one serves predictions and health checks (default 8080)."),
+    grpcPorts: z
+      .array(PortSchema)
+      .max(1)
+      .optional()
+      .describe(
+        "The container's gRPC port (at most one, as on Vertex): a port named grpc on the container and on " +
+          "the model's Service (appProtocol kubernetes.io/h2c).",
+      ),
     predictRoute: routeSchema("predictRoute")
       .optional()
       .describe(
@@ -354,8 +363,22 @@ export const ContainerSpecSchema = z
           "default the container runtime's 64 MiB, which servers such as vLLM, Triton or PyTorch outgrow. " +
           "It counts against the pod's memory limit.",
       ),
-  })
-  .describe("The model's serving container (Vertex AI ModelContainerSpec). Immutable.");
+  }),
+  [
+    {
+      kind: "plain",
+      name: "containerSpec.grpcPortDistinct",
+      rule: `!has(self.grpcPorts) || size(self.grpcPorts) == 0 || self.grpcPorts[0].containerPort != (has(self.ports) && size(self.ports) > 0 ? self.ports[0].containerPort : ${String(DEFAULT_CONTAINER_PORT)})`,
+      message:
+        "the gRPC port must differ from the HTTP port that serves predictions (the first of ports, default 8080)",
+      fieldPath: ".grpcPorts",
+      check: (self) => {
+        const grpc = self.grpcPorts?.[0]?.containerPort;
+        return grpc === undefined || grpc !== (self.ports?.[0]?.containerPort ?? DEFAULT_CONTAINER_PORT);
+      },
+    },
+  ],
+).describe("The model's serving container (Vertex AI ModelContainerSpec). Immutable.");
 
 // ---------------------------------------------------------------------------------------------
 // dedicatedResources

@@ -167,6 +167,23 @@ describe("owned objects", () => {
     });
   });
 
+  it("names a gRPC port on the container and on the model's Service (h2c), when the container has one", () => {
+    const container = buildReplicaSet(
+      endpoint,
+      { ...dm, containerSpec: { ...dm.containerSpec, grpcPorts: [{ containerPort: 8500 }] } },
+      1,
+    ).spec?.template?.spec?.containers[0];
+    expect(container?.ports).toEqual([
+      { name: "http", containerPort: 9000, protocol: "TCP" },
+      { name: "grpc", containerPort: 8500, protocol: "TCP" },
+    ]);
+    expect(buildModelService(endpoint, "m2", 8500).spec?.ports).toEqual([
+      { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+      { name: "grpc", port: 8500, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
+    ]);
+    expect(buildModelService(endpoint, "m2").spec?.ports).toHaveLength(1);
+  });
+
   it("leaves out what the spec leaves out and defaults the port to 8080", () => {
     const rs = buildReplicaSet(
       endpoint,

@@ -106,6 +106,11 @@ export function servingPort(spec: ContainerSpec): number {
   return spec.ports?.[0]?.containerPort ?? DEFAULT_CONTAINER_PORT;
 }
 
+/** The container's gRPC port (containerSpec.grpcPorts), if it has one. */
+export function grpcPort(spec: ContainerSpec): number | undefined {
+  return spec.grpcPorts?.[0]?.containerPort;
+}
+
 export function ownerReference(endpoint: OwnerEndpoint): OwnerReference {
   return {
     apiVersion: API_VERSION,
@@ -194,6 +199,7 @@ export function buildReplicaSet(
     [ANNOTATION_ACCESS_LOGGING]: String(dm.enableAccessLogging),
   };
   const port = servingPort(dm.containerSpec);
+  const grpc = grpcPort(dm.containerSpec);
   const c = dm.containerSpec;
   return {
     apiVersion: "apps/v1",
@@ -243,7 +249,10 @@ export function buildReplicaSet(
               ...(c.command === undefined ? {} : { command: [...c.command] }),
               ...(c.args === undefined ? {} : { args: [...c.args] }),
               env: aipEnvironment(endpoint.name, dm),
-              ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
+              ports: [
+                { name: "http", containerPort: port, protocol: "TCP" },
+                ...(grpc === undefined ? [] : [{ name: "grpc", containerPort: grpc, protocol: "TCP" }]),
+              ],
               ...(dm.resources.requests || dm.resources.limits
                 ? {
                     resources: {
@@ -359,8 +368,18 @@ export function buildEndpointService(endpoint: OwnerEndpoint): Service {
 }
 
 /** A Service for one deployed model's pods (all of them, serving or not), for direct access. */
-export function buildModelService(endpoint: OwnerEndpoint, id: string): Service {
-  return service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
+export function buildModelService(endpoint: OwnerEndpoint, id: string, grpc?: number): Service {
+  const svc = service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
     [LABEL_DEPLOYED_MODEL]: id,
   });
+  if (grpc === undefined || svc.spec === undefined) return svc;
+  // gRPC over cleartext HTTP/2, which gateways and meshes read from appProtocol.
+  const port = {
+    name: "grpc",
+    port: grpc,
+    targetPort: "grpc",
+    protocol: "TCP",
+    appProtocol: "kubernetes.io/h2c",
+  };
+  return { ...svc, spec: { ...svc.spec, ports: [...(svc.spec.ports ?? []), port] } };
 }

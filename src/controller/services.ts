@@ -6,7 +6,7 @@
 import type { ModelEndpoint } from "../api/resource.ts";
 import { TerminalError } from "../kube/errors.ts";
 import type { DeepReadonly, Service } from "../kube/objects.ts";
-import { buildEndpointService, buildModelService, type OwnerEndpoint } from "./objects.ts";
+import { buildEndpointService, buildModelService, grpcPort, type OwnerEndpoint } from "./objects.ts";
 import type { Writer } from "./writer.ts";
 
 /** Services of an endpoint to create and to delete. */
@@ -36,7 +36,12 @@ export function findWantedServices(
 ): Service[] {
   const ids = endpoint.spec.deployedModels.map((dm) => dm.id);
   const draining = [...new Set(withReplicaSet.filter((id) => !ids.includes(id)))].sort();
-  return [buildEndpointService(ref), ...[...ids, ...draining].map((id) => buildModelService(ref, id))];
+  // A model's Service is made once (containerSpec is immutable); a draining one exists already.
+  return [
+    buildEndpointService(ref),
+    ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id, grpcPort(dm.containerSpec))),
+    ...draining.map((id) => buildModelService(ref, id)),
+  ];
 }
 
 /**

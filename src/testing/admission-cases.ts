@@ -392,6 +392,23 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     expect: [issue(`${dm(0)}.containerSpec.deploymentTimeout`, M.deploymentTimeout)],
   },
   {
+    name: "containerSpec.grpcPorts: the HTTP port again",
+    object: single({ containerSpec: container("1.0", { grpcPorts: [{ containerPort: 8080 }] }) }),
+    expect: [
+      issue(
+        `${dm(0)}.containerSpec.grpcPorts`,
+        "the gRPC port must differ from the HTTP port that serves predictions (the first of ports, default 8080)",
+      ),
+    ],
+  },
+  {
+    name: "containerSpec.grpcPorts: two",
+    object: single({
+      containerSpec: container("1.0", { grpcPorts: [{ containerPort: 8500 }, { containerPort: 8501 }] }),
+    }),
+    expect: [issue(`${dm(0)}.containerSpec.grpcPorts`, "must have at most 1 item"), notChecked],
+  },
+  {
     name: "containerSpec.predictRoute: no leading slash",
     object: single({ containerSpec: container("1.0", { predictRoute: "predict" }) }),
     expect: [issue(`${dm(0)}.containerSpec.predictRoute`, M.predictRoute)],
@@ -494,6 +511,7 @@ export const VALID_CREATES: readonly CreateCase[] = [
         },
         sharedMemorySizeMb: 1024,
         deploymentTimeout: "1800.5s",
+        grpcPorts: [{ containerPort: 8500 }],
         healthProbe: { httpGet: { path: "/ready", port: 65535 }, periodSeconds: 10 },
         startupProbe: { tcpSocket: {}, failureThreshold: 60 },
         livenessProbe: { grpc: { port: 65535 }, successThreshold: 1 },
