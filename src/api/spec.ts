@@ -303,6 +303,15 @@ export const ContainerSpecSchema = withRules(
       .max(8)
       .optional()
       .describe("Ports of the container; the first one serves predictions and health checks (default 8080)."),
+    artifactUri: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .describe(
+        "Where the model's artifacts are (gs://, s3://, https://, ...), passed to the container as " +
+          "AIP_STORAGE_URI. Extension: on Vertex AI it is the Model's artifactUri.",
+      ),
     grpcPorts: z
       .array(PortSchema)
       .max(1)

@@ -205,6 +205,17 @@ describe("owned objects", () => {
     expect(env.filter((e) => e.name === "AIP_MODE")).toEqual([{ name: "AIP_MODE", value: "CUSTOM" }]);
   });
 
+  it("passes containerSpec.artifactUri as AIP_STORAGE_URI, and nothing without one", () => {
+    const env = aipEnvironment("fraud", {
+      ...dm,
+      containerSpec: { ...dm.containerSpec, artifactUri: "gs://models/fraud/2" },
+    });
+    expect(env.filter((e) => e.name === "AIP_STORAGE_URI")).toEqual([
+      { name: "AIP_STORAGE_URI", value: "gs://models/fraud/2" },
+    ]);
+    expect(aipEnvironment("fraud", dm).some((e) => e.name === "AIP_STORAGE_URI")).toBe(false);
+  });
+
   it("splits model name and version", () => {
     expect(splitModel("fraud-detector@2")).toEqual({ name: "fraud-detector", version: "2" });
     expect(splitModel("fraud-detector")).toEqual({ name: "fraud-detector", version: "" });

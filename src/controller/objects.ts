@@ -152,6 +152,9 @@ export function aipEnvironment(endpoint: string, dm: ObjectInputs): { name: stri
     ["AIP_MODE_VERSION", "1.0.0"],
     ["AIP_FRAMEWORK", "CUSTOM_CONTAINER"],
     ["AIP_MACHINE_TYPE", dm.machineType ?? ""],
+    ...(dm.containerSpec.artifactUri === undefined
+      ? []
+      : ([["AIP_STORAGE_URI", dm.containerSpec.artifactUri]] as [string, string][])),
   ];
   const user = (dm.containerSpec.env ?? []).map((e) => ({ name: e.name, value: e.value ?? "" }));
   const taken = new Set(user.map((e) => e.name));

@@ -512,6 +512,7 @@ export const VALID_CREATES: readonly CreateCase[] = [
         sharedMemorySizeMb: 1024,
         deploymentTimeout: "1800.5s",
         grpcPorts: [{ containerPort: 8500 }],
+        artifactUri: "gs://models/fraud/1",
         healthProbe: { httpGet: { path: "/ready", port: 65535 }, periodSeconds: 10 },
         startupProbe: { tcpSocket: {}, failureThreshold: 60 },
         livenessProbe: { grpc: { port: 65535 }, successThreshold: 1 },

@@ -34,6 +34,7 @@ export const UploadModelRequest = z.strictObject({
     versionDescription: z.string().optional(),
     versionAliases: z.array(z.string()).optional(),
     labels: z.record(z.string(), z.string()).optional(),
+    artifactUri: z.string().optional(),
     containerSpec: z.record(z.string(), z.unknown()),
   }),
 });
@@ -120,7 +121,13 @@ export function toVertexModel(
     displayName: version.displayName ?? model.spec.displayName,
     ...(model.spec.description === undefined ? {} : { description: model.spec.description }),
     ...(version.description === undefined ? {} : { versionDescription: version.description }),
-    containerSpec: version.containerSpec,
+    // artifactUri is the Model's on Vertex; here it travels in the container spec.
+    ...(version.containerSpec.artifactUri === undefined
+      ? {}
+      : { artifactUri: version.containerSpec.artifactUri }),
+    containerSpec: Object.fromEntries(
+      Object.entries(version.containerSpec).filter(([k]) => k !== "artifactUri"),
+    ),
     labels: { ...(model.spec.labels ?? {}), ...(version.labels ?? {}) },
     deployedModels: deployed,
     etag: model.metadata.resourceVersion ?? "",
@@ -183,7 +190,13 @@ export async function uploadModel(
   now: () => Date = () => new Date(),
 ): Promise<{ model: string; versionId: string }> {
   const version = {
-    containerSpec: withInt64Numbers(body.model.containerSpec),
+    // The Model's artifactUri travels in the container spec, so a deployment copies it along.
+    containerSpec: {
+      ...withInt64Numbers(body.model.containerSpec),
+      ...(body.model.artifactUri === undefined || body.model.artifactUri === ""
+        ? {}
+        : { artifactUri: body.model.artifactUri }),
+    },
     ...(body.model.versionAliases === undefined ? {} : { aliases: body.model.versionAliases }),
     ...(body.model.versionDescription === undefined ? {} : { description: body.model.versionDescription }),
     createTime: now().toISOString(),
