@@ -8,6 +8,7 @@
  * what to grant. The check never stops the operator: a permission may be granted later, and an
  * API server that refuses the reviews themselves only loses this early warning.
  */
+import { reviewSelf } from "../kube/access-review.ts";
 import type { Transport } from "../kube/transport.ts";
 
 export interface Permission {
@@ -103,26 +104,7 @@ export async function checkPermissions(
   const missing: Permission[] = [];
   try {
     for (const p of needed) {
-      const review = (await transport.request({
-        method: "POST",
-        path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-        body: {
-          apiVersion: "authorization.k8s.io/v1",
-          kind: "SelfSubjectAccessReview",
-          spec: {
-            resourceAttributes: {
-              verb: p.verb,
-              group: p.group,
-              resource: p.resource,
-              ...(p.subresource === undefined ? {} : { subresource: p.subresource }),
-              ...(p.namespace === undefined ? {} : { namespace: p.namespace }),
-              ...(p.name === undefined ? {} : { name: p.name }),
-            },
-          },
-        },
-        ...(signal === undefined ? {} : { signal }),
-      })) as { status?: { allowed?: boolean } } | undefined;
-      if (review?.status?.allowed !== true) missing.push(p);
+      if (!(await reviewSelf(transport, p, signal)).allowed) missing.push(p);
     }
   } catch (err) {
     return { checked: false, error: err instanceof Error ? err.message : String(err) };

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import { ForbiddenError, TransientError } from "../kube/errors.ts";
 import type { HttpRequest, Transport } from "../kube/transport.ts";
-import { AccessCache, type ReadAccess, type Review, type Reviewer, selfReviewer } from "./access.ts";
+import type { Review } from "../kube/access-review.ts";
+import { AccessCache, type ReadAccess, type Reviewer, selfReviewer } from "./access.ts";
 import { RpcError } from "./status.ts";
 
 const GET: ReadAccess = {

@@ -8,6 +8,7 @@
  * reads for up to `ttlMs`; writes are always sent with the caller's token and decided by the
  * cluster there and then.
  */
+import { reviewSelf, type Review } from "../kube/access-review.ts";
 import type { Transport } from "../kube/transport.ts";
 import { fromKubeError, RpcError } from "./status.ts";
 
@@ -18,28 +19,12 @@ export interface ReadAccess {
   readonly namespace: string;
 }
 
-export interface Review {
-  readonly allowed: boolean;
-  readonly reason?: string | undefined;
-}
-
 /** Asks the cluster about one caller: a SelfSubjectAccessReview made with that caller's token. */
 export type Reviewer = (access: ReadAccess) => Promise<Review>;
 
 /** The reviewer of the caller whose token `transport` sends. */
 export function selfReviewer(transport: Transport): Reviewer {
-  return async (access) => {
-    const answer = (await transport.request({
-      method: "POST",
-      path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-      body: {
-        apiVersion: "authorization.k8s.io/v1",
-        kind: "SelfSubjectAccessReview",
-        spec: { resourceAttributes: { ...access } },
-      },
-    })) as { status?: { allowed?: boolean; reason?: string } } | undefined;
-    return { allowed: answer?.status?.allowed === true, reason: answer?.status?.reason };
-  };
+  return (access) => reviewSelf(transport, access);
 }
 
 export interface AccessCacheOptions {
