@@ -55,10 +55,13 @@ describe("readPlanReplace", () => {
 
   it("gives the caller the conflict once the attempts are spent", async () => {
     const s = store(REPLACE_ATTEMPTS);
-    await expect(readPlanReplace(s, "ns", "doc", append)).rejects.toBeInstanceOf(ConflictError);
+    const noPause = { pause: () => Promise.resolve() };
+    await expect(readPlanReplace(s, "ns", "doc", append, noPause)).rejects.toBeInstanceOf(ConflictError);
     expect(s.reads).toBe(REPLACE_ATTEMPTS);
     const patient = store(4);
-    await expect(readPlanReplace(patient, "ns", "doc", append, { attempts: 5 })).resolves.toMatchObject({
+    await expect(
+      readPlanReplace(patient, "ns", "doc", append, { ...noPause, attempts: 5 }),
+    ).resolves.toMatchObject({
       written: { value: "ab" },
     });
   });
