@@ -431,7 +431,7 @@ function withoutRetiredChain(next: RawEndpoint, endpoint: ModelEndpoint, id: str
 /**
  * operations.cancel of a deployModel operation. A rolling deployment still in progress is rolled
  * back (the model it replaces is deployed again onto it, with the CRD's default budgets) and its
- * operation ends CANCELLED; resolves with the rollback's deployed model id. An operation already
+ * operation ends CANCELLED. An operation already
  * done is left as it is (cancel is best effort, as google.longrunning says). A first deployment
  * (no previous model) is refused: undeployModel stops it.
  */
@@ -440,32 +440,37 @@ export async function cancelDeployment(
   parent: Parent,
   endpointId: string,
   model: string,
-): Promise<string | undefined> {
-  const { endpoint } = await readEndpoint(cluster.endpoints, parent, endpointId);
-  const row = viewOf(endpoint).models.find((m) => m.id === model);
-  if (row === undefined)
-    throw new RpcError("NOT_FOUND", `deployed model ${model} is not in endpoint ${endpointId}`);
-  if (row.state !== "BEING_DEPLOYED" && row.state !== "PENDING") return undefined;
-  if (row.previous === undefined) {
-    throw new RpcError(
-      "FAILED_PRECONDITION",
-      `deployed model ${model} is a first deployment, not a rolling deployment: undeployModel stops it`,
-    );
-  }
+): Promise<void> {
   const rollback = newDeployedModelId();
-  await edit(cluster, parent, endpointId, (raw, current) => {
-    const next = planRollback(raw, current, { from: model, id: rollback, budgets: {} }).next;
-    const annotations = (next.metadata?.["annotations"] ?? {}) as Record<string, string>;
-    const cancelled = [...cancelledDeployments(annotations), model].slice(-MAX_CANCELLED);
-    return {
-      ...next,
-      metadata: {
-        ...next.metadata,
-        annotations: { ...annotations, [CANCELLED_ANNOTATION]: cancelled.join(",") },
-      },
-    };
-  });
-  return rollback;
+  // Thrown through edit() (an RpcError passes it unchanged) when the operation is done already.
+  const done = new RpcError("CANCELLED", "nothing to cancel");
+  try {
+    // Judged on each fresh read: a deployment that completed meanwhile is not rolled back.
+    await edit(cluster, parent, endpointId, (raw, current) => {
+      const row = viewOf(current).models.find((m) => m.id === model);
+      if (row === undefined)
+        throw new RpcError("NOT_FOUND", `deployed model ${model} is not in endpoint ${endpointId}`);
+      if (row.state !== "BEING_DEPLOYED" && row.state !== "PENDING") throw done;
+      if (row.previous === undefined) {
+        throw new RpcError(
+          "FAILED_PRECONDITION",
+          `deployed model ${model} is a first deployment, not a rolling deployment: undeployModel stops it`,
+        );
+      }
+      const next = planRollback(raw, current, { from: model, id: rollback, budgets: {} }).next;
+      const annotations = (next.metadata?.["annotations"] ?? {}) as Record<string, string>;
+      const cancelled = [...cancelledDeployments(annotations), model].slice(-MAX_CANCELLED);
+      return {
+        ...next,
+        metadata: {
+          ...next.metadata,
+          annotations: { ...annotations, [CANCELLED_ANNOTATION]: cancelled.join(",") },
+        },
+      };
+    });
+  } catch (err) {
+    if (err !== done) throw err;
+  }
 }
 
 /** mutateDeployedModel: the replica counts (dedicatedResources.min/maxReplicaCount) of a chain's root. */
