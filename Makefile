@@ -26,7 +26,7 @@ $(DEPS): package.json package-lock.json
 
 deps: $(DEPS) ## install npm dependencies (npm ci) when the lock changed
 
-controlplane: ## build or reuse kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm
+controlplane: ## build or reuse kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, metrics-server, helm, traefik
 	@hack/controlplane-build.sh
 
 typecheck: $(DEPS) ## tsc over src, tests and benchmarks

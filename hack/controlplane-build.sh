@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds, or reuses, the binaries of the local control plane: kube-apiserver,
-# kube-controller-manager, kube-scheduler and kubectl (Kubernetes), etcd, kwok, helm, and Traefik
+# kube-controller-manager, kube-scheduler and kubectl (Kubernetes), etcd, kwok, metrics-server (serves
+# metrics.k8s.io from kwok's simulated resource usage), helm, and Traefik
 # (the Gateway API implementation of the local data plane) with the Gateway API CRDs of the release
 # Traefik is built against.
 #
@@ -82,6 +83,7 @@ done
 etcd=$(version_of etcd go.etcd.io/etcd/server/v3)
 kwok=$(version_of kwok sigs.k8s.io/kwok)
 helm=$(version_of helm helm.sh/helm/v3)
+metrics_server=$(version_of metrics-server sigs.k8s.io/metrics-server)
 traefik=$(version_of traefik github.com/traefik/traefik/v3)
 
 if [ "${1:-}" = "--print-dir" ]; then
@@ -91,6 +93,9 @@ fi
 
 build etcd go.etcd.io/etcd/server/v3 "$etcd" "-s -w" etcd=go.etcd.io/etcd/server/v3
 build kwok sigs.k8s.io/kwok "$kwok" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok#v}" kwok=sigs.k8s.io/kwok/cmd/kwok
+# metrics-server reads its version from client-go's version package (its own Makefile sets the same).
+build metrics-server sigs.k8s.io/metrics-server "$metrics_server" "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$metrics_server" \
+  metrics-server=sigs.k8s.io/metrics-server/cmd/metrics-server
 build helm helm.sh/helm/v3 "$helm" "-s -w -X helm.sh/helm/v3/internal/version.version=$helm" helm=helm.sh/helm/v3/cmd/helm
 build kubernetes k8s.io/kubernetes "$k8s" "$k8s_ld" \
   kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \

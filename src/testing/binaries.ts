@@ -18,6 +18,8 @@ export interface Binaries {
   readonly kubectl: string;
   readonly kwok: string;
   readonly helm: string;
+  /** metrics-server: serves metrics.k8s.io from kwok's simulated resource usage (resource-metrics.ts). */
+  readonly metricsServer: string;
   /** Traefik, the Gateway API implementation of the local data plane. */
   readonly traefik: string;
   /** Folder of the Gateway API CRDs (standard channel) of the release Traefik is built against. */
@@ -59,6 +61,7 @@ export function findBinaries(env: NodeJS.ProcessEnv = process.env, root = REPO_R
   const etcd = pinnedVersion("etcd", "go.etcd.io/etcd/server/v3", root);
   const kwok = pinnedVersion("kwok", "sigs.k8s.io/kwok", root);
   const helm = pinnedVersion("helm", "helm.sh/helm/v3", root);
+  const metricsServer = pinnedVersion("metrics-server", "sigs.k8s.io/metrics-server", root);
   const traefik = pinnedVersion("traefik", "github.com/traefik/traefik/v3", root);
   const gatewayApi = pinnedVersion("traefik", "sigs.k8s.io/gateway-api", root);
   const paths: Binaries = {
@@ -69,6 +72,7 @@ export function findBinaries(env: NodeJS.ProcessEnv = process.env, root = REPO_R
     kubectl: join(bin, `kubernetes-${k8s}`, "kubectl"),
     kwok: join(bin, `kwok-${kwok}`, "kwok"),
     helm: join(bin, `helm-${helm}`, "helm"),
+    metricsServer: join(bin, `metrics-server-${metricsServer}`, "metrics-server"),
     traefik: join(bin, `traefik-${traefik}`, "traefik"),
     gatewayApiCrds: join(bin, `gateway-api-${gatewayApi}`, "crds"),
     kubernetesVersion: k8s,
@@ -81,6 +85,7 @@ export function findBinaries(env: NodeJS.ProcessEnv = process.env, root = REPO_R
     paths.kubectl,
     paths.kwok,
     paths.helm,
+    paths.metricsServer,
     paths.traefik,
     paths.gatewayApiCrds,
   ];

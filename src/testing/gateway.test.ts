@@ -15,6 +15,7 @@ const missing: Binaries = {
   kubectl: "/nonexistent/kubectl",
   kwok: "/nonexistent/kwok",
   helm: "/nonexistent/helm",
+  metricsServer: "/nonexistent/metrics-server",
   traefik: "/nonexistent/traefik",
   gatewayApiCrds: "/nonexistent/crds",
   kubernetesVersion: "v0.0.0",
