@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { ConfigError, loadConfig, placementProfile, type Config } from "./config.ts";
+import { DEFAULT_PLACEMENT_PROFILE, GKE_ACCELERATOR_LABELS } from "./controller/placement.ts";
 
 function load(argv: string[], env: NodeJS.ProcessEnv = {}, tty = false): Config {
   const config = loadConfig(argv, env, tty);
@@ -46,6 +47,40 @@ describe("loadConfig", () => {
     expect(load([], { MEO_MODEL_POD_USER: "65532" }).modelPodUser).toBe(65532);
     for (const bad of ["0", "-1", "root", "1.5", "99999999999"]) {
       expect(() => load([`--model-pod-user=${bad}`], {}), bad).toThrow(/modelPodUser/);
+    }
+  });
+
+  it("sizes and places model pods with the generic profile unless told otherwise", () => {
+    expect(placementProfile(load([], {}))).toEqual(DEFAULT_PLACEMENT_PROFILE);
+    const gke = placementProfile(
+      load(
+        [
+          "--placement-profile=gke",
+          "--placement-instance-type-selector=false",
+          "--placement-daemonset-reserve=cpu=0.5,memory=1Gi",
+        ],
+        { MEO_PLACEMENT_ACCELERATOR_LABELS: "NVIDIA_L4=l4, NVIDIA_B200=b200" },
+      ),
+    );
+    expect(gke).toEqual({
+      name: "gke",
+      instanceTypeSelector: false,
+      daemonSetReserve: { cpuMillis: 500, memoryMi: 1024 },
+      acceleratorLabels: { ...GKE_ACCELERATOR_LABELS, NVIDIA_L4: "l4", NVIDIA_B200: "b200" },
+    });
+    // One of the two keeps the other's default.
+    expect(placementProfile(load(["--placement-daemonset-reserve=memory=0"], {})).daemonSetReserve).toEqual({
+      cpuMillis: 200,
+      memoryMi: 0,
+    });
+    for (const [flag, field] of [
+      ["--placement-profile=eks", "placementProfile"],
+      ["--placement-daemonset-reserve=gpu=1", "placementDaemonSetReserve"],
+      ["--placement-daemonset-reserve=cpu=lots", "placementDaemonSetReserve"],
+      ["--placement-accelerator-labels=NVIDIA_K80=k80", "placementAcceleratorLabels"],
+      ["--placement-accelerator-labels=NVIDIA_L4=not a label", "placementAcceleratorLabels"],
+    ] as const) {
+      expect(() => load([flag], {}), flag).toThrow(new RegExp(field));
     }
   });
 

@@ -17,6 +17,19 @@
  *   --gateway NS/NAME            MEO_GATEWAY                  "" = endpoints without spec.gateway get no route
  *   --location NAME              MEO_LOCATION                 us-central1 (in the Vertex-style predict path)
  *   --model-pod-user UID         MEO_MODEL_POD_USER           "" = the image's user (pods run as UID, non-root)
+ *   --placement-profile NAME     MEO_PLACEMENT_PROFILE        generic (or gke: GKE's node pool labels and taints)
+ *   --placement-instance-type-selector true|false
+ *                                MEO_PLACEMENT_INSTANCE_TYPE_SELECTOR  true (gke: node.kubernetes.io/instance-type)
+ *   --placement-daemonset-reserve cpu=Q,memory=Q
+ *                                MEO_PLACEMENT_DAEMONSET_RESERVE       cpu=200m,memory=256Mi (kept free on each node)
+ *   --autoscaling-sync-period-seconds N  MEO_AUTOSCALING_SYNC_PERIOD_SECONDS  15 (metrics polled, N decided)
+ *   --autoscaling-downscale-stabilization-seconds N
+ *                                MEO_AUTOSCALING_DOWNSCALE_STABILIZATION_SECONDS  300
+ *   --autoscaling-tolerance F    MEO_AUTOSCALING_TOLERANCE    0.1 (no change within 10% of the target)
+ *   --accelerator-duty-cycle-metric NAME
+ *                                MEO_ACCELERATOR_DUTY_CYCLE_METRIC  "" = duty cycle not read (custom metrics API)
+ *   --placement-accelerator-labels TYPE=label,...
+ *                                MEO_PLACEMENT_ACCELERATOR_LABELS      "" = GKE's names (gke-accelerator values)
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -24,8 +37,62 @@ import { parseArgs } from "node:util";
 
 import { z } from "zod";
 
+import { ACCELERATOR_TYPES, isAcceleratorType } from "./api/machine-types.ts";
+import { quantityValue } from "./api/spec.ts";
+import {
+  DEFAULT_PLACEMENT_PROFILE,
+  PLACEMENT_PROFILES,
+  type PlacementProfile,
+} from "./controller/placement.ts";
+
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A label value (what cloud.google.com/gke-accelerator may hold). */
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+
+/** "a=1,b=2" as pairs; empty items are skipped. */
+function pairs(s: string): [string, string][] {
+  return s
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")
+    .map((p) => {
+      const at = p.indexOf("=");
+      return at < 0 ? [p, ""] : [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    });
+}
+
+const DaemonSetReserve = z.string().transform((s, ctx) => {
+  const reserve = { ...DEFAULT_PLACEMENT_PROFILE.daemonSetReserve };
+  for (const [k, v] of pairs(s)) {
+    const value = quantityValue(v);
+    if ((k !== "cpu" && k !== "memory") || !Number.isFinite(value) || value < 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${k}=${v}": must be cpu=<quantity> and/or memory=<quantity>, e.g. "cpu=200m,memory=256Mi"`,
+      });
+      continue;
+    }
+    if (k === "cpu") reserve.cpuMillis = value * 1000;
+    else reserve.memoryMi = value / 2 ** 20;
+  }
+  return reserve;
+});
+
+const AcceleratorLabels = z.string().transform((s, ctx) => {
+  const labels = { ...DEFAULT_PLACEMENT_PROFILE.acceleratorLabels };
+  for (const [k, v] of pairs(s)) {
+    if (!isAcceleratorType(k) || v === "" || !LABEL_VALUE.test(v)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${k}=${v}": must be <accelerator type>=<label value>, the type one of ${ACCELERATOR_TYPES.join(", ")}`,
+      });
+      continue;
+    }
+    labels[k] = v;
+  }
+  return labels;
+});
 
 export const ConfigSchema = z.object({
   kubeconfig: z.string().min(1).optional(),
@@ -75,9 +142,33 @@ export const ConfigSchema = z.object({
     .regex(/^$|^[1-9]\d{0,9}$/, "must be a user id above 0 (non-root), or empty for the image's user")
     .transform((s) => (s === "" ? undefined : Number(s)))
     .refine((n) => n === undefined || n <= 2147483647, "must be at most 2147483647"),
+  placementProfile: z.enum(PLACEMENT_PROFILES),
+  placementInstanceTypeSelector: bool,
+  placementDaemonSetReserve: DaemonSetReserve,
+  placementAcceleratorLabels: AcceleratorLabels,
+  autoscalingSyncPeriodSeconds: z.coerce.number().int().min(1).max(3600),
+  autoscalingDownscaleStabilizationSeconds: z.coerce.number().int().min(0).max(3600),
+  autoscalingTolerance: z.coerce.number().min(0).max(1),
+  acceleratorDutyCycleMetric: z
+    .string()
+    .regex(
+      /^$|^[A-Za-z_][A-Za-z0-9_:.-]{0,252}$/,
+      "must be a custom metric name, e.g. DCGM_FI_DEV_GPU_UTIL, or empty",
+    )
+    .transform((s) => (s === "" ? undefined : s)),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
+
+/** The placement profile the configuration describes (src/controller/placement.ts). */
+export function placementProfile(config: Config): PlacementProfile {
+  return {
+    name: config.placementProfile,
+    instanceTypeSelector: config.placementInstanceTypeSelector,
+    daemonSetReserve: config.placementDaemonSetReserve,
+    acceleratorLabels: config.placementAcceleratorLabels,
+  };
+}
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -101,6 +192,14 @@ const FLAGS = {
   gateway: { type: "string" },
   location: { type: "string" },
   "model-pod-user": { type: "string" },
+  "placement-profile": { type: "string" },
+  "placement-instance-type-selector": { type: "string" },
+  "placement-daemonset-reserve": { type: "string" },
+  "placement-accelerator-labels": { type: "string" },
+  "autoscaling-sync-period-seconds": { type: "string" },
+  "autoscaling-downscale-stabilization-seconds": { type: "string" },
+  "autoscaling-tolerance": { type: "string" },
+  "accelerator-duty-cycle-metric": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -125,6 +224,28 @@ Flags (each also settable through the environment variable shown):
   --gateway NS/NAME              MEO_GATEWAY                Gateway for endpoints without spec.gateway (default: none)
   --location NAME                MEO_LOCATION               location in the Vertex-style predict path (default us-central1)
   --model-pod-user UID           MEO_MODEL_POD_USER         model pods run as this non-root user (default: the image's user)
+  --placement-profile NAME       MEO_PLACEMENT_PROFILE      generic (resources only) or gke (GPU node pools' labels
+                                                            and taint) (default generic)
+  --placement-instance-type-selector true|false
+                                 MEO_PLACEMENT_INSTANCE_TYPE_SELECTOR  gke: require node.kubernetes.io/instance-type
+                                                            = the machine type (default true)
+  --placement-daemonset-reserve cpu=Q,memory=Q
+                                 MEO_PLACEMENT_DAEMONSET_RESERVE  left free on each node for DaemonSets when a
+                                                            machine type sizes a pod (default cpu=200m,memory=256Mi)
+  --placement-accelerator-labels TYPE=VALUE,...
+                                 MEO_PLACEMENT_ACCELERATOR_LABELS  gke: cloud.google.com/gke-accelerator values that
+                                                            differ from GKE's (e.g. NVIDIA_L4=nvidia-l4)
+  --autoscaling-sync-period-seconds N
+                                 MEO_AUTOSCALING_SYNC_PERIOD_SECONDS  how often autoscaled endpoints' metrics are
+                                                            read and their replica counts decided (default 15)
+  --autoscaling-downscale-stabilization-seconds N
+                                 MEO_AUTOSCALING_DOWNSCALE_STABILIZATION_SECONDS  scale down no lower than the
+                                                            highest count proposed this long back (default 300)
+  --autoscaling-tolerance F      MEO_AUTOSCALING_TOLERANCE  no change while a metric is within this fraction of its
+                                                            target (default 0.1)
+  --accelerator-duty-cycle-metric NAME
+                                 MEO_ACCELERATOR_DUTY_CYCLE_METRIC  the custom metrics API's per-pod metric for
+                                                            accelerator duty cycle in percent (default: not read)
 `;
 
 /**
@@ -166,6 +287,30 @@ export function loadConfig(
     gateway: pick("gateway", "MEO_GATEWAY", ""),
     location: pick("location", "MEO_LOCATION", "us-central1"),
     modelPodUser: pick("model-pod-user", "MEO_MODEL_POD_USER", ""),
+    placementProfile: pick("placement-profile", "MEO_PLACEMENT_PROFILE", "generic"),
+    placementInstanceTypeSelector: pick(
+      "placement-instance-type-selector",
+      "MEO_PLACEMENT_INSTANCE_TYPE_SELECTOR",
+      "true",
+    ),
+    placementDaemonSetReserve: pick("placement-daemonset-reserve", "MEO_PLACEMENT_DAEMONSET_RESERVE", ""),
+    placementAcceleratorLabels: pick("placement-accelerator-labels", "MEO_PLACEMENT_ACCELERATOR_LABELS", ""),
+    autoscalingSyncPeriodSeconds: pick(
+      "autoscaling-sync-period-seconds",
+      "MEO_AUTOSCALING_SYNC_PERIOD_SECONDS",
+      "15",
+    ),
+    autoscalingDownscaleStabilizationSeconds: pick(
+      "autoscaling-downscale-stabilization-seconds",
+      "MEO_AUTOSCALING_DOWNSCALE_STABILIZATION_SECONDS",
+      "300",
+    ),
+    autoscalingTolerance: pick("autoscaling-tolerance", "MEO_AUTOSCALING_TOLERANCE", "0.1"),
+    acceleratorDutyCycleMetric: pick(
+      "accelerator-duty-cycle-metric",
+      "MEO_ACCELERATOR_DUTY_CYCLE_METRIC",
+      "",
+    ),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

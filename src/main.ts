@@ -6,7 +6,7 @@
 import { pino, type Logger as PinoLogger } from "pino";
 
 import { servesHttpRoutes } from "./controller/dataplane.ts";
-import { ConfigError, loadConfig, USAGE, type Config } from "./config.ts";
+import { ConfigError, loadConfig, placementProfile, USAGE, type Config } from "./config.ts";
 import { Operator } from "./controller/operator.ts";
 import { KubeClient } from "./kube/client.ts";
 import { KubeconfigError, loadCredentials, type Loaded } from "./kube/kubeconfig.ts";
@@ -69,7 +69,7 @@ async function main(): Promise<number> {
     client,
     gatewayApi,
     dataPlane: { defaultGateway: config.gateway, location: config.location },
-    modelPods: { runAsUser: config.modelPodUser },
+    modelPods: { runAsUser: config.modelPodUser, placement: placementProfile(config) },
     logger,
     metrics,
     namespaces: config.namespaces,

@@ -55,6 +55,14 @@ export const DEFAULT_MAX_UNAVAILABLE_PERCENTAGE = 25;
 export const DEPLOYED_MODEL_STATES = ["BEING_DEPLOYED", "DEPLOYED", "FAILED", "REPLACED"] as const;
 export type DeployedModelState = (typeof DEPLOYED_MODEL_STATES)[number];
 
+/** Vertex AI's autoscaling metrics (AutoscalingMetricSpec.metricName), in the order docs list them. */
+export const AUTOSCALING_METRIC_NAMES = [
+  "aiplatform.googleapis.com/prediction/online/cpu/utilization",
+  "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle",
+] as const;
+/** AutoscalingMetricSpec.target when unset, as on Vertex AI: 60 (percent). */
+export const DEFAULT_AUTOSCALING_TARGET = 60;
+
 /** Values of a condition's status. */
 export const CONDITION_STATUSES = ["True", "False", "Unknown"] as const;
 export type ConditionStatus = (typeof CONDITION_STATUSES)[number];

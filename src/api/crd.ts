@@ -83,12 +83,17 @@ function isJsonSchema(value: unknown): value is JsonSchema {
  * - integers: zod's int32 bounds become `format: int32`, its safe-integer bounds `format: int64`;
  * - date-times: zod's regular expression is dropped in favour of `format: date-time`;
  * - `propertyNames` (map keys) is dropped: Kubernetes cannot constrain keys; CEL rules do;
+ * - an object with `x-kubernetes-preserve-unknown-fields` (a loose zod object) loses zod's empty
+ *   `properties` and catch-all `additionalProperties`: it is kept as written;
  * - keys are ordered (KEY_ORDER), properties keep their declaration order.
  */
 export function toStructural(node: JsonSchema, path = "<root>"): JsonSchema {
   const out: JsonSchema = {};
+  // An object kept as written (a loose zod object): no properties of its own to list.
+  const preserved = node["x-kubernetes-preserve-unknown-fields"] === true;
   for (const [key, value] of Object.entries(node)) {
     if (DROPPED.has(key)) continue;
+    if (preserved && (key === "properties" || key === "additionalProperties")) continue;
     if (FORBIDDEN.has(key)) {
       throw new SchemaGenerationError(`${path}: '${key}' is not allowed in a structural schema`);
     }

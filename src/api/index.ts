@@ -5,14 +5,19 @@
  */
 export * from "./constants.ts";
 export {
+  ACCELERATOR_TYPES,
   MACHINE_TYPES,
   MACHINE_TYPE_NAMES,
   GPU_RESOURCE,
+  allowedAccelerators,
+  isAcceleratorType,
   isMachineType,
-  machineTypeResources,
-  resolveContainerResources,
+  machineAccelerator,
+  type Accelerator,
+  type AcceleratorType,
   type ContainerResources,
   type MachineShape,
+  type MachineSpecInput,
   type MachineType,
 } from "./machine-types.ts";
 export {
@@ -22,6 +27,8 @@ export {
   DeployedModelsSchema,
   EnvVarSchema,
   MachineSpecSchema,
+  PlacementSchema,
+  TolerationSchema,
   ModelEndpointSpecSchema,
   PortSchema,
   ResourceRequirementsSchema,
@@ -33,6 +40,8 @@ export {
   type DeployedModel,
   type EnvVar,
   type MachineSpec,
+  type Placement,
+  type Toleration,
   type ModelEndpointSpec,
   type ModelEndpointSpecInput,
   type Port,

@@ -10,13 +10,22 @@
 import { z } from "zod";
 
 import {
+  AUTOSCALING_METRIC_NAMES,
   DEFAULT_CONTAINER_PORT,
   DEFAULT_PROGRESS_DEADLINE_SECONDS,
   MAX_DEPLOYED_MODEL_ID_LENGTH,
   MAX_DEPLOYED_MODELS,
 } from "./constants.ts";
 import { jsonEqual } from "./json.ts";
-import { MACHINE_TYPE_NAMES } from "./machine-types.ts";
+import {
+  ACCELERATOR_TYPES,
+  allowedAccelerators,
+  builtInGpu,
+  describeAccelerators,
+  describeCounts,
+  MACHINE_TYPE_NAMES,
+  type AcceleratorType,
+} from "./machine-types.ts";
 import { celFormat, celRegex, matchesRule, withRules, type Rule } from "./rule.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -174,8 +183,53 @@ export const ResourceRequirementsSchema = withRules(
     "dedicatedResources.machineSpec.machineType (the two are not merged).",
 );
 
-export const EnvVarSchema = z
-  .object({
+/** A key of a Secret or ConfigMap, as Kubernetes validates it. */
+const CONFIG_KEY = "^[-._a-zA-Z0-9]+$";
+
+/** secretKeyRef and configMapKeyRef: one key of an object of the model's namespace. */
+function keyRefSchema(kind: "Secret" | "ConfigMap") {
+  return z
+    .object({
+      name: withRules(z.string().max(253), [
+        matchesRule(
+          `env.${kind === "Secret" ? "secret" : "configMap"}NameFormat`,
+          DNS_SUBDOMAIN,
+          `${kind} name must be lowercase letters, digits, '-' and '.'`,
+        ),
+      ]).describe(`Name of the ${kind}, in the endpoint's namespace.`),
+      key: withRules(z.string().max(253), [
+        matchesRule(
+          `env.${kind === "Secret" ? "secret" : "configMap"}KeyFormat`,
+          CONFIG_KEY,
+          `${kind} key must be letters, digits, '-', '_' and '.'`,
+        ),
+      ]).describe(`The key of the ${kind} whose value the variable gets.`),
+      optional: z
+        .boolean()
+        .optional()
+        .describe(`When true, a missing ${kind} or key leaves the variable unset instead of stopping the pod.`),
+    })
+    .describe(`A key of a ${kind} (Kubernetes' ${kind === "Secret" ? "SecretKeySelector" : "ConfigMapKeySelector"}).`);
+}
+
+const EnvVarSourceSchema = withRules(
+  z.object({
+    secretKeyRef: keyRefSchema("Secret").optional(),
+    configMapKeyRef: keyRefSchema("ConfigMap").optional(),
+  }),
+  [
+    {
+      kind: "plain",
+      name: "env.oneSource",
+      rule: "has(self.secretKeyRef) != has(self.configMapKeyRef)",
+      message: "valueFrom must set exactly one of secretKeyRef and configMapKeyRef",
+      check: (self) => (self.secretKeyRef === undefined) !== (self.configMapKeyRef === undefined),
+    },
+  ],
+).describe("Where the variable's value comes from (extension): a key of a Secret or of a ConfigMap.");
+
+export const EnvVarSchema = withRules(
+  z.object({
     name: withRules(z.string().max(256), [
       matchesRule(
         "env.nameFormat",
@@ -184,8 +238,18 @@ export const EnvVarSchema = z
       ),
     ]).describe("Name of the environment variable."),
     value: z.string().max(16384).optional().describe("Value of the environment variable."),
-  })
-  .describe("An environment variable of the model's container.");
+    valueFrom: EnvVarSourceSchema.optional(),
+  }),
+  [
+    {
+      kind: "plain",
+      name: "env.valueOrValueFrom",
+      rule: "!has(self.value) || !has(self.valueFrom)",
+      message: "an env variable has a value or a valueFrom, not both",
+      check: (self) => self.value === undefined || self.valueFrom === undefined,
+    },
+  ],
+).describe("An environment variable of the model's container.");
 
 export const PortSchema = z
   .object({
@@ -392,15 +456,123 @@ export const ContainerSpecSchema = withRules(
 // ---------------------------------------------------------------------------------------------
 // dedicatedResources
 
-export const MachineSpecSchema = z
+const MachineSpecBase = z.object({
+  machineType: z
+    .enum(MACHINE_TYPE_NAMES)
+    .describe("Vertex AI machine type; stands for the container resources of one replica (see docs/api.md)."),
+  acceleratorType: z
+    .enum(ACCELERATOR_TYPES)
+    .optional()
+    .describe(
+      "The GPUs of one replica (Vertex AI AcceleratorType). A machine with built-in GPUs (g2, a2, a3, a4) " +
+        "takes only its own, and implies them when this is left out; an n1 machine may take T4, P4, V100 or P100.",
+    ),
+  acceleratorCount: z
+    .int32()
+    .min(1)
+    .max(16)
+    .optional()
+    .describe(
+      "How many GPUs of acceleratorType one replica gets: on n1 1, 2 or 4 (V100 also 8; fewer allowed on " +
+        "the larger machines), on a machine with built-in GPUs its own count, which is the default there.",
+    ),
+});
+type MachineSpecBase = z.output<typeof MachineSpecBase>;
+
+/** `<machineType>/<acceleratorType>` -> the counts allowed; every pair the table allows. */
+const ACCELERATOR_COUNTS: ReadonlyMap<string, readonly number[]> = new Map(
+  MACHINE_TYPE_NAMES.flatMap((m) =>
+    Object.entries(allowedAccelerators(m)).map(([t, counts]) => [`${m}/${t}`, counts] as const),
+  ),
+);
+const celString = (s: string) => `'${s}'`;
+/** CEL map literals generated from the table (ACCELERATOR_COUNTS and what each machine takes). */
+const CEL_COUNTS = `{${[...ACCELERATOR_COUNTS].map(([k, v]) => `${celString(k)}: [${v.join(", ")}]`).join(", ")}}`;
+const CEL_COUNT_TEXT = `{${MACHINE_TYPE_NAMES.flatMap((m) =>
+  Object.keys(allowedAccelerators(m)).map(
+    (t) => `${celString(`${m}/${t}`)}: ${celString(describeCounts(m, t as AcceleratorType))}`,
+  ),
+).join(", ")}}`;
+const CEL_TAKES = `{${MACHINE_TYPE_NAMES.map((m) => `${celString(m)}: ${celString(describeAccelerators(m))}`).join(", ")}}`;
+const CEL_BUILT_IN = `[${MACHINE_TYPE_NAMES.filter((m) => builtInGpu(m) !== undefined)
+  .map(celString)
+  .join(", ")}]`;
+const CEL_PAIR = "self.machineType + '/' + self.acceleratorType";
+
+function acceleratorFits(self: MachineSpecBase): boolean {
+  return self.acceleratorType === undefined || ACCELERATOR_COUNTS.has(`${self.machineType}/${self.acceleratorType}`);
+}
+
+function countFits(self: MachineSpecBase): boolean {
+  if (self.acceleratorType === undefined || !acceleratorFits(self)) return true;
+  const allowed = ACCELERATOR_COUNTS.get(`${self.machineType}/${self.acceleratorType}`) ?? [];
+  return self.acceleratorCount === undefined
+    ? builtInGpu(self.machineType) !== undefined
+    : allowed.includes(self.acceleratorCount);
+}
+
+const machineSpecRules: Rule<MachineSpecBase>[] = [
+  {
+    kind: "plain",
+    name: "machineSpec.countNeedsType",
+    rule: "!has(self.acceleratorCount) || has(self.acceleratorType)",
+    message: "acceleratorCount needs acceleratorType: name the accelerator it counts",
+    fieldPath: ".acceleratorType",
+    reason: "FieldValueRequired",
+    check: (self) => self.acceleratorCount === undefined || self.acceleratorType !== undefined,
+  },
+  {
+    kind: "plain",
+    name: "machineSpec.acceleratorOnMachine",
+    rule: `!has(self.acceleratorType) || (${CEL_PAIR}) in ${CEL_COUNTS}`,
+    message: "acceleratorType is not one the machine type takes",
+    messageExpression:
+      `'acceleratorType ' + self.acceleratorType + ' cannot be used on ' + self.machineType + ', which takes ' + ` +
+      `${CEL_TAKES}[self.machineType]`,
+    fieldPath: ".acceleratorType",
+    check: acceleratorFits,
+    describe: (self) =>
+      `acceleratorType ${self.acceleratorType ?? ""} cannot be used on ${self.machineType}, which takes ${describeAccelerators(self.machineType)}`,
+  },
+  {
+    kind: "plain",
+    name: "machineSpec.acceleratorCount",
+    rule:
+      `!has(self.acceleratorType) || !((${CEL_PAIR}) in ${CEL_COUNTS}) || ` +
+      `(has(self.acceleratorCount) ? self.acceleratorCount in ${CEL_COUNTS}[${CEL_PAIR}] : self.machineType in ${CEL_BUILT_IN})`,
+    message: "acceleratorCount is not a count the machine type takes of acceleratorType",
+    messageExpression:
+      `'acceleratorCount of ' + self.acceleratorType + ' on ' + self.machineType + ' must be ' + ` +
+      `${CEL_COUNT_TEXT}[${CEL_PAIR}]`,
+    fieldPath: ".acceleratorCount",
+    check: countFits,
+    describe: (self) =>
+      self.acceleratorType === undefined
+        ? ""
+        : `acceleratorCount of ${self.acceleratorType} on ${self.machineType} must be ${describeCounts(self.machineType, self.acceleratorType)}`,
+  },
+];
+
+export const MachineSpecSchema = withRules(MachineSpecBase, machineSpecRules).describe(
+  "The machine one replica runs on, and its GPUs. Immutable.",
+);
+
+export const AutoscalingMetricSpecSchema = z
   .object({
-    machineType: z
-      .enum(MACHINE_TYPE_NAMES)
+    metricName: z
+      .enum(AUTOSCALING_METRIC_NAMES)
       .describe(
-        "Vertex AI machine type; stands for the container resources of one replica (see docs/api.md).",
+        "aiplatform.googleapis.com/prediction/online/cpu/utilization or " +
+          "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle.",
       ),
+    target: z
+      .int32()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("Target utilization in percent, per replica on average; 60 when unset."),
   })
-  .describe("The machine one replica runs on. Immutable.");
+  .describe("A metric the replicas scale by (Vertex AI AutoscalingMetricSpec).");
 
 /** dedicatedResources without its rules: the shape status reports the resolved value in. */
 export const DedicatedResourcesBase = z.object({
@@ -414,7 +586,16 @@ export const DedicatedResourcesBase = z.object({
     .min(1)
     .optional()
     .describe(
-      "Upper bound for autoscaling, at least minReplicaCount (autoscaling is not implemented yet). May change.",
+      "Upper bound for autoscaling, at least minReplicaCount; above it, the chain scales between the two " +
+        "by autoscalingMetricSpecs (docs/autoscaling.md). May change.",
+    ),
+  autoscalingMetricSpecs: z
+    .array(AutoscalingMetricSpecSchema)
+    .max(AUTOSCALING_METRIC_NAMES.length)
+    .optional()
+    .describe(
+      "The metrics the chain scales by when maxReplicaCount is above minReplicaCount; CPU utilization " +
+        "at 60% when empty (and accelerator duty cycle at 60% too for a machine with accelerators). May change.",
     ),
 });
 type DedicatedResourcesBase = z.output<typeof DedicatedResourcesBase>;
@@ -427,6 +608,19 @@ const dedicatedResourcesRules: Rule<DedicatedResourcesBase>[] = [
     message: "maxReplicaCount must be greater than or equal to minReplicaCount",
     fieldPath: ".maxReplicaCount",
     check: (self) => self.maxReplicaCount === undefined || self.maxReplicaCount >= self.minReplicaCount,
+  },
+  {
+    kind: "plain",
+    name: "dedicatedResources.autoscalingMetricsUnique",
+    rule:
+      "!has(self.autoscalingMetricSpecs) || self.autoscalingMetricSpecs.all(a, " +
+      "self.autoscalingMetricSpecs.exists_one(b, b.metricName == a.metricName))",
+    message: "autoscalingMetricSpecs must name each metric at most once",
+    fieldPath: ".autoscalingMetricSpecs",
+    check: (self) => {
+      const names = (self.autoscalingMetricSpecs ?? []).map((a) => a.metricName);
+      return new Set(names).size === names.length;
+    },
   },
   {
     kind: "transition",
@@ -525,6 +719,118 @@ const ServiceAccountNameSchema = withRules(z.string().max(253), [
   ),
 ]);
 
+/** A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+const LABEL_KEY =
+  "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/** A label value: empty, or at most 63 letters, digits, '-', '_' and '.', alphanumeric at both ends. */
+const LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
+const LABEL_KEY_MESSAGE =
+  "must be a label key: an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' and '.'";
+
+/** Bounds of a deployed model's placement. */
+export const MAX_NODE_SELECTOR = 16;
+export const MAX_TOLERATIONS = 16;
+
+const NodeSelectorSchema = withRules(
+  boundedRecord(
+    withRules(z.string().max(63), [
+      matchesRule(
+        "placement.nodeSelectorValue",
+        LABEL_VALUE,
+        "a nodeSelector value must be a label value: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+      ),
+    ]),
+    MAX_NODE_SELECTOR,
+  ),
+  [
+    {
+      kind: "plain",
+      name: "placement.nodeSelectorKeys",
+      rule: `self.all(k, size(k) <= 317 && k.matches(${celRegex(LABEL_KEY)}))`,
+      message: `every nodeSelector key ${LABEL_KEY_MESSAGE}`,
+      check: (self) => Object.keys(self).every((k) => k.length <= 317 && new RegExp(LABEL_KEY).test(k)),
+    },
+  ],
+);
+
+const TolerationBase = z.object({
+  key: withRules(z.string().max(317), [
+    matchesRule("placement.tolerationKey", `^$|${LABEL_KEY}`, `a toleration key ${LABEL_KEY_MESSAGE}`),
+  ])
+    .optional()
+    .describe("The taint key; empty with operator Exists: every taint."),
+  operator: z.enum(["Exists", "Equal"]).optional().describe("Equal (default) or Exists."),
+  value: z.string().max(63).optional().describe("The taint value, with operator Equal."),
+  effect: z
+    .enum(["NoSchedule", "PreferNoSchedule", "NoExecute"])
+    .optional()
+    .describe("The taint effect; empty: every effect."),
+  tolerationSeconds: z
+    .int()
+    .optional()
+    .describe("With effect NoExecute: how long the pod stays once the taint appears."),
+});
+type TolerationBase = z.output<typeof TolerationBase>;
+
+export const TolerationSchema = withRules(TolerationBase, [
+  {
+    kind: "plain",
+    name: "placement.tolerationExistsNoValue",
+    rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+    message: "a toleration with operator Exists has no value",
+    fieldPath: ".value",
+    check: (self) => self.operator !== "Exists" || self.value === undefined || self.value === "",
+  },
+  {
+    kind: "plain",
+    name: "placement.tolerationKeyOrExists",
+    rule: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+    message: "a toleration without a key must have operator Exists",
+    fieldPath: ".operator",
+    check: (self) => (self.key !== undefined && self.key !== "") || self.operator === "Exists",
+  },
+  {
+    kind: "plain",
+    name: "placement.tolerationSecondsNoExecute",
+    rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+    message: "tolerationSeconds needs effect NoExecute",
+    fieldPath: ".tolerationSeconds",
+    check: (self) => self.tolerationSeconds === undefined || self.effect === "NoExecute",
+  },
+]).describe("A toleration of the model's pods (Kubernetes' Toleration).");
+
+/**
+ * Kubernetes' Affinity, kept as written (nodeAffinity, podAffinity, podAntiAffinity): its full
+ * schema would cost the CRD more CEL budget than it is worth, so the API server checks it when the
+ * operator creates the ReplicaSet.
+ */
+const AffinitySchema = z
+  .looseObject({})
+  .meta({ "x-kubernetes-preserve-unknown-fields": true, maxProperties: 3 })
+  .describe(
+    "Kubernetes' Affinity of the model's pods (nodeAffinity, podAffinity, podAntiAffinity), kept as written; " +
+      "the API server checks it when the operator creates the ReplicaSet.",
+  );
+
+export const PlacementSchema = z
+  .object({
+    nodeSelector: NodeSelectorSchema.optional().describe(
+      `Node labels the pods require (at most ${MAX_NODE_SELECTOR}); on a key the operator's placement profile also sets, this one wins.`,
+    ),
+    tolerations: z
+      .array(TolerationSchema)
+      .max(MAX_TOLERATIONS)
+      .optional()
+      .describe(`Tolerations of the pods (at most ${MAX_TOLERATIONS}), after the placement profile's.`),
+    affinity: AffinitySchema.optional(),
+  })
+  .describe(
+    "Where the model's pods may run (extension), merged with the operator's placement profile; inherited " +
+      "from previousDeployedModel when unset on a rolling deployment. Immutable.",
+  );
+export type Placement = z.output<typeof PlacementSchema>;
+export type Toleration = z.output<typeof TolerationSchema>;
+
 const LOGGING_FLAG =
   "Recorded for Vertex AI compatibility; default false, inherited on a rolling deployment. " +
   "May change on a model deployed without rolloutOptions.";
@@ -546,6 +852,7 @@ const DeployedModelBase = z.object({
   ),
   disableContainerLogging: z.boolean().optional().describe(LOGGING_FLAG),
   enableAccessLogging: z.boolean().optional().describe(LOGGING_FLAG),
+  placement: PlacementSchema.optional(),
 });
 type DeployedModelBase = z.output<typeof DeployedModelBase>;
 
@@ -610,6 +917,14 @@ const deployedModelRules: Rule<DeployedModelBase>[] = [
     message: "serviceAccount is immutable",
     fieldPath: ".serviceAccount",
     check: (self, old) => self.serviceAccount === old?.serviceAccount,
+  },
+  {
+    kind: "transition",
+    name: "deployedModel.placementImmutable",
+    rule: unchangedCel("placement"),
+    message: "placement is immutable: deploy a new model (a rolling deployment) to move its pods",
+    fieldPath: ".placement",
+    check: (self, old) => jsonEqual(self.placement, old?.placement),
   },
   {
     kind: "transition",
@@ -1021,5 +1336,6 @@ export const SPEC_RULES = {
   deployedModels: deployedModelsRules,
   deployedModel: deployedModelRules,
   dedicatedResources: dedicatedResourcesRules,
+  machineSpec: machineSpecRules,
   rolloutOptions: rolloutOptionsRules,
 } as const;

@@ -9,12 +9,13 @@
 import { z } from "zod";
 
 import {
+  AUTOSCALING_METRIC_NAMES,
   CONDITION_STATUSES,
   DEPLOYED_MODEL_STATES,
   MAX_CONDITIONS,
   MAX_DEPLOYED_MODELS,
 } from "./constants.ts";
-import { boundedRecord, DedicatedResourcesBase } from "./spec.ts";
+import { boundedRecord, DedicatedResourcesBase, PlacementSchema } from "./spec.ts";
 
 /** An RFC 3339 timestamp, as Kubernetes writes them (`2026-11-27T10:00:00Z`). */
 export const Timestamp = z.iso.datetime({ offset: true });
@@ -31,6 +32,33 @@ export const ConditionSchema = z
     message: z.string().max(32768).describe("A human-readable explanation."),
   })
   .describe("A condition (metav1.Condition).");
+
+export const AutoscalingStatusSchema = z
+  .object({
+    currentReplicaCount: int64().describe("Replicas the chain held when the autoscaler last looked."),
+    desiredReplicaCount: int64().describe(
+      "The chain's pool size N now, between minReplicaCount and maxReplicaCount.",
+    ),
+    metrics: z
+      .array(
+        z.object({
+          metricName: z.enum(AUTOSCALING_METRIC_NAMES).describe("The metric."),
+          target: z.int32().min(1).max(100).describe("Target utilization in percent."),
+          currentValue: int64()
+            .optional()
+            .describe("Average utilization in percent over the chain's pods; unset without a reading."),
+        }),
+      )
+      .max(AUTOSCALING_METRIC_NAMES.length)
+      .describe("Each metric with its target and last reading."),
+    lastScaleTime: Timestamp.optional().describe("When the autoscaler last changed the replica count."),
+    message: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe("Why the count is what it is, or why a metric has no reading."),
+  })
+  .describe("Autoscaling of a rollout chain (extension).");
 
 export const DeployedModelStatusSchema = z
   .object({
@@ -72,6 +100,12 @@ export const DeployedModelStatusSchema = z
       .max(253)
       .optional()
       .describe("The ServiceAccount its pods run as (own or inherited)."),
+    placement: PlacementSchema.optional().describe(
+      "Where its pods may run, as its entry says or inherited along its rollout chain (extension).",
+    ),
+    autoscaling: AutoscalingStatusSchema.optional().describe(
+      "On the first member of an autoscaled rollout chain: the chain's replica count and the metrics it scales by.",
+    ),
   })
   .describe("The observed state of one deployed model.");
 

@@ -67,7 +67,7 @@ async function applyAction(
       case "createReplicaSet": {
         const rs = buildReplicaSet(
           ref,
-          resolveForObjects(endpoint, action),
+          resolveForObjects(endpoint, action, pods?.placement),
           action.replicas,
           { poolSize: action.poolSize, lineage: action.lineage, rolloutSettings: action.rolloutSettings },
           action.serving,

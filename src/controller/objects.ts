@@ -21,9 +21,10 @@ import {
   LABEL_REVISION,
 } from "../api/constants.ts";
 import type { ContainerResources } from "../api/machine-types.ts";
-import type { ContainerSpec, Probe } from "../api/spec.ts";
+import type { ContainerSpec, EnvVar, Probe } from "../api/spec.ts";
 import type { OwnerReference, ReplicaSet, Service } from "../kube/objects.ts";
 import type { RolloutSettings } from "../rollout/types.ts";
+import type { PlacementProfile, PodPlacement, Toleration } from "./placement.ts";
 
 /** Present ("true") on a pod while it should receive the endpoint's traffic. */
 export const LABEL_SERVING = "serving.modelendpoint.io/serving";
@@ -54,13 +55,15 @@ export const TERMINATION_GRACE_PERIOD_SECONDS = 60;
 export const SHARED_MEMORY_VOLUME = "dshm";
 
 /**
- * How model pods run, beyond what their entry says: operator configuration (`--model-pod-user`).
- * Every pod runs without privilege escalation, with every capability dropped and the runtime's
- * default seccomp profile (what Pod Security "restricted" asks, but for the user); with `runAsUser`
- * it also runs as that non-root user, and then passes "restricted".
+ * How model pods run, beyond what their entry says: operator configuration (`--model-pod-user`,
+ * `--placement-*`). Every pod runs without privilege escalation, with every capability dropped and
+ * the runtime's default seccomp profile (what Pod Security "restricted" asks, but for the user);
+ * with `runAsUser` it also runs as that non-root user, and then passes "restricted". `placement`
+ * sizes and places the pods (placement.ts; default: the generic profile).
  */
 export interface ModelPodSettings {
   readonly runAsUser?: number | undefined;
+  readonly placement?: PlacementProfile | undefined;
 }
 
 /** The ModelEndpoint that owns an object: what its ownerReference and names are made from. */
@@ -79,6 +82,8 @@ export interface ObjectInputs {
   readonly predictRoute: string;
   readonly healthRoute: string;
   readonly resources: ContainerResources;
+  /** nodeSelector, tolerations and affinity of the pods: the profile's and the entry's, merged. */
+  readonly placement?: PodPlacement | undefined;
   readonly machineType?: string | undefined;
   readonly serviceAccount?: string | undefined;
   readonly disableContainerLogging: boolean;
@@ -138,7 +143,7 @@ export function splitModel(model: string): { name: string; version: string } {
  * variable the user set is not overridden (Vertex documents AIP_* as reserved, but a container
  * that reads its own value should get it).
  */
-export function aipEnvironment(endpoint: string, dm: ObjectInputs): { name: string; value: string }[] {
+export function aipEnvironment(endpoint: string, dm: ObjectInputs): ContainerEnv[] {
   const { name, version } = splitModel(dm.model);
   const aip: [string, string][] = [
     ["AIP_HTTP_PORT", String(servingPort(dm.containerSpec))],
@@ -156,9 +161,37 @@ export function aipEnvironment(endpoint: string, dm: ObjectInputs): { name: stri
       ? []
       : ([["AIP_STORAGE_URI", dm.containerSpec.artifactUri]] as [string, string][])),
   ];
-  const user = (dm.containerSpec.env ?? []).map((e) => ({ name: e.name, value: e.value ?? "" }));
+  const user = (dm.containerSpec.env ?? []).map(containerEnv);
   const taken = new Set(user.map((e) => e.name));
   return [...user, ...aip.filter(([n]) => !taken.has(n)).map(([n, value]) => ({ name: n, value }))];
+}
+
+/** An environment variable of a container, in Kubernetes' shape. */
+export interface ContainerEnv {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: {
+    readonly secretKeyRef?: { readonly name: string; readonly key: string; readonly optional?: boolean };
+    readonly configMapKeyRef?: { readonly name: string; readonly key: string; readonly optional?: boolean };
+  };
+}
+
+/** A containerSpec env entry as the container's: its value, or where its value comes from. */
+export function containerEnv(e: EnvVar): ContainerEnv {
+  const from = e.valueFrom;
+  if (from === undefined) return { name: e.name, value: e.value ?? "" };
+  const ref = (r: { name: string; key: string; optional?: boolean | undefined }) => ({
+    name: r.name,
+    key: r.key,
+    ...(r.optional === undefined ? {} : { optional: r.optional }),
+  });
+  return {
+    name: e.name,
+    valueFrom: {
+      ...(from.secretKeyRef === undefined ? {} : { secretKeyRef: ref(from.secretKeyRef) }),
+      ...(from.configMapKeyRef === undefined ? {} : { configMapKeyRef: ref(from.configMapKeyRef) }),
+    },
+  };
 }
 
 /** The chain pool size the engine asked for when it created a ReplicaSet (read back after a restart). */
@@ -235,6 +268,16 @@ export function buildReplicaSet(
             ...(pods.runAsUser === undefined ? {} : { runAsNonRoot: true, runAsUser: pods.runAsUser }),
           },
           terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
+          ...(dm.placement?.nodeSelector === undefined
+            ? {}
+            : { nodeSelector: { ...dm.placement.nodeSelector } }),
+          ...(dm.placement?.tolerations === undefined
+            ? {}
+            : { tolerations: dm.placement.tolerations.map(kubeToleration) }),
+          // Kept as the entry wrote it; the API server validates it when the ReplicaSet is created.
+          ...(dm.placement?.affinity === undefined
+            ? {}
+            : { affinity: structuredClone(dm.placement.affinity) }),
           ...(c.sharedMemorySizeMb === undefined
             ? {}
             : {
@@ -281,6 +324,20 @@ export function buildReplicaSet(
         },
       },
     },
+  };
+}
+
+type PodSpec = NonNullable<NonNullable<NonNullable<ReplicaSet["spec"]>["template"]>["spec"]>;
+type PodToleration = NonNullable<PodSpec["tolerations"]>[number];
+
+/** A toleration without its unset fields. */
+function kubeToleration(t: Toleration): PodToleration {
+  return {
+    ...(t.key === undefined ? {} : { key: t.key }),
+    ...(t.operator === undefined ? {} : { operator: t.operator }),
+    ...(t.value === undefined ? {} : { value: t.value }),
+    ...(t.effect === undefined ? {} : { effect: t.effect }),
+    ...(t.tolerationSeconds === undefined ? {} : { tolerationSeconds: t.tolerationSeconds }),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { DedicatedResources, DeployedModelSpec, DeployedModelState } from "./types.ts";
+import type { DedicatedResources, DeployedModelSpec, DeployedModelState, Placement } from "./types.ts";
 
 /**
  * Rollout chains (R1-R3), as pure functions over a minimal view of the spec entries so they can be
@@ -115,6 +115,7 @@ export function resolveRevisions(
 export interface Inherited {
   readonly dedicatedResources?: DedicatedResources;
   readonly serviceAccount?: string;
+  readonly placement?: Placement;
   readonly disableContainerLogging: boolean;
   readonly enableAccessLogging: boolean;
 }
@@ -123,13 +124,14 @@ export interface Inherited {
 export interface InheritanceMemory {
   readonly dedicatedResources?: DedicatedResources | undefined;
   readonly serviceAccount?: string | undefined;
+  readonly placement?: Placement | undefined;
 }
 
 /**
  * Resolves R2 for every entry. A root uses its own values. A rolling deployment inherits
  * dedicatedResources from its previous model always (a value given on it is ignored; admission
- * forbids it), and serviceAccount, disableContainerLogging and enableAccessLogging unless it sets
- * them. While the previous model is in spec the values are live (the root's minReplicaCount can be
+ * forbids it), and serviceAccount, placement, disableContainerLogging and enableAccessLogging
+ * unless it sets them. While the previous model is in spec the values are live (the root's minReplicaCount can be
  * changed and the chain follows); once it left spec they come from `memory` (the status record).
  *
  * m1 {dedicatedResources: N=5, serviceAccount: sa1}; m2 -> m1 {serviceAccount: sa2}; m3 -> m2 {}:
@@ -151,6 +153,7 @@ export function resolveInheritance(
     let base: {
       readonly dedicatedResources?: DedicatedResources | undefined;
       readonly serviceAccount?: string | undefined;
+      readonly placement?: Placement | undefined;
       readonly disableContainerLogging?: boolean;
       readonly enableAccessLogging?: boolean;
     } = {};
@@ -163,9 +166,11 @@ export function resolveInheritance(
     }
     const dedicatedResources = previousId === undefined ? entry.dedicatedResources : base.dedicatedResources;
     const serviceAccount = entry.serviceAccount ?? base.serviceAccount;
+    const placement = entry.placement ?? base.placement;
     const resolved: Inherited = {
       ...(dedicatedResources === undefined ? {} : { dedicatedResources }),
       ...(serviceAccount === undefined ? {} : { serviceAccount }),
+      ...(placement === undefined ? {} : { placement }),
       disableContainerLogging: entry.disableContainerLogging ?? base.disableContainerLogging ?? false,
       enableAccessLogging: entry.enableAccessLogging ?? base.enableAccessLogging ?? false,
     };

@@ -8,6 +8,7 @@ import type {
   DeployedModelSpec,
   DeployedModelState,
   Instant,
+  Placement,
   PodSnapshot,
   RecordedDeployedModelStatus,
   ReplicaSetSnapshot,
@@ -70,6 +71,7 @@ export interface RecordView {
   readonly previousDeployedModel?: string;
   readonly dedicatedResources?: DedicatedResources;
   readonly serviceAccount?: string;
+  readonly placement?: Placement;
 }
 
 /** What a ReplicaSet's status says, for the deployed model's status record. */
@@ -553,6 +555,7 @@ export function readRecord(raw: RecordedDeployedModelStatus): RecordView {
     view.dedicatedResources = dedicatedResources;
   }
   if (raw.serviceAccount !== undefined) view.serviceAccount = raw.serviceAccount;
+  if (raw.placement !== undefined) view.placement = raw.placement;
   return view;
 }
 

@@ -184,6 +184,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
           progressTime: progressTimes.get(member.id),
           dedicatedResources: resourcesOf(member, chain?.poolSize),
           serviceAccount: member.inherited.serviceAccount,
+          placement: member.inherited.placement,
         },
         member.raw,
         ctx.now,

@@ -17,6 +17,12 @@
 /** Vertex MachineSpec. Opaque to the engine: it is inherited (R2) and handed back to the controller. */
 export type MachineSpec = Readonly<Record<string, unknown>>;
 
+/**
+ * Where a deployed model's pods may run (nodeSelector, tolerations, affinity). Opaque to the engine:
+ * inherited like serviceAccount (R2) and handed back to the controller.
+ */
+export type Placement = Readonly<Record<string, unknown>>;
+
 /** Vertex DedicatedResources. `minReplicaCount` is the pool size N of a chain's root (R3). */
 export interface DedicatedResources {
   readonly machineSpec?: MachineSpec | undefined;
@@ -63,6 +69,8 @@ export interface DeployedModelSpec {
   readonly disableContainerLogging?: boolean | undefined;
   readonly enableAccessLogging?: boolean | undefined;
   readonly rolloutOptions?: RolloutOptions | undefined;
+  /** Extension: inherited from the previous model when unset, like serviceAccount. */
+  readonly placement?: Placement | undefined;
 }
 
 /** The part of the ModelEndpoint spec the engine plans from. */
@@ -140,6 +148,8 @@ export interface DeployedModelStatus {
   /** The compute it resolved under R2 (its own for a root, inherited for a rolling deployment). */
   readonly dedicatedResources?: DedicatedResources;
   readonly serviceAccount?: string;
+  /** The placement it resolved under R2 (own or inherited). */
+  readonly placement?: Placement;
 }
 
 export const ConditionType = {
@@ -360,6 +370,7 @@ export interface ResolvedDeployedModel {
   /** Own for a root; the chain's (inherited) for a rolling deployment. */
   readonly dedicatedResources?: DedicatedResources;
   readonly serviceAccount?: string;
+  readonly placement?: Placement;
   readonly disableContainerLogging: boolean;
   readonly enableAccessLogging: boolean;
   /** The entry it rolls onto, if any (as first seen). */

@@ -94,6 +94,13 @@ const rollout = (m1: Json = {}, m2: Json = {}, m2options: Json = {}) =>
   endpoint([root("m1", m1), rolling("m2", "m1", m2, m2options)], { m1: 100 });
 
 const dm = (i: number) => `spec.deployedModels[${i}]`;
+const machineSpecAt = (i: number) => `${dm(i)}.dedicatedResources.machineSpec`;
+const placementAt = (i: number) => `${dm(i)}.placement`;
+/** m1 on `machineSpec`, with all the traffic. */
+const onMachine = (machineSpec: Json) =>
+  single({ dedicatedResources: { machineSpec, minReplicaCount: 1 } });
+/** m1 with one env variable. */
+const withEnv = (env: Json) => single({ containerSpec: container("1.0", { env: [env] }) });
 export const issue = (path: string, message: string): ExpectedIssue => ({ path, message });
 /** The API server checks CEL rules only when the schema holds; it says so when it did not. */
 export const notChecked = issue("", RULES_NOT_CHECKED);
@@ -119,6 +126,23 @@ export const MESSAGES = {
   healthRoute: "healthRoute must be an HTTP path starting with '/'",
   quantity: "must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi",
   serviceAccount: "serviceAccount must be a ServiceAccount name",
+  countNeedsType: "acceleratorCount needs acceleratorType: name the accelerator it counts",
+  acceleratorOn: (type: string, machine: string, takes: string) =>
+    `acceleratorType ${type} cannot be used on ${machine}, which takes ${takes}`,
+  acceleratorCount: (type: string, machine: string, counts: string) =>
+    `acceleratorCount of ${type} on ${machine} must be ${counts}`,
+  n1Takes: "NVIDIA_TESLA_T4, NVIDIA_TESLA_P4, NVIDIA_TESLA_V100 or NVIDIA_TESLA_P100",
+  envValueOrFrom: "an env variable has a value or a valueFrom, not both",
+  envOneSource: "valueFrom must set exactly one of secretKeyRef and configMapKeyRef",
+  secretName: "Secret name must be lowercase letters, digits, '-' and '.'",
+  nodeSelectorKey:
+    "every nodeSelector key must be a label key: an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' and '.'",
+  nodeSelectorValue:
+    "a nodeSelector value must be a label value: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+  tolerationExists: "a toleration with operator Exists has no value",
+  tolerationKey: "a toleration without a key must have operator Exists",
+  tolerationSeconds: "tolerationSeconds needs effect NoExecute",
+  placementImmutable: "placement is immutable",
   modelImmutable: "model is immutable",
   containerSpecImmutable: "containerSpec is immutable",
   rolloutOptionsImmutable: "rolloutOptions is immutable",
@@ -231,6 +255,149 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     ],
   },
   {
+    name: "machineSpec: acceleratorCount without acceleratorType",
+    object: onMachine({ machineType: "n1-standard-8", acceleratorCount: 1 }),
+    expect: [issue(`${machineSpecAt(0)}.acceleratorType`, M.countNeedsType)],
+  },
+  {
+    name: "machineSpec: an L4 on an n1 machine",
+    object: onMachine({ machineType: "n1-standard-2", acceleratorType: "NVIDIA_L4", acceleratorCount: 1 }),
+    expect: [
+      issue(`${machineSpecAt(0)}.acceleratorType`, M.acceleratorOn("NVIDIA_L4", "n1-standard-2", M.n1Takes)),
+    ],
+  },
+  {
+    name: "machineSpec: a T4 on an e2 machine",
+    object: onMachine({ machineType: "e2-standard-4", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 1 }),
+    expect: [
+      issue(
+        `${machineSpecAt(0)}.acceleratorType`,
+        M.acceleratorOn("NVIDIA_TESLA_T4", "e2-standard-4", "no accelerator"),
+      ),
+    ],
+  },
+  {
+    name: "machineSpec: a 40GB A100 on an a2-ultragpu machine (built-in 80GB ones)",
+    object: onMachine({ machineType: "a2-ultragpu-1g", acceleratorType: "NVIDIA_TESLA_A100" }),
+    expect: [
+      issue(
+        `${machineSpecAt(0)}.acceleratorType`,
+        M.acceleratorOn("NVIDIA_TESLA_A100", "a2-ultragpu-1g", "only its built-in NVIDIA_A100_80GB (1)"),
+      ),
+    ],
+  },
+  {
+    name: "machineSpec: an L4 on an a3 machine",
+    object: onMachine({ machineType: "a3-highgpu-8g", acceleratorType: "NVIDIA_L4", acceleratorCount: 8 }),
+    expect: [
+      issue(
+        `${machineSpecAt(0)}.acceleratorType`,
+        M.acceleratorOn("NVIDIA_L4", "a3-highgpu-8g", "only its built-in NVIDIA_H100_80GB (8)"),
+      ),
+    ],
+  },
+  {
+    name: "machineSpec: 3 T4 on n1-standard-8",
+    object: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 3 }),
+    expect: [
+      issue(
+        `${machineSpecAt(0)}.acceleratorCount`,
+        M.acceleratorCount("NVIDIA_TESLA_T4", "n1-standard-8", "1, 2 or 4"),
+      ),
+    ],
+  },
+  {
+    name: "machineSpec: 1 T4 on n1-standard-32 (at least 2)",
+    object: onMachine({ machineType: "n1-standard-32", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 1 }),
+    expect: [
+      issue(`${machineSpecAt(0)}.acceleratorCount`, M.acceleratorCount("NVIDIA_TESLA_T4", "n1-standard-32", "2 or 4")),
+    ],
+  },
+  {
+    name: "machineSpec: 2 V100 on n1-highmem-32 (at least 4)",
+    object: onMachine({ machineType: "n1-highmem-32", acceleratorType: "NVIDIA_TESLA_V100", acceleratorCount: 2 }),
+    expect: [
+      issue(
+        `${machineSpecAt(0)}.acceleratorCount`,
+        M.acceleratorCount("NVIDIA_TESLA_V100", "n1-highmem-32", "4 or 8"),
+      ),
+    ],
+  },
+  {
+    name: "machineSpec: a V100 on n1 without acceleratorCount",
+    object: onMachine({ machineType: "n1-standard-4", acceleratorType: "NVIDIA_TESLA_V100" }),
+    expect: [
+      issue(
+        `${machineSpecAt(0)}.acceleratorCount`,
+        M.acceleratorCount("NVIDIA_TESLA_V100", "n1-standard-4", "1, 2, 4 or 8"),
+      ),
+    ],
+  },
+  {
+    name: "machineSpec: 1 L4 on g2-standard-24 (built-in 2)",
+    object: onMachine({ machineType: "g2-standard-24", acceleratorType: "NVIDIA_L4", acceleratorCount: 1 }),
+    expect: [
+      issue(
+        `${machineSpecAt(0)}.acceleratorCount`,
+        M.acceleratorCount("NVIDIA_L4", "g2-standard-24", "2, the GPUs built into the machine"),
+      ),
+    ],
+  },
+  {
+    name: "machineSpec: acceleratorCount 17 (limit 16)",
+    object: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_P4", acceleratorCount: 17 }),
+    expect: [
+      issue(`${machineSpecAt(0)}.acceleratorCount`, "should be less than or equal to 16"),
+      issue(`${machineSpecAt(0)}.acceleratorCount`, M.acceleratorCount("NVIDIA_TESLA_P4", "n1-standard-8", "1, 2 or 4")),
+    ],
+  },
+  {
+    name: "machineSpec: acceleratorType not a Vertex AI accelerator",
+    object: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_K80", acceleratorCount: 1 }),
+    expect: [issue(`${machineSpecAt(0)}.acceleratorType`, 'supported values: "NVIDIA_TESLA_T4"'), notChecked],
+  },
+  {
+    name: "placement.nodeSelector: a key with a space",
+    object: single({ placement: { nodeSelector: { "pool name": "a" } } }),
+    expect: [issue(`${placementAt(0)}.nodeSelector`, M.nodeSelectorKey)],
+  },
+  {
+    name: "placement.nodeSelector: a value with a space",
+    object: single({ placement: { nodeSelector: { pool: "a b" } } }),
+    expect: [issue(`${placementAt(0)}.nodeSelector[pool]`, M.nodeSelectorValue)],
+  },
+  {
+    name: "placement.nodeSelector: 17 keys (limit 16)",
+    object: single({
+      placement: { nodeSelector: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) },
+    }),
+    expect: [issue(`${placementAt(0)}.nodeSelector`, "must have at most 16 items"), notChecked],
+  },
+  {
+    name: "placement.tolerations: operator Exists with a value",
+    object: single({ placement: { tolerations: [{ key: "gpu", operator: "Exists", value: "present" }] } }),
+    expect: [issue(`${placementAt(0)}.tolerations[0].value`, M.tolerationExists)],
+  },
+  {
+    name: "placement.tolerations: no key with operator Equal",
+    object: single({ placement: { tolerations: [{ operator: "Equal", value: "x" }] } }),
+    expect: [issue(`${placementAt(0)}.tolerations[0].operator`, M.tolerationKey)],
+  },
+  {
+    name: "placement.tolerations: tolerationSeconds with effect NoSchedule",
+    object: single({
+      placement: { tolerations: [{ key: "gpu", effect: "NoSchedule", tolerationSeconds: 60 }] },
+    }),
+    expect: [issue(`${placementAt(0)}.tolerations[0].tolerationSeconds`, M.tolerationSeconds)],
+  },
+  {
+    name: "placement.tolerations: 17 (limit 16)",
+    object: single({
+      placement: { tolerations: Array.from({ length: 17 }, (_, i) => ({ key: `k${i}`, operator: "Exists" })) },
+    }),
+    expect: [issue(`${placementAt(0)}.tolerations`, "must have at most 16 items"), notChecked],
+  },
+  {
     name: "rolloutOptions: maxSurgeReplicas and maxSurgePercentage",
     object: rollout({}, {}, { maxSurgePercentage: 10 }),
     expect: [issue(`${dm(1)}.rolloutOptions`, M.surgeOneOf)],
@@ -329,6 +496,34 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     name: "containerSpec.env: name starts with a digit",
     object: single({ containerSpec: container("1.0", { env: [{ name: "1WORKERS", value: "2" }] }) }),
     expect: [issue(`${dm(0)}.containerSpec.env[0].name`, M.envName)],
+  },
+  {
+    name: "containerSpec.env: both value and valueFrom",
+    object: withEnv({ name: "TOKEN", value: "x", valueFrom: { secretKeyRef: { name: "hf", key: "token" } } }),
+    expect: [issue(`${dm(0)}.containerSpec.env[0]`, M.envValueOrFrom)],
+  },
+  {
+    name: "containerSpec.env: valueFrom with a Secret and a ConfigMap",
+    object: withEnv({
+      name: "TOKEN",
+      valueFrom: { secretKeyRef: { name: "hf", key: "token" }, configMapKeyRef: { name: "cfg", key: "token" } },
+    }),
+    expect: [issue(`${dm(0)}.containerSpec.env[0].valueFrom`, M.envOneSource)],
+  },
+  {
+    name: "containerSpec.env: valueFrom naming nothing",
+    object: withEnv({ name: "TOKEN", valueFrom: {} }),
+    expect: [issue(`${dm(0)}.containerSpec.env[0].valueFrom`, M.envOneSource)],
+  },
+  {
+    name: "containerSpec.env: secretKeyRef without a key",
+    object: withEnv({ name: "TOKEN", valueFrom: { secretKeyRef: { name: "hf" } } }),
+    expect: [issue(`${dm(0)}.containerSpec.env[0].valueFrom.secretKeyRef.key`, "Required value"), notChecked],
+  },
+  {
+    name: "containerSpec.env: secretKeyRef naming a Secret with an uppercase letter",
+    object: withEnv({ name: "TOKEN", valueFrom: { secretKeyRef: { name: "HF", key: "token" } } }),
+    expect: [issue(`${dm(0)}.containerSpec.env[0].valueFrom.secretKeyRef.name`, M.secretName)],
   },
   {
     name: "containerSpec.ports: containerPort 0",
@@ -524,6 +719,80 @@ export const VALID_CREATES: readonly CreateCase[] = [
     expect: [],
   },
   {
+    name: "machineSpec: a g2 machine without acceleratorType (its L4 implied)",
+    object: onMachine({ machineType: "g2-standard-8" }),
+    expect: [],
+  },
+  {
+    name: "machineSpec: an a3 machine naming its H100s, count left out",
+    object: onMachine({ machineType: "a3-highgpu-8g", acceleratorType: "NVIDIA_H100_80GB" }),
+    expect: [],
+  },
+  {
+    name: "machineSpec: every accelerator type at a count its machine takes",
+    object: endpoint(
+      [
+        ["n1-standard-4", "NVIDIA_TESLA_T4", 4],
+        ["n1-standard-32", "NVIDIA_TESLA_V100", 8],
+        ["n1-highcpu-16", "NVIDIA_TESLA_P4", 1],
+        ["n1-highmem-32", "NVIDIA_TESLA_P100", 2],
+        ["g2-standard-96", "NVIDIA_L4", 8],
+        ["a2-megagpu-16g", "NVIDIA_TESLA_A100", 16],
+        ["a2-ultragpu-8g", "NVIDIA_A100_80GB", 8],
+        ["a3-highgpu-1g", "NVIDIA_H100_80GB", 1],
+        ["a3-megagpu-8g", "NVIDIA_H100_MEGA_80GB", 8],
+        ["a3-ultragpu-8g", "NVIDIA_H200_141GB", 8],
+        ["a4-highgpu-8g", "NVIDIA_B200", 8],
+      ].map(([machineType, acceleratorType, acceleratorCount], i) =>
+        root(`m${i + 1}`, {
+          dedicatedResources: { machineSpec: { machineType, acceleratorType, acceleratorCount }, minReplicaCount: 1 },
+        }),
+      ),
+      { m1: 100 },
+    ),
+    expect: [],
+  },
+  {
+    name: "containerSpec.env: values from a Secret and a ConfigMap",
+    object: single({
+      containerSpec: container("1.0", {
+        env: [
+          { name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: "hf.token", key: "token", optional: false } } },
+          { name: "MODEL_CONFIG", valueFrom: { configMapKeyRef: { name: "fraud", key: "config.json", optional: true } } },
+          { name: "EMPTY" },
+        ],
+      }),
+    }),
+    expect: [],
+  },
+  {
+    name: "placement: nodeSelector and tolerations at their limits, an affinity",
+    object: single({
+      placement: {
+        nodeSelector: {
+          "cloud.google.com/gke-nodepool": "l4-pool",
+          ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`example.com/k${i}`, ""])),
+        },
+        tolerations: [
+          { operator: "Exists" },
+          { key: "dedicated", operator: "Equal", value: "ml", effect: "NoSchedule" },
+          { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
+          ...Array.from({ length: 13 }, (_, i) => ({ key: `k${i}` })),
+        ],
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: "topology.kubernetes.io/zone", operator: "In", values: ["a", "b"] }] },
+              ],
+            },
+          },
+        },
+      },
+    }),
+    expect: [],
+  },
+  {
     name: "routes: unset on a model and on its rolling deployment",
     object: endpoint(
       [
@@ -605,6 +874,24 @@ export const UPDATES: readonly UpdateCase[] = [
     expect: [issue(`${dm(0)}.dedicatedResources.machineSpec`, M.machineSpecImmutable)],
   },
   {
+    name: "placement of an existing entry set",
+    before: [single()],
+    after: single({ placement: { nodeSelector: { pool: "gpu" } } }),
+    expect: [issue(placementAt(0), M.placementImmutable)],
+  },
+  {
+    name: "placement.tolerations of an existing entry changed",
+    before: [single({ placement: { tolerations: [{ key: "gpu", operator: "Exists" }] } })],
+    after: single({ placement: { tolerations: [{ key: "tpu", operator: "Exists" }] } }),
+    expect: [issue(placementAt(0), M.placementImmutable)],
+  },
+  {
+    name: "acceleratorCount of an existing entry changed",
+    before: [onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 1 })],
+    after: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 2 }),
+    expect: [issue(machineSpecAt(0), M.machineSpecImmutable)],
+  },
+  {
     name: "disableContainerLogging changed on a rolling deployment",
     before: [rollout()],
     after: rollout({}, { disableContainerLogging: true }),
@@ -678,6 +965,12 @@ export const UPDATES: readonly UpdateCase[] = [
     expect: [],
   },
   { name: "rolling deployment added", before: [single()], after: rollout(), expect: [] },
+  {
+    name: "rolling deployment added with a placement of its own onto a model with another",
+    before: [single({ placement: { nodeSelector: { pool: "l4" } } })],
+    after: rollout({ placement: { nodeSelector: { pool: "l4" } } }, { placement: { nodeSelector: { pool: "h100" } } }),
+    expect: [],
+  },
   {
     name: "rollback: rolling deployment added onto the in-progress one",
     before: [rollout()],
