@@ -31,6 +31,50 @@ const dm: ObjectInputs = {
   enableAccessLogging: true,
 };
 
+describe("placement and env from Secrets in the pod template", () => {
+  it("carries nodeSelector, tolerations and affinity, and no empty ones", () => {
+    const affinity = {
+      nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } },
+    };
+    const placed = buildReplicaSet(endpoint, {
+      ...dm,
+      placement: {
+        nodeSelector: { "cloud.google.com/gke-accelerator": "nvidia-l4" },
+        tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule", value: undefined }],
+        affinity,
+      },
+    }).spec?.template?.spec;
+    expect(placed?.nodeSelector).toEqual({ "cloud.google.com/gke-accelerator": "nvidia-l4" });
+    expect(placed?.tolerations).toEqual([
+      { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
+    ]);
+    expect(placed?.affinity).toEqual(affinity);
+    const plain = buildReplicaSet(endpoint, { ...dm, placement: {} }).spec?.template?.spec;
+    expect(plain).not.toHaveProperty("nodeSelector");
+    expect(plain).not.toHaveProperty("tolerations");
+    expect(plain).not.toHaveProperty("affinity");
+  });
+
+  it("maps env valueFrom to the container as Kubernetes' EnvVarSource", () => {
+    const env = aipEnvironment("fraud", {
+      ...dm,
+      containerSpec: {
+        ...dm.containerSpec,
+        env: [
+          { name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: "hf", key: "token" } } },
+          { name: "CONFIG", valueFrom: { configMapKeyRef: { name: "cfg", key: "c.json", optional: true } } },
+          { name: "EMPTY" },
+        ],
+      },
+    });
+    expect(env.slice(0, 3)).toEqual([
+      { name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: "hf", key: "token" } } },
+      { name: "CONFIG", valueFrom: { configMapKeyRef: { name: "cfg", key: "c.json", optional: true } } },
+      { name: "EMPTY", value: "" },
+    ]);
+  });
+});
+
 describe("owned objects", () => {
   it("builds the ReplicaSet <endpoint>-<id> with labels, owner, probe, resources and the AIP environment", () => {
     const rs = buildReplicaSet(endpoint, dm, 3, { poolSize: 5, lineage: ["m1"] });

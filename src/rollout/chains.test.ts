@@ -239,6 +239,57 @@ describe("resolveInheritance (R2)", () => {
   });
 });
 
+describe("resolveInheritance of placement (like serviceAccount)", () => {
+  const entry = (id: string, over: Partial<DeployedModelSpec> = {}): DeployedModelSpec => ({
+    id,
+    model: id,
+    containerSpec: {},
+    ...over,
+  });
+  const l4 = { nodeSelector: { pool: "l4" } };
+  const h100 = { nodeSelector: { pool: "h100" }, tolerations: [{ key: "h100", operator: "Exists" }] };
+
+  it("m1 {l4}; m2 -> m1 {}; m3 -> m2 {h100}; m4 -> m3 {}: l4, l4, h100, h100", () => {
+    const entries = [
+      entry("m1", { placement: l4 }),
+      entry("m2", { rolloutOptions: { previousDeployedModel: "m1" } }),
+      entry("m3", { placement: h100, rolloutOptions: { previousDeployedModel: "m2" } }),
+      entry("m4", { rolloutOptions: { previousDeployedModel: "m3" } }),
+    ];
+    const previous = new Map([
+      ["m2", "m1"],
+      ["m3", "m2"],
+      ["m4", "m3"],
+    ]);
+    const result = resolveInheritance(
+      entries,
+      (id) => previous.get(id),
+      () => undefined,
+    );
+    expect(["m1", "m2", "m3", "m4"].map((id) => result.get(id)?.placement)).toEqual([l4, l4, h100, h100]);
+  });
+
+  it("a chain without any placement has none", () => {
+    const entries = [entry("m1"), entry("m2", { rolloutOptions: { previousDeployedModel: "m1" } })];
+    const result = resolveInheritance(
+      entries,
+      (id) => (id === "m2" ? "m1" : undefined),
+      () => undefined,
+    );
+    expect(result.get("m2")).not.toHaveProperty("placement");
+  });
+
+  it("once the previous model left spec, the remembered placement stands in for it", () => {
+    const entries = [entry("m3", { rolloutOptions: { previousDeployedModel: "m2" } })];
+    const result = resolveInheritance(
+      entries,
+      () => "m2",
+      () => ({ placement: l4 }),
+    );
+    expect(result.get("m3")?.placement).toEqual(l4);
+  });
+});
+
 describe("findIntended (R3) and orderForRetirement", () => {
   const c = (id: string, revision: number, state: Candidate["state"], index = revision): Candidate => ({
     id,

@@ -51,6 +51,37 @@ describe("proto3 JSON bodies", () => {
     expect(body.trafficSplit).toEqual({ "0": 100 });
   });
 
+  it("takes acceleratorType by name or by number (enum-encoding=int), and leaves proto3's unset values out", () => {
+    const machineSpec = (spec: Record<string, unknown>) =>
+      parseBody(
+        DeployModelRequest,
+        { deployedModel: { model: "m", dedicatedResources: { minReplicaCount: 1, machineSpec: spec } } },
+        "DeployModelRequest",
+      ).deployedModel.dedicatedResources?.machineSpec;
+    expect(
+      machineSpec({ machineType: "g2-standard-8", acceleratorType: "NVIDIA_L4", acceleratorCount: 1 }),
+    ).toEqual({
+      machineType: "g2-standard-8",
+      acceleratorType: "NVIDIA_L4",
+      acceleratorCount: 1,
+    });
+    expect(machineSpec({ machineType: "n1-standard-4", acceleratorType: 5, acceleratorCount: "2" })).toEqual({
+      machineType: "n1-standard-4",
+      acceleratorType: "NVIDIA_TESLA_T4",
+      acceleratorCount: 2,
+    });
+    expect(machineSpec({ machineType: "n1-standard-4", acceleratorType: 0, acceleratorCount: 0 })).toEqual({
+      machineType: "n1-standard-4",
+    });
+    expect(
+      machineSpec({ machineType: "n1-standard-4", acceleratorType: "ACCELERATOR_TYPE_UNSPECIFIED" }),
+    ).toEqual({ machineType: "n1-standard-4" });
+    const unknown = rpc(() => machineSpec({ machineType: "n1-standard-4", acceleratorType: 99 }));
+    expect(unknown.message).toContain(
+      "deployedModel.dedicatedResources.machineSpec.acceleratorType: 99 is not an AcceleratorType",
+    );
+  });
+
   it("refuses an unknown field by its name, and a wrong type by its path", () => {
     const unknown = rpc(() =>
       parseBody(

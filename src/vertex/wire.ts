@@ -18,11 +18,58 @@ const Int = z.union([
 ]);
 const NonNegativeInt = Int.pipe(z.number().int().min(0, "must not be negative"));
 
-export const MachineSpec = z.strictObject({
-  machineType: z.string().optional(),
-  acceleratorType: z.string().optional(),
-  acceleratorCount: NonNegativeInt.optional(),
+/**
+ * AcceleratorType's numbers (google.cloud.aiplatform.v1beta1.AcceleratorType), for clients that
+ * send enums as numbers (`$alt=json;enum-encoding=int`, the client libraries' REST mode).
+ */
+const ACCELERATOR_NUMBERS: Readonly<Record<number, string>> = {
+  0: "ACCELERATOR_TYPE_UNSPECIFIED",
+  1: "NVIDIA_TESLA_K80",
+  2: "NVIDIA_TESLA_P100",
+  3: "NVIDIA_TESLA_V100",
+  4: "NVIDIA_TESLA_P4",
+  5: "NVIDIA_TESLA_T4",
+  6: "TPU_V2",
+  7: "TPU_V3",
+  8: "NVIDIA_TESLA_A100",
+  9: "NVIDIA_A100_80GB",
+  10: "TPU_V4_POD",
+  11: "NVIDIA_L4",
+  12: "TPU_V5_LITEPOD",
+  13: "NVIDIA_H100_80GB",
+  14: "NVIDIA_H100_MEGA_80GB",
+  15: "NVIDIA_H200_141GB",
+  16: "NVIDIA_B200",
+  17: "NVIDIA_GB200",
+  18: "NVIDIA_RTX_PRO_6000",
+};
+
+/**
+ * An AcceleratorType by name or number; ACCELERATOR_TYPE_UNSPECIFIED ("no accelerator", what a
+ * proto3 client may send for an unset enum) is left out. A name the cluster's table does not know
+ * is kept, for the API server to refuse with the supported values.
+ */
+const AcceleratorTypeField = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
+  const name = typeof v === "number" ? ACCELERATOR_NUMBERS[v] : v;
+  if (name === undefined) {
+    ctx.addIssue({ code: "custom", message: `${String(v)} is not an AcceleratorType` });
+    return z.NEVER;
+  }
+  return name === "ACCELERATOR_TYPE_UNSPECIFIED" ? undefined : name;
 });
+
+export const MachineSpec = z
+  .strictObject({
+    machineType: z.string().optional(),
+    acceleratorType: AcceleratorTypeField.optional(),
+    acceleratorCount: NonNegativeInt.optional(),
+  })
+  .transform(({ acceleratorType, acceleratorCount, ...rest }) => ({
+    ...rest,
+    ...(acceleratorType === undefined ? {} : { acceleratorType }),
+    // 0 is proto3's unset count.
+    ...(acceleratorCount === undefined || acceleratorCount === 0 ? {} : { acceleratorCount }),
+  }));
 
 export const DedicatedResources = z.strictObject({
   machineSpec: MachineSpec.optional(),
