@@ -70,6 +70,14 @@ async function main(): Promise<number> {
     gatewayApi,
     dataPlane: { defaultGateway: config.gateway, location: config.location },
     modelPods: { runAsUser: config.modelPodUser, placement: placementProfile(config) },
+    autoscaling: {
+      policy: {
+        syncPeriodMs: config.autoscalingSyncPeriodSeconds * 1000,
+        scaleDownStabilizationMs: config.autoscalingDownscaleStabilizationSeconds * 1000,
+        tolerance: config.autoscalingTolerance,
+      },
+      dutyCycleMetric: config.acceleratorDutyCycleMetric,
+    },
     logger,
     metrics,
     namespaces: config.namespaces,

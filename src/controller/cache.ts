@@ -16,8 +16,13 @@ export function slimMeta<T extends KubeObject>(obj: T): T {
 
 export function slimPod(pod: Pod): Pod {
   slimMeta(pod);
-  // Only labels, owners and readiness are read: the spec is dead weight.
+  // Only labels, owners, readiness and the CPU requests (the autoscaler's denominator) are read.
+  const requests = (pod.spec?.containers ?? []).flatMap((c) => {
+    const cpu = c.resources?.requests?.["cpu"];
+    return cpu === undefined ? [] : [{ name: c.name, resources: { requests: { cpu } } }];
+  });
   delete pod.spec;
+  if (requests.length > 0) pod.spec = { containers: requests };
   if (pod.status) {
     pod.status = {
       ...(pod.status.phase === undefined ? {} : { phase: pod.status.phase }),

@@ -24,11 +24,13 @@ import type { KubeObject } from "../kube/objects.ts";
 import { unionStore, type IndexFunc, type ReadonlyStore } from "../kube/store.ts";
 import { runWorkers, WorkQueue } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
+import type { AutoscalingPolicy } from "../rollout/autoscale.ts";
 import { plan } from "../rollout/index.ts";
 import { ENDPOINT_INDEX, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownership.ts";
 import { Reconciler } from "./reconciler.ts";
 import { DEFAULT_LOCATION, type DataPlaneSettings } from "./dataplane.ts";
 import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
+import { customPodMetric, isAutoscaled, PodUsageSource, PODMETRICS } from "./usage.ts";
 import { ApiWriter, GuardedWriter } from "./writer.ts";
 import { slimMeta, slimPod, slimReplicaSet } from "./cache.ts";
 import type { ModelPodSettings } from "./objects.ts";
@@ -54,6 +56,14 @@ export interface OperatorOptions {
   readonly dataPlane?: DataPlaneSettings;
   /** How model pods run (default: hardened, as the image's user). */
   readonly modelPods?: ModelPodSettings;
+  /**
+   * Autoscaling between minReplicaCount and maxReplicaCount: how chains scale, and the custom
+   * metric read for accelerator duty cycle (none: duty cycle is not read). Absent: chains hold N.
+   */
+  readonly autoscaling?: {
+    readonly policy: AutoscalingPolicy;
+    readonly dutyCycleMetric?: string | undefined;
+  };
   /** The cluster serves Gateway API HTTPRoutes (see `servesHttpRoutes`): watch and own them. */
   readonly gatewayApi?: boolean;
   /** Informer tuning (tests shorten the stall watchdog). */
@@ -74,6 +84,8 @@ export class Operator {
   #running: Promise<void> | undefined;
   #workersDone: Promise<void> | undefined;
   #permissionsChecked: Promise<void> | undefined;
+  readonly #usage: PodUsageSource | undefined;
+  #polling: Promise<void> | undefined;
 
   constructor(options: OperatorOptions) {
     this.#o = options;
@@ -206,6 +218,30 @@ export class Operator {
       burst: 100,
       refillIntervalMs: 500,
     });
+    const autoscaling = options.autoscaling;
+    const metricsApi = client.resource(PODMETRICS);
+    const dutyCycleMetric = autoscaling?.dutyCycleMetric;
+    this.#usage =
+      autoscaling === undefined
+        ? undefined
+        : new PodUsageSource({
+            listPodMetrics: async (ns) => (await metricsApi.list(ns, owned)).items,
+            listDutyCycle:
+              dutyCycleMetric === undefined
+                ? undefined
+                : async (ns) =>
+                    (await client.resource(customPodMetric(dutyCycleMetric)).list(ns, owned)).items,
+            namespaces: options.namespaces,
+            autoscaled: () =>
+              isLeader() ? this.#endpoints.keys().filter((k) => isAutoscaled(this.#endpoints.get(k))) : [],
+            enqueue: (key) => {
+              this.#queue.add(key);
+            },
+            intervalMs: autoscaling.policy.syncPeriodMs,
+            clock: this.#clock,
+            logger,
+          });
+    const usage = this.#usage;
     this.#reconciler = new Reconciler({
       endpoints: this.#endpoints,
       replicaSets,
@@ -215,6 +251,14 @@ export class Operator {
       gatewayApi,
       dataPlane: options.dataPlane ?? { location: DEFAULT_LOCATION },
       ...(options.modelPods === undefined ? {} : { modelPods: options.modelPods }),
+      ...(autoscaling === undefined || usage === undefined
+        ? {}
+        : {
+            autoscaling: {
+              policy: autoscaling.policy,
+              usage: { lookup: (ns, pod) => usage.lookup(ns, pod), problem: () => usage.problem() },
+            },
+          }),
       writer,
       events: {
         record: (regarding, input) => {
@@ -254,6 +298,7 @@ export class Operator {
     const synced = await Promise.all(this.#informers.map((i) => i.waitForSync(this.#abort.signal)));
     if (synced.some((s) => !s)) return;
     logger.info({ informers: this.#informers.length }, "caches synced");
+    this.#polling = this.#usage?.run(this.#abort.signal);
     this.#workersDone = runWorkers(this.#queue, this.#o.workers, (key) => this.#reconciler.reconcile(key), {
       logger,
       clock: this.#clock,
@@ -313,6 +358,7 @@ export class Operator {
     this.#abort.abort();
     await this.#permissionsChecked;
     await this.#running;
+    await this.#polling;
     await this.#queue.shutDown();
     await this.#workersDone;
     await Promise.all(this.#informers.map((i) => i.stop()));

@@ -29,6 +29,7 @@ import type { DeepReadonly, KubeObject, Pod, ReplicaSet, Service } from "../kube
 import type { ReadonlyStore } from "../kube/store.ts";
 import type { ReconcileResult } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
+import type { AutoscalingPolicy, Proposal } from "../rollout/autoscale.ts";
 import { summarize } from "../rollout/summary.ts";
 import type { ActionError, Instant, Plan, Snapshot } from "../rollout/types.ts";
 import { applyActions, cannotBeUndone, type ActionTarget, type Applied } from "./actions.ts";
@@ -60,7 +61,7 @@ import type { ModelPodSettings, OwnerEndpoint } from "./objects.ts";
 import { controlledBy, ENDPOINT_INDEX } from "./ownership.ts";
 import { countRollouts, observeEndpoint, toEventInput } from "./report.ts";
 import { findServiceChanges, findWantedServices, syncServices } from "./services.ts";
-import { buildSnapshot } from "./snapshot.ts";
+import { buildSnapshot, type PodUsageLookup } from "./snapshot.ts";
 import type { Writer } from "./writer.ts";
 
 const NO_GATEWAY_API =
@@ -125,6 +126,14 @@ export interface ReconcilerOptions {
   readonly dataPlane: DataPlaneSettings;
   /** How model pods run (operator configuration). */
   readonly modelPods?: ModelPodSettings;
+  /**
+   * The pods' metric readings and why there are none (usage.ts), and how autoscaled chains scale.
+   * Absent: autoscaled chains hold their N.
+   */
+  readonly autoscaling?: {
+    readonly usage: { lookup: PodUsageLookup; problem(): string | undefined };
+    readonly policy: AutoscalingPolicy;
+  };
   readonly writer: Writer;
   readonly events: EventSinkLike;
   readonly metrics: Metrics;
@@ -145,6 +154,8 @@ export class Reconciler {
   /** Writes the API server refused for good, per endpoint key, for the engine's next pass. */
   readonly #actionErrors = new Map<string, readonly ActionError[]>();
   readonly #expectations: Expectations;
+  /** The autoscaler's proposals of the last pass (scale-down stabilisation), by endpoint key. */
+  readonly #proposals = new Map<string, Readonly<Record<string, readonly Proposal[]>>>();
   /** When a pass last took a retiring model's weight out of an endpoint's route, by endpoint key. */
   readonly #drainStarted = new Map<string, number>();
 
@@ -193,6 +204,7 @@ export class Reconciler {
       this.#actionErrors.delete(key);
       this.#expectations.forget(key);
       this.#drainStarted.delete(key);
+      this.#proposals.delete(key);
       return undefined;
     }
     if (raw.metadata?.deletionTimestamp !== undefined) return undefined;
@@ -225,10 +237,26 @@ export class Reconciler {
     // Through a Gateway, each model is weighted per request: the engine gives the exact split.
     const routed =
       this.#o.gatewayApi !== undefined && findParentRefs(endpoint, this.#o.dataPlane) !== undefined;
-    const snapshot = buildSnapshot(endpoint, replicaSets, pods, this.#actionErrors.get(key) ?? [], routed);
+    const autoscaling = this.#o.autoscaling;
+    const snapshot = buildSnapshot(endpoint, replicaSets, pods, {
+      actionErrors: this.#actionErrors.get(key) ?? [],
+      exactWeights: routed,
+      ...(autoscaling === undefined
+        ? {}
+        : {
+            usage: autoscaling.usage.lookup,
+            autoscaling: {
+              policy: autoscaling.policy,
+              proposals: this.#proposals.get(key) ?? {},
+              unavailable: autoscaling.usage.problem(),
+            },
+          }),
+    });
 
     // 2. Decide.
     const plan = this.#o.planner(snapshot, this.#o.clock.now());
+    if (plan.autoscalingProposals === undefined) this.#proposals.delete(key);
+    else this.#proposals.set(key, plan.autoscalingProposals);
     this.#o.metrics.decideDuration.observe((performance.now() - started) / 1000);
     if (!this.#canWrite()) return undefined;
     const ownedServices = this.#o.services

@@ -24,6 +24,7 @@ export const EVENT_ACTIONS: Readonly<Record<EventReason, string>> = {
   RolloutReverted: "Revert",
   StatusRebuilt: "Rebuild",
   PodUnschedulable: "Alert",
+  Autoscaled: "Scale",
 };
 
 /** An engine event as the Event to record on the ModelEndpoint. */

@@ -4,6 +4,7 @@
  */
 import { LABEL_DEPLOYED_MODEL, LABEL_REVISION } from "../api/constants.ts";
 import type { ModelEndpoint } from "../api/resource.ts";
+import { quantityValue } from "../api/spec.ts";
 import type { DeepReadonly, Pod, ReplicaSet } from "../kube/objects.ts";
 import type {
   ActionError,
@@ -126,9 +127,34 @@ function schedulerVerdict(message: string | undefined): string {
   return verdict === "" ? "no node can take the pod" : verdict;
 }
 
+/** A pod's metric readings, from the cluster's metrics APIs (usage.ts); undefined without any. */
+export type PodUsageLookup = (namespace: string, pod: string) => PodUsage | undefined;
+
+export interface PodUsage {
+  /** CPU used, in millicores (metrics.k8s.io). */
+  readonly cpuMillis?: number | undefined;
+  /** Accelerator duty cycle in percent (custom.metrics.k8s.io). */
+  readonly dutyCyclePercent?: number | undefined;
+}
+
+/** The CPU a pod's containers request, in millicores; undefined when none requests any. */
+export function cpuRequestMillis(pod: DeepReadonly<Pod>): number | undefined {
+  return totalCpuMillis((pod.spec?.containers ?? []).map((c) => c.resources?.requests?.["cpu"]));
+}
+
+/** The sum of CPU quantities in millicores; undefined when none is a quantity. */
+export function totalCpuMillis(quantities: readonly (string | undefined)[]): number | undefined {
+  const values = quantities.flatMap((q) => {
+    const value = q === undefined ? Number.NaN : quantityValue(q);
+    return Number.isFinite(value) ? [value * 1000] : [];
+  });
+  return values.length === 0 ? undefined : Math.round(values.reduce((a, b) => a + b, 0));
+}
+
 export function podSnapshot(
   pod: DeepReadonly<Pod>,
   healthRoute?: (id: string) => string,
+  usage?: PodUsageLookup,
 ): PodSnapshot | undefined {
   const id = pod.metadata?.labels?.[LABEL_DEPLOYED_MODEL];
   if (id === undefined) return undefined;
@@ -143,7 +169,29 @@ export function podSnapshot(
     createdAt: pod.metadata?.creationTimestamp ?? 0,
     serving: pod.metadata?.labels?.[LABEL_SERVING] === "true",
     unreadyReason: ready ? undefined : unreadyReason(pod, healthRoute?.(id)),
+    ...readings(pod, usage),
   };
+}
+
+/** The autoscaler's inputs of a pod: its CPU request and its readings, when there are any. */
+function readings(pod: DeepReadonly<Pod>, usage: PodUsageLookup | undefined): Partial<PodSnapshot> {
+  if (usage === undefined) return {};
+  const read = usage(pod.metadata?.namespace ?? "", pod.metadata?.name ?? "");
+  const request = cpuRequestMillis(pod);
+  return {
+    ...(request === undefined ? {} : { cpuRequestMillis: request }),
+    ...(read?.cpuMillis === undefined ? {} : { cpuUsageMillis: read.cpuMillis }),
+    ...(read?.dutyCyclePercent === undefined ? {} : { dutyCyclePercent: read.dutyCyclePercent }),
+  };
+}
+
+/** What a pass adds to the objects it read: see {@link Snapshot}. */
+export interface SnapshotExtras {
+  readonly actionErrors?: readonly ActionError[];
+  readonly exactWeights?: boolean;
+  /** The pods' metric readings; absent, no pod has any (autoscaled chains hold their N). */
+  readonly usage?: PodUsageLookup;
+  readonly autoscaling?: Snapshot["autoscaling"];
 }
 
 /**
@@ -154,9 +202,9 @@ export function buildSnapshot(
   endpoint: ModelEndpoint,
   replicaSets: readonly DeepReadonly<ReplicaSet>[],
   pods: readonly DeepReadonly<Pod>[],
-  actionErrors: readonly ActionError[] = [],
-  exactWeights = false,
+  extras: SnapshotExtras = {},
 ): Snapshot {
+  const { actionErrors = [], exactWeights = false, usage } = extras;
   const routes = new Map<string, string>();
   const healthRoute = (id: string): string => {
     let route = routes.get(id);
@@ -182,7 +230,7 @@ export function buildSnapshot(
       return snap ? [snap] : [];
     }),
     pods: pods.flatMap((p) => {
-      const snap = podSnapshot(p, healthRoute);
+      const snap = podSnapshot(p, healthRoute, usage);
       return snap ? [snap] : [];
     }),
     actionErrors,
@@ -192,5 +240,6 @@ export function buildSnapshot(
       endpoint.spec.deployedModels.map((dm) => [dm.id, effectiveRoutes(endpoint, dm.id).predictRoute]),
     ),
     exactWeights,
+    ...(extras.autoscaling === undefined ? {} : { autoscaling: extras.autoscaling }),
   };
 }

@@ -1,9 +1,17 @@
+import {
+  clamp,
+  decideReplicas,
+  DEFAULT_AUTOSCALING_POLICY,
+  resolveMetrics,
+  type AutoscaleDecision,
+} from "./autoscale.ts";
 import { findChains, findHead, resolveInheritance, resolveRevisions } from "./chains.ts";
 import type { Inherited, Link } from "./chains.ts";
 import type { MemberCounts } from "./replicas.ts";
 import { parseTime, toEpochMs, toEpochSeconds } from "./time.ts";
 import { DEPLOYED_MODEL_STATES, FailureReason } from "./types.ts";
 import type {
+  AutoscalingStatus,
   DedicatedResources,
   DeployedModelSpec,
   DeployedModelState,
@@ -57,6 +65,21 @@ export interface Chain {
    * it: such a chain is left alone rather than scaled on a guess.
    */
   readonly poolSize: number | undefined;
+  /** Set when the chain's compute has maxReplicaCount above minReplicaCount: N is autoscaled. */
+  readonly autoscale?: ChainAutoscale;
+}
+
+/** An autoscaled chain: N (its poolSize) as this pass decided it, and what it was decided from. */
+export interface ChainAutoscale {
+  readonly min: number;
+  readonly max: number;
+  /** N before this pass. */
+  readonly before: number;
+  readonly decision: AutoscaleDecision;
+  /** When N last changed (epoch seconds), this pass included. */
+  readonly lastScaleTime: number | undefined;
+  /** The head's recorded autoscaling status, for a pass that read nothing new. */
+  readonly recorded: AutoscalingStatus | undefined;
 }
 
 /** The validated part of a recorded deployed-model status. */
@@ -72,6 +95,12 @@ export interface RecordView {
   readonly dedicatedResources?: DedicatedResources;
   readonly serviceAccount?: string;
   readonly placement?: Placement;
+  /** The chain's N and when it last changed, as the head's autoscaling record says. */
+  readonly autoscaling?: {
+    readonly desired: number;
+    readonly lastScaleTime?: number;
+    readonly status: AutoscalingStatus;
+  };
 }
 
 /** What a ReplicaSet's status says, for the deployed model's status record. */
@@ -229,11 +258,14 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
       }),
     );
   }
-  const chains: Chain[] = groups.map((group, c) => ({
-    members: [...group.members, ...(ghosts[c] ?? [])],
-    head: group.head,
-    poolSize: findPoolSize(group.head, group.members),
-  }));
+  const chains: Chain[] = groups.map((group, c) => {
+    const chainMembers = [...group.members, ...(ghosts[c] ?? [])];
+    const poolSize = findPoolSize(group.head, group.members);
+    const autoscale = autoscaleChain(group.head, chainMembers, poolSize, snapshot, toEpochMs(now));
+    return autoscale === undefined
+      ? { members: chainMembers, head: group.head, poolSize }
+      : { members: chainMembers, head: group.head, poolSize: autoscale.decision.desired, autoscale };
+  });
 
   let latestRevision = given;
   for (const chain of chains) {
@@ -459,6 +491,51 @@ export function isServable(pod: PodSnapshot): boolean {
   return pod.ready && !pod.deleting && pod.phase === "Running";
 }
 
+/**
+ * N of a chain whose compute asks for autoscaling (maxReplicaCount above minReplicaCount): from the
+ * recorded N (any member's record; the head's first) or, when status was lost, the largest
+ * ReplicaSet of the chain, then decided anew from the pods' readings (autoscale.ts).
+ */
+function autoscaleChain(
+  head: Member,
+  members: readonly Member[],
+  poolSize: number | undefined,
+  snapshot: Snapshot,
+  nowMs: number,
+): ChainAutoscale | undefined {
+  const resources = head.inherited.dedicatedResources;
+  const min = wholeOrUndefined(resources?.minReplicaCount) ?? poolSize;
+  const max = wholeOrUndefined(resources?.maxReplicaCount);
+  if (resources === undefined || min === undefined || max === undefined || max <= min) return undefined;
+  const recorded = [head, ...members].find((m) => m.record?.autoscaling !== undefined)?.record?.autoscaling;
+  const largest = Math.max(0, ...members.map((m) => m.replicaSet?.specReplicas ?? 0));
+  const before = clamp(recorded?.desired ?? Math.max(min, largest), min, max);
+  const machine = resources.machineSpec ?? {};
+  const accelerated =
+    machine["acceleratorType"] !== undefined || Number(machine["acceleratorCount"] ?? 0) > 0;
+  const pods = members.flatMap((m) =>
+    m.pods.filter((p) => !p.deleting && (p.phase === "Running" || p.phase === "Pending")),
+  );
+  const decision = decideReplicas({
+    min,
+    max,
+    metrics: resolveMetrics(resources.autoscalingMetricSpecs, accelerated),
+    current: before,
+    pods: pods.map((p) => ({
+      ready: isServable(p),
+      cpuRequestMillis: p.cpuRequestMillis,
+      cpuUsageMillis: p.cpuUsageMillis,
+      dutyCyclePercent: p.dutyCyclePercent,
+    })),
+    proposals: snapshot.autoscaling?.proposals[head.id] ?? [],
+    now: nowMs,
+    policy: snapshot.autoscaling?.policy ?? DEFAULT_AUTOSCALING_POLICY,
+    unavailable: snapshot.autoscaling?.unavailable,
+  });
+  const lastScaleTime = decision.desired === before ? recorded?.lastScaleTime : Math.floor(nowMs / 1000);
+  return { min, max, before, decision, lastScaleTime, recorded: recorded?.status };
+}
+
 function findPoolSize(head: Member, members: readonly Member[]): number | undefined {
   if (head.previousId === undefined) {
     return wholeOrUndefined(head.spec.dedicatedResources?.minReplicaCount) ?? 1;
@@ -556,6 +633,16 @@ export function readRecord(raw: RecordedDeployedModelStatus): RecordView {
   }
   if (raw.serviceAccount !== undefined) view.serviceAccount = raw.serviceAccount;
   if (raw.placement !== undefined) view.placement = raw.placement;
+  const autoscaling = raw.autoscaling;
+  const desired = autoscaling?.desiredReplicaCount;
+  if (autoscaling !== undefined && desired !== undefined && Number.isInteger(desired) && desired >= 1) {
+    const lastScaleTime = parseTime(autoscaling.lastScaleTime);
+    view.autoscaling = {
+      desired,
+      ...(lastScaleTime === undefined ? {} : { lastScaleTime }),
+      status: autoscaling,
+    };
+  }
   return view;
 }
 

@@ -1538,3 +1538,104 @@ describe("memory, drift and objects that vanish", () => {
     expect(after.events).toEqual([]);
   });
 });
+
+describe("autoscaling (maxReplicaCount above minReplicaCount)", () => {
+  const CPU = "aiplatform.googleapis.com/prediction/online/cpu/utilization";
+  const scaled = (id: string, min: number, max: number): DeployedModelSpec =>
+    root(id, min, { dedicatedResources: { minReplicaCount: min, maxReplicaCount: max } });
+
+  it("grows N with the load, says so in status and an event, and shrinks it after the window", () => {
+    const cluster = world(spec({ m1: 100 }, scaled("m1", 2, 6)), { m1: 5 });
+    let millis = 600;
+    cluster.cpuUsage = () => millis;
+    settle(cluster, 5);
+    later(cluster, 20);
+    expect(model(pass(cluster), "m1").autoscaling).toMatchObject({
+      currentReplicaCount: 2,
+      desiredReplicaCount: 2,
+      metrics: [{ metricName: CPU, target: 60, currentValue: 60 }],
+    });
+
+    millis = 1200;
+    later(cluster, 20);
+    const up = pass(cluster);
+    expect(scales(up.actions)).toEqual(["m1 2->4"]);
+    expect(model(up, "m1").autoscaling).toMatchObject({
+      currentReplicaCount: 2,
+      desiredReplicaCount: 4,
+      metrics: [{ metricName: CPU, target: 60, currentValue: 120 }],
+      lastScaleTime: t(up.status.deployedModels[0] === undefined ? 0 : cluster.now - T0),
+    });
+    expect(up.events.find((e) => e.reason === "Autoscaled")?.message).toBe(
+      "chain of m1 scaled from 2 to 4 replicas: cpu utilization 120% (target 60%)",
+    );
+    millis = 600;
+    settle(cluster, 5);
+    expect(counts(cluster, ["m1"])).toEqual({ pods: 4, available: 4 });
+    expect(model(pass(cluster), "m1").state).toBe("DEPLOYED");
+
+    // Idle: proposals of 2, held at 4 for the stabilisation window, then 2.
+    millis = 100;
+    later(cluster, 20);
+    const held = pass(cluster);
+    expect(scales(held.actions)).toEqual([]);
+    expect(model(held, "m1").autoscaling?.message).toContain("scale-down stabilised");
+    for (let s = 0; s < 300 && counts(cluster, ["m1"]).pods === 4; s += 20) {
+      later(cluster, 20);
+      pass(cluster);
+    }
+    expect(cluster.now - T0).toBeGreaterThan(300);
+    settle(cluster, 5);
+    expect(counts(cluster, ["m1"])).toEqual({ pods: 2, available: 2 });
+  });
+
+  it("holds N without readings, and keeps the recorded N across a restart", () => {
+    const cluster = world(spec({ m1: 100 }, scaled("m1", 2, 6)), { m1: 5 });
+    cluster.cpuUsage = () => 1500;
+    settle(cluster, 20);
+    expect(counts(cluster, ["m1"]).pods).toBeGreaterThan(2);
+    const n = counts(cluster, ["m1"]).pods;
+    // No readings (metrics-server gone), no memory (a new operator process): N stays.
+    cluster.cpuUsage = () => undefined;
+    cluster.proposals = {};
+    later(cluster, 20);
+    const result = pass(cluster);
+    expect(scales(result.actions)).toEqual([]);
+    expect(model(result, "m1").autoscaling).toMatchObject({ desiredReplicaCount: n });
+    expect(model(result, "m1").autoscaling?.message).toContain("no metric readings");
+  });
+
+  it("never exceeds the ceiling or breaks the floor when N grows during a rolling deployment", () => {
+    const cluster = world(spec({ m1: 100 }, scaled("m1", 2, 8)), { m1: 5, m2: 10 });
+    // A demand of `total` millicores, shared by the chain's Ready pods.
+    let total = 1200;
+    cluster.cpuUsage = () => total / Math.max(1, counts(cluster, ["m1", "m2"]).available);
+    settle(cluster, 5);
+    cluster.setSpec(
+      spec(
+        { m1: 100 },
+        scaled("m1", 2, 8),
+        rolling("m2", "m1", { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 }),
+      ),
+    );
+    pass(cluster);
+    later(cluster, 15);
+    total = 2400; // 120% of two pods' requests: N 2 -> 4 while the rollout runs
+    let n = 2;
+    let grewDuring: string | undefined;
+    settle(cluster, 5, (result) => {
+      const next = result === undefined ? n : (model(result, "m1").autoscaling?.desiredReplicaCount ?? n);
+      if (result !== undefined && next !== n) grewDuring = model(result, "m2").state;
+      n = next;
+      // At every instant: at most N + maxSurge pods, at least N (before it grew) - maxUnavailable available.
+      expect(counts(cluster, ["m1", "m2"]).pods).toBeLessThanOrEqual(n + 1);
+      expect(counts(cluster, ["m1", "m2"]).available).toBeGreaterThanOrEqual(2);
+    });
+    expect(n).toBe(4);
+    expect(grewDuring).toBe("BEING_DEPLOYED");
+    const done = pass(cluster);
+    expect(model(done, "m2").state).toBe("DEPLOYED");
+    expect(model(done, "m1").state).toBe("REPLACED");
+    expect(counts(cluster, ["m2"])).toEqual({ pods: 4, available: 4 });
+  });
+});

@@ -15,6 +15,7 @@ import { calculateEffectiveSplit, calculateExactSplit, findServingPods } from ".
 import { memoizedFormatTime } from "./time.ts";
 import { ConditionReason, EventReason, REFUSAL_REASONS, unschedulableVerdict } from "./types.ts";
 import type {
+  AutoscalingStatus,
   Action,
   DedicatedResources,
   DeployedModelState,
@@ -184,6 +185,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
           progressTime: progressTimes.get(member.id),
           dedicatedResources: resourcesOf(member, chain?.poolSize),
           serviceAccount: member.inherited.serviceAccount,
+          autoscaling: chain?.head.id === member.id ? autoscalingOf(chain, format) : undefined,
           placement: member.inherited.placement,
         },
         member.raw,
@@ -247,13 +249,33 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
       });
     }
   }
+  for (const chain of ctx.chains) {
+    const a = chain.autoscale;
+    if (a === undefined || a.decision.desired === a.before) continue;
+    const readings = a.decision.readings
+      .map(
+        (r) =>
+          `${r.metricName.split("/").slice(-2).join(" ")} ${r.currentValue === undefined ? "unknown" : `${String(r.currentValue)}%`} (target ${String(r.target)}%)`,
+      )
+      .join(", ");
+    events.push({
+      type: "Normal",
+      reason: EventReason.Autoscaled,
+      message: `chain of ${chain.head.id} scaled from ${String(a.before)} to ${String(a.decision.desired)} replicas: ${readings}`,
+      deployedModelId: chain.head.id,
+    });
+  }
   const requeueAfterMs = findRequeue(ctx, steps, stateOf, progressTimes, unserved);
+  const autoscaled = ctx.chains.flatMap((chain) =>
+    chain.autoscale === undefined ? [] : [[chain.head.id, chain.autoscale.decision.proposals] as const],
+  );
   return {
     actions,
     status,
     events,
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
     ...(routes.route === undefined ? {} : { predictRoute: routes.route }),
+    ...(autoscaled.length === 0 ? {} : { autoscalingProposals: Object.fromEntries(autoscaled) }),
   };
 }
 
@@ -474,6 +496,44 @@ function resourcesOf(member: Member, poolSize: number | undefined): DedicatedRes
   const own = member.inherited.dedicatedResources;
   if (own !== undefined || member.previousId === undefined || poolSize === undefined) return own;
   return { minReplicaCount: poolSize };
+}
+
+/**
+ * The autoscaling record of a chain's head: N before and after this pass's decision, and the
+ * readings it was made from (the recorded ones when the sync period had not passed).
+ */
+function autoscalingOf(
+  chain: Chain,
+  format: (epochSeconds: number) => string,
+): AutoscalingStatus | undefined {
+  const a = chain.autoscale;
+  if (a === undefined) return undefined;
+  const { decision } = a;
+  const metrics = decision.decided
+    ? decision.readings.map((r) => ({
+        metricName: r.metricName,
+        target: r.target,
+        ...(r.currentValue === undefined ? {} : { currentValue: r.currentValue }),
+      }))
+    : (a.recorded?.metrics ?? []);
+  const notes = decision.decided
+    ? [
+        ...decision.readings.flatMap((r) =>
+          r.missing === undefined ? [] : [`${r.metricName}: ${r.missing}`],
+        ),
+        ...(decision.note === undefined ? [] : [decision.note]),
+      ]
+    : a.recorded?.message === undefined
+      ? []
+      : [a.recorded.message];
+  const current = chain.members.reduce((sum, m) => sum + m.observed.readyReplicas, 0);
+  return {
+    currentReplicaCount: current,
+    desiredReplicaCount: decision.desired,
+    metrics,
+    ...(a.lastScaleTime === undefined ? {} : { lastScaleTime: format(a.lastScaleTime) }),
+    ...(notes.length === 0 ? {} : { message: notes.join("; ") }),
+  };
 }
 
 function toAction(

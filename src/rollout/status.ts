@@ -17,7 +17,8 @@ import type {
  * is never.
  */
 
-type OptionalField = "previousDeployedModel" | "reason" | "dedicatedResources" | "serviceAccount" | "placement";
+type OptionalField =
+  "previousDeployedModel" | "reason" | "dedicatedResources" | "serviceAccount" | "placement" | "autoscaling";
 
 /**
  * Everything a deployed model's status record says, before its lastUpdateTime is decided: times as
@@ -57,6 +58,7 @@ export function buildDeployedModelStatus(
     ...(fields.progressTime === undefined ? {} : { progressTime: format(fields.progressTime) }),
     ...(fields.dedicatedResources === undefined ? {} : { dedicatedResources: fields.dedicatedResources }),
     ...(fields.serviceAccount === undefined ? {} : { serviceAccount: fields.serviceAccount }),
+    ...(fields.autoscaling === undefined ? {} : { autoscaling: fields.autoscaling }),
     ...(fields.placement === undefined ? {} : { placement: fields.placement }),
   };
   const previous = recorded?.lastUpdateTime;

@@ -10,6 +10,8 @@
  * status the engine returns never carries an explicit `undefined` into a Kubernetes object.
  */
 
+import type { AutoscalingPolicy, Proposal } from "./autoscale.ts";
+
 // ---------------------------------------------------------------------------------------------
 // Spec (input)
 // ---------------------------------------------------------------------------------------------
@@ -27,7 +29,15 @@ export type Placement = Readonly<Record<string, unknown>>;
 export interface DedicatedResources {
   readonly machineSpec?: MachineSpec | undefined;
   readonly minReplicaCount: number;
+  /** Above minReplicaCount, the chain's N is autoscaled between the two (autoscale.ts). */
   readonly maxReplicaCount?: number | undefined;
+  readonly autoscalingMetricSpecs?: readonly AutoscalingMetricSpec[] | undefined;
+}
+
+/** Vertex AutoscalingMetricSpec: a metric name and a target percentage. */
+export interface AutoscalingMetricSpec {
+  readonly metricName: string;
+  readonly target?: number | undefined;
 }
 
 /**
@@ -150,6 +160,23 @@ export interface DeployedModelStatus {
   readonly serviceAccount?: string;
   /** The placement it resolved under R2 (own or inherited). */
   readonly placement?: Placement;
+  /** On the head of an autoscaled chain: its N and the metrics it scales by. */
+  readonly autoscaling?: AutoscalingStatus;
+}
+
+/** The autoscaling of a chain, on its head's record (the engine's memory of N between passes). */
+export interface AutoscalingStatus {
+  /** Replicas of the chain's intended revision when the autoscaler last looked. */
+  readonly currentReplicaCount: number;
+  /** N. */
+  readonly desiredReplicaCount: number;
+  readonly metrics: readonly {
+    readonly metricName: string;
+    readonly target: number;
+    readonly currentValue?: number | undefined;
+  }[];
+  readonly lastScaleTime?: string | undefined;
+  readonly message?: string | undefined;
 }
 
 export const ConditionType = {
@@ -320,6 +347,12 @@ export interface PodSnapshot {
    * terminated reason ("readiness probe failed on /health", "CrashLoopBackOff", ...).
    */
   readonly unreadyReason?: string | undefined;
+  /** The CPU its containers request, in millicores (autoscaling by CPU utilization needs it). */
+  readonly cpuRequestMillis?: number | undefined;
+  /** CPU used, in millicores, from the cluster's metrics API; undefined without a reading. */
+  readonly cpuUsageMillis?: number | undefined;
+  /** Accelerator duty cycle in percent, from the custom metrics API; undefined without a reading. */
+  readonly dutyCyclePercent?: number | undefined;
 }
 
 /**
@@ -355,6 +388,18 @@ export interface Snapshot {
    * exactly, divided within a chain in proportion to its members' Ready pods. Absent: false.
    */
   readonly exactWeights?: boolean | undefined;
+  /**
+   * How autoscaled chains scale, and the proposals remembered from earlier passes by chain head id
+   * ({@link Plan.autoscalingProposals} of the previous pass). Absent: the default policy, no memory.
+   */
+  readonly autoscaling?:
+    | {
+        readonly policy: AutoscalingPolicy;
+        readonly proposals: Readonly<Record<string, readonly Proposal[]>>;
+        /** Why the cluster's metrics APIs gave no reading (not served, failing), if so. */
+        readonly unavailable?: string | undefined;
+      }
+    | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,6 +504,8 @@ export const EventReason = {
   RolloutReverting: "RolloutReverting",
   RolloutReverted: "RolloutReverted",
   StatusRebuilt: "StatusRebuilt",
+  /** An autoscaled chain's N changed (the metrics that decided it are in the message). */
+  Autoscaled: "Autoscaled",
   /** A model's status first says that no node can take its pods (the scheduler's verdict). */
   PodUnschedulable: "PodUnschedulable",
 } as const;
@@ -496,6 +543,8 @@ export interface Plan {
    * the path a gateway rewrites requests to. Undefined without routes in the snapshot or traffic.
    */
   readonly predictRoute?: string;
+  /** The autoscaler's proposals by chain head id, for the next pass's snapshot (not persisted). */
+  readonly autoscalingProposals?: Readonly<Record<string, readonly Proposal[]>>;
 }
 
 /** `now` as the controller's clock gives it. */

@@ -150,4 +150,14 @@ each watched namespace's Role. Leases are in lease-role.yaml (release namespace 
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+# Autoscaling: the model pods' CPU (metrics-server) and, when configured, accelerator duty cycle
+# (a custom metrics adapter), listed every sync period while some endpoint is autoscaled.
+- apiGroups: [metrics.k8s.io]
+  resources: [pods]
+  verbs: [list]
+{{- if .Values.autoscaling.acceleratorDutyCycleMetric }}
+- apiGroups: [custom.metrics.k8s.io]
+  resources: ["pods/{{ .Values.autoscaling.acceleratorDutyCycleMetric }}"]
+  verbs: [get, list]
+{{- end }}
 {{- end }}

@@ -1,3 +1,4 @@
+import { DEFAULT_AUTOSCALING_POLICY, type Proposal } from "../autoscale.ts";
 import type { ActionError, EndpointSpec, EndpointStatus, Plan, RolloutSettings, Snapshot } from "../types.ts";
 
 /**
@@ -66,6 +67,13 @@ export class FakeCluster {
   routes: Record<string, string> | undefined;
   /** The endpoint is routed by a gateway that weights each request (snapshot.exactWeights). */
   exactWeights = false;
+  /**
+   * CPU each Running pod of a deployed model uses, in millicores of its 1-CPU request, as the
+   * metrics API would read it; set, the snapshot carries readings and the autoscaler's memory.
+   */
+  cpuUsage: ((modelId: string) => number | undefined) | undefined;
+  /** The autoscaler's proposals the last applied plan returned. */
+  proposals: Readonly<Record<string, readonly Proposal[]>> = {};
   readonly replicaSets = new Map<string, FakeReplicaSet>();
   readonly pods = new Map<string, FakePod>();
   readonly #readyAfter: (modelId: string) => number | undefined;
@@ -113,15 +121,26 @@ export class FakeCluster {
         createdAt: p.createdAt * 1000,
         serving: p.serving,
         unreadyReason: p.ready ? undefined : p.unreadyReason,
+        ...this.#readings(p),
       })),
       actionErrors: this.actionErrors,
       ...(this.routes === undefined ? {} : { routes: this.routes }),
       ...(this.exactWeights ? { exactWeights: true } : {}),
+      ...(this.cpuUsage === undefined
+        ? {}
+        : { autoscaling: { policy: DEFAULT_AUTOSCALING_POLICY, proposals: this.proposals } }),
     };
+  }
+
+  #readings(pod: FakePod): { cpuRequestMillis?: number; cpuUsageMillis?: number } {
+    if (this.cpuUsage === undefined) return {};
+    const usage = pod.ready ? this.cpuUsage(pod.modelId) : undefined;
+    return { cpuRequestMillis: 1000, ...(usage === undefined ? {} : { cpuUsageMillis: usage }) };
   }
 
   /** Applies a plan the way the controller does; throws on an action that could not apply. */
   apply(plan: Plan): void {
+    this.proposals = plan.autoscalingProposals ?? {};
     for (const action of plan.actions) {
       switch (action.kind) {
         case "createReplicaSet":
