@@ -312,6 +312,7 @@ export function createApp(options: AppOptions): Hono {
         const mask = parseUpdateMask(request.updateMask ?? c.req.query("updateMask"), [
           "dedicatedResources.minReplicaCount",
           "dedicatedResources.maxReplicaCount",
+          "dedicatedResources.autoscalingMetricSpecs",
         ]);
         const s = await mutateDeployedModel(id.cluster, r.parent, endpointId, request, mask);
         return c.json(await operation(r, id, s));

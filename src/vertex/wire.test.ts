@@ -82,6 +82,32 @@ describe("proto3 JSON bodies", () => {
     );
   });
 
+  it("takes autoscalingMetricSpecs with a target as a number or a string, and 0 as unset", () => {
+    const CPU = "aiplatform.googleapis.com/prediction/online/cpu/utilization";
+    const specs = parseBody(
+      DeployModelRequest,
+      {
+        deployedModel: {
+          model: "m",
+          dedicatedResources: {
+            minReplicaCount: 2,
+            maxReplicaCount: "6",
+            autoscalingMetricSpecs: [
+              { metricName: CPU, target: "70" },
+              { metricName: "x", target: 0 },
+            ],
+          },
+        },
+      },
+      "DeployModelRequest",
+    ).deployedModel.dedicatedResources;
+    expect(specs).toEqual({
+      minReplicaCount: 2,
+      maxReplicaCount: 6,
+      autoscalingMetricSpecs: [{ metricName: CPU, target: 70 }, { metricName: "x" }],
+    });
+  });
+
   it("refuses an unknown field by its name, and a wrong type by its path", () => {
     const unknown = rpc(() =>
       parseBody(

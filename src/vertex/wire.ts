@@ -71,11 +71,19 @@ export const MachineSpec = z
     ...(acceleratorCount === undefined || acceleratorCount === 0 ? {} : { acceleratorCount }),
   }));
 
+/** A metric and its target; 0, proto3's unset target, is left out (the default, 60, applies). */
+export const AutoscalingMetricSpec = z
+  .strictObject({ metricName: z.string().min(1), target: NonNegativeInt.optional() })
+  .transform(({ metricName, target }) => ({
+    metricName,
+    ...(target === undefined || target === 0 ? {} : { target }),
+  }));
+
 export const DedicatedResources = z.strictObject({
   machineSpec: MachineSpec.optional(),
   minReplicaCount: NonNegativeInt.optional(),
   maxReplicaCount: NonNegativeInt.optional(),
-  autoscalingMetricSpecs: z.array(z.unknown()).optional(),
+  autoscalingMetricSpecs: z.array(AutoscalingMetricSpec).optional(),
 });
 
 export const RolloutOptions = z.strictObject({
