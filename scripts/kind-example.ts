@@ -3,7 +3,7 @@
  * `make kind-examples`: every containerSpec gets the reference model server's image
  * (examples/model-server, built and loaded into kind by `make kind-up`), which answers the health
  * and predict routes the operator passes it as AIP_* variables, and small explicit resources (they
- * win over the machine type, whose n1-standard-2 asks 2 CPUs and 7.5Gi per replica). The rewrite is
+ * win over the machine type, whose n1-standard-2 asks 1730m CPU and 5583Mi per replica). The rewrite is
  * deterministic, so successive files keep identical (immutable) containerSpecs.
  *
  * Usage: node scripts/kind-example.ts examples/01-first-deployment.yaml | kubectl apply -f -

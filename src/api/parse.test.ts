@@ -74,6 +74,7 @@ describe("round trips", () => {
       ["03-rollback.yaml", KIND],
       ["04-traffic-split.yaml", KIND],
       ["05-model.yaml", MODEL_KIND],
+      ["06-gpu-model.yaml", KIND],
     ]);
   });
 

@@ -122,15 +122,16 @@ describe("the examples", () => {
   // The Model example is model-crd.test.ts's.
   const endpointFiles = files.filter((f) => kinds(f).every((k) => k === KIND));
 
-  it("there are examples of a first deployment, a rolling deployment, a rollback, a split and a model", () => {
+  it("there are examples of a first deployment, a rolling deployment, a rollback, a split, a model and GPUs", () => {
     expect(files).toEqual([
       "01-first-deployment.yaml",
       "02-rolling-deployment.yaml",
       "03-rollback.yaml",
       "04-traffic-split.yaml",
       "05-model.yaml",
+      "06-gpu-model.yaml",
     ]);
-    expect(endpointFiles).toEqual(files.slice(0, 4));
+    expect(endpointFiles).toEqual([...files.slice(0, 4), "06-gpu-model.yaml"]);
     expect(kinds("05-model.yaml")).toEqual([MODEL_KIND]);
   });
 
@@ -149,10 +150,11 @@ describe("the examples", () => {
     expect(out).toContain("modelendpoint.serving.modelendpoint.io/fraud configured");
     expect(out).toContain("modelendpoint.serving.modelendpoint.io/recommender created");
     expect(out).toContain("model.serving.modelendpoint.io/fraud-detector created");
+    expect(out).toContain("modelendpoint.serving.modelendpoint.io/summarizer created");
     const stored = JSON.parse(await kubectl(["get", "mep", "-n", exNs, "-o", "json"])) as {
       items: unknown[];
     };
-    expect(stored.items).toHaveLength(2);
+    expect(stored.items).toHaveLength(3);
     for (const item of stored.items) expect(parserIssues(parseModelEndpoint(item))).toEqual([]);
   });
 });

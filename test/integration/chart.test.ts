@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 
+import { loadConfig, placementProfile } from "../../src/config.ts";
 import { findBinaries } from "../../src/testing/binaries.ts";
 import { freePort, waitFor } from "../../src/testing/harness.ts";
 import { Supervised } from "../../src/testing/process.ts";
@@ -401,6 +402,42 @@ describe("the chart, rendered", () => {
     const documented = readFileSync(join(ROOT, "docs", "operator.md"), "utf8");
     for (const arg of chartArgs(manifests)) expect(documented).toContain(`\`${arg.split("=")[0] ?? ""} `);
     expect(container?.args).toContain("--leader-elect=true");
+  });
+
+  it("passes the placement values as the operator's --placement-* flags, which it accepts", async () => {
+    const flags = (args: string[]) => args.filter((a) => a.startsWith("--placement-"));
+    expect(flags(chartArgs(await template("x")))).toEqual([
+      "--placement-profile=generic",
+      "--placement-instance-type-selector=true",
+      "--placement-daemonset-reserve=cpu=200m,memory=256Mi",
+    ]);
+    const gke = flags(
+      chartArgs(
+        await template("x", [
+          "--set=placement.profile=gke",
+          "--set=placement.instanceTypeSelector=false",
+          "--set=placement.daemonSetReserve.memory=1Gi",
+          "--set=placement.acceleratorLabels.NVIDIA_L4=l4-pool",
+          "--set=placement.acceleratorLabels.NVIDIA_B200=b200",
+        ]),
+      ),
+    );
+    expect(gke).toEqual([
+      "--placement-profile=gke",
+      "--placement-instance-type-selector=false",
+      "--placement-daemonset-reserve=cpu=200m,memory=1Gi",
+      "--placement-accelerator-labels=NVIDIA_B200=b200,NVIDIA_L4=l4-pool",
+    ]);
+    const config = loadConfig(gke, {}, false);
+    expect(config === "help" ? undefined : placementProfile(config)).toMatchObject({
+      name: "gke",
+      instanceTypeSelector: false,
+      daemonSetReserve: { cpuMillis: 200, memoryMi: 1024 },
+      acceleratorLabels: { NVIDIA_L4: "l4-pool", NVIDIA_B200: "b200", NVIDIA_TESLA_T4: "nvidia-tesla-t4" },
+    });
+    for (const bad of ["--set=placement.profile=eks", "--set=placement.acceleratorLabels.NVIDIA_K80=k80"]) {
+      await expect(template("x", [bad]), bad).rejects.toThrow(/placement|NVIDIA_K80/);
+    }
   });
 
   it("keeps leader election on with several replicas, and refuses invalid values", async () => {

@@ -355,6 +355,80 @@ describe("the Vertex AI REST API", () => {
     expect((await call("GET", `v1/${parent()}/models/fraud-detector`)).status).toBe(200);
   });
 
+  it("deploys onto GPUs: acceleratorType by name or number is stored and shown back, and one the machine does not take is refused", async () => {
+    const created = await call("POST", `v1/${parent()}/endpoints?endpointId=gpu`, { displayName: "GPU" });
+    expect(created.status).toBe(200);
+    // As the client libraries send it with enum-encoding=int: NVIDIA_TESLA_T4 is 5.
+    const deployed = await call(
+      "POST",
+      `v1/${parent()}/endpoints/gpu:deployModel?$alt=json;enum-encoding=int`,
+      {
+        deployedModel: {
+          model: `${parent()}/models/fraud-detector@1`,
+          dedicatedResources: {
+            machineSpec: { machineType: "n1-standard-4", acceleratorType: 5, acceleratorCount: "2" },
+            minReplicaCount: "1",
+          },
+        },
+      },
+    );
+    expect(deployed.status).toBe(200);
+    const stored = await kubectl([
+      "get",
+      "modelendpoint",
+      "gpu",
+      "-n",
+      ns,
+      "-o",
+      "jsonpath={.spec.deployedModels[0].dedicatedResources.machineSpec}",
+    ]);
+    expect(JSON.parse(stored)).toEqual({
+      machineType: "n1-standard-4",
+      acceleratorType: "NVIDIA_TESLA_T4",
+      acceleratorCount: 2,
+    });
+    const shown = await call("GET", `v1/${parent()}/endpoints/gpu?allDeploymentStates=true`);
+    expect(shown.json["deployedModels"]).toMatchObject([
+      {
+        dedicatedResources: {
+          machineSpec: {
+            machineType: "n1-standard-4",
+            acceleratorType: "NVIDIA_TESLA_T4",
+            acceleratorCount: 2,
+          },
+        },
+      },
+    ]);
+
+    const before = await kubectl([
+      "get",
+      "modelendpoint",
+      "gpu",
+      "-n",
+      ns,
+      "-o",
+      "jsonpath={.metadata.resourceVersion}",
+    ]);
+    const refused = await call("POST", `v1/${parent()}/endpoints/gpu:deployModel`, {
+      deployedModel: {
+        model: `${parent()}/models/fraud-detector@1`,
+        dedicatedResources: {
+          machineSpec: { machineType: "n1-standard-2", acceleratorType: "NVIDIA_L4", acceleratorCount: 1 },
+          minReplicaCount: 1,
+        },
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json["error"]).toMatchObject({ status: "INVALID_ARGUMENT" });
+    expect((refused.json["error"] as { message: string }).message).toContain(
+      "acceleratorType NVIDIA_L4 cannot be used on n1-standard-2",
+    );
+    expect(
+      await kubectl(["get", "modelendpoint", "gpu", "-n", ns, "-o", "jsonpath={.metadata.resourceVersion}"]),
+    ).toBe(before);
+    await kubectl(["delete", "modelendpoint", "gpu", "-n", ns]);
+  });
+
   it("serves HTTPS with --tls-cert and --tls-key, and refuses one without the other", async () => {
     const dir = mkdtempSync(join(tmpdir(), "meo-vertex-tls-"));
     const [cert, key] = [join(dir, "tls.crt"), join(dir, "tls.key")];
