@@ -43,25 +43,53 @@ describe("machine types", () => {
 describe("accelerators each machine takes", () => {
   // Every machine of the table, and what it takes: [machine, {type: counts}].
   const expected: [string, Record<string, number[]>][] = [
-    ...["n1-standard-2", "n1-standard-4", "n1-standard-8", "n1-highmem-2", "n1-highmem-4", "n1-highmem-8"].map(
-      (m): [string, Record<string, number[]>] => [
-        m,
-        { NVIDIA_TESLA_T4: [1, 2, 4], NVIDIA_TESLA_P4: [1, 2, 4], NVIDIA_TESLA_V100: [1, 2, 4, 8], NVIDIA_TESLA_P100: [1, 2, 4] },
-      ],
-    ),
+    ...[
+      "n1-standard-2",
+      "n1-standard-4",
+      "n1-standard-8",
+      "n1-highmem-2",
+      "n1-highmem-4",
+      "n1-highmem-8",
+    ].map((m): [string, Record<string, number[]>] => [
+      m,
+      {
+        NVIDIA_TESLA_T4: [1, 2, 4],
+        NVIDIA_TESLA_P4: [1, 2, 4],
+        NVIDIA_TESLA_V100: [1, 2, 4, 8],
+        NVIDIA_TESLA_P100: [1, 2, 4],
+      },
+    ]),
     ...["n1-highcpu-4", "n1-highcpu-8"].map((m): [string, Record<string, number[]>] => [
       m,
-      { NVIDIA_TESLA_T4: [1, 2, 4], NVIDIA_TESLA_P4: [1, 2, 4], NVIDIA_TESLA_V100: [1, 2, 4, 8], NVIDIA_TESLA_P100: [1, 2, 4] },
+      {
+        NVIDIA_TESLA_T4: [1, 2, 4],
+        NVIDIA_TESLA_P4: [1, 2, 4],
+        NVIDIA_TESLA_V100: [1, 2, 4, 8],
+        NVIDIA_TESLA_P100: [1, 2, 4],
+      },
     ]),
     ...["n1-standard-16", "n1-highmem-16", "n1-highcpu-16"].map((m): [string, Record<string, number[]>] => [
       m,
-      { NVIDIA_TESLA_T4: [1, 2, 4], NVIDIA_TESLA_P4: [1, 2, 4], NVIDIA_TESLA_V100: [2, 4, 8], NVIDIA_TESLA_P100: [1, 2, 4] },
+      {
+        NVIDIA_TESLA_T4: [1, 2, 4],
+        NVIDIA_TESLA_P4: [1, 2, 4],
+        NVIDIA_TESLA_V100: [2, 4, 8],
+        NVIDIA_TESLA_P100: [1, 2, 4],
+      },
     ]),
     ...["n1-standard-32", "n1-highmem-32", "n1-highcpu-32"].map((m): [string, Record<string, number[]>] => [
       m,
-      { NVIDIA_TESLA_T4: [2, 4], NVIDIA_TESLA_P4: [2, 4], NVIDIA_TESLA_V100: [4, 8], NVIDIA_TESLA_P100: [2, 4] },
+      {
+        NVIDIA_TESLA_T4: [2, 4],
+        NVIDIA_TESLA_P4: [2, 4],
+        NVIDIA_TESLA_V100: [4, 8],
+        NVIDIA_TESLA_P100: [2, 4],
+      },
     ]),
-    ...MACHINE_TYPE_NAMES.filter((m) => /^(e2|n2)-/.test(m)).map((m): [string, Record<string, number[]>] => [m, {}]),
+    ...MACHINE_TYPE_NAMES.filter((m) => /^(e2|n2)-/.test(m)).map((m): [string, Record<string, number[]>] => [
+      m,
+      {},
+    ]),
     ["g2-standard-4", { NVIDIA_L4: [1] }],
     ["g2-standard-8", { NVIDIA_L4: [1] }],
     ["g2-standard-12", { NVIDIA_L4: [1] }],
@@ -112,7 +140,11 @@ describe("the accelerator of a machine spec", () => {
       { machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 2 },
       { type: "NVIDIA_TESLA_T4", count: 2 },
     ],
-    ["an n1 type without a count", { machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4" }, undefined],
+    [
+      "an n1 type without a count",
+      { machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4" },
+      undefined,
+    ],
     ["an unknown machine", { machineType: "x1-huge" }, undefined],
   ] as const)("%s", (_, spec, accelerator) => {
     expect(machineAccelerator(spec)).toEqual(accelerator);

@@ -63,7 +63,12 @@ export interface MachineShape {
 function n1Gpus(vcpus: number): Readonly<Partial<Record<AcceleratorType, readonly number[]>>> {
   const small = vcpus >= 32 ? [2, 4] : [1, 2, 4];
   const v100 = vcpus >= 32 ? [4, 8] : vcpus >= 16 ? [2, 4, 8] : [1, 2, 4, 8];
-  return { NVIDIA_TESLA_T4: small, NVIDIA_TESLA_P4: small, NVIDIA_TESLA_V100: v100, NVIDIA_TESLA_P100: small };
+  return {
+    NVIDIA_TESLA_T4: small,
+    NVIDIA_TESLA_P4: small,
+    NVIDIA_TESLA_V100: v100,
+    NVIDIA_TESLA_P100: small,
+  };
 }
 
 const n1 = (cpu: number, memory: string): MachineShape => ({
@@ -209,7 +214,9 @@ export function describeAccelerators(machineType: MachineType): string {
 export function describeCounts(machineType: MachineType, type: AcceleratorType): string {
   const shape: MachineShape = MACHINE_TYPES[machineType];
   const counts = allowedAccelerators(machineType)[type] ?? [];
-  return shape.gpu !== undefined ? `${String(shape.gpu.count)}, the GPUs built into the machine` : orList(counts);
+  return shape.gpu !== undefined
+    ? `${String(shape.gpu.count)}, the GPUs built into the machine`
+    : orList(counts);
 }
 
 /** A machine spec as the API holds it. */

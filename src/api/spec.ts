@@ -207,9 +207,13 @@ function keyRefSchema(kind: "Secret" | "ConfigMap") {
       optional: z
         .boolean()
         .optional()
-        .describe(`When true, a missing ${kind} or key leaves the variable unset instead of stopping the pod.`),
+        .describe(
+          `When true, a missing ${kind} or key leaves the variable unset instead of stopping the pod.`,
+        ),
     })
-    .describe(`A key of a ${kind} (Kubernetes' ${kind === "Secret" ? "SecretKeySelector" : "ConfigMapKeySelector"}).`);
+    .describe(
+      `A key of a ${kind} (Kubernetes' ${kind === "Secret" ? "SecretKeySelector" : "ConfigMapKeySelector"}).`,
+    );
 }
 
 const EnvVarSourceSchema = withRules(
@@ -500,7 +504,10 @@ const CEL_BUILT_IN = `[${MACHINE_TYPE_NAMES.filter((m) => builtInGpu(m) !== unde
 const CEL_PAIR = "self.machineType + '/' + self.acceleratorType";
 
 function acceleratorFits(self: MachineSpecBase): boolean {
-  return self.acceleratorType === undefined || ACCELERATOR_COUNTS.has(`${self.machineType}/${self.acceleratorType}`);
+  return (
+    self.acceleratorType === undefined ||
+    ACCELERATOR_COUNTS.has(`${self.machineType}/${self.acceleratorType}`)
+  );
 }
 
 function countFits(self: MachineSpecBase): boolean {

@@ -36,20 +36,26 @@ describe("placement and env from Secrets in the pod template", () => {
     const affinity = {
       nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } },
     };
-    const placed = buildReplicaSet(endpoint, {
-      ...dm,
-      placement: {
-        nodeSelector: { "cloud.google.com/gke-accelerator": "nvidia-l4" },
-        tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule", value: undefined }],
-        affinity,
+    const placed = buildReplicaSet(
+      endpoint,
+      {
+        ...dm,
+        placement: {
+          nodeSelector: { "cloud.google.com/gke-accelerator": "nvidia-l4" },
+          tolerations: [
+            { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule", value: undefined },
+          ],
+          affinity,
+        },
       },
-    }).spec?.template?.spec;
+      1,
+    ).spec?.template?.spec;
     expect(placed?.nodeSelector).toEqual({ "cloud.google.com/gke-accelerator": "nvidia-l4" });
     expect(placed?.tolerations).toEqual([
       { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
     ]);
     expect(placed?.affinity).toEqual(affinity);
-    const plain = buildReplicaSet(endpoint, { ...dm, placement: {} }).spec?.template?.spec;
+    const plain = buildReplicaSet(endpoint, { ...dm, placement: {} }, 1).spec?.template?.spec;
     expect(plain).not.toHaveProperty("nodeSelector");
     expect(plain).not.toHaveProperty("tolerations");
     expect(plain).not.toHaveProperty("affinity");

@@ -97,8 +97,7 @@ const dm = (i: number) => `spec.deployedModels[${i}]`;
 const machineSpecAt = (i: number) => `${dm(i)}.dedicatedResources.machineSpec`;
 const placementAt = (i: number) => `${dm(i)}.placement`;
 /** m1 on `machineSpec`, with all the traffic. */
-const onMachine = (machineSpec: Json) =>
-  single({ dedicatedResources: { machineSpec, minReplicaCount: 1 } });
+const onMachine = (machineSpec: Json) => single({ dedicatedResources: { machineSpec, minReplicaCount: 1 } });
 /** m1 with one env variable. */
 const withEnv = (env: Json) => single({ containerSpec: container("1.0", { env: [env] }) });
 export const issue = (path: string, message: string): ExpectedIssue => ({ path, message });
@@ -268,7 +267,11 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   },
   {
     name: "machineSpec: a T4 on an e2 machine",
-    object: onMachine({ machineType: "e2-standard-4", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 1 }),
+    object: onMachine({
+      machineType: "e2-standard-4",
+      acceleratorType: "NVIDIA_TESLA_T4",
+      acceleratorCount: 1,
+    }),
     expect: [
       issue(
         `${machineSpecAt(0)}.acceleratorType`,
@@ -298,7 +301,11 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   },
   {
     name: "machineSpec: 3 T4 on n1-standard-8",
-    object: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 3 }),
+    object: onMachine({
+      machineType: "n1-standard-8",
+      acceleratorType: "NVIDIA_TESLA_T4",
+      acceleratorCount: 3,
+    }),
     expect: [
       issue(
         `${machineSpecAt(0)}.acceleratorCount`,
@@ -308,14 +315,25 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   },
   {
     name: "machineSpec: 1 T4 on n1-standard-32 (at least 2)",
-    object: onMachine({ machineType: "n1-standard-32", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 1 }),
+    object: onMachine({
+      machineType: "n1-standard-32",
+      acceleratorType: "NVIDIA_TESLA_T4",
+      acceleratorCount: 1,
+    }),
     expect: [
-      issue(`${machineSpecAt(0)}.acceleratorCount`, M.acceleratorCount("NVIDIA_TESLA_T4", "n1-standard-32", "2 or 4")),
+      issue(
+        `${machineSpecAt(0)}.acceleratorCount`,
+        M.acceleratorCount("NVIDIA_TESLA_T4", "n1-standard-32", "2 or 4"),
+      ),
     ],
   },
   {
     name: "machineSpec: 2 V100 on n1-highmem-32 (at least 4)",
-    object: onMachine({ machineType: "n1-highmem-32", acceleratorType: "NVIDIA_TESLA_V100", acceleratorCount: 2 }),
+    object: onMachine({
+      machineType: "n1-highmem-32",
+      acceleratorType: "NVIDIA_TESLA_V100",
+      acceleratorCount: 2,
+    }),
     expect: [
       issue(
         `${machineSpecAt(0)}.acceleratorCount`,
@@ -345,15 +363,26 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   },
   {
     name: "machineSpec: acceleratorCount 17 (limit 16)",
-    object: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_P4", acceleratorCount: 17 }),
+    object: onMachine({
+      machineType: "n1-standard-8",
+      acceleratorType: "NVIDIA_TESLA_P4",
+      acceleratorCount: 17,
+    }),
     expect: [
       issue(`${machineSpecAt(0)}.acceleratorCount`, "should be less than or equal to 16"),
-      issue(`${machineSpecAt(0)}.acceleratorCount`, M.acceleratorCount("NVIDIA_TESLA_P4", "n1-standard-8", "1, 2 or 4")),
+      issue(
+        `${machineSpecAt(0)}.acceleratorCount`,
+        M.acceleratorCount("NVIDIA_TESLA_P4", "n1-standard-8", "1, 2 or 4"),
+      ),
     ],
   },
   {
     name: "machineSpec: acceleratorType not a Vertex AI accelerator",
-    object: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_K80", acceleratorCount: 1 }),
+    object: onMachine({
+      machineType: "n1-standard-8",
+      acceleratorType: "NVIDIA_TESLA_K80",
+      acceleratorCount: 1,
+    }),
     expect: [issue(`${machineSpecAt(0)}.acceleratorType`, 'supported values: "NVIDIA_TESLA_T4"'), notChecked],
   },
   {
@@ -393,7 +422,9 @@ export const INVALID_CREATES: readonly CreateCase[] = [
   {
     name: "placement.tolerations: 17 (limit 16)",
     object: single({
-      placement: { tolerations: Array.from({ length: 17 }, (_, i) => ({ key: `k${i}`, operator: "Exists" })) },
+      placement: {
+        tolerations: Array.from({ length: 17 }, (_, i) => ({ key: `k${i}`, operator: "Exists" })),
+      },
     }),
     expect: [issue(`${placementAt(0)}.tolerations`, "must have at most 16 items"), notChecked],
   },
@@ -506,7 +537,10 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     name: "containerSpec.env: valueFrom with a Secret and a ConfigMap",
     object: withEnv({
       name: "TOKEN",
-      valueFrom: { secretKeyRef: { name: "hf", key: "token" }, configMapKeyRef: { name: "cfg", key: "token" } },
+      valueFrom: {
+        secretKeyRef: { name: "hf", key: "token" },
+        configMapKeyRef: { name: "cfg", key: "token" },
+      },
     }),
     expect: [issue(`${dm(0)}.containerSpec.env[0].valueFrom`, M.envOneSource)],
   },
@@ -745,7 +779,10 @@ export const VALID_CREATES: readonly CreateCase[] = [
         ["a4-highgpu-8g", "NVIDIA_B200", 8],
       ].map(([machineType, acceleratorType, acceleratorCount], i) =>
         root(`m${i + 1}`, {
-          dedicatedResources: { machineSpec: { machineType, acceleratorType, acceleratorCount }, minReplicaCount: 1 },
+          dedicatedResources: {
+            machineSpec: { machineType, acceleratorType, acceleratorCount },
+            minReplicaCount: 1,
+          },
         }),
       ),
       { m1: 100 },
@@ -757,8 +794,14 @@ export const VALID_CREATES: readonly CreateCase[] = [
     object: single({
       containerSpec: container("1.0", {
         env: [
-          { name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: "hf.token", key: "token", optional: false } } },
-          { name: "MODEL_CONFIG", valueFrom: { configMapKeyRef: { name: "fraud", key: "config.json", optional: true } } },
+          {
+            name: "HF_TOKEN",
+            valueFrom: { secretKeyRef: { name: "hf.token", key: "token", optional: false } },
+          },
+          {
+            name: "MODEL_CONFIG",
+            valueFrom: { configMapKeyRef: { name: "fraud", key: "config.json", optional: true } },
+          },
           { name: "EMPTY" },
         ],
       }),
@@ -776,14 +819,23 @@ export const VALID_CREATES: readonly CreateCase[] = [
         tolerations: [
           { operator: "Exists" },
           { key: "dedicated", operator: "Equal", value: "ml", effect: "NoSchedule" },
-          { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
+          {
+            key: "node.kubernetes.io/unreachable",
+            operator: "Exists",
+            effect: "NoExecute",
+            tolerationSeconds: 30,
+          },
           ...Array.from({ length: 13 }, (_, i) => ({ key: `k${i}` })),
         ],
         affinity: {
           nodeAffinity: {
             requiredDuringSchedulingIgnoredDuringExecution: {
               nodeSelectorTerms: [
-                { matchExpressions: [{ key: "topology.kubernetes.io/zone", operator: "In", values: ["a", "b"] }] },
+                {
+                  matchExpressions: [
+                    { key: "topology.kubernetes.io/zone", operator: "In", values: ["a", "b"] },
+                  ],
+                },
               ],
             },
           },
@@ -887,8 +939,14 @@ export const UPDATES: readonly UpdateCase[] = [
   },
   {
     name: "acceleratorCount of an existing entry changed",
-    before: [onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 1 })],
-    after: onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 2 }),
+    before: [
+      onMachine({ machineType: "n1-standard-8", acceleratorType: "NVIDIA_TESLA_T4", acceleratorCount: 1 }),
+    ],
+    after: onMachine({
+      machineType: "n1-standard-8",
+      acceleratorType: "NVIDIA_TESLA_T4",
+      acceleratorCount: 2,
+    }),
     expect: [issue(machineSpecAt(0), M.machineSpecImmutable)],
   },
   {
@@ -968,7 +1026,10 @@ export const UPDATES: readonly UpdateCase[] = [
   {
     name: "rolling deployment added with a placement of its own onto a model with another",
     before: [single({ placement: { nodeSelector: { pool: "l4" } } })],
-    after: rollout({ placement: { nodeSelector: { pool: "l4" } } }, { placement: { nodeSelector: { pool: "h100" } } }),
+    after: rollout(
+      { placement: { nodeSelector: { pool: "l4" } } },
+      { placement: { nodeSelector: { pool: "h100" } } },
+    ),
     expect: [],
   },
   {
