@@ -75,6 +75,7 @@ describe("round trips", () => {
       ["04-traffic-split.yaml", KIND],
       ["05-model.yaml", MODEL_KIND],
       ["06-gpu-model.yaml", KIND],
+      ["07-autoscaled-model.yaml", KIND],
     ]);
   });
 

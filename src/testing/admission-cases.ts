@@ -104,8 +104,11 @@ export const issue = (path: string, message: string): ExpectedIssue => ({ path, 
 /** The API server checks CEL rules only when the schema holds; it says so when it did not. */
 export const notChecked = issue("", RULES_NOT_CHECKED);
 
+const CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization";
+
 // The rule messages, as users read them.
 export const MESSAGES = {
+  metricTwice: "autoscalingMetricSpecs must name each metric at most once",
   deploymentTimeout: 'deploymentTimeout must be a duration in seconds such as "1800s", from 1s to 7200s',
   nameLength: "metadata.name must be at most 40 characters",
   nameFormat: "metadata.name must be a DNS-1035 label",
@@ -237,6 +240,41 @@ export const INVALID_CREATES: readonly CreateCase[] = [
     name: "dedicatedResources.minReplicaCount: 0",
     object: single({ dedicatedResources: { minReplicaCount: 0 } }),
     expect: [issue(`${dm(0)}.dedicatedResources.minReplicaCount`, "should be greater than or equal to 1")],
+  },
+  {
+    name: "dedicatedResources.autoscalingMetricSpecs: a metric named twice",
+    object: single({
+      dedicatedResources: {
+        minReplicaCount: 1,
+        maxReplicaCount: 3,
+        autoscalingMetricSpecs: [{ metricName: CPU_METRIC }, { metricName: CPU_METRIC, target: 80 }],
+      },
+    }),
+    expect: [issue(`${dm(0)}.dedicatedResources.autoscalingMetricSpecs`, M.metricTwice)],
+  },
+  {
+    name: "dedicatedResources.autoscalingMetricSpecs: an unknown metric, a target above 100",
+    object: single({
+      dedicatedResources: {
+        minReplicaCount: 1,
+        maxReplicaCount: 3,
+        autoscalingMetricSpecs: [
+          { metricName: "aiplatform.googleapis.com/prediction/online/request_count" },
+          { metricName: CPU_METRIC, target: 101 },
+        ],
+      },
+    }),
+    expect: [
+      issue(
+        `${dm(0)}.dedicatedResources.autoscalingMetricSpecs[0].metricName`,
+        `supported values: "${CPU_METRIC}"`,
+      ),
+      issue(
+        `${dm(0)}.dedicatedResources.autoscalingMetricSpecs[1].target`,
+        "should be less than or equal to 100",
+      ),
+      notChecked,
+    ],
   },
   {
     name: "dedicatedResources.maxReplicaCount: below minReplicaCount",
@@ -690,6 +728,20 @@ export const VALID_CREATES: readonly CreateCase[] = [
   {
     name: "trafficSplit: 0 and 100",
     object: endpoint([root("m1"), root("m2")], { m1: 0, m2: 100 }),
+    expect: [],
+  },
+  {
+    name: "dedicatedResources: autoscaled 2-6 on CPU at 70% and duty cycle at the default",
+    object: single({
+      dedicatedResources: {
+        minReplicaCount: 2,
+        maxReplicaCount: 6,
+        autoscalingMetricSpecs: [
+          { metricName: CPU_METRIC, target: 70 },
+          { metricName: "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle" },
+        ],
+      },
+    }),
     expect: [],
   },
   {

@@ -45,6 +45,11 @@ export interface ChainCheck {
   readonly n: number;
   readonly maxSurge: number;
   readonly maxUnavailable: number;
+  /**
+   * The largest N the chain may reach meanwhile (an autoscaled chain growing); the pod ceiling is
+   * maxN + maxSurge. Default n.
+   */
+  readonly maxN?: number;
 }
 
 export interface ChainReport {
@@ -349,9 +354,10 @@ export class InvariantWatcher {
       chain.maxPods = Math.max(chain.maxPods, pods);
       chain.overCreated = Math.max(chain.overCreated, overCreated);
       chain.minAvailable = Math.min(chain.minAvailable, available);
-      if (pods > chain.n + chain.maxSurge) {
+      const ceilingN = chain.maxN ?? chain.n;
+      if (pods > ceilingN + chain.maxSurge) {
         this.#violations.push(
-          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${pods} pods > N ${chain.n} + maxSurge ${chain.maxSurge} (${this.#describeChain(chain)})`,
+          `${at} R4 ${chain.endpoint} [${chain.models.join(",")}]: ${pods} pods > N ${ceilingN} + maxSurge ${chain.maxSurge} (${this.#describeChain(chain)})`,
         );
       }
       const excused = excusedPods.get(chain.endpoint) ?? 0;

@@ -122,7 +122,7 @@ describe("the examples", () => {
   // The Model example is model-crd.test.ts's.
   const endpointFiles = files.filter((f) => kinds(f).every((k) => k === KIND));
 
-  it("there are examples of a first deployment, a rolling deployment, a rollback, a split, a model and GPUs", () => {
+  it("there are examples of a first deployment, a rolling deployment, a rollback, a split, a model, GPUs and autoscaling", () => {
     expect(files).toEqual([
       "01-first-deployment.yaml",
       "02-rolling-deployment.yaml",
@@ -130,8 +130,9 @@ describe("the examples", () => {
       "04-traffic-split.yaml",
       "05-model.yaml",
       "06-gpu-model.yaml",
+      "07-autoscaled-model.yaml",
     ]);
-    expect(endpointFiles).toEqual([...files.slice(0, 4), "06-gpu-model.yaml"]);
+    expect(endpointFiles).toEqual([...files.slice(0, 4), "06-gpu-model.yaml", "07-autoscaled-model.yaml"]);
     expect(kinds("05-model.yaml")).toEqual([MODEL_KIND]);
   });
 
@@ -151,10 +152,11 @@ describe("the examples", () => {
     expect(out).toContain("modelendpoint.serving.modelendpoint.io/recommender created");
     expect(out).toContain("model.serving.modelendpoint.io/fraud-detector created");
     expect(out).toContain("modelendpoint.serving.modelendpoint.io/summarizer created");
+    expect(out).toContain("modelendpoint.serving.modelendpoint.io/ranker created");
     const stored = JSON.parse(await kubectl(["get", "mep", "-n", exNs, "-o", "json"])) as {
       items: unknown[];
     };
-    expect(stored.items).toHaveLength(3);
+    expect(stored.items).toHaveLength(4);
     for (const item of stored.items) expect(parserIssues(parseModelEndpoint(item))).toEqual([]);
   });
 });

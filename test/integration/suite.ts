@@ -19,12 +19,16 @@ export interface Suite {
 }
 
 /** Creates a namespace named after `prefix` (and one after each of `more`) and starts the operator. */
-export async function startSuite(prefix: string, more: readonly string[] = []): Promise<Suite> {
+export async function startSuite(
+  prefix: string,
+  more: readonly string[] = [],
+  extraArgs: readonly string[] = [],
+): Promise<Suite> {
   await installCrd();
   const namespaces: string[] = [];
   for (const name of [prefix, ...more]) namespaces.push(await createNamespace(name));
   const ns = namespaces[0] ?? "";
-  const operator = new OperatorProcess({ namespaces });
+  const operator = new OperatorProcess({ namespaces, extraArgs });
   await operator.start();
   return { ns, namespaces, endpoints: new Endpoints(kubeConfig(), ns), operator };
 }
