@@ -66,6 +66,7 @@ describe("requiredPermissions", () => {
       "delete poddisruptionbudgets.policy in namespace ml",
       "create events.events.k8s.io in namespace ml",
       "patch events.events.k8s.io in namespace ml",
+      "list pods.metrics.k8s.io in namespace ml",
       "create leases.coordination.k8s.io in namespace ops",
       "get leases.coordination.k8s.io named meo in namespace ops",
       "update leases.coordination.k8s.io named meo in namespace ops",

@@ -59,6 +59,8 @@ export function requiredPermissions(options: PermissionOptions): Permission[] {
     ["policy", "poddisruptionbudgets", undefined, ["get", "list", "watch", "create", "patch", "delete"]],
     ...(options.gatewayApi === true ? GATEWAY_GRANTS : []),
     ["events.k8s.io", "events", undefined, ["create", "patch"]],
+    // Autoscaling reads the pods' CPU (docs/autoscaling.md).
+    ["metrics.k8s.io", "pods", undefined, ["list"]],
   ];
   const needed: Permission[] = [];
   for (const namespace of scopes) {
