@@ -1,7 +1,8 @@
 /**
  * A real Kubernetes control plane on 127.0.0.1, without containers: etcd, kube-apiserver (TLS,
  * RBAC), kube-controller-manager (deployment, replicaset, endpointslice, garbage-collector and
- * namespace controllers), kube-scheduler, and kwok playing the kubelet of a few fake nodes.
+ * namespace controllers), kube-scheduler, kwok playing the kubelet of a few fake nodes, and
+ * metrics-server serving metrics.k8s.io from the resource usage kwok simulates (resource-metrics.ts).
  *
  * Used by the integration tests (one control plane per suite), the sandbox (`make sandbox-up`),
  * the demo and the benchmarks. Every component listens on a free loopback port and keeps its state
@@ -36,9 +37,26 @@ import {
   reserveCidr,
   type CidrReservation,
 } from "./loopback.ts";
-import { clientCert, createPki, type ClientCert, type Pki } from "./pki.ts";
+import {
+  clientCert,
+  createFrontProxyPki,
+  createPki,
+  FRONT_PROXY_CLIENT,
+  servingCert,
+  type ClientCert,
+  type FrontProxyPki,
+  type Pki,
+} from "./pki.ts";
 import { ProcessKubelet, type PodProcessInfo } from "./process-kubelet.ts";
 import { Supervised, tailFile, type ProcessSpec } from "./process.ts";
+import {
+  kwokResourceUsageConfig,
+  METRICS_SERVER_ALT_NAMES,
+  metricsApiObjects,
+  metricsServerArgs,
+  RESOURCE_METRICS_PATH_ANNOTATION,
+  resourceMetricsPath,
+} from "./resource-metrics.ts";
 
 const runFile = promisify(execFile);
 
@@ -67,6 +85,11 @@ export interface ControlPlaneOptions {
    * Default false.
    */
   readonly processes?: boolean;
+  /**
+   * Serve metrics.k8s.io (PodMetrics, NodeMetrics) with metrics-server, from the usage kwok
+   * simulates per pod annotation (resource-metrics.ts). Default true.
+   */
+  readonly metrics?: boolean;
 }
 
 /** kwok's pod CIDR when no pod runs: its addresses are never used on this machine. */
@@ -93,6 +116,7 @@ export const COMPONENTS = [
   "kube-controller-manager",
   "kube-scheduler",
   "kwok",
+  "metrics-server",
 ] as const;
 export type Component = (typeof COMPONENTS)[number];
 
@@ -167,7 +191,20 @@ export class ControlPlane {
   readonly server: string;
   /** An admin kubeconfig (system:masters). */
   readonly kubeconfigPath: string;
-  readonly ports: { readonly etcd: number; readonly etcdPeer: number; readonly apiserver: number };
+  readonly ports: {
+    readonly etcd: number;
+    readonly etcdPeer: number;
+    readonly apiserver: number;
+    /** kwok's HTTPS server: every node's kubelet port, where its resource metrics are. */
+    readonly kwok: number;
+    readonly metricsServer: number;
+  };
+  /** The aggregation layer's CA and the API server's proxy client certificate. */
+  readonly frontProxy: FrontProxyPki;
+  /** The serving certificates of kwok's server (127.0.0.1) and of metrics-server. */
+  readonly serving: { readonly kwok: ClientCert; readonly metricsServer: ClientCert };
+  /** Whether metrics-server runs (the `metrics` option). */
+  readonly metricsEnabled: boolean;
   readonly #removeDirOnStop: boolean;
   readonly #log: (line: string) => void;
   readonly #specs = new Map<Component, ProcessSpec>();
@@ -184,7 +221,10 @@ export class ControlPlane {
     binaries: Binaries;
     pki: Pki;
     admin: ClientCert;
+    frontProxy: FrontProxyPki;
+    serving: ControlPlane["serving"];
     ports: ControlPlane["ports"];
+    metrics: boolean;
     log: (line: string) => void;
   }) {
     this.dir = init.dir;
@@ -192,6 +232,9 @@ export class ControlPlane {
     this.binaries = init.binaries;
     this.pki = init.pki;
     this.#admin = init.admin;
+    this.frontProxy = init.frontProxy;
+    this.serving = init.serving;
+    this.metricsEnabled = init.metrics;
     this.ports = init.ports;
     this.#log = init.log;
     this.server = `https://127.0.0.1:${init.ports.apiserver}`;
@@ -212,10 +255,32 @@ export class ControlPlane {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), "meo-controlplane-"));
     for (const sub of ["pki", "logs", "etcd", "kwok-home"]) mkdirSync(join(dir, sub), { recursive: true });
     const pki = await createPki(join(dir, "pki"));
+    // One at a time: openssl keeps the CA's next serial number in one file.
     const admin = await clientCert(pki, "admin", ["system:masters"]);
-    const ports = { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort() };
+    const kwokCert = await servingCert(pki, "kwok", ["IP:127.0.0.1"]);
+    const metricsServerCert = await servingCert(pki, "metrics-server", METRICS_SERVER_ALT_NAMES);
+    const frontProxy = await createFrontProxyPki(join(dir, "pki"));
+    const ports = {
+      etcd: await freePort(),
+      etcdPeer: await freePort(),
+      apiserver: await freePort(),
+      kwok: await freePort(),
+      metricsServer: await freePort(),
+    };
     const removeDirOnStop = ownsDir && options.keepDir !== true;
-    const cp = new ControlPlane({ dir, removeDirOnStop, binaries, pki, admin, ports, log });
+    const metrics = options.metrics ?? true;
+    const cp = new ControlPlane({
+      dir,
+      removeDirOnStop,
+      binaries,
+      pki,
+      admin,
+      frontProxy,
+      serving: { kwok: kwokCert, metricsServer: metricsServerCert },
+      ports,
+      metrics,
+      log,
+    });
     cp.#reservation = reservation;
     try {
       await cp.#writeAdminKubeconfig();
@@ -228,10 +293,11 @@ export class ControlPlane {
           readyDelayMs: options.readyDelayMs ?? 300,
           readyJitterMs: options.readyJitterMs ?? 400,
           processImages: reservation !== undefined,
-        }),
+        }) + (metrics ? `---\n${kwokResourceUsageConfig()}` : ""),
       );
       for (const name of ["kube-controller-manager", "kube-scheduler", "kwok"] as const)
         cp.#startProcess(name);
+      if (metrics) await cp.#startMetricsServer();
       await cp.#createNodes(options.nodes ?? 3);
       if (reservation !== undefined) await cp.#startKubelet();
       if (options.gateway === true)
@@ -241,6 +307,7 @@ export class ControlPlane {
           dir: join(dir, "logs"),
           log,
         });
+      if (metrics) await cp.#waitForMetricsApi();
       log(
         `control plane ${binaries.kubernetesVersion} ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
       );
@@ -308,6 +375,16 @@ export class ControlPlane {
         `--service-account-key-file=${this.pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${this.pki.serviceAccountKey}`,
         "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+        // The aggregation layer (metrics-server's APIService): the API server proxies with this
+        // client certificate and vouches for the user in X-Remote-* headers, which an aggregated
+        // API server trusts for a certificate of this CA with this name.
+        `--requestheader-client-ca-file=${this.frontProxy.caCert}`,
+        `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        `--proxy-client-cert-file=${this.frontProxy.clientCert}`,
+        `--proxy-client-key-file=${this.frontProxy.clientKey}`,
         "--allow-privileged=true",
         "--profiling=false",
         "--v=0",
@@ -356,7 +433,31 @@ export class ControlPlane {
         `--config=${join(this.dir, "kwok.yaml")}`,
         "--manage-all-nodes=true",
         `--cidr=${this.podCidr}`,
+        ...(this.metricsEnabled
+          ? [
+              // kwok's server plays every node's kubelet for metrics-server: each node's InternalIP
+              // is 127.0.0.1 and its resource metrics are at resourceMetricsPath(node).
+              `--server-address=127.0.0.1:${this.ports.kwok}`,
+              "--node-ip=127.0.0.1",
+              `--tls-cert-file=${this.serving.kwok.cert}`,
+              `--tls-private-key-file=${this.serving.kwok.key}`,
+            ]
+          : []),
       ],
+    });
+    if (!this.metricsEnabled) return;
+    this.#specs.set("metrics-server", {
+      name: "metrics-server",
+      command: b.metricsServer,
+      logFile: logFile("metrics-server"),
+      args: metricsServerArgs({
+        port: this.ports.metricsServer,
+        kubeletPort: this.ports.kwok,
+        kubeconfig: this.kubeconfigPath,
+        tlsCert: this.serving.metricsServer.cert,
+        tlsKey: this.serving.metricsServer.key,
+        kubeletCa: this.pki.caCert,
+      }),
     });
   }
 
@@ -459,6 +560,39 @@ export class ControlPlane {
     this.#startProcess(name);
   }
 
+  /**
+   * Registers metrics.k8s.io with the aggregation layer and starts metrics-server; it runs while
+   * the nodes are created, and #waitForMetricsApi awaits it at the end of start().
+   */
+  async #startMetricsServer(): Promise<void> {
+    const objects = metricsApiObjects({
+      port: this.ports.metricsServer,
+      caBundlePem: await readFile(this.pki.caCert, "utf8"),
+    });
+    await this.kubectl(["apply", "-f", "-"], {
+      input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+    });
+    this.#startProcess("metrics-server");
+  }
+
+  /** Waits until the API server serves metrics.k8s.io through metrics-server (the APIService is Available). */
+  async #waitForMetricsApi(): Promise<void> {
+    const t = Date.now();
+    const proc = this.#procs.get("metrics-server");
+    await waitFor(
+      "metrics.k8s.io/v1beta1 served through the aggregation layer",
+      async () => (await this.apiGet("/apis/metrics.k8s.io/v1beta1")).status === 200,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        check: () => {
+          proc?.assertRunning();
+        },
+      },
+    );
+    this.#log(`metrics-server serving metrics.k8s.io after ${((Date.now() - t) / 1000).toFixed(1)}s more`);
+  }
+
   async #createNodes(count: number): Promise<void> {
     const t = Date.now();
     const nodes = Array.from({ length: count }, (_, i) =>
@@ -468,7 +602,11 @@ export class ControlPlane {
         metadata: {
           name: `kwok-node-${i}`,
           labels: { type: "kwok", "kubernetes.io/hostname": `kwok-node-${i}`, "kubernetes.io/os": "linux" },
-          annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+          annotations: {
+            "kwok.x-k8s.io/node": "fake",
+            "node.alpha.kubernetes.io/ttl": "0",
+            [RESOURCE_METRICS_PATH_ANNOTATION]: resourceMetricsPath(`kwok-node-${i}`),
+          },
         },
       }),
     );
@@ -542,9 +680,9 @@ export class ControlPlane {
     return this.#gateway;
   }
 
-  /** Each component's pid and whether it runs. */
+  /** Each component's pid and whether it runs (metrics-server only when it was asked for). */
   status(): ComponentStatus[] {
-    return COMPONENTS.map((name) => {
+    return COMPONENTS.filter((name) => this.#specs.has(name)).map((name) => {
       const proc = this.#procs.get(name);
       return {
         name,

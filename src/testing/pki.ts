@@ -83,10 +83,14 @@ async function signed(
   return { cert, key };
 }
 
-/** The CA, the API server's serving certificate (127.0.0.1, localhost) and the service-account key pair. */
-export async function createPki(dir: string): Promise<Pki> {
-  const caKey = join(dir, "ca.key");
-  const caCert = join(dir, "ca.crt");
+/** A self-signed CA: <dir>/<base>.crt and <base>.key. */
+async function newCa(
+  dir: string,
+  base: string,
+  commonName: string,
+): Promise<{ caCert: string; caKey: string }> {
+  const caKey = join(dir, `${base}.key`);
+  const caCert = join(dir, `${base}.crt`);
   await ecKey(caKey);
   await openssl([
     "req",
@@ -95,12 +99,18 @@ export async function createPki(dir: string): Promise<Pki> {
     "-key",
     caKey,
     "-subj",
-    "/CN=model-endpoint-operator-local-ca",
+    `/CN=${commonName}`,
     "-days",
     "3650",
     "-out",
     caCert,
   ]);
+  return { caCert, caKey };
+}
+
+/** The CA, the API server's serving certificate (127.0.0.1, localhost) and the service-account key pair. */
+export async function createPki(dir: string): Promise<Pki> {
+  const { caCert, caKey } = await newCa(dir, "ca", "model-endpoint-operator-local-ca");
   const server = await signed(
     { dir, caCert, caKey },
     "apiserver",
@@ -142,4 +152,50 @@ export async function clientCert(pki: Pki, user: string, groups: readonly string
     subject,
     ["basicConstraints=CA:FALSE", "keyUsage=digitalSignature", "extendedKeyUsage=clientAuth", ""].join("\n"),
   );
+}
+
+/**
+ * A serving certificate signed by the CA, for a component the API server or a client dials:
+ * `altNames` are subjectAltName entries such as "IP:127.0.0.1" or "DNS:metrics-server.kube-system.svc".
+ */
+export async function servingCert(pki: Pki, name: string, altNames: readonly string[]): Promise<ClientCert> {
+  return signed(
+    pki,
+    `serving-${name}`,
+    `/CN=${name}`,
+    [
+      "basicConstraints=CA:FALSE",
+      "keyUsage=digitalSignature,keyEncipherment",
+      "extendedKeyUsage=serverAuth",
+      `subjectAltName=${altNames.join(",")}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+/**
+ * The aggregation layer's credentials: a CA of its own (the API server's requestheader CA, which
+ * an aggregated API server such as metrics-server trusts for the X-Remote-User headers) and the
+ * client certificate the API server proxies with. A CA apart from the cluster's, as Kubernetes
+ * recommends: a client certificate of the cluster CA must not be able to assert any user.
+ */
+export interface FrontProxyPki {
+  readonly caCert: string;
+  /** CN=front-proxy-client: the name --requestheader-allowed-names lists. */
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+/** The common name of the API server's proxy client certificate. */
+export const FRONT_PROXY_CLIENT = "front-proxy-client";
+
+export async function createFrontProxyPki(dir: string): Promise<FrontProxyPki> {
+  const ca = await newCa(dir, "front-proxy-ca", "model-endpoint-operator-front-proxy-ca");
+  const client = await signed(
+    { dir, ...ca },
+    FRONT_PROXY_CLIENT,
+    `/CN=${FRONT_PROXY_CLIENT}`,
+    ["basicConstraints=CA:FALSE", "keyUsage=digitalSignature", "extendedKeyUsage=clientAuth", ""].join("\n"),
+  );
+  return { caCert: ca.caCert, clientCert: client.cert, clientKey: client.key };
 }

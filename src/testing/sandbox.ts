@@ -32,6 +32,7 @@ import { ControlPlane } from "./controlplane.ts";
 import { ControlPlaneClient, serveControlApi } from "./control-server.ts";
 import { releaseStaleReservations } from "./loopback.ts";
 import { isAlive, tailFile } from "./process.ts";
+import { METRICS_RESOLUTION_SECONDS, USAGE_CPU_ANNOTATION } from "./resource-metrics.ts";
 
 interface SandboxState {
   readonly supervisorPid: number;
@@ -45,6 +46,8 @@ interface SandboxState {
   readonly gatewayParentRef: string | undefined;
   /** Whether model-server pods run as processes (the process kubelet). */
   readonly processes: boolean;
+  /** Whether metrics.k8s.io is served (metrics-server over kwok's simulated usage). */
+  readonly metrics?: boolean;
   readonly pids: readonly number[];
   readonly startedAt: string;
 }
@@ -86,6 +89,10 @@ function printAccess(state: SandboxState): void {
   console.log(`  try:     ${state.kubectl} --kubeconfig ${rel} get nodes`);
   if (state.gatewayUrl !== undefined)
     console.log(`  gateway: ${state.gatewayUrl} (HTTPRoute parentRef ${state.gatewayParentRef ?? "?"})`);
+  if (state.metrics === true)
+    console.log(
+      `  metrics: kubectl annotate pod <pod> ${USAGE_CPU_ANNOTATION}=800m, then kubectl top pods (scraped every ${METRICS_RESOLUTION_SECONDS} s)`,
+    );
   console.log(`export KUBECONFIG=${state.kubeconfig}`);
 }
 
@@ -179,6 +186,7 @@ async function serve(): Promise<void> {
     gatewayUrl: cp.gateway?.url,
     gatewayParentRef: cp.gateway && `${cp.gateway.parentRef.namespace}/${cp.gateway.parentRef.name}`,
     processes: values.processes,
+    metrics: cp.metricsEnabled,
     pids: cp.pids(),
     startedAt: new Date().toISOString(),
   };

@@ -34,6 +34,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     gateway: true,
     // Model-server pods run as processes (see docs/controlplane.md); every other pod stays simulated.
     processes: true,
+    // metrics.k8s.io from kwok's simulated usage (see docs/controlplane.md, Resource metrics).
+    metrics: true,
     keepDir: process.env["MEO_KEEP_CONTROLPLANE"] === "1",
     log: (line) => {
       console.log(`[controlplane] ${line}`);
