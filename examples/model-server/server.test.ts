@@ -111,6 +111,18 @@ describe("the reference model server", () => {
     expect(answer.status).toBe(200);
   });
 
+  it("logs one line per request with ENABLE_ACCESS_LOGGING=true, and none without", async () => {
+    const logged = await start({ ...ENV, ENABLE_ACCESS_LOGGING: "true" });
+    expect((await post(logged.url + ENV.AIP_PREDICT_ROUTE, JSON.stringify({ instances: [1] }))).status).toBe(
+      200,
+    );
+    await expect
+      .poll(() => logged.lines.filter((l) => l["msg"] === "request"))
+      .toEqual([expect.objectContaining({ method: "POST", path: ENV.AIP_PREDICT_ROUTE, status: 200 })]);
+    expect(configFromEnv(ENV).accessLogging).toBe(false);
+    expect(configFromEnv({ ...ENV, ENABLE_ACCESS_LOGGING: "false" }).accessLogging).toBe(false);
+  });
+
   it("on SIGTERM: health fails at once, requests in flight and new ones still succeed, then it exits 0", async () => {
     const server = await start({
       ...ENV,

@@ -42,6 +42,8 @@ export interface ServerConfig {
   readonly shutdownDelayMs: number;
   /** Health always fails (a model that never becomes ready: for rollout-failure demos and tests). */
   readonly unhealthy: boolean;
+  /** One log line per request (ENABLE_ACCESS_LOGGING=true: the deployed model's enableAccessLogging). */
+  readonly accessLogging: boolean;
 }
 
 /** Reads the configuration from the AIP_* environment the operator gives every model pod. */
@@ -66,6 +68,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     latencyMs: number("MODEL_SERVER_LATENCY_MS", 0),
     shutdownDelayMs: number("MODEL_SERVER_SHUTDOWN_DELAY_SECONDS", 5) * 1000,
     unhealthy: env["MODEL_SERVER_UNHEALTHY"] === "true",
+    accessLogging: env["ENABLE_ACCESS_LOGGING"] === "true",
   };
 }
 
@@ -119,8 +122,13 @@ export async function startServer(
   let inFlight = 0;
   const server = createServer((req, res) => {
     inFlight++;
+    const started = performance.now();
     res.on("close", () => {
       inFlight--;
+      if (config.accessLogging) {
+        const ms = Math.round((performance.now() - started) * 10) / 10;
+        log({ msg: "request", method: req.method, path: req.url, status: res.statusCode, ms });
+      }
     });
     // A client that goes away mid-request (an aborted upload) must not take the server down.
     handle(req, res).catch((err: unknown) => {

@@ -129,7 +129,27 @@ describe("owned objects", () => {
       AIP_MODE_VERSION: "1.0.0",
       AIP_FRAMEWORK: "CUSTOM_CONTAINER",
       AIP_MACHINE_TYPE: "n1-standard-2",
+      ENABLE_ACCESS_LOGGING: "true",
     });
+  });
+
+  it("gives the logging flags their meaning: log agents' opt-outs, and the access-log switch", () => {
+    const quiet = buildReplicaSet(
+      endpoint,
+      { ...dm, disableContainerLogging: true, enableAccessLogging: false },
+      1,
+    );
+    const template = quiet.spec?.template?.metadata;
+    expect(template?.annotations?.["fluentbit.io/exclude"]).toBe("true");
+    expect(template?.labels?.["vector.dev/exclude"]).toBe("true");
+    expect(template?.annotations?.["serving.modelendpoint.io/container-logging"]).toBe("false");
+    expect(quiet.spec?.selector.matchLabels).not.toHaveProperty("vector.dev/exclude");
+    expect(
+      quiet.spec?.template?.spec?.containers[0]?.env?.some((e) => e.name === "ENABLE_ACCESS_LOGGING"),
+    ).toBe(false);
+    const logged = buildReplicaSet(endpoint, dm, 1).spec?.template?.metadata;
+    expect(logged?.annotations).not.toHaveProperty("fluentbit.io/exclude");
+    expect(logged?.labels).not.toHaveProperty("vector.dev/exclude");
   });
 
   it("puts the serving label on the pod template only when asked, never on the selector", () => {

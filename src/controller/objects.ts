@@ -35,6 +35,19 @@ export const ANNOTATION_MODEL = "serving.modelendpoint.io/model";
 /** Vertex's disableContainerLogging / enableAccessLogging, for log agents to honour. */
 export const ANNOTATION_CONTAINER_LOGGING = "serving.modelendpoint.io/container-logging";
 export const ANNOTATION_ACCESS_LOGGING = "serving.modelendpoint.io/access-logging";
+/**
+ * Fluent Bit's per-pod opt-out (its kubernetes filter with `K8S-Logging.Exclude On`, as most
+ * Fluent Bit-based agents run it): set on the pods of a model with disableContainerLogging, so the
+ * cluster's log pipeline drops their stdout and stderr as Vertex AI does.
+ */
+export const ANNOTATION_FLUENT_BIT_EXCLUDE = "fluentbit.io/exclude";
+/** Vector's per-pod opt-out (the kubernetes_logs source skips pods with this label "true"). */
+export const LABEL_VECTOR_EXCLUDE = "vector.dev/exclude";
+/**
+ * Set to "true" in the environment of a model with enableAccessLogging: a serving container that
+ * honours it (the reference model server does) logs one line per request.
+ */
+export const ENV_ACCESS_LOGGING = "ENABLE_ACCESS_LOGGING";
 /** The container's name in every model pod. */
 export const CONTAINER_NAME = "model-server";
 export const SERVICE_PORT = 80;
@@ -160,6 +173,7 @@ export function aipEnvironment(endpoint: string, dm: ObjectInputs): ContainerEnv
     ...(dm.containerSpec.artifactUri === undefined
       ? []
       : ([["AIP_STORAGE_URI", dm.containerSpec.artifactUri]] as [string, string][])),
+    ...(dm.enableAccessLogging ? ([[ENV_ACCESS_LOGGING, "true"]] as [string, string][]) : []),
   ];
   const user = (dm.containerSpec.env ?? []).map(containerEnv);
   const taken = new Set(user.map((e) => e.name));
@@ -258,7 +272,17 @@ export function buildReplicaSet(
       replicas,
       selector: { matchLabels: selector },
       template: {
-        metadata: { labels: serving ? { ...labels, [LABEL_SERVING]: "true" } : labels, annotations },
+        metadata: {
+          labels: {
+            ...labels,
+            ...(serving ? { [LABEL_SERVING]: "true" } : {}),
+            ...(dm.disableContainerLogging ? { [LABEL_VECTOR_EXCLUDE]: "true" } : {}),
+          },
+          annotations: {
+            ...annotations,
+            ...(dm.disableContainerLogging ? { [ANNOTATION_FLUENT_BIT_EXCLUDE]: "true" } : {}),
+          },
+        },
         spec: {
           ...(dm.serviceAccount === undefined ? {} : { serviceAccountName: dm.serviceAccount }),
           // A model server needs no API token unless its entry names a ServiceAccount for it.
