@@ -14,7 +14,21 @@ replace (
 exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible
 
 require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
+	github.com/Masterminds/goutils v1.1.1 // indirect
+	github.com/Masterminds/semver/v3 v3.3.1 // indirect
+	github.com/Masterminds/sprig/v3 v3.2.3 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/huandu/xstrings v1.5.0 // indirect
+	github.com/imdario/mergo v0.3.16 // indirect
+	github.com/mitchellh/copystructure v1.2.0 // indirect
+	github.com/mitchellh/reflectwalk v1.0.2 // indirect
+	github.com/shopspring/decimal v1.4.0 // indirect
+	github.com/spf13/cast v1.7.0 // indirect
+	github.com/traefik/paerser v0.2.2 // indirect
 	github.com/traefik/traefik/v3 v3.6.12 // indirect
+	golang.org/x/crypto v0.48.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 	// The Gateway API release Traefik is built against; its CRDs are installed on the local control plane.
 	sigs.k8s.io/gateway-api v1.4.0 // indirect
 )
