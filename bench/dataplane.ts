@@ -126,7 +126,13 @@ interface Context {
 /** Starts the control plane and the operator, measures, and stops both. */
 export async function runDataPlane(options: DataPlaneOptions): Promise<DataPlaneRun> {
   const loadAtStart = load();
-  const cp = await ControlPlane.start({ nodes: 1, processes: true, gateway: true, log: options.log });
+  const cp = await ControlPlane.start({
+    nodes: 1,
+    processes: true,
+    gateway: true,
+    metrics: false,
+    log: options.log,
+  });
   let operator: OperatorProcess | undefined;
   try {
     const gateway = cp.gateway;

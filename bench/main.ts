@@ -155,8 +155,10 @@ async function runComparison(settings: Settings, log: (line: string) => void): P
     "--max-mutating-requests-inflight=400",
     ...settings.apiserverArgs,
   ];
+  // No metrics-server: its scrapes (and kwok's usage for every pod) would be load no side needs.
   const cp = await ControlPlane.start({
     nodes: 3,
+    metrics: false,
     readyDelayMs: settings.readyDelayMs,
     readyJitterMs: 0,
     apiserverArgs,

@@ -154,6 +154,7 @@ export async function runVertex(options: {
   const cp = await ControlPlane.start({
     nodes: 2,
     processes: true,
+    metrics: false,
     log: (l) => {
       log(`[controlplane] ${l}`);
     },
