@@ -142,10 +142,14 @@ describe("decideReplicas", () => {
     expect(d.readings[0]?.missing).toBe("the cluster does not serve metrics.k8s.io");
   });
 
-  it("says when the pods request no CPU", () => {
+  it("proposes nothing from CPU while any pod requests no CPU, and says so", () => {
     const d = decideReplicas(input({ pods: [{ ready: true, cpuUsageMillis: 500 }] }));
     expect(d.desired).toBe(2);
-    expect(d.readings[0]?.missing).toContain("request no CPU");
+    expect(d.readings[0]?.missing).toContain("1 of 1 pods request no CPU");
+    // A rolling deployment's revision without a request: its pods would weigh nothing.
+    const mixed = decideReplicas(input({ pods: [...busy(2, 1200), { ready: false }] }));
+    expect(mixed.desired).toBe(2);
+    expect(mixed.readings[0]?.missing).toContain("1 of 3 pods request no CPU");
   });
 
   it("counts pods without a reading as idle on a scale-up", () => {

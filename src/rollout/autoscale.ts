@@ -198,14 +198,18 @@ function propose(metric: MetricTarget, input: AutoscaleInput): MetricProposal {
   const cpu = metric.metricName === CPU_UTILIZATION;
   const base = { metricName: metric.metricName, target: metric.target };
   const tolerance = input.policy.tolerance;
+  // As the HPA: utilization is unknown while any pod requests no CPU (a revision without a
+  // machineType or resources.requests.cpu), and then nothing is proposed from it.
+  const unrequested = cpu ? input.pods.filter((p) => (p.cpuRequestMillis ?? 0) <= 0).length : 0;
+  if (unrequested > 0) {
+    const missing = `${String(unrequested)} of ${String(input.pods.length)} pods request no CPU, so their utilization is unknown: give every revision of the chain resources.requests.cpu or a machineType`;
+    return { replicas: undefined, reading: { ...base, missing } };
+  }
   // Each pod: its value in percent (undefined without one), and whether it counts now.
   const read = input.pods.map((pod) => ({ pod, value: valueOf(pod, cpu) }));
   const withValue = read.filter((r) => r.value !== undefined && (!cpu || r.pod.ready));
   if (withValue.length === 0) {
-    const missing =
-      cpu && input.pods.length > 0 && input.pods.every((p) => (p.cpuRequestMillis ?? 0) <= 0)
-        ? "the pods request no CPU, so their utilization is unknown: set resources.requests.cpu or a machineType"
-        : (input.unavailable ?? "no reading from the cluster's metrics API yet");
+    const missing = input.unavailable ?? "no reading from the cluster's metrics API yet";
     return { replicas: undefined, reading: { ...base, missing } };
   }
   const unready = cpu ? read.filter((r) => !r.pod.ready).length : 0;
