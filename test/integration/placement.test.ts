@@ -13,6 +13,7 @@ import { createNamespace, eventually, kubeConfig } from "./context.ts";
 import { applyEndpoint, Endpoints, installCrd, kubectl } from "./endpoints.ts";
 import { OperatorProcess } from "./operator-process.ts";
 import { stopSuite } from "./suite.ts";
+import { VertexServers } from "./vertex-server.ts";
 
 /** A node pool as GKE labels and taints it: its machine type, its GPU, and that many nodes. */
 interface Pool {
@@ -126,6 +127,7 @@ async function podsOf(ns: string, id: string): Promise<PodView[]> {
 
 let ns = "";
 let operator: OperatorProcess;
+const servers = new VertexServers();
 
 beforeAll(async () => {
   await installCrd();
@@ -136,6 +138,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  servers.stop();
   await stopSuite(operator);
   await kubectl(["delete", "node", ...allNodes(), "--ignore-not-found", "--wait=false"]);
 });
@@ -226,5 +229,72 @@ describe("the gke placement profile on GPU node pools", () => {
       "cloud.google.com/gke-nodepool": "h100-pool",
     });
     await endpoints.delete("nowhere");
+  });
+});
+
+describe("a Vertex AI deployModel with an accelerator", () => {
+  it("lands on the matching GPU pool: an L4 on g2-standard-8 through the REST API", async () => {
+    // The L4 pool is the first test's: free it.
+    await kubectl(["delete", "modelendpoint", "gpus", "-n", ns, "--ignore-not-found"]);
+    await eventually("the L4 pool free", async () => {
+      const out = await kubectl([
+        "get",
+        "pods",
+        "-n",
+        ns,
+        "-l",
+        "serving.modelendpoint.io/endpoint=gpus",
+        "-o",
+        "name",
+      ]);
+      return out.trim() === "";
+    });
+    const { url } = await servers.start(["--local"]);
+    const parent = `projects/${ns}/locations/us-central1`;
+    const call = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${url}/v1/${parent}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      expect(res.status, JSON.stringify(json)).toBe(200);
+      return json;
+    };
+    await call("/models:upload", {
+      modelId: "summarizer",
+      model: {
+        displayName: "Summarizer",
+        containerSpec: {
+          imageUri: "registry.example/summarizer:1.0",
+          healthRoute: "/health",
+          predictRoute: "/predict",
+        },
+      },
+    });
+    await call("/endpoints?endpointId=vertex-gpu", { displayName: "GPU through Vertex" });
+    await call("/endpoints/vertex-gpu:deployModel", {
+      deployedModel: {
+        model: `${parent}/models/summarizer`,
+        dedicatedResources: {
+          machineSpec: { machineType: "g2-standard-8", acceleratorType: "NVIDIA_L4", acceleratorCount: 1 },
+          minReplicaCount: 2,
+          maxReplicaCount: 2,
+        },
+      },
+      trafficSplit: { "0": 100 },
+    });
+    const endpoints = new Endpoints(kubeConfig(), ns);
+    const id = await eventually("the deployed model's id", async () => {
+      const obj = await endpoints.get("vertex-gpu");
+      return obj.spec.deployedModels[0]?.id;
+    });
+    await endpoints.waitForState("vertex-gpu", id, "DEPLOYED");
+    const pods = await podsOf(ns, id);
+    expect(pods.map((p) => p.spec.nodeName).sort()).toEqual(["gke-l4-pool-0", "gke-l4-pool-1"]);
+    for (const pod of pods) {
+      expect(pod.spec.nodeSelector).toMatchObject({ "cloud.google.com/gke-accelerator": "nvidia-l4" });
+      expect(pod.spec.containers[0]?.resources?.limits).toMatchObject({ "nvidia.com/gpu": "1" });
+    }
   });
 });
