@@ -152,14 +152,25 @@ describe("autoscaling between minReplicaCount and maxReplicaCount", () => {
 
     // The rollout pauses with one m2 pod held unready; then m1's pods get busy.
     const gate = await PodGate.start(kc, ns, name, "m2");
-    const rollout = rollingEntry("m2", "m1", "registry.example/fraud:2.0", {
-      maxSurgeReplicas: 1,
-      maxUnavailableReplicas: 0,
-    });
+    // The new revision requests CPU too: utilization is unknown while any pod of the chain has none.
+    const rollout = {
+      ...rollingEntry("m2", "m1", "registry.example/fraud:2.0", {
+        maxSurgeReplicas: 1,
+        maxUnavailableReplicas: 0,
+      }),
+      containerSpec: {
+        imageUri: "registry.example/fraud:2.0",
+        healthRoute: "/health",
+        predictRoute: "/predict",
+        resources: { requests: { cpu: "500m", memory: "256Mi" } },
+      },
+    };
     await applyEndpoint(ns, withEntries(manifest, rollout));
     await eventually("one m2 pod held", () => Promise.resolve(gate.held.length === 1));
-    // 900m of 500m on the two m1 pods, none on the held one: 2 x 900 / (3 x 500) = 120% -> 4.
-    await load(name, "m1", 900);
+    // 600m of 500m on the two m1 pods: a demand of 1200m, which at 60% of 500m needs 4 pods. The
+    // held m2 pods count as idle (unready), so N settles at 4: 2 x 600 / (3 x 500) = 80% -> 4, then
+    // 2 x 600 / (5 x 500) = 48%, below the target on a scale-up: no change.
+    await load(name, "m1", 600);
     await eventually(
       `${name} N 4 while m2 is BEING_DEPLOYED`,
       async () => (await autoscalingOf(name))?.desiredReplicaCount === 4,
