@@ -56,6 +56,8 @@ export interface ChainReport {
   readonly endpoint: string;
   readonly models: readonly string[];
   readonly n: number;
+  /** The largest N the pod ceiling allowed for (ChainCheck.maxN, else n). */
+  readonly maxN: number;
   readonly maxSurge: number;
   readonly maxUnavailable: number;
   /** The largest number of non-terminating pods of the chain seen at once. */
@@ -436,6 +438,7 @@ export class InvariantWatcher {
         endpoint: c.endpoint,
         models: c.models,
         n: c.n,
+        maxN: c.maxN ?? c.n,
         maxSurge: c.maxSurge,
         maxUnavailable: c.maxUnavailable,
         maxPods: c.maxPods,

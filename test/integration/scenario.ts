@@ -194,7 +194,7 @@ export async function writesOf(operator: OperatorProcess, resources?: readonly s
 export function printFigures(scenario: string, report: WatchReport): WatchReport {
   for (const c of report.chains) {
     console.log(
-      `[watcher] ${scenario} ${c.endpoint} [${c.models.join(",")}] N=${c.n}: max pods ${c.maxPods} (limit N+surge ${c.n + c.maxSurge}), min available ${c.minAvailable} (floor ${c.floor} = min(N-maxUnavailable ${c.n - c.maxUnavailable}, available at start))`,
+      `[watcher] ${scenario} ${c.endpoint} [${c.models.join(",")}] N=${c.n === c.maxN ? String(c.n) : `${String(c.n)}-${String(c.maxN)}`}: max pods ${c.maxPods} (limit N+surge ${c.maxN + c.maxSurge}), min available ${c.minAvailable} (floor ${c.floor} = min(N-maxUnavailable ${c.n - c.maxUnavailable}, available at start))`,
     );
   }
   console.log(`[watcher] ${scenario}: ${report.events} events, ${report.violations.length} violations`);
