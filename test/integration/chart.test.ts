@@ -204,6 +204,7 @@ const WORKLOAD_GRANTS = [
   "pods list",
   "pods patch",
   "pods watch",
+  "pods.metrics.k8s.io list",
   "replicasets.apps create",
   "replicasets.apps delete",
   "replicasets.apps get",
