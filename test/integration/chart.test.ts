@@ -141,10 +141,17 @@ const OPERATOR_SCRIPT = "/app/src/main.ts";
  * not :8080).
  */
 function chartArgs(manifests: readonly Manifest[]): string[] {
-  const container = deploymentOf(manifests).template.spec.containers[0];
-  const [script, ...flags] = container?.args ?? [];
-  expect(script).toBe(OPERATOR_SCRIPT);
-  return flags.filter((a) => !a.startsWith("--metrics-bind-address="));
+  const args = deploymentOf(manifests).template.spec.containers[0]?.args ?? [];
+  const at = args.indexOf(OPERATOR_SCRIPT);
+  expect(at, "the script, after node's own flags").toBeGreaterThanOrEqual(0);
+  expect(args.slice(0, at).every((a) => a.startsWith("--max-old-space-size-percentage="))).toBe(true);
+  return args.slice(at + 1).filter((a) => !a.startsWith("--metrics-bind-address="));
+}
+
+/** node's own flags, before the script. */
+function nodeArgs(manifests: readonly Manifest[]): string[] {
+  const args = deploymentOf(manifests).template.spec.containers[0]?.args ?? [];
+  return args.slice(0, args.indexOf(OPERATOR_SCRIPT));
 }
 
 /**
@@ -403,6 +410,20 @@ describe("the chart, rendered", () => {
     const documented = readFileSync(join(ROOT, "docs", "operator.md"), "utf8");
     for (const arg of chartArgs(manifests)) expect(documented).toContain(`\`${arg.split("=")[0] ?? ""} `);
     expect(container?.args).toContain("--leader-elect=true");
+  });
+
+  it("sizes V8's heap from the container's memory limit with a flag this Node accepts, and not without a limit", async () => {
+    const flags = nodeArgs(await template("x"));
+    expect(flags).toEqual(["--max-old-space-size-percentage=75"]);
+    // The image's node and this one are both Node 24: an unknown flag would stop it at once.
+    await run(process.execPath, [...flags, "-e", "0"]);
+    await expect(run(process.execPath, ["--max-old-space-size-percentag=75", "-e", "0"])).rejects.toThrow(
+      /bad option/,
+    );
+    expect(nodeArgs(await template("x", ["--set=heapLimitPercent=0"]))).toEqual([]);
+    // Without a memory limit the percentage would be of the node's memory.
+    expect(nodeArgs(await template("x", ["--set=resources.limits=null"]))).toEqual([]);
+    await expect(template("x", ["--set=heapLimitPercent=101"])).rejects.toThrow(/heapLimitPercent/);
   });
 
   it("passes the placement values as the operator's --placement-* flags, which it accepts", async () => {
