@@ -30,7 +30,7 @@ import { ENDPOINT_INDEX, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownersh
 import { Reconciler } from "./reconciler.ts";
 import { DEFAULT_LOCATION, type DataPlaneSettings } from "./dataplane.ts";
 import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
-import { customPodMetric, isAutoscaled, PodUsageSource, PODMETRICS } from "./usage.ts";
+import { customPodMetric, isAutoscaledEndpoint, PodUsageSource, PODMETRICS } from "./usage.ts";
 import { ApiWriter, GuardedWriter } from "./writer.ts";
 import { slimMeta, slimPod, slimReplicaSet } from "./cache.ts";
 import type { ModelPodSettings } from "./objects.ts";
@@ -233,7 +233,9 @@ export class Operator {
                     (await client.resource(customPodMetric(dutyCycleMetric)).list(ns, owned)).items,
             namespaces: options.namespaces,
             autoscaled: () =>
-              isLeader() ? this.#endpoints.keys().filter((k) => isAutoscaled(this.#endpoints.get(k))) : [],
+              isLeader()
+                ? this.#endpoints.keys().filter((k) => isAutoscaledEndpoint(this.#endpoints.get(k)))
+                : [],
             enqueue: (key) => {
               this.#queue.add(key);
             },

@@ -6,7 +6,13 @@ import type { Logger } from "../kube/logger.ts";
 import type { Pod } from "../kube/objects.ts";
 import { slimPod } from "./cache.ts";
 import { cpuRequestMillis } from "./snapshot.ts";
-import { customPodMetric, isAutoscaled, podCpuMillis, PodUsageSource, type PodMetrics } from "./usage.ts";
+import {
+  customPodMetric,
+  isAutoscaledEndpoint,
+  podCpuMillis,
+  PodUsageSource,
+  type PodMetrics,
+} from "./usage.ts";
 
 const metrics = (namespace: string, name: string, ...cpu: string[]): PodMetrics => ({
   metadata: { namespace, name },
@@ -168,13 +174,16 @@ describe("the autoscaler's inputs", () => {
     const entry = (min: number, max?: number) => ({
       dedicatedResources: { minReplicaCount: min, maxReplicaCount: max },
     });
-    expect(isAutoscaled({ spec: { deployedModels: [entry(2, 2)] } } as never)).toBe(false);
-    expect(isAutoscaled({ spec: { deployedModels: [entry(2)] } } as never)).toBe(false);
-    expect(isAutoscaled({ spec: { deployedModels: [{}, entry(2, 6)] } } as never)).toBe(true);
+    expect(isAutoscaledEndpoint({ spec: { deployedModels: [entry(2, 2)] } } as never)).toBe(false);
+    expect(isAutoscaledEndpoint({ spec: { deployedModels: [entry(2)] } } as never)).toBe(false);
+    expect(isAutoscaledEndpoint({ spec: { deployedModels: [{}, entry(2, 6)] } } as never)).toBe(true);
     expect(
-      isAutoscaled({ spec: { deployedModels: [{}] }, status: { deployedModels: [entry(1, 3)] } } as never),
+      isAutoscaledEndpoint({
+        spec: { deployedModels: [{}] },
+        status: { deployedModels: [entry(1, 3)] },
+      } as never),
     ).toBe(true);
-    expect(isAutoscaled(undefined)).toBe(false);
+    expect(isAutoscaledEndpoint(undefined)).toBe(false);
   });
 
   it("lists a custom per-pod metric under pods/*/<metric>", () => {

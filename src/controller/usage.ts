@@ -14,6 +14,7 @@
  * A metrics API that is not served, or fails, leaves no reading and a problem the status says.
  */
 import { quantityValue } from "../api/spec.ts";
+import { isAutoscaled } from "../rollout/autoscale.ts";
 import { sleep, type Clock } from "../kube/clock.ts";
 import { KubeError, NotFoundError } from "../kube/errors.ts";
 import type { Logger } from "../kube/logger.ts";
@@ -45,29 +46,28 @@ export function customPodMetric(metric: string): ResourceType<MetricValue & Kube
 }
 
 /**
- * An endpoint some chain of which scales between minReplicaCount and maxReplicaCount: a spec entry's
- * compute, or the compute a status record keeps for a chain whose root left spec.
+ * An endpoint some chain of which scales between minReplicaCount and maxReplicaCount (the engine's
+ * rule): a spec entry's compute, or the compute a status record keeps for a chain whose root left spec.
  */
-export function isAutoscaled(endpoint: DeepReadonly<KubeObject> | undefined): boolean {
+export function isAutoscaledEndpoint(endpoint: DeepReadonly<KubeObject> | undefined): boolean {
+  type Entry = { dedicatedResources?: { minReplicaCount?: number; maxReplicaCount?: number } };
   const o = endpoint as
-    | {
-        spec?: { deployedModels?: { dedicatedResources?: Compute }[] };
-        status?: { deployedModels?: { dedicatedResources?: Compute }[] };
-      }
-    | undefined;
-  const scales = (d: { dedicatedResources?: Compute }): boolean =>
-    (d.dedicatedResources?.maxReplicaCount ?? 0) > (d.dedicatedResources?.minReplicaCount ?? 0);
-  return (o?.spec?.deployedModels ?? []).some(scales) || (o?.status?.deployedModels ?? []).some(scales);
-}
-
-interface Compute {
-  readonly minReplicaCount?: number;
-  readonly maxReplicaCount?: number;
+    { spec?: { deployedModels?: Entry[] }; status?: { deployedModels?: Entry[] } } | undefined;
+  return [...(o?.spec?.deployedModels ?? []), ...(o?.status?.deployedModels ?? [])].some((d) =>
+    isAutoscaled(d.dedicatedResources),
+  );
 }
 
 /** A PodMetrics object (metrics.k8s.io/v1beta1), as far as it is read. */
 export interface PodMetrics extends KubeObject {
-  readonly containers?: readonly { readonly name?: string; readonly usage?: Record<string, string> }[];
+  /** When the reading was taken. */
+  readonly timestamp?: string;
+  /** The interval the rate was measured over, "10.123s". */
+  readonly window?: string;
+  readonly containers?: readonly {
+    readonly name?: string;
+    readonly usage?: Readonly<Record<string, string>>;
+  }[];
 }
 
 /** A MetricValue of the custom metrics API (custom.metrics.k8s.io/v1beta1), as far as it is read. */

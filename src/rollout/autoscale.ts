@@ -106,6 +106,15 @@ export interface AutoscaleDecision {
   readonly note?: string;
 }
 
+/** Compute that asks for autoscaling: a maxReplicaCount above its minReplicaCount. */
+export function isAutoscaled(
+  resources:
+    | { readonly minReplicaCount?: number | undefined; readonly maxReplicaCount?: number | undefined }
+    | undefined,
+): boolean {
+  return (resources?.maxReplicaCount ?? 0) > (resources?.minReplicaCount ?? 0);
+}
+
 /** The metrics of a chain: its own, or CPU (and duty cycle with accelerators) at 60%. */
 export function resolveMetrics(
   specs: readonly { readonly metricName: string; readonly target?: number | undefined }[] | undefined,

@@ -2,6 +2,7 @@ import {
   clamp,
   decideReplicas,
   DEFAULT_AUTOSCALING_POLICY,
+  isAutoscaled,
   resolveMetrics,
   type AutoscaleDecision,
 } from "./autoscale.ts";
@@ -506,7 +507,8 @@ function autoscaleChain(
   const resources = head.inherited.dedicatedResources;
   const min = wholeOrUndefined(resources?.minReplicaCount) ?? poolSize;
   const max = wholeOrUndefined(resources?.maxReplicaCount);
-  if (resources === undefined || min === undefined || max === undefined || max <= min) return undefined;
+  if (resources === undefined || !isAutoscaled(resources) || min === undefined || max === undefined)
+    return undefined;
   const recorded = [head, ...members].find((m) => m.record?.autoscaling !== undefined)?.record?.autoscaling;
   const largest = Math.max(0, ...members.map((m) => m.replicaSet?.specReplicas ?? 0));
   const before = clamp(recorded?.desired ?? Math.max(min, largest), min, max);

@@ -24,7 +24,8 @@
  *     await setPodCpuUsage(kube, ns, "web-0", 800);
  *     await waitForPodMetrics(kube, ns, "web-0", (cpu) => cpu === 800);
  */
-import { type KubeClient, type KubeObject, type ResourceType } from "../kube/index.ts";
+import { podCpuMillis, PODMETRICS as POD_METRICS, type PodMetrics } from "../controller/usage.ts";
+import { type KubeClient } from "../kube/index.ts";
 import { waitFor } from "./harness.ts";
 
 /** The pod annotation kwok reads the CPU usage of each of the pod's containers from ("800m"). */
@@ -241,24 +242,8 @@ export function metricsServerArgs(options: {
   ];
 }
 
-/** A PodMetrics of metrics.k8s.io/v1beta1. */
-export interface PodMetrics extends KubeObject {
-  readonly timestamp?: string;
-  /** The interval the rate was measured over, "10.123s". */
-  readonly window?: string;
-  readonly containers?: readonly {
-    readonly name: string;
-    readonly usage: { readonly cpu?: string; readonly memory?: string };
-  }[];
-}
-
-export const POD_METRICS: ResourceType<PodMetrics> = {
-  group: "metrics.k8s.io",
-  version: "v1beta1",
-  plural: "pods",
-  kind: "PodMetrics",
-  namespaced: true,
-};
+// PodMetrics and where they are listed: the operator's own definitions (its autoscaler reads them).
+export { PODMETRICS as POD_METRICS, type PodMetrics } from "../controller/usage.ts";
 
 export class QuantityError extends Error {
   override readonly name = "QuantityError";
@@ -281,7 +266,7 @@ export function parseCpuMillicores(quantity: string): number {
 
 /** The CPU of every container of a PodMetrics added up, in millicores. */
 export function podCpuMillicores(metrics: PodMetrics): number {
-  return (metrics.containers ?? []).reduce((sum, c) => sum + parseCpuMillicores(c.usage.cpu ?? "0"), 0);
+  return podCpuMillis(metrics) ?? 0;
 }
 
 /** The annotation value for `millicores` ("800m"). */
