@@ -13,7 +13,7 @@ import { Metrics } from "../metrics.ts";
 import { plan } from "../rollout/index.ts";
 import { INVALID_SPEC, PERMISSION_DENIED, SERVICE_CONFLICT } from "./conditions.ts";
 import { ENDPOINT_INDEX, indexByEndpoint } from "./ownership.ts";
-import { PERMISSION_RECHECK_MS, Reconciler } from "./reconciler.ts";
+import { PERMISSION_RECHECK_MS, Reconciler, STATUS_COALESCE_MAX_MS } from "./reconciler.ts";
 import type { OwnedType, Writer } from "./writer.ts";
 
 type Write = readonly [string, ...unknown[]];
@@ -477,6 +477,81 @@ describe("Reconciler", () => {
       ["setPodServing", "fraud-m1-a", true],
       ["setPodServing", "fraud-m1-b", true],
     ]);
+  });
+
+  it("a step's status waits for the pass that follows it, and the status' events with it; never longer than STATUS_COALESCE_MAX_MS", async () => {
+    const first = setup();
+    await first.reconciler.reconcile("ml/fraud");
+    const deployed = first.writer.writes.at(-1)?.[1];
+    /** The endpoint after the first pass, its ReplicaSet with `readyReplicas`, and pod a Ready (b not yet). */
+    const afterFirstPass = (readyReplicas: number, labelled: boolean) => {
+      const t = setup();
+      const cached = endpoint();
+      t.endpoints.put({
+        ...cached,
+        status: deployed,
+        metadata: { ...cached.metadata, resourceVersion: "11" },
+      } as KubeObject);
+      putOwned(t, { replicas: 2, readyReplicas, availableReplicas: readyReplicas, observedGeneration: 1 });
+      for (const [name, ready] of [
+        ["fraud-m1-a", true],
+        ["fraud-m1-b", false],
+      ] as const) {
+        t.pods.put({
+          metadata: {
+            name,
+            namespace: "ml",
+            uid: name,
+            labels: {
+              ...OWNED_LABELS,
+              ...(labelled ? { "serving.modelendpoint.io/serving": "true" } : {}),
+            },
+            ownerReferences: [
+              {
+                apiVersion: "apps/v1",
+                kind: "ReplicaSet",
+                name: "fraud-m1",
+                uid: "uid-rs",
+                controller: true,
+              },
+            ],
+          },
+          status: { phase: "Running", conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+        });
+      }
+      return t;
+    };
+
+    // Pod a is Ready; the ReplicaSet controller has not counted it yet. The pass labels the pods
+    // (the step) and holds the status: the labels and the counters bring the next pass at once.
+    const t = afterFirstPass(0, false);
+    const held = await t.reconciler.reconcile("ml/fraud");
+    expect(t.writer.kinds()).toEqual(["setPodServing", "setPodServing"]);
+    expect(held?.requeueAfterMs).toBeGreaterThan(0);
+    expect(held?.requeueAfterMs).toBeLessThanOrEqual(STATUS_COALESCE_MAX_MS);
+    expect(t.debug.find(([m]) => m === "reconciled")?.[1]).toMatchObject({ why: "status-coalesced" });
+    expect(t.events.map((e) => e.reason)).not.toContain("TrafficChanged");
+
+    // The next pass sees the labels and the counters: nothing to do, one status write, and the
+    // event that says what it changed.
+    const next = afterFirstPass(1, true);
+    await next.reconciler.reconcile("ml/fraud");
+    expect(next.writer.kinds()).toEqual(["replaceStatus"]);
+    const status = next.writer.writes[0]?.[1] as { deployedModels: { availableReplicaCount?: number }[] };
+    expect(status.deployedModels[0]?.availableReplicaCount).toBe(1);
+    expect(next.events.filter((e) => e.reason === "TrafficChanged")).toHaveLength(1);
+
+    // Counters that never catch up hold the status for STATUS_COALESCE_MAX_MS at most.
+    const stuck = afterFirstPass(0, true);
+    await stuck.reconciler.reconcile("ml/fraud");
+    expect(stuck.writer.kinds()).toEqual([]);
+    stuck.advance(STATUS_COALESCE_MAX_MS - 1);
+    expect((await stuck.reconciler.reconcile("ml/fraud"))?.requeueAfterMs).toBe(1);
+    expect(stuck.writer.kinds()).toEqual([]);
+    stuck.advance(1);
+    await stuck.reconciler.reconcile("ml/fraud");
+    expect(stuck.writer.kinds()).toEqual(["replaceStatus"]);
+    expect(stuck.events.filter((e) => e.reason === "TrafficChanged")).toHaveLength(1);
   });
 
   it("writes nothing while it does not lead", async () => {

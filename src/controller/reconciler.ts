@@ -31,7 +31,14 @@ import type { ReconcileResult } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AutoscalingPolicy, Proposal } from "../rollout/autoscale.ts";
 import { summarize } from "../rollout/summary.ts";
-import type { ActionError, Instant, Plan, Snapshot } from "../rollout/types.ts";
+import { countersSettling } from "../rollout/settling.ts";
+import {
+  ACTION_EVENT_REASONS,
+  type ActionError,
+  type Instant,
+  type Plan,
+  type Snapshot,
+} from "../rollout/types.ts";
 import { applyActions, cannotBeUndone, type ActionTarget, type Applied } from "./actions.ts";
 import {
   buildDisruptionBudgets,
@@ -84,6 +91,14 @@ const STALE_CACHE_RECHECK_MS = 500;
 const SERVICE_CONFLICT_RECHECK_MS = 30_000;
 
 /**
+ * How long a changed status may wait for the pass that follows a pass's own writes (or the
+ * ReplicaSet controller's counters catching up), so that one write records a whole step and a step
+ * never waits behind a status write the next pass would overwrite. After this the status is
+ * written whatever follows.
+ */
+export const STATUS_COALESCE_MAX_MS = 1_000;
+
+/**
  * Why a pass asks to be looked at again although nothing it watches changed; logged with every
  * pass (debug), so a key that keeps coming back says which rule sends it.
  */
@@ -94,6 +109,7 @@ type RequeueReason =
   | "terminal-write"
   | "unmade-objects"
   | "route-drain"
+  | "status-coalesced"
   | "plan";
 
 /** A pass's requeue and its reason (the work queue is handed `requeueAfterMs` only). */
@@ -158,6 +174,8 @@ export class Reconciler {
   readonly #proposals = new Map<string, Readonly<Record<string, readonly Proposal[]>>>();
   /** When a pass last took a retiring model's weight out of an endpoint's route, by endpoint key. */
   readonly #drainStarted = new Map<string, number>();
+  /** Since when a changed status has waited for the pass that follows (STATUS_COALESCE_MAX_MS), by endpoint key. */
+  readonly #statusHeldSince = new Map<string, number>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -205,6 +223,7 @@ export class Reconciler {
       this.#expectations.forget(key);
       this.#drainStarted.delete(key);
       this.#proposals.delete(key);
+      this.#statusHeldSince.delete(key);
       return undefined;
     }
     if (raw.metadata?.deletionTimestamp !== undefined) return undefined;
@@ -320,8 +339,32 @@ export class Reconciler {
       }
     }
     if (denied !== undefined) status = withPermissionDenied(status, describeForbidden(denied), recorded, now);
-    await this.#forbiddenReported(raw, this.#writeStatus(raw, endpoint, status));
     observeEndpoint(this.#o.metrics, namespace, name, plan.status);
+    // A pass that scaled ReplicaSets or labelled pods, or whose counters lag their pods, is followed
+    // by another pass at once: when nothing went wrong, the status waits for it (bounded), and so do
+    // the events that describe the status' change. A pass that created or deleted a ReplicaSet
+    // writes at once: the next pass must find the new revision's record beside its ReplicaSet.
+    const followed =
+      (plan.actions.length > 0 && plan.actions.every(isStepAction)) || countersSettling(snapshot);
+    const clean =
+      drainLeftMs === 0 &&
+      applied.failure === undefined &&
+      denied === undefined &&
+      services.failure === undefined &&
+      dataPlane.failure === undefined &&
+      services.conflicts.length + dataPlane.problems.length === 0;
+    const holdMs = followed && clean ? this.#statusHold(key, endpoint, status) : 0;
+    if (holdMs > 0) {
+      return {
+        requeueAfterMs: Math.min(plan.requeueAfterMs ?? Infinity, holdMs),
+        why: "status-coalesced",
+      };
+    }
+    this.#statusHeldSince.delete(key);
+    const transitions = plan.events.filter((e) => !ACTION_EVENT_REASONS.has(e.reason));
+    for (const event of transitions) this.#o.events.record(raw, toEventInput(event));
+    countRollouts(this.#o.metrics, namespace, name, plan.status, transitions, this.#o.clock.now());
+    await this.#forbiddenReported(raw, this.#writeStatus(raw, endpoint, status));
 
     if (applied.failure !== undefined) {
       if (applied.failure instanceof TerminalError) {
@@ -368,9 +411,22 @@ export class Reconciler {
     if (applied.terminal.length > 0) {
       this.#actionErrors.set(on.key, [...(this.#actionErrors.get(on.key) ?? []), ...applied.terminal]);
     }
-    for (const event of plan.events) this.#o.events.record(raw, toEventInput(event));
-    countRollouts(this.#o.metrics, on.ref.namespace, on.ref.name, plan, this.#o.clock.now());
+    for (const event of plan.events) {
+      if (ACTION_EVENT_REASONS.has(event.reason)) this.#o.events.record(raw, toEventInput(event));
+    }
     return applied;
+  }
+
+  /**
+   * How much longer a changed status may wait for the next pass (0: write it now). Nothing waits
+   * when the status is what the object holds.
+   */
+  #statusHold(key: string, endpoint: ModelEndpoint, status: WrittenStatus): number {
+    if (jsonEqual(endpoint.status ?? {}, fullStatus(status))) return 0;
+    const now = this.#o.clock.now();
+    const since = this.#statusHeldSince.get(key) ?? now;
+    this.#statusHeldSince.set(key, since);
+    return Math.max(0, since + STATUS_COALESCE_MAX_MS - now);
   }
 
   /**
@@ -443,7 +499,7 @@ export class Reconciler {
     endpoint: ModelEndpoint,
     status: WrittenStatus,
   ): Promise<void> {
-    const full = { ...status, ...summarize(status) };
+    const full = fullStatus(status);
     if (jsonEqual(endpoint.status ?? {}, full)) return;
     const next = structuredClone(raw) as KubeObject & { status?: unknown };
     next.status = full;
@@ -494,4 +550,14 @@ export class Reconciler {
       throw err;
     }
   }
+}
+
+/** The status as written: the engine's, with the summary columns. */
+function fullStatus(status: WrittenStatus): WrittenStatus & ReturnType<typeof summarize> {
+  return { ...status, ...summarize(status) };
+}
+
+/** A replica step or a pod label: the status it changes can wait for the pass that follows it. */
+function isStepAction(action: Plan["actions"][number]): boolean {
+  return action.kind === "scaleReplicaSet" || action.kind === "setPodServing";
 }

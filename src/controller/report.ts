@@ -33,22 +33,23 @@ export function toEventInput(event: PlanEvent): EventInput {
 }
 
 /**
- * Counts the plan's rollouts started, completed and failed, and observes the duration of those that
- * ended (from the model's createTime to `nowMs`). A rollback after an entry left spec is a rollout
+ * Counts the rollouts that the events say started, completed and failed (the events recorded with
+ * a status write), and observes the duration of those that ended (from the model's createTime to `nowMs`). A rollback after an entry left spec is a rollout
  * too: it ends with RolloutComplete (or RolloutFailed).
  */
 export function countRollouts(
   metrics: Metrics,
   namespace: string,
   endpoint: string,
-  plan: Plan,
+  status: Plan["status"],
+  events: readonly PlanEvent[],
   nowMs: number,
 ): void {
   const startedAt = (id: string | undefined): number | undefined => {
-    const created = plan.status.deployedModels.find((d) => d.id === id)?.createTime;
+    const created = status.deployedModels.find((d) => d.id === id)?.createTime;
     return created === undefined ? undefined : Date.parse(created);
   };
-  for (const event of plan.events) {
+  for (const event of events) {
     const start = startedAt(event.deployedModelId);
     const seconds =
       start === undefined || Number.isNaN(start) ? undefined : Math.max(0, (nowMs - start) / 1000);
@@ -61,7 +62,7 @@ export function countRollouts(
     }
     if (event.reason === "RolloutFailed" || event.reason === "RolloutRefused") {
       const reason =
-        plan.status.deployedModels.find((d) => d.id === event.deployedModelId)?.reason ?? event.reason;
+        status.deployedModels.find((d) => d.id === event.deployedModelId)?.reason ?? event.reason;
       metrics.rolloutsFailed.inc({ namespace, endpoint, reason });
       if (seconds !== undefined) metrics.rolloutDuration.observe({ outcome: "failed" }, seconds);
     }

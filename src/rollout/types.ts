@@ -523,6 +523,18 @@ export function unschedulableVerdict(message: string | undefined): string | unde
 }
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 
+/**
+ * The events that describe this pass's own writes (a ReplicaSet created, scaled or deleted). Every
+ * other event describes a change of the status against the recorded one, and is recorded with the
+ * status write that records that change.
+ */
+export const ACTION_EVENT_REASONS: ReadonlySet<EventReason> = new Set([
+  EventReason.ReplicaSetCreated,
+  EventReason.ReplicaSetRecreated,
+  EventReason.ReplicaSetDeleted,
+  EventReason.ScalingReplicaSet,
+]);
+
 /** A Kubernetes Event to record on the ModelEndpoint. */
 export interface PlanEvent {
   readonly type: "Normal" | "Warning";

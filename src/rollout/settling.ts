@@ -1,0 +1,30 @@
+import type { ReplicaSetSnapshot, Snapshot } from "./types.ts";
+
+/**
+ * Whether a ReplicaSet's counters lag what the snapshot already shows, so that the ReplicaSet
+ * controller is about to write its status and another pass will follow:
+ *
+ * - it has not observed its latest spec (observedGeneration < generation), or
+ * - its `replicas` differs from its pods that count (not terminating, not Succeeded or Failed), or
+ * - its `readyReplicas` differs from those of them that are Ready.
+ *
+ * The controller writes a pass's status only once the counters have caught up (or after a bounded
+ * wait): the step a readiness change allows is never queued behind a status write that the next
+ * pass would overwrite (docs/operator.md, "Status writes").
+ */
+export function countersSettling(snapshot: Pick<Snapshot, "replicaSets" | "pods">): boolean {
+  return snapshot.replicaSets.some((rs) => !rs.deleting && replicaSetSettling(rs, snapshot.pods));
+}
+
+function replicaSetSettling(rs: ReplicaSetSnapshot, pods: Snapshot["pods"]): boolean {
+  if (rs.observedGeneration < rs.generation) return true;
+  let active = 0;
+  let ready = 0;
+  for (const pod of pods) {
+    if (pod.deployedModelId !== rs.deployedModelId || pod.deleting) continue;
+    if (pod.phase === "Succeeded" || pod.phase === "Failed") continue;
+    active++;
+    if (pod.ready) ready++;
+  }
+  return active !== rs.statusReplicas || ready !== rs.readyReplicas;
+}
