@@ -14,7 +14,7 @@ DEPS := node_modules/.deps-installed
 .PHONY: help deps test test-unit test-integration typecheck lint format controlplane \
         sandbox-up sandbox-down sandbox-status demo crds crds-check run \
         chart-crds chart-crds-check image model-server-image kind-up kind-examples kind-down chaos chaos-short \
-        bench bench-quick vertex-api demo-vertex
+        argo-rollouts bench bench-quick vertex-api demo-vertex
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -28,6 +28,9 @@ deps: $(DEPS) ## install npm dependencies (npm ci) when the lock changed
 
 controlplane: ## build or reuse kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, metrics-server, helm, traefik
 	@hack/controlplane-build.sh
+
+argo-rollouts: ## the same plus the Argo Rollouts controller and its CRDs, the rollout benchmark's third system (not part of make test)
+	@hack/controlplane-build.sh --with argo-rollouts
 
 typecheck: $(DEPS) ## tsc over src, tests and benchmarks
 	npm run -s typecheck
@@ -78,10 +81,10 @@ chaos: $(DEPS) controlplane ## rollouts under faults for 8 minutes (docs/reliabi
 chaos-short: $(DEPS) controlplane ## the same for 1 minute of faults (part of make test)
 	$(NODE) scripts/chaos.ts --short $(if $(SEED),--seed=$(SEED))
 
-bench: $(DEPS) controlplane ## ModelEndpoint against Deployment, side by side, a fleet of 1000, predictions through the Gateway (BENCHMARKS.md; ~40 min)
+bench: $(DEPS) argo-rollouts ## ModelEndpoint against Deployment and Argo Rollouts, side by side, a fleet of 1000, predictions through the Gateway (BENCHMARKS.md; ~40 min)
 	npm run -s bench
 
-bench-quick: $(DEPS) controlplane ## the same in about 6 minutes (a fleet of 100, 10 s per prediction path)
+bench-quick: $(DEPS) argo-rollouts ## the same in about 6 minutes (a fleet of 100, 10 s per prediction path)
 	npm run -s bench -- --quick
 
 vertex-api: $(DEPS) ## the Vertex AI REST API on http://127.0.0.1:$${VERTEX_API_PORT:-8088} against $$KUBECONFIG, local mode (docs/vertex-api.md)

@@ -13,7 +13,11 @@
 # A tool whose folder is complete is reused; a build goes to a temporary folder first and is moved
 # into place only when it succeeded, so an interrupted build never leaves a half-filled cache.
 #
-# Usage: hack/controlplane-build.sh [--print-dir]
+# On request only (--with argo-rollouts, which `make argo-rollouts` and the benchmarks pass): the
+# Argo Rollouts controller, the third system of the rollout benchmark, with its CRDs next to it under
+# bin/argo-rollouts-<version>/crds/. make test and make controlplane do not build it.
+#
+# Usage: hack/controlplane-build.sh [--print-dir] [--with argo-rollouts]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,6 +78,25 @@ build() {
   say "$tool $version: built in $((SECONDS - started))s -> $dest"
 }
 
+# copy_crds <wrapper> <name> <module> <version> <folder in the module> <file glob>: the CRDs that the
+# module zip of <module> (in the build list of hack/tools/<wrapper>) carries, into
+# bin/<name>-<version>/crds/ (kept when already there).
+copy_crds() {
+  local wrapper=$1 name=$2 module=$3 version=$4 from=$5 glob=$6
+  local dest="$cache/bin/$name-$version/crds" dir tmp
+  if compgen -G "$dest/$glob" >/dev/null; then
+    say "$name $version CRDs: cached in $dest"
+    return 0
+  fi
+  dir=$(cd "$root/hack/tools/$wrapper" && go mod download -json "$module" | awk -F'"' '$2 == "Dir" { print $4 }')
+  compgen -G "$dir/$from/$glob" >/dev/null || die "$name $version: no $from/$glob in the downloaded module ($dir)"
+  mkdir -p "$cache/bin/$name-$version"
+  tmp=$(mktemp -d "$cache/bin/.build-$name-crds.XXXXXX")
+  cp "$dir/$from"/$glob "$tmp/" && chmod 644 "$tmp"/*
+  rm -rf "$dest" && mv "$tmp" "$dest"
+  say "$name $version CRDs: copied to $dest"
+}
+
 k8s=$(version_of kubernetes k8s.io/kubernetes)
 k8s_minor=$(echo "$k8s" | cut -d. -f2)
 k8s_ld="-s -w"
@@ -86,10 +109,19 @@ helm=$(version_of helm helm.sh/helm/v3)
 metrics_server=$(version_of metrics-server sigs.k8s.io/metrics-server)
 traefik=$(version_of traefik github.com/traefik/traefik/v3)
 
-if [ "${1:-}" = "--print-dir" ]; then
-  echo "$cache/bin"
-  exit 0
-fi
+argo_rollouts=$(version_of argo-rollouts github.com/argoproj/argo-rollouts)
+
+with_argo_rollouts=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --print-dir) echo "$cache/bin"; exit 0 ;;
+    --with)
+      [ "${2:-}" = argo-rollouts ] || die "--with takes argo-rollouts (the only optional tool), not '${2:-}'"
+      with_argo_rollouts=1; shift 2 ;;
+    --with=argo-rollouts) with_argo_rollouts=1; shift ;;
+    *) die "unknown argument '$1' (usage: hack/controlplane-build.sh [--print-dir] [--with argo-rollouts])" ;;
+  esac
+done
 
 build etcd go.etcd.io/etcd/server/v3 "$etcd" "-s -w" etcd=go.etcd.io/etcd/server/v3
 build kwok sigs.k8s.io/kwok "$kwok" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok#v}" kwok=sigs.k8s.io/kwok/cmd/kwok
@@ -108,15 +140,14 @@ build traefik github.com/traefik/traefik/v3 "$traefik" "-s -w -X github.com/trae
 # The Gateway API CRDs (standard channel) of the gateway-api module Traefik is built against: the
 # module zip carries them under config/crd/standard.
 gwapi=$(cd "$root/hack/tools/traefik" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
-gwdest="$cache/bin/gateway-api-$gwapi"
-if [ -f "$gwdest/crds/gateway.networking.k8s.io_httproutes.yaml" ]; then
-  say "gateway-api $gwapi CRDs: cached in $gwdest"
-else
-  gwdir=$(cd "$root/hack/tools/traefik" && go mod download -json sigs.k8s.io/gateway-api | awk -F'"' '$2 == "Dir" { print $4 }')
-  [ -d "$gwdir/config/crd/standard" ] || die "gateway-api $gwapi: no config/crd/standard in the downloaded module ($gwdir)"
-  tmp=$(mktemp -d "$cache/bin/.build-gateway-api.XXXXXX")
-  mkdir -p "$tmp/crds" && cp "$gwdir"/config/crd/standard/*.yaml "$tmp/crds/" && chmod 644 "$tmp"/crds/*.yaml
-  rm -rf "$gwdest" && mv "$tmp" "$gwdest"
-  say "gateway-api $gwapi CRDs: copied to $gwdest"
+copy_crds traefik gateway-api sigs.k8s.io/gateway-api "$gwapi" config/crd/standard '*.yaml'
+
+if [ "$with_argo_rollouts" -eq 1 ]; then
+  build argo-rollouts github.com/argoproj/argo-rollouts "$argo_rollouts" \
+    "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=${argo_rollouts#v}" \
+    rollouts-controller=github.com/argoproj/argo-rollouts/cmd/rollouts-controller
+  # All five: the controller starts informers on Rollouts, AnalysisRuns, AnalysisTemplates,
+  # ClusterAnalysisTemplates and Experiments, and waits for each to sync.
+  copy_crds argo-rollouts argo-rollouts github.com/argoproj/argo-rollouts "$argo_rollouts" manifests/crds '*-crd.yaml'
 fi
 say "all binaries ready under $cache/bin"
