@@ -1,8 +1,9 @@
 /**
  * `npm run bench` (full) and `npm run bench -- --quick` (a few minutes): the operator measured
- * side by side with Kubernetes' own Deployment controller on one local control plane, then
- * predictions through the data plane (a Gateway, real model-server processes) on another. See
- * BENCHMARKS.md for the method and the figures.
+ * side by side with Kubernetes' own Deployment controller and Argo Rollouts' controller (when built:
+ * `make argo-rollouts`) on one local control plane per readiness delay, then predictions through
+ * the data plane (a Gateway, real model-server processes) on another. See BENCHMARKS.md for the
+ * method and the figures.
  *
  * Prints tables, writes bench/results/<time>-<mode>.json, and ends with a one-line summary.
  * Benchmarks print figures; they never assert times.
@@ -17,6 +18,12 @@ import { parse } from "yaml";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
 import { OperatorProcess } from "../src/testing/operator-process.ts";
+import {
+  ArgoRolloutsController,
+  findArgoRollouts,
+  installArgoCrds,
+  type ArgoRolloutsBuild,
+} from "./lib/argo.ts";
 import { createMemoryCgroup, inCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
 import { NAMESPACES } from "./lib/objects.ts";
 import { benchClient, installCrds } from "./lib/setup.ts";
@@ -25,7 +32,16 @@ import { Timeline } from "./lib/timeline.ts";
 import { runDataPlane } from "./dataplane.ts";
 import { runVertex } from "./vertex.ts";
 import { report, type BenchResult, type Settings } from "./report.ts";
-import { CONFIGS, runRollout, SYSTEMS, WARMUP, type RolloutRun, type System } from "./rollout.ts";
+import {
+  CONFIGS,
+  runOrder,
+  runRollout,
+  SYSTEMS,
+  WARMUP,
+  type FleetSystem,
+  type RolloutRun,
+  type System,
+} from "./rollout.ts";
 import { runScale, type ScaleRun } from "./scale.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -51,7 +67,24 @@ const PARTS = ["rollout", "scale", "dataplane", "vertex"] as const;
 /** Concurrent clients of the Vertex AI API server's part (the target is set at 200). */
 const VERTEX_CLIENTS = 200;
 
-const isSystem = (s: string): s is System => (SYSTEMS as readonly string[]).includes(s);
+const FLEET_SYSTEMS: readonly FleetSystem[] = ["deployment", "modelendpoint"];
+
+/** "a,b" as a list of the `allowed` names; throws on any other name. */
+function namesOf<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
+  const names = value.split(",").filter((x) => x !== "");
+  const wrong = names.filter((x) => !(allowed as readonly string[]).includes(x));
+  if (wrong.length > 0 || names.length === 0)
+    throw new Error(`--${what} takes a list of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+  return names as T[];
+}
+
+/** "500,1000" as whole milliseconds; throws on anything else. */
+function delaysOf(value: string, what: string): number[] {
+  const parts = value.split(",").filter((x) => x !== "");
+  if (parts.length === 0 || parts.some((x) => !/^\d+$/.test(x)))
+    throw new Error(`--${what} takes whole milliseconds separated by commas, got ${JSON.stringify(value)}`);
+  return parts.map(Number);
+}
 
 function settingsFrom(argv: readonly string[]): Settings {
   const { values } = parseArgs({
@@ -60,6 +93,8 @@ function settingsFrom(argv: readonly string[]): Settings {
       quick: { type: "boolean", default: false },
       runs: { type: "string" },
       "ready-delay-ms": { type: "string" },
+      "ready-delays": { type: "string" },
+      systems: { type: "string" },
       replicas: { type: "string" },
       fleet: { type: "string" },
       "fleet-runs": { type: "string" },
@@ -81,7 +116,11 @@ function settingsFrom(argv: readonly string[]): Settings {
     process.stdout.write(`usage: npm run bench [-- options]
   --quick               a few minutes: fewer runs, a smaller fleet, shorter data-plane measurements
   --runs N              rollout runs per configuration and system (full 5, quick 3)
-  --ready-delay-ms D    how long a pod takes to become Ready (default 1000)
+  --ready-delays a,b    how long a pod takes to become Ready, ms: the rollouts run at each, on a
+                        control plane of its own (full 500,1000, quick 1000); the fleet at the last
+  --ready-delay-ms D    the same as --ready-delays D
+  --systems a,b         the rollouts' systems: deployment, modelendpoint, argorollouts (default all
+                        three; argorollouts needs 'make argo-rollouts', and is left out without it)
   --replicas N          pods per rollout (default 10)
   --fleet K             endpoints and Deployments in the scale test (full 1000, quick 100; 0 skips it)
   --fleet-runs R        scale test repetitions (full 2, quick 1)
@@ -110,16 +149,28 @@ function settingsFrom(argv: readonly string[]): Settings {
   };
   const quick = values.quick;
   const only = values.only;
+  if (values["ready-delays"] !== undefined && values["ready-delay-ms"] !== undefined)
+    throw new Error("--ready-delay-ms and --ready-delays: give one of them");
+  const readyDelaysMs =
+    values["ready-delays"] !== undefined
+      ? delaysOf(values["ready-delays"], "ready-delays")
+      : values["ready-delay-ms"] !== undefined
+        ? delaysOf(values["ready-delay-ms"], "ready-delay-ms").slice(0, 1)
+        : quick
+          ? [1000]
+          : [500, 1000];
   if (only !== undefined && !(PARTS as readonly string[]).includes(only))
     throw new Error(`--only must be one of ${PARTS.join(", ")}`);
   return {
     mode: quick ? "quick" : "full",
     runs: int(values.runs, quick ? 3 : 5, "runs"),
-    readyDelayMs: int(values["ready-delay-ms"], 1000, "ready-delay-ms"),
+    readyDelayMs: readyDelaysMs.at(-1) ?? 1000,
+    readyDelaysMs,
+    systems: namesOf(values.systems ?? SYSTEMS.join(","), SYSTEMS, "systems"),
     replicas: int(values.replicas, 10, "replicas"),
     fleet: int(values.fleet, quick ? 100 : 1000, "fleet"),
     fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
-    fleetSystems: (values["fleet-systems"] ?? "deployment,modelendpoint").split(",").filter(isSystem),
+    fleetSystems: namesOf(values["fleet-systems"] ?? FLEET_SYSTEMS.join(","), FLEET_SYSTEMS, "fleet-systems"),
     dataPlaneSeconds: int(values["dataplane-seconds"], quick ? 10 : 30, "dataplane-seconds"),
     parts: only === undefined ? PARTS : [only],
     configs: values.configs === undefined ? CONFIGS.map((c) => c.id) : values.configs.split(","),
@@ -146,10 +197,64 @@ function git(args: string[]): string {
 }
 
 /** What the side-by-side comparison (rollouts and fleet) adds to the results. */
-type Comparison = Pick<BenchResult, "controlPlane" | "operator" | "rollouts" | "scale" | "operatorProblems">;
+type Comparison = Pick<
+  BenchResult,
+  "controlPlane" | "operator" | "argoRollouts" | "rollouts" | "scale" | "operatorProblems"
+>;
+
+/** What one control plane of the comparison runs. */
+interface Phase {
+  /** Pods are Ready this long after they were scheduled. */
+  readonly readyDelayMs: number;
+  readonly rollouts: boolean;
+  readonly scale: boolean;
+  /** Argo Rollouts' build, when it is one of the rollouts' systems. */
+  readonly argo: ArgoRolloutsBuild | undefined;
+  /** Where rollouts-controller's log goes. */
+  readonly logDir: string;
+}
+
+/**
+ * The comparison: the rollouts at each readiness delay, on a control plane of its own (kwok's delay
+ * is the control plane's, and a ModelEndpoint's pods carry nothing to set it per pod), and the fleet
+ * on the last one.
+ */
+async function runComparisons(
+  settings: Settings,
+  argo: ArgoRolloutsBuild | undefined,
+  log: (line: string) => void,
+): Promise<Comparison> {
+  const rollouts = settings.parts.includes("rollout");
+  const scale = settings.parts.includes("scale") && settings.fleet > 0;
+  const delays = rollouts ? settings.readyDelaysMs : [settings.readyDelayMs];
+  const logDir = join(ROOT, "bench", "results", "logs", new Date().toISOString().replace(/[:.]/g, "-"));
+  const parts: Comparison[] = [];
+  for (const [i, readyDelayMs] of delays.entries()) {
+    const last = i === delays.length - 1;
+    log(`comparison at ready delay ${String(readyDelayMs)} ms${last && scale ? " (and the fleet)" : ""}`);
+    parts.push(
+      await runComparison(settings, { readyDelayMs, rollouts, scale: last && scale, argo, logDir }, log),
+    );
+  }
+  const final = parts.at(-1);
+  if (final === undefined) throw new Error("no ready delay to run the comparison at");
+  return {
+    ...final,
+    ...(final.controlPlane === undefined
+      ? {}
+      : { controlPlane: { ...final.controlPlane, readyDelaysMs: delays } }),
+    rollouts: parts.flatMap((p) => p.rollouts),
+    scale: parts.flatMap((p) => p.scale),
+    operatorProblems: parts.flatMap((p) => p.operatorProblems).slice(0, 50),
+  };
+}
 
 /** The rollouts and the fleet, on one control plane with the operator; stops both when done. */
-async function runComparison(settings: Settings, log: (line: string) => void): Promise<Comparison> {
+async function runComparison(
+  settings: Settings,
+  phase: Phase,
+  log: (line: string) => void,
+): Promise<Comparison> {
   const apiserverArgs = [
     "--max-requests-inflight=800",
     "--max-mutating-requests-inflight=400",
@@ -159,13 +264,14 @@ async function runComparison(settings: Settings, log: (line: string) => void): P
   const cp = await ControlPlane.start({
     nodes: 3,
     metrics: false,
-    readyDelayMs: settings.readyDelayMs,
+    readyDelayMs: phase.readyDelayMs,
     readyJitterMs: 0,
     apiserverArgs,
     log,
   });
   const timelines: Timeline[] = [];
   let operator: OperatorProcess | undefined;
+  let argo: ArgoRolloutsController | undefined;
   let cgroup: MemoryCgroup | undefined;
   try {
     await installCrds(cp);
@@ -201,45 +307,59 @@ async function runComparison(settings: Settings, log: (line: string) => void): P
     log(`operator pid ${String(operator.pid)} ready; log ${operator.logFile}`);
 
     const rollouts: RolloutRun[] = [];
-    if (settings.parts.includes("rollout")) {
-      const namespaces: Record<System, string> = {
-        deployment: "bench-deployment",
-        modelendpoint: "bench-modelendpoint",
-      };
+    if (phase.rollouts) {
+      const systems = settings.systems;
+      const namespaces: Partial<Record<System, string>> = Object.fromEntries(
+        systems.map((system) => [system, `bench-${system}`]),
+      );
       for (const ns of Object.values(namespaces))
         await client
           .resource(NAMESPACES)
           .create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-      const tl = {
-        deployment: await Timeline.start(client, namespaces.deployment),
-        modelendpoint: await Timeline.start(client, namespaces.modelendpoint),
-      };
-      timelines.push(tl.deployment, tl.modelendpoint);
+      if (phase.argo !== undefined && namespaces.argorollouts !== undefined) {
+        await installArgoCrds(cp, phase.argo);
+        mkdirSync(phase.logDir, { recursive: true });
+        argo = await ArgoRolloutsController.start({
+          build: phase.argo,
+          kubeconfig: cp.kubeconfigPath,
+          namespace: namespaces.argorollouts,
+          logFile: join(phase.logDir, `rollouts-controller-${String(phase.readyDelayMs)}ms.log`),
+        });
+        log(`rollouts-controller ${phase.argo.version} pid ${String(argo.pid)} ready; log ${argo.logFile}`);
+      }
+      const tl: Partial<Record<System, Timeline>> = {};
+      for (const system of systems) {
+        const ns = namespaces[system] ?? "";
+        const t = await Timeline.start(client, ns, { rollouts: system === "argorollouts" });
+        tl[system] = t;
+        timelines.push(t);
+      }
       const ctx = {
         cp,
         client,
         operator,
+        ...(argo === undefined ? {} : { argo }),
         timelines: tl,
         namespaces,
         n: settings.replicas,
-        readyDelayMs: settings.readyDelayMs,
+        readyDelayMs: phase.readyDelayMs,
         settleMs: settings.mode === "quick" ? 500 : 1000,
         log,
         trace: settings.trace,
       };
       // One unrecorded rollout each: the operator's JIT, and the garbage collector's first sight
-      // of the ModelEndpoint type (it discovers new resources only every 30 s), are not measured.
-      for (const system of SYSTEMS) await runRollout(ctx, system, WARMUP, 0);
+      // of the ModelEndpoint and Rollout types (it discovers new resources only every 30 s), are not
+      // measured.
+      for (const system of systems) await runRollout(ctx, system, WARMUP, 0);
       log("warm-up rollouts done");
       for (const config of CONFIGS.filter((c) => settings.configs.includes(c.id))) {
         for (let run = 0; run < settings.runs; run++) {
-          // Alternate which system goes first, so a drift in load favours neither.
-          const order = run % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();
-          for (const system of order) {
+          // Rotate which system goes first, so a drift in load favours none.
+          for (const system of runOrder(systems, run)) {
             const r = await runRollout(ctx, system, config, run);
             rollouts.push(r);
             log(
-              `rollout ${config.id} #${String(run)} ${system.padEnd(13)} ${(r.wallMs / 1000).toFixed(2)}s (pods ${(r.podsDoneMs / 1000).toFixed(2)}s, floor ${(r.floorMs / 1000).toFixed(1)}s) writes ${String(r.writes.controller)} cpu ${r.controllerCpuMs.toFixed(0)}ms load ${r.load[0].toFixed(2)} (setup ${((r.setupMs ?? 0) / 1000).toFixed(1)}s, cleanup ${((r.cleanupMs ?? 0) / 1000).toFixed(1)}s)`,
+              `rollout D ${String(phase.readyDelayMs)}ms ${config.id} #${String(run)} ${system.padEnd(13)} ${(r.wallMs / 1000).toFixed(2)}s (pods ${(r.podsDoneMs / 1000).toFixed(2)}s, floor ${(r.floorMs / 1000).toFixed(1)}s) writes ${String(r.writes.controller)} cpu ${r.controllerCpuMs.toFixed(0)}ms load ${r.load[0].toFixed(2)} (setup ${((r.setupMs ?? 0) / 1000).toFixed(1)}s, cleanup ${((r.cleanupMs ?? 0) / 1000).toFixed(1)}s)`,
             );
           }
         }
@@ -247,7 +367,7 @@ async function runComparison(settings: Settings, log: (line: string) => void): P
     }
 
     const scale: ScaleRun[] = [];
-    if (settings.parts.includes("scale") && settings.fleet > 0) {
+    if (phase.scale) {
       for (let run = 0; run < settings.fleetRuns; run++) {
         scale.push(
           ...(await runScale({
@@ -268,17 +388,21 @@ async function runComparison(settings: Settings, log: (line: string) => void): P
       controlPlane: {
         kubernetes: cp.binaries.kubernetesVersion,
         nodes: 3,
-        readyDelayMs: settings.readyDelayMs,
+        readyDelayMs: phase.readyDelayMs,
         readyJitterMs: 0,
         apiserverArgs,
       },
       operator: { args: operator.args, memoryLimitMiB: cgroup?.limitMiB ?? null },
+      ...(argo === undefined || phase.argo === undefined
+        ? {}
+        : { argoRollouts: { version: phase.argo.version, args: argo.args } }),
       rollouts,
       scale,
       operatorProblems: operator.problems().slice(0, 50),
     };
   } finally {
     for (const t of timelines) await t.stop();
+    await argo?.stop();
     await operator?.stop();
     cgroup?.remove();
     await cp.stop();
@@ -286,18 +410,27 @@ async function runComparison(settings: Settings, log: (line: string) => void): P
 }
 
 async function main(): Promise<void> {
-  const settings = settingsFrom(process.argv.slice(2));
+  const asked = settingsFrom(process.argv.slice(2));
   const began = Date.now();
   const log = (line: string): void => {
     process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
   };
+  // Argo Rollouts is built on request only (make argo-rollouts): without it, the others run.
+  const argoBuild = findArgoRollouts();
+  const argoMissing = asked.systems.includes("argorollouts") && argoBuild.missing !== undefined;
+  if (argoMissing && asked.parts.includes("rollout"))
+    log(`${argoBuild.missing ?? ""}; the rollouts run without it`);
+  const settings: Settings = argoMissing
+    ? { ...asked, systems: asked.systems.filter((x) => x !== "argorollouts") }
+    : asked;
+  const argo = settings.systems.includes("argorollouts") ? argoBuild : undefined;
   log(`bench ${settings.mode}: ${JSON.stringify(settings)}`);
   log(
     `machine: ${String(cpus().length)} cores, load ${load().join(" ")}; figures on a shared machine are noisy`,
   );
   // One control plane at a time: the data plane's starts after the comparison's has stopped.
   const comparison = settings.parts.some((p) => p === "rollout" || p === "scale")
-    ? await runComparison(settings, log)
+    ? await runComparisons(settings, argo, log)
     : undefined;
   const dataPlane = settings.parts.includes("dataplane")
     ? await runDataPlane({ seconds: settings.dataPlaneSeconds, log })
@@ -327,7 +460,11 @@ async function main(): Promise<void> {
     },
     ...(comparison === undefined
       ? {}
-      : { controlPlane: comparison.controlPlane, operator: comparison.operator }),
+      : {
+          controlPlane: comparison.controlPlane,
+          operator: comparison.operator,
+          ...(comparison.argoRollouts === undefined ? {} : { argoRollouts: comparison.argoRollouts }),
+        }),
     settings,
     rollouts: comparison?.rollouts ?? [],
     scale: comparison?.scale ?? [],

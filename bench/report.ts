@@ -4,7 +4,7 @@
  */
 import { DATAPLANE_ROLLOUTS, type DataPlaneRun } from "./dataplane.ts";
 import type { VertexRun } from "./vertex.ts";
-import { CONFIGS, type RolloutRun, type System } from "./rollout.ts";
+import { CONFIGS, SYSTEMS, type FleetSystem, type RolloutRun, type System } from "./rollout.ts";
 import type { ScaleRun } from "./scale.ts";
 import { distribution, summarize, type Summary } from "./lib/stats.ts";
 import { mmm, num, table } from "./lib/table.ts";
@@ -12,11 +12,16 @@ import { mmm, num, table } from "./lib/table.ts";
 export interface Settings {
   readonly mode: "quick" | "full";
   readonly runs: number;
+  /** The fleet's readiness delay: the last of readyDelaysMs. */
   readonly readyDelayMs: number;
+  /** The rollouts run at each of these readiness delays, on a control plane of its own. */
+  readonly readyDelaysMs: readonly number[];
+  /** The rollouts' systems. */
+  readonly systems: readonly System[];
   readonly replicas: number;
   readonly fleet: number;
   readonly fleetRuns: number;
-  readonly fleetSystems: readonly System[];
+  readonly fleetSystems: readonly FleetSystem[];
   readonly dataPlaneSeconds: number;
   readonly parts: readonly string[];
   readonly configs: readonly string[];
@@ -48,11 +53,16 @@ export interface BenchResult {
   readonly controlPlane?: {
     readonly kubernetes: string;
     readonly nodes: number;
+    /** The last control plane's (the fleet's). */
     readonly readyDelayMs: number;
+    /** One control plane per readiness delay, in this order. */
+    readonly readyDelaysMs?: readonly number[];
     readonly readyJitterMs: number;
     readonly apiserverArgs: readonly string[];
   };
   readonly operator?: { readonly args: readonly string[]; readonly memoryLimitMiB: number | null };
+  /** rollouts-controller, when Argo Rollouts was one of the rollouts' systems. */
+  readonly argoRollouts?: { readonly version: string; readonly args: readonly string[] };
   readonly settings: Settings;
   readonly rollouts: readonly RolloutRun[];
   readonly scale: readonly ScaleRun[];
@@ -72,25 +82,66 @@ export interface Target {
 const cpuTotal = (c: Readonly<Record<string, number>> | undefined): number =>
   c === undefined ? Number.NaN : Object.values(c).reduce((a, b) => a + b, 0);
 
-const runsOf = (r: BenchResult, system: System, config?: string): RolloutRun[] =>
-  r.rollouts.filter((x) => x.system === system && (config === undefined || x.config === config));
+const runsOf = (r: BenchResult, system: System, config?: string, delayMs?: number): RolloutRun[] =>
+  r.rollouts.filter(
+    (x) =>
+      x.system === system &&
+      (config === undefined || x.config === config) &&
+      (delayMs === undefined || x.readyDelayMs === delayMs),
+  );
 
 const s = (runs: readonly RolloutRun[], f: (r: RolloutRun) => number): Summary => summarize(runs.map(f));
 
-/** Ratios of the paired runs (same config, same run index): ModelEndpoint / Deployment wall time. */
-function pairedRatios(r: BenchResult, config: string): number[] {
-  const dep = runsOf(r, "deployment", config);
-  return runsOf(r, "modelendpoint", config).flatMap((m) => {
-    const d = dep.find((x) => x.run === m.run);
+const LABELS: Readonly<Record<System, string>> = {
+  deployment: "Deployment",
+  modelendpoint: "ModelEndpoint",
+  argorollouts: "Argo Rollouts",
+};
+const SHORT: Readonly<Record<System, string>> = {
+  deployment: "Dep",
+  modelendpoint: "MEP",
+  argorollouts: "Argo",
+};
+
+/** The systems and readiness delays the results have rollouts of, in the bench's order. */
+export function rolloutAxes(r: BenchResult): { systems: System[]; delaysMs: number[] } {
+  return {
+    systems: SYSTEMS.filter((system) => r.rollouts.some((x) => x.system === system)),
+    delaysMs: [...new Set(r.rollouts.map((x) => x.readyDelayMs))],
+  };
+}
+
+/**
+ * Ratios of the paired runs (same config, delay and run index): `a`'s wall time over `b`'s (by
+ * default ModelEndpoint / Deployment).
+ */
+export function pairedRatios(
+  r: BenchResult,
+  config: string,
+  delayMs?: number,
+  a: System = "modelendpoint",
+  b: System = "deployment",
+): number[] {
+  const other = runsOf(r, b, config, delayMs);
+  return runsOf(r, a, config, delayMs).flatMap((m) => {
+    const d = other.find((x) => x.run === m.run && x.readyDelayMs === m.readyDelayMs);
     return d === undefined ? [] : [m.wallMs / d.wallMs];
   });
 }
 
-export function mainRatio(r: BenchResult): { ratio: number; paired: Summary } {
+/**
+ * ModelEndpoint's median wall time over `b`'s (Deployment by default) in the first budgets at the
+ * fleet's readiness delay, and the paired ratios' range (NaN when `b` did not run).
+ */
+export function mainRatio(r: BenchResult, b: System = "deployment"): { ratio: number; paired: Summary } {
   const config = CONFIGS[0]?.id ?? "";
-  const mep = s(runsOf(r, "modelendpoint", config), (x) => x.wallMs);
-  const dep = s(runsOf(r, "deployment", config), (x) => x.wallMs);
-  return { ratio: mep.median / dep.median, paired: summarize(pairedRatios(r, config)) };
+  const d = r.settings.readyDelayMs;
+  const mep = s(runsOf(r, "modelendpoint", config, d), (x) => x.wallMs);
+  const other = s(runsOf(r, b, config, d), (x) => x.wallMs);
+  return {
+    ratio: mep.median / other.median,
+    paired: summarize(pairedRatios(r, config, d, "modelendpoint", b)),
+  };
 }
 
 export function targets(r: BenchResult): Target[] {
@@ -196,66 +247,81 @@ export function targets(r: BenchResult): Target[] {
 function rolloutTables(r: BenchResult): string[] {
   const out: string[] = [];
   const n = r.settings.replicas;
-  const d = r.settings.readyDelayMs;
+  const { systems, delaysMs } = rolloutAxes(r);
+  const configs = CONFIGS.filter((c) => r.settings.configs.includes(c.id));
+  const cases = delaysMs.flatMap((d) => configs.map((c) => ({ d, c })));
+  // ModelEndpoint against each other system that ran.
+  const others = systems.filter((x) => x !== "modelendpoint" && systems.includes("modelendpoint"));
   out.push(
-    `Rollout wall time, N ${String(n)}, pods Ready ${String(d)} ms after scheduling; seconds, median (min-max) of ${String(r.settings.runs)}`,
+    `Rollout wall time, N ${String(n)}, pods Ready D after scheduling; seconds, median (min-max) of ${String(r.settings.runs)}`,
   );
   out.push(
     table(
       [
+        "D",
         "budgets",
         "floor",
-        "Deployment",
-        "ModelEndpoint",
-        "ratio",
-        "paired ratios",
-        "Deployment over floor",
-        "ModelEndpoint over floor",
-        "pods done Dep",
-        "pods done MEP",
+        ...systems.map((x) => LABELS[x]),
+        ...others.flatMap((x) => [`MEP/${SHORT[x]}`, `paired MEP/${SHORT[x]}`]),
       ],
-      CONFIGS.filter((c) => r.settings.configs.includes(c.id)).map((c) => {
-        const dep = runsOf(r, "deployment", c.id);
-        const mep = runsOf(r, "modelendpoint", c.id);
-        const dw = s(dep, (x) => x.wallMs / 1000);
-        const mw = s(mep, (x) => x.wallMs / 1000);
+      cases.map(({ d, c }) => {
+        const wall = (x: System): Summary => s(runsOf(r, x, c.id, d), (y) => y.wallMs / 1000);
+        const mep = wall("modelendpoint");
+        const waves = systems.map((x) => runsOf(r, x, c.id, d)[0]?.waves).find((w) => w !== undefined) ?? 0;
         return [
+          `${String(d / 1000)} s`,
           c.title,
-          `${String(dep[0]?.waves ?? mep[0]?.waves ?? 0)} x ${String(d / 1000)} s`,
-          mmm(dw, 2),
-          mmm(mw, 2),
-          num(mw.median / dw.median, 2),
-          mmm(summarize(pairedRatios(r, c.id)), 2),
-          mmm(
-            s(dep, (x) => x.overheadPct),
-            0,
-            "%",
-          ),
-          mmm(
-            s(mep, (x) => x.overheadPct),
-            0,
-            "%",
-          ),
-          mmm(
-            s(dep, (x) => x.podsDoneMs / 1000),
-            2,
-          ),
-          mmm(
-            s(mep, (x) => x.podsDoneMs / 1000),
-            2,
-          ),
+          `${String(waves)} x ${String(d / 1000)} s`,
+          ...systems.map((x) => mmm(wall(x), 2)),
+          ...others.flatMap((x) => [
+            num(mep.median / wall(x).median, 2),
+            mmm(summarize(pairedRatios(r, c.id, d, "modelendpoint", x)), 2),
+          ]),
         ];
       }),
     ),
   );
   out.push("");
+  out.push(
+    "Over the floor (wall time over waves x D) and pods done (N new pods Ready, every old one gone), s",
+  );
+  out.push(
+    table(
+      [
+        "D",
+        "budgets",
+        ...systems.map((x) => `${SHORT[x]} over floor`),
+        ...systems.map((x) => `pods done ${SHORT[x]}`),
+      ],
+      cases.map(({ d, c }) => [
+        `${String(d / 1000)} s`,
+        c.id,
+        ...systems.map((x) =>
+          mmm(
+            s(runsOf(r, x, c.id, d), (y) => y.overheadPct),
+            0,
+            "%",
+          ),
+        ),
+        ...systems.map((x) =>
+          mmm(
+            s(runsOf(r, x, c.id, d), (y) => y.podsDoneMs / 1000),
+            2,
+          ),
+        ),
+      ]),
+    ),
+  );
+  out.push("");
   out.push("Write cost per rollout (API server request counters; median (min-max))");
   const rows: string[][] = [];
-  for (const c of CONFIGS.filter((x) => r.settings.configs.includes(x.id))) {
-    for (const system of ["deployment", "modelendpoint"] as const) {
-      const runs = runsOf(r, system, c.id);
+  for (const { d, c } of cases) {
+    for (const system of systems) {
+      const runs = runsOf(r, system, c.id, d);
+      const peak = (x: RolloutRun): number =>
+        system === "modelendpoint" ? x.operatorPeakRssMiB : (x.argoPeakRssMiB ?? Number.NaN);
       rows.push([
-        `${c.id} ${system}`,
+        `${delaysMs.length > 1 ? `${String(d)}ms ` : ""}${c.id} ${system}`,
         mmm(s(runs, (x) => x.writes.controller)),
         mmm(s(runs, (x) => x.writes.status)),
         mmm(s(runs, (x) => x.writes.refused)),
@@ -265,12 +331,7 @@ function rolloutTables(r: BenchResult): string[] {
         mmm(s(runs, (x) => x.controllerCpuMs)),
         mmm(s(runs, (x) => x.kcmCpuMs)),
         mmm(s(runs, (x) => cpuTotal(x.componentCpuMs))),
-        system === "modelendpoint"
-          ? mmm(
-              s(runs, (x) => x.operatorPeakRssMiB),
-              0,
-            )
-          : "",
+        system === "deployment" ? "" : mmm(s(runs, peak), 0),
       ]);
     }
   }
@@ -287,23 +348,33 @@ function rolloutTables(r: BenchResult): string[] {
         "controller CPU ms",
         "KCM CPU ms",
         "control plane CPU ms",
-        "operator peak RSS MiB",
+        "controller peak RSS MiB",
       ],
       rows,
     ),
   );
   out.push(
-    "controller CPU: the operator's process; for a Deployment all of kube-controller-manager (it also runs the ReplicaSet, EndpointSlice and GC controllers both need)",
+    "controller CPU: the operator's process; rollouts-controller's for Argo Rollouts; for a Deployment all of kube-controller-manager (it also runs the ReplicaSet, EndpointSlice and GC controllers every system needs). Peak RSS: the operator's, rollouts-controller's",
   );
   out.push("");
   out.push("Step latency: pod Ready -> next scale action, every run (ms)");
   out.push(
     table(
-      ["controller", "steps", "p50", "p90", "p99", "max"],
-      (["deployment", "modelendpoint"] as const).map((system) => {
-        const dist = distribution(runsOf(r, system).flatMap((x) => x.stepLatenciesMs));
-        return [system, String(dist.n), num(dist.p50), num(dist.p90), num(dist.p99), num(dist.max)];
-      }),
+      ["controller", "D", "steps", "p50", "p90", "p99", "max"],
+      delaysMs.flatMap((d) =>
+        systems.map((system) => {
+          const dist = distribution(runsOf(r, system, undefined, d).flatMap((x) => x.stepLatenciesMs));
+          return [
+            system,
+            `${String(d / 1000)} s`,
+            String(dist.n),
+            num(dist.p50),
+            num(dist.p90),
+            num(dist.p99),
+            num(dist.max),
+          ];
+        }),
+      ),
     ),
   );
   out.push("");
@@ -571,6 +642,12 @@ export function report(r: BenchResult): { body: string; summary: string } {
     parts.push(
       `rollout ModelEndpoint/Deployment ${num(ratio, 2)} (paired ${num(paired.min, 2)}-${num(paired.max, 2)}; N ${String(r.settings.replicas)}, surge 2, D ${String(r.settings.readyDelayMs)} ms, ${String(r.settings.runs)} runs)`,
     );
+    if (rolloutAxes(r).systems.includes("argorollouts")) {
+      const argo = mainRatio(r, "argorollouts");
+      parts.push(
+        `ModelEndpoint/Argo Rollouts ${num(argo.ratio, 2)} (paired ${num(argo.paired.min, 2)}-${num(argo.paired.max, 2)})`,
+      );
+    }
   }
   if (r.dataPlane !== undefined) {
     const { direct, gateway } = r.dataPlane;

@@ -1,36 +1,45 @@
 /**
  * Rollout speed, side by side: the same rolling update of N pods done by a plain Deployment (the
- * real deployment controller) and by a ModelEndpoint rolling deployment (the operator), one run at
- * a time on one control plane, with pods Ready exactly D after they were scheduled.
+ * real deployment controller), by a ModelEndpoint rolling deployment (the operator) and, when it is
+ * built, by an Argo Rollouts Rollout (canary without steps: a rolling update within the same
+ * budgets, by rollouts-controller), one run at a time on one control plane, with pods Ready exactly
+ * D after they were scheduled.
  *
  * A run creates version 1 (N Ready pods), lets the control plane settle, then changes to version 2
  * and measures, from the change:
  *
  * - wall time: until the object's status says the rollout is complete (Deployment: observed, N
  *   updated, N available, no old replicas, as `kubectl rollout status` judges; ModelEndpoint: the
- *   new model DEPLOYED, the old one REPLACED, Ready=True for the new generation, as `kubectl wait`);
+ *   new model DEPLOYED, the old one REPLACED, Ready=True for the new generation, as `kubectl wait`;
+ *   Rollout: observed and phase Healthy, as `kubectl argo rollouts status`);
  * - pods done: until N new pods were Ready and the last old pod was gone, as a watcher saw it;
  * - API writes (the API server's counters, read before and after), controller CPU time and the
- *   operator's peak RSS;
+ *   operator's (or rollouts-controller's) peak RSS;
  * - step latency: for each scale action, the time since the last pod turned Ready before it (only
  *   for actions a readiness change preceded);
  * - ModelEndpoint status writes that changed nothing.
  */
 import { setTimeout as delay } from "node:timers/promises";
 
-import type { KubeClient } from "../src/kube/client.ts";
+import type { KubeClient, ResourceType } from "../src/kube/client.ts";
+import type { DeepReadonly, KubeObject } from "../src/kube/objects.ts";
 import { modelEndpoints } from "../src/kube/client.ts";
 import type { ControlPlane } from "../src/testing/controlplane.ts";
 import type { OperatorProcess } from "../src/testing/operator-process.ts";
 import { attribute, diffWrites, scrapeWrites, type WriteBreakdown } from "./lib/apiserver.ts";
+import type { ArgoRolloutsController } from "./lib/argo.ts";
 import { floorWaves, resolveBudgets } from "./lib/budgets.ts";
 import {
+  ARGO_ROLLOUTS,
+  argoRollout,
   deployment,
   deploymentService,
   DEPLOYMENTS,
   modelEndpoint,
   rollDeployment,
   rollModelEndpoint,
+  type ArgoRolloutObject,
+  type Deployment,
   type ModelEndpointObject,
   type RolloutBudgets,
 } from "./lib/objects.ts";
@@ -43,13 +52,24 @@ import {
   type HistogramLatency,
 } from "./lib/prom.ts";
 import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
-import { deploymentDone, endpointDone } from "./lib/done.ts";
+import { argoRolloutDone, deploymentDone, endpointDone } from "./lib/done.ts";
 import { load } from "./lib/stats.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
-import { now, type Timeline } from "./lib/timeline.ts";
+import { now, type Timeline, type Tracker } from "./lib/timeline.ts";
 
-export type System = "deployment" | "modelendpoint";
-export const SYSTEMS: readonly System[] = ["deployment", "modelendpoint"];
+export type System = "deployment" | "modelendpoint" | "argorollouts";
+export const SYSTEMS: readonly System[] = ["deployment", "modelendpoint", "argorollouts"];
+/** The fleet test's systems (bench/scale.ts): Argo Rollouts is in the rollout comparison only. */
+export type FleetSystem = Exclude<System, "argorollouts">;
+
+/**
+ * The order of the systems in run `run`: rotated by one each run, so each goes first, second, ...
+ * equally often and a drift in load favours none (with two systems: alternately one, then the other).
+ */
+export function runOrder<T>(systems: readonly T[], run: number): T[] {
+  const k = systems.length === 0 ? 0 : run % systems.length;
+  return [...systems.slice(k), ...systems.slice(0, k)];
+}
 
 export interface RolloutConfig {
   readonly id: string;
@@ -89,7 +109,10 @@ export interface RolloutRun {
   readonly overheadMs: number;
   readonly overheadPct: number;
   readonly writes: WriteBreakdown;
-  /** CPU of the controller under test's process: the operator, or all of kube-controller-manager. */
+  /**
+   * CPU of the controller under test's process: the operator, rollouts-controller, or all of
+   * kube-controller-manager.
+   */
   readonly controllerCpuMs: number;
   /** kube-controller-manager's CPU (it runs the ReplicaSet controller for both). */
   readonly kcmCpuMs: number;
@@ -97,6 +120,8 @@ export interface RolloutRun {
   readonly componentCpuMs: Readonly<Record<string, number>>;
   readonly operatorCpuMs: number;
   readonly operatorPeakRssMiB: number;
+  /** Argo Rollouts only: rollouts-controller's peak RSS. */
+  readonly argoPeakRssMiB?: number;
   readonly stepLatenciesMs: readonly number[];
   /** ModelEndpoint only. */
   readonly statusWrites?: StatusWriteCount;
@@ -114,8 +139,11 @@ export interface RolloutContext {
   readonly cp: ControlPlane;
   readonly client: KubeClient;
   readonly operator: OperatorProcess;
-  readonly timelines: Readonly<Record<System, Timeline>>;
-  readonly namespaces: Readonly<Record<System, string>>;
+  /** Present when Argo Rollouts is one of the systems. */
+  readonly argo?: ArgoRolloutsController;
+  /** The systems compared (each has its timeline and namespace). */
+  readonly timelines: Readonly<Partial<Record<System, Timeline>>>;
+  readonly namespaces: Readonly<Partial<Record<System, string>>>;
   readonly n: number;
   readonly readyDelayMs: number;
   readonly settleMs: number;
@@ -174,6 +202,119 @@ function podsDone(timeline: Timeline, group: string, oldVersion: string, n: numb
   return Math.max(...fresh.map((p) => p.readyAt ?? 0), ...old.map((p) => p.goneAt ?? 0));
 }
 
+/** What runRollout does with each system's object. */
+interface Driver {
+  /** Creates version 1 (and its Service); resolves once it is complete. */
+  create(): Promise<number>;
+  /** Changes to version 2; resolves with the time it was seen complete. */
+  roll(): Promise<number>;
+  /** Deletes the object (its ReplicaSets and pods go through the garbage collector) and its Service. */
+  remove(): Promise<void>;
+  /** The version label of the pods being replaced. */
+  readonly oldVersion: string;
+}
+
+/** The object of one run: its name, namespace and budgets, and the timeline watching it. */
+interface RunObject {
+  readonly timeline: Timeline;
+  readonly ns: string;
+  readonly name: string;
+  readonly config: RolloutConfig;
+}
+
+/** What differs between a Deployment and a Rollout for the bench. */
+interface WorkloadKind<T extends KubeObject> {
+  readonly type: ResourceType<T>;
+  /** Version 1 with `replicas` pods within `budgets`. */
+  readonly object: (namespace: string, name: string, replicas: number, budgets: RolloutBudgets) => T;
+  readonly isDone: (generation: number, replicas: number) => (obj: DeepReadonly<T>) => boolean;
+  /** The timeline's tracker of this kind. */
+  readonly track: (
+    timeline: Timeline,
+  ) => (names: string[], isDone: (obj: DeepReadonly<T>) => boolean, timeoutMs: number) => Tracker;
+}
+
+const DEPLOYMENT_KIND: WorkloadKind<Deployment> = {
+  type: DEPLOYMENTS,
+  object: deployment,
+  isDone: deploymentDone,
+  track: (t) => (names, isDone, ms) => t.trackDeployments(names, isDone, ms),
+};
+
+const ROLLOUT_KIND: WorkloadKind<ArgoRolloutObject> = {
+  type: ARGO_ROLLOUTS,
+  object: argoRollout,
+  isDone: argoRolloutDone,
+  track: (t) => (names, isDone, ms) => t.trackRollouts(names, isDone, ms),
+};
+
+/**
+ * A Deployment or a Rollout: the bench creates it with a Service in front, rolls it by a patch of
+ * its pod template, and deletes both.
+ */
+function workloadDriver<T extends KubeObject>(
+  ctx: RolloutContext,
+  kind: WorkloadKind<T>,
+  run: RunObject,
+): Driver {
+  const { client, n } = ctx;
+  const { timeline, ns, name, config } = run;
+  const objects = client.resource(kind.type);
+  const track = kind.track(timeline);
+  return {
+    oldVersion: "1",
+    create: async () => {
+      await client.services.create(deploymentService(ns, name));
+      const created = await objects.create(kind.object(ns, name, n, config.budgets));
+      return track([name], kind.isDone(created.metadata?.generation ?? 1, n), TIMEOUT_MS).all;
+    },
+    roll: async () => {
+      const patched = await objects.mergePatch(ns, name, rollDeployment(name));
+      return track([name], kind.isDone(patched.metadata?.generation ?? 0, n), TIMEOUT_MS).all;
+    },
+    remove: async () => {
+      await objects.delete(ns, name, { propagationPolicy: "Background" });
+      await client.services.delete(ns, name);
+    },
+  };
+}
+
+function driverFor(ctx: RolloutContext, system: System, run: RunObject): Driver {
+  const { client, n } = ctx;
+  const { timeline, ns, name, config } = run;
+  switch (system) {
+    case "deployment":
+      return workloadDriver(ctx, DEPLOYMENT_KIND, run);
+    case "argorollouts":
+      return workloadDriver(ctx, ROLLOUT_KIND, run);
+    case "modelendpoint": {
+      const endpoints = client.modelEndpoints<ModelEndpointObject>();
+      return {
+        oldVersion: "m1",
+        create: async () => {
+          const created = await endpoints.create(modelEndpoint(ns, name, n));
+          const done = endpointDone(created.metadata?.generation ?? 1, { m1: "DEPLOYED" });
+          return timeline.trackEndpoints([name], done, TIMEOUT_MS).all;
+        },
+        roll: async () => {
+          const patched = await endpoints.mergePatch(ns, name, rollModelEndpoint(n, [config.budgets]));
+          const done = endpointDone(patched.metadata?.generation ?? 0, { m1: "REPLACED", m2: "DEPLOYED" });
+          return timeline.trackEndpoints([name], done, TIMEOUT_MS).all;
+        },
+        remove: async () => {
+          await client.resource(modelEndpoints()).delete(ns, name, { propagationPolicy: "Background" });
+        },
+      };
+    }
+  }
+}
+
+/** The value for `system`, which the caller set up (its namespace, timeline, controller). */
+function need<T>(value: T | undefined, what: string, system: System): T {
+  if (value === undefined) throw new Error(`no ${what} for ${system}: it is not one of the compared systems`);
+  return value;
+}
+
 /** One rollout of `system` with `config`; leaves nothing behind. */
 export async function runRollout(
   ctx: RolloutContext,
@@ -181,28 +322,16 @@ export async function runRollout(
   config: RolloutConfig,
   run: number,
 ): Promise<RolloutRun> {
-  const { client, n } = ctx;
-  const ns = ctx.namespaces[system];
-  const timeline = ctx.timelines[system];
+  const { n } = ctx;
+  const ns = need(ctx.namespaces[system], "namespace", system);
+  const timeline = need(ctx.timelines[system], "timeline", system);
+  const argo = system === "argorollouts" ? need(ctx.argo, "rollouts-controller", system) : undefined;
   const name = `${config.id}-${String(run)}`;
-  const endpoints = client.modelEndpoints<ModelEndpointObject>();
-  const deployments = client.resource(DEPLOYMENTS);
+  const driver = driverFor(ctx, system, { timeline, ns, name, config });
 
   // Version 1, Ready.
   const setupStart = now();
-  if (system === "deployment") {
-    await client.services.create(deploymentService(ns, name));
-    const created = await deployments.create(deployment(ns, name, n, config.budgets));
-    await timeline.trackDeployments([name], deploymentDone(created.metadata?.generation ?? 1, n), TIMEOUT_MS)
-      .all;
-  } else {
-    const created = await endpoints.create(modelEndpoint(ns, name, n));
-    await timeline.trackEndpoints(
-      [name],
-      endpointDone(created.metadata?.generation ?? 1, { m1: "DEPLOYED" }),
-      TIMEOUT_MS,
-    ).all;
-  }
+  await driver.create();
   const setupMs = now() - setupStart;
   await delay(ctx.settleMs);
 
@@ -213,29 +342,16 @@ export async function runRollout(
   const statusWritesBefore = sumOf(opMetricsBefore, "modelendpoint_status_writes_total");
   const opMeter = new ProcessMeter(ctx.operator.pid);
   const kcmMeter = new ProcessMeter(kcm);
+  const argoMeter = argo === undefined ? undefined : new ProcessMeter(argo.pid);
   const cpMeter = new ControlPlaneCpu(ctx.cp);
   const startLoad = load();
   const t0 = now();
-  let tDone: number;
-  if (system === "deployment") {
-    const patched = await deployments.mergePatch(ns, name, rollDeployment(name));
-    tDone = await timeline.trackDeployments(
-      [name],
-      deploymentDone(patched.metadata?.generation ?? 0, n),
-      TIMEOUT_MS,
-    ).all;
-  } else {
-    const patched = await endpoints.mergePatch(ns, name, rollModelEndpoint(n, [config.budgets]));
-    tDone = await timeline.trackEndpoints(
-      [name],
-      endpointDone(patched.metadata?.generation ?? 0, { m1: "REPLACED", m2: "DEPLOYED" }),
-      TIMEOUT_MS,
-    ).all;
-  }
+  const tDone = await driver.roll();
   await delay(ctx.settleMs);
   const writes = attribute(diffWrites(await scrapeWrites(ctx.cp), before));
   const op = opMeter.stop();
   const kcmUse = kcmMeter.stop();
+  const argoUse = argoMeter?.stop();
   const componentCpuMs = cpMeter.stop();
   const opMetricsAfter = await scrapeOperator(ctx.operator);
   const statusWritesAfter = sumOf(opMetricsAfter, "modelendpoint_status_writes_total");
@@ -244,7 +360,6 @@ export async function runRollout(
   const waves = floorWaves(n, surge, unavailable);
   const floorMs = waves * ctx.readyDelayMs;
   const wallMs = tDone - t0;
-  const oldVersion = system === "deployment" ? "1" : "m1";
   const statusWrites =
     system === "modelendpoint"
       ? countStatusWrites(
@@ -253,6 +368,11 @@ export async function runRollout(
           statusWritesAfter - statusWritesBefore,
         )
       : undefined;
+  const controllerCpuMs = {
+    deployment: kcmUse.cpuMs,
+    modelendpoint: op.cpuMs,
+    argorollouts: argoUse?.cpuMs ?? 0,
+  };
   const result: RolloutRun = {
     system,
     config: config.id,
@@ -261,17 +381,18 @@ export async function runRollout(
     readyDelayMs: ctx.readyDelayMs,
     load: startLoad,
     wallMs,
-    podsDoneMs: podsDone(timeline, name, oldVersion, n) - t0,
+    podsDoneMs: podsDone(timeline, name, driver.oldVersion, n) - t0,
     waves,
     floorMs,
     overheadMs: wallMs - floorMs,
     overheadPct: floorMs === 0 ? Number.NaN : ((wallMs - floorMs) / floorMs) * 100,
     writes,
-    controllerCpuMs: system === "deployment" ? kcmUse.cpuMs : op.cpuMs,
+    controllerCpuMs: controllerCpuMs[system],
     kcmCpuMs: kcmUse.cpuMs,
     componentCpuMs,
     operatorCpuMs: op.cpuMs,
     operatorPeakRssMiB: op.peakRssMiB,
+    ...(argoUse === undefined ? {} : { argoPeakRssMiB: argoUse.peakRssMiB }),
     stepLatenciesMs: stepLatencies(timeline, name, t0, tDone),
     ...(statusWrites === undefined ? {} : { statusWrites }),
     ...(system === "modelendpoint"
@@ -285,12 +406,7 @@ export async function runRollout(
   const trace = ctx.trace ? traceOf(timeline, name, t0, tDone) : undefined;
 
   // Clean up: the object and (through the garbage collector) everything it owns.
-  if (system === "deployment") {
-    await deployments.delete(ns, name, { propagationPolicy: "Background" });
-    await client.services.delete(ns, name);
-  } else {
-    await client.resource(modelEndpoints()).delete(ns, name, { propagationPolicy: "Background" });
-  }
+  await driver.remove();
   const cleanupStart = now();
   await timeline.podsGone(name, 60_000);
   timeline.forget(name);

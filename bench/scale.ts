@@ -40,13 +40,13 @@ import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { deploymentDone, endpointDone } from "./lib/done.ts";
 import { load, summarize } from "./lib/stats.ts";
 import { now, Timeline, type Tracker } from "./lib/timeline.ts";
-import type { System } from "./rollout.ts";
+import type { FleetSystem } from "./rollout.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
 
 export type ReconcileLatency = HistogramLatency;
 
 export interface ScaleRun {
-  readonly system: System;
+  readonly system: FleetSystem;
   readonly fleet: number;
   readonly run: number;
   readonly load: readonly [number, number, number];
@@ -89,7 +89,7 @@ export interface ScaleContext {
   /** The last repetition: its second fleet's namespace is deleted without waiting. */
   readonly last: boolean;
   /** The fleets to run (both by default). */
-  readonly systems: readonly System[];
+  readonly systems: readonly FleetSystem[];
   readonly log: (line: string) => void;
 }
 
@@ -176,7 +176,7 @@ function sampler(operator: OperatorProcess): { stop: () => Promise<{ queue: numb
   };
 }
 
-async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promise<ScaleRun> {
+async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): Promise<ScaleRun> {
   const { client, fleet, operator, log } = ctx;
   const ns = `bench-fleet-${system === "deployment" ? "dep" : "mep"}-${String(ctx.run)}`;
   await client.resource(NAMESPACES).create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
@@ -283,7 +283,7 @@ async function runFleet(ctx: ScaleContext, system: System, wait: boolean): Promi
 
 /** Both fleets, one after the other (the order alternates between repetitions). */
 export async function runScale(ctx: ScaleContext): Promise<ScaleRun[]> {
-  const both: System[] =
+  const both: FleetSystem[] =
     ctx.run % 2 === 0 ? ["deployment", "modelendpoint"] : ["modelendpoint", "deployment"];
   const order = both.filter((s) => ctx.systems.includes(s));
   const out: ScaleRun[] = [];

@@ -8,11 +8,12 @@
  * | replicasets create/update/patch/delete (not status)        | the controller under test            |
  * | deployments update, deployments/status                     | the Deployment controller            |
  * | modelendpoints/status, pods patch (the serving label), services create/delete | the operator       |
- * | deployments patch, modelendpoints patch/create             | the bench (the change that starts it) |
+ * | rollouts (argoproj.io) update, rollouts/status             | the Argo Rollouts controller         |
+ * | deployments patch, rollouts patch, modelendpoints patch/create | the bench (the change that starts it) |
  * | pods create/delete, replicasets/status                     | the ReplicaSet controller (both)     |
  * | pods/binding; pods/status                                  | the scheduler; kwok (the "kubelet")  |
  * | endpointslices                                             | the EndpointSlice controller         |
- * | events (core/v1)                                           | kube-controller-manager's controllers |
+ * | events (core/v1)                                           | kube-controller-manager's controllers (and the Argo Rollouts controller) |
  * | events (events.k8s.io)                                     | the scheduler (one per binding) and the operator |
  * | nodes, leases, everything else                             | background, not counted              |
  */
@@ -63,9 +64,9 @@ export function diffWrites(after: WriteCounts, before: WriteCounts): Map<string,
 
 /** Who made the writes of one run (see the table above). */
 export interface WriteBreakdown {
-  /** Writes of the controller under test: the Deployment controller or the operator (no events). */
+  /** Writes of the controller under test: the Deployment controller, the operator or Argo Rollouts (no events). */
   readonly controller: number;
-  /** ... of which ModelEndpoint or Deployment status writes. */
+  /** ... of which ModelEndpoint, Deployment or Rollout status writes. */
   readonly status: number;
   /** ... of which writes the API server refused (409 conflicts and other 4xx/5xx). */
   readonly refused: number;
@@ -74,7 +75,10 @@ export interface WriteBreakdown {
   /** Pod lifecycle writes every rollout needs, whoever drives it: ReplicaSet controller, scheduler, kwok. */
   readonly podLifecycle: number;
   readonly endpointSlices: number;
-  /** kube-controller-manager's own events (ReplicaSet controller; Deployment controller for a Deployment). */
+  /**
+   * core/v1 events: kube-controller-manager's (ReplicaSet controller; Deployment controller for a
+   * Deployment) and, for a Rollout, the Argo Rollouts controller's.
+   */
   readonly coreEvents: number;
   /** The change that started the run. */
   readonly trigger: number;
@@ -85,6 +89,16 @@ export interface WriteBreakdown {
   /** The API server's mean time per request, by "resource VERB" (ms; all answer codes). */
   readonly meanMs: Readonly<Record<string, number>>;
 }
+
+/**
+ * The objects whose controller writes them with update (spec and annotations) and their status
+ * subresource, while the bench's change to them is a patch: a Deployment and an Argo Rollout.
+ */
+const WORKLOADS: ReadonlySet<string> = new Set(["apps/deployments", "argoproj.io/rollouts"]);
+
+/** "apps/deployments/status" is the status of one of `resources` ("apps/deployments"). */
+const isStatusOf = (resource: string, resources: ReadonlySet<string>): boolean =>
+  resource.endsWith("/status") && resources.has(resource.slice(0, -"/status".length));
 
 export function attribute(diff: ReadonlyMap<string, number>): WriteBreakdown {
   let controller = 0;
@@ -111,13 +125,13 @@ export function attribute(diff: ReadonlyMap<string, number>): WriteBreakdown {
     let counted = true;
     let ours = false;
     if (/^apps\/replicasets$/.test(resource)) ours = true;
-    else if (resource === "apps/deployments" && verb !== "PATCH") ours = true;
-    else if (resource === "apps/deployments/status" || resource.endsWith("/modelendpoints/status")) {
+    else if (WORKLOADS.has(resource) && verb !== "PATCH") ours = true;
+    else if (isStatusOf(resource, WORKLOADS) || resource.endsWith("/modelendpoints/status")) {
       ours = true;
       status += failed ? 0 : n;
     } else if (resource === "core/pods" && verb === "PATCH") ours = true;
     else if (resource === "core/services") ours = true;
-    else if (resource === "apps/deployments" || resource.endsWith("/modelendpoints")) trigger += n;
+    else if (WORKLOADS.has(resource) || resource.endsWith("/modelendpoints")) trigger += n;
     else if (resource === "core/pods/binding") {
       bindings += n;
       podLifecycle += n;

@@ -1,12 +1,12 @@
 /**
- * The objects both sides of a comparison run: a ModelEndpoint with one deployed model (and the
- * rolling deployments that replace it), and a plain Deployment (with the Service a user would put
- * in front of it) whose pods look like the ModelEndpoint's pods: same container, environment,
- * readiness probe and resource requests. Requests are small so thousands of pods fit on the
+ * The objects the systems of a comparison run: a ModelEndpoint with one deployed model (and the
+ * rolling deployments that replace it), and a plain Deployment or an Argo Rollouts Rollout (each with
+ * the Service a user would put in front of it) whose pods look like the ModelEndpoint's pods: same
+ * container, environment, readiness probe and resource requests. Requests are small so thousands of pods fit on the
  * simulated nodes. The data-plane benchmark uses the same ModelEndpoint with the reference model
  * server's image and a Gateway (`EndpointOptions`).
  */
-import type { V1Deployment, V1Namespace, V1PodSpec } from "@kubernetes/client-node";
+import type { V1Deployment, V1Namespace, V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 
 import { API_VERSION, KIND, LABEL_DEPLOYED_MODEL, LABEL_ENDPOINT } from "../../src/api/constants.ts";
 import type { ResourceType } from "../../src/kube/client.ts";
@@ -29,6 +29,15 @@ export const NAMESPACES: ResourceType<Namespace> = {
   plural: "namespaces",
   kind: "Namespace",
   namespaced: false,
+};
+
+/** Argo Rollouts' Rollout: a Deployment-like object its own controller rolls (rollouts-controller). */
+export const ARGO_ROLLOUTS: ResourceType<ArgoRolloutObject> = {
+  group: "argoproj.io",
+  version: "v1alpha1",
+  plural: "rollouts",
+  kind: "Rollout",
+  namespaced: true,
 };
 
 /** The label the bench puts on a Deployment's pods; its value is the Deployment's name. */
@@ -74,6 +83,25 @@ export interface EndpointStatus {
 export interface ModelEndpointObject extends KubeObject {
   spec?: unknown;
   status?: EndpointStatus;
+}
+
+/** A Rollout status as the bench reads it (argoproj.io/v1alpha1 RolloutStatus). */
+export interface ArgoRolloutStatus {
+  /** The generation the controller acted on, as a string ("2"). */
+  readonly observedGeneration?: string;
+  /** Healthy, Progressing, Paused or Degraded, computed by the controller. */
+  readonly phase?: string;
+  readonly replicas?: number;
+  readonly updatedReplicas?: number;
+  readonly availableReplicas?: number;
+  /** The pod-template hash of the stable ReplicaSet, and of the current template's. */
+  readonly stableRS?: string;
+  readonly currentPodHash?: string;
+}
+
+export interface ArgoRolloutObject extends KubeObject {
+  spec?: unknown;
+  status?: ArgoRolloutStatus;
 }
 
 function modelEntry(id: string, version: number, replicas: number, repository?: string): object {
@@ -183,6 +211,14 @@ function podSpec(name: string, version: number): Wire<V1PodSpec> {
   };
 }
 
+/** The pod template of version `version` of a Deployment or a Rollout. */
+function podTemplate(name: string, version: number): Wire<V1PodTemplateSpec> {
+  return {
+    metadata: { labels: { [LABEL_APP]: name, version: String(version) } },
+    spec: podSpec(name, version),
+  };
+}
+
 /** A Deployment of version 1 with `replicas` pods and a RollingUpdate strategy of `budgets`. */
 export function deployment(
   namespace: string,
@@ -201,22 +237,41 @@ export function deployment(
         type: "RollingUpdate",
         rollingUpdate: { maxSurge: budgets.maxSurge, maxUnavailable: budgets.maxUnavailable },
       },
-      template: {
-        metadata: { labels: { [LABEL_APP]: name, version: "1" } },
-        spec: podSpec(name, 1),
-      },
+      template: podTemplate(name, 1),
     },
   };
 }
 
-/** The merge patch that rolls a Deployment to version 2 (a new pod template). */
-export function rollDeployment(name: string): object {
+/**
+ * An Argo Rollouts Rollout of version 1 with `replicas` pods: a canary strategy with no steps and
+ * no traffic routing, so a new template goes to 100% at once within `budgets`, a rolling update as a
+ * Deployment's (the same pods, the same budgets).
+ */
+export function argoRollout(
+  namespace: string,
+  name: string,
+  replicas: number,
+  budgets: RolloutBudgets,
+): ArgoRolloutObject {
   return {
-    spec: { template: { metadata: { labels: { [LABEL_APP]: name, version: "2" } }, spec: podSpec(name, 2) } },
+    apiVersion: `${ARGO_ROLLOUTS.group}/${ARGO_ROLLOUTS.version}`,
+    kind: ARGO_ROLLOUTS.kind,
+    metadata: { name, namespace },
+    spec: {
+      replicas,
+      selector: { matchLabels: { [LABEL_APP]: name } },
+      strategy: { canary: { maxSurge: budgets.maxSurge, maxUnavailable: budgets.maxUnavailable } },
+      template: podTemplate(name, 1),
+    },
   };
 }
 
-/** The Service a user puts in front of a Deployment (the ModelEndpoint makes its own). */
+/** The merge patch that rolls a Deployment or a Rollout to version 2 (a new pod template). */
+export function rollDeployment(name: string): object {
+  return { spec: { template: podTemplate(name, 2) } };
+}
+
+/** The Service a user puts in front of a Deployment or a Rollout (the ModelEndpoint makes its own). */
 export function deploymentService(namespace: string, name: string): Service {
   return {
     apiVersion: "v1",

@@ -13,10 +13,12 @@ import type { KubeClient, ResourceType } from "../../src/kube/client.ts";
 import { Informer, type InformerEvent } from "../../src/kube/informer.ts";
 import type { DeepReadonly, KubeObject, Pod, ReplicaSet } from "../../src/kube/objects.ts";
 import {
+  ARGO_ROLLOUTS,
   DEPLOYMENTS,
   LABEL_APP,
   LABEL_DEPLOYED_MODEL,
   LABEL_ENDPOINT,
+  type ArgoRolloutObject,
   type Deployment,
   type ModelEndpointObject,
 } from "./objects.ts";
@@ -106,6 +108,11 @@ interface TrackerState<T> {
   readonly reject: (err: Error) => void;
 }
 
+export interface TimelineOptions {
+  /** Also watch Argo Rollouts' Rollouts (their CRD must be installed). */
+  readonly rollouts?: boolean;
+}
+
 export class Timeline {
   readonly namespace: string;
   readonly pods = new Map<string, PodRecord>();
@@ -114,11 +121,14 @@ export class Timeline {
   readonly #informers: Informer<KubeObject>[] = [];
   readonly #deployments: Informer<Deployment>;
   readonly #endpoints: Informer<ModelEndpointObject>;
+  /** Only when asked: without Argo Rollouts' CRD the list would fail. */
+  readonly #rollouts: Informer<ArgoRolloutObject> | undefined;
   readonly #deploymentTrackers = new Set<TrackerState<Deployment>>();
   readonly #endpointTrackers = new Set<TrackerState<ModelEndpointObject>>();
+  readonly #rolloutTrackers = new Set<TrackerState<ArgoRolloutObject>>();
   readonly #podWaiters = new Set<() => void>();
 
-  private constructor(client: KubeClient, namespace: string) {
+  private constructor(client: KubeClient, namespace: string, options: TimelineOptions) {
     this.namespace = namespace;
     const make = <T extends Slim>(
       type: ResourceType<T>,
@@ -163,18 +173,34 @@ export class Timeline {
         this.#check(this.#endpointTrackers, e);
       },
     );
+    this.#rollouts =
+      options.rollouts === true
+        ? make(
+            ARGO_ROLLOUTS,
+            slim<ArgoRolloutObject>(false, (s) => s),
+            (e) => {
+              this.#check(this.#rolloutTrackers, e);
+            },
+          )
+        : undefined;
   }
 
   /** Watches `namespace`; resolves once every cache has its first list. */
-  static async start(client: KubeClient, namespace: string): Promise<Timeline> {
-    const t = new Timeline(client, namespace);
+  static async start(
+    client: KubeClient,
+    namespace: string,
+    options: TimelineOptions = {},
+  ): Promise<Timeline> {
+    const t = new Timeline(client, namespace, options);
     for (const i of t.#informers) i.start();
     await Promise.all(t.#informers.map((i) => i.waitForSync()));
     return t;
   }
 
   async stop(): Promise<void> {
-    for (const set of [this.#deploymentTrackers, this.#endpointTrackers] as Set<TrackerState<never>>[])
+    for (const set of [this.#deploymentTrackers, this.#endpointTrackers, this.#rolloutTrackers] as Set<
+      TrackerState<never>
+    >[])
       for (const tr of set) tr.reject(new Error("timeline stopped"));
     await Promise.all(this.#informers.map((i) => i.stop()));
   }
@@ -311,6 +337,19 @@ export class Timeline {
     timeoutMs: number,
   ): Tracker {
     return this.#track(this.#endpointTrackers, this.#endpoints, names, isDone, timeoutMs);
+  }
+
+  /** Tracks Argo Rollouts until `isDone` holds for each (a Timeline started with `rollouts`). */
+  trackRollouts(
+    names: Iterable<string>,
+    isDone: (r: DeepReadonly<ArgoRolloutObject>) => boolean,
+    timeoutMs: number,
+  ): Tracker {
+    if (this.#rollouts === undefined)
+      throw new Error(
+        `the timeline of ${this.namespace} does not watch Rollouts (start it with rollouts: true)`,
+      );
+    return this.#track(this.#rolloutTrackers, this.#rollouts, names, isDone, timeoutMs);
   }
 
   /** Resolves once no pod of `group` is left (deleted or being deleted), polling on pod events. */

@@ -1,15 +1,19 @@
 /**
  * The bench's arithmetic: the physical floor of a rollout, budgets, histogram quantiles as PromQL
- * computes them, the attribution of the API server's write counters, and status writes that changed
- * nothing. Benchmarks print figures and assert none; these check that the figures are computed right.
+ * computes them, the attribution of the API server's write counters, status writes that changed
+ * nothing, when an Argo Rollout is complete, the order of the systems and the paired ratios. Benchmarks print figures and assert none; these check that the figures are computed right.
  */
 import { describe, expect, it } from "vitest";
 
 import { attribute, diffWrites } from "../../bench/lib/apiserver.ts";
 import { floorWaves, resolveBudgets } from "../../bench/lib/budgets.ts";
+import { argoRolloutDone } from "../../bench/lib/done.ts";
+import type { ArgoRolloutObject } from "../../bench/lib/objects.ts";
 import { histogramQuantile, latencyBetween, parseProm } from "../../bench/lib/prom.ts";
 import { summarize } from "../../bench/lib/stats.ts";
 import { countStatusWrites } from "../../bench/lib/statuswrites.ts";
+import { mainRatio, pairedRatios, rolloutAxes, type BenchResult } from "../../bench/report.ts";
+import { runOrder, type RolloutRun, type System } from "../../bench/rollout.ts";
 
 describe("the physical floor", () => {
   it("counts the waves of the documented examples", () => {
@@ -115,6 +119,30 @@ describe("the API server's write counters", () => {
     expect(w.meanMs["apps/replicasets PATCH"]).toBeCloseTo(100); // 0.4 s over 4 requests
   });
 
+  it("attributes an Argo Rollout's update and status writes to its controller, the bench's patch to the trigger", () => {
+    const w = attribute(
+      new Map([
+        ["argoproj.io/rollouts PATCH 200", 1],
+        ["argoproj.io/rollouts PUT 200", 1],
+        ["argoproj.io/rollouts/status PATCH 200", 22],
+        ["argoproj.io/rollouts/status PUT 200", 1],
+        ["apps/replicasets PUT 200", 15],
+        ["apps/replicasets PUT 409", 10],
+        ["core/events POST 201", 33],
+      ]),
+    );
+    expect(w.trigger).toBe(1);
+    expect(w.controller).toBe(1 + 22 + 1 + 15 + 10);
+    expect(w.status).toBe(23);
+    expect(w.refused).toBe(10);
+    expect(w.coreEvents).toBe(33);
+  });
+
+  it("does not count the bench's patch of a Deployment as a status write", () => {
+    const w = attribute(new Map([["apps/deployments PATCH 200", 1]]));
+    expect(w).toMatchObject({ trigger: 1, controller: 0, status: 0 });
+  });
+
   it("counts status writes that changed nothing as accepted minus changes seen", () => {
     const writes = attribute(
       new Map([
@@ -142,5 +170,104 @@ describe("summaries", () => {
     expect(summarize([3, 1, 2, Number.NaN])).toMatchObject({ n: 3, median: 2, min: 1, max: 3 });
     expect(summarize([4, 1, 2, 3]).median).toBe(2.5);
     expect(summarize([]).median).toBeNaN();
+  });
+});
+
+describe("an Argo Rollout's completion, as kubectl argo rollouts status judges it", () => {
+  const healthy = {
+    observedGeneration: "2",
+    phase: "Healthy",
+    replicas: 10,
+    updatedReplicas: 10,
+    availableReplicas: 10,
+    stableRS: "69c4574d7b",
+    currentPodHash: "69c4574d7b",
+  };
+  const rollout = (status: ArgoRolloutObject["status"] | undefined, generation = 2): ArgoRolloutObject => ({
+    metadata: { name: "r", generation },
+    ...(status === undefined ? {} : { status }),
+  });
+  const done = argoRolloutDone(2, 10);
+
+  it("is done when the controller observed the generation and says Healthy with every replica new", () => {
+    expect(done(rollout(healthy))).toBe(true);
+  });
+
+  it("is not done before the controller observed the change", () => {
+    expect(done(rollout({ ...healthy, observedGeneration: "1" }))).toBe(false);
+    expect(done(rollout({ ...healthy, observedGeneration: "1" }, 1))).toBe(false);
+    const { observedGeneration: _, ...unobserved } = healthy;
+    expect(done(rollout(unobserved))).toBe(false);
+  });
+
+  it("counts an observedGeneration that is not a number as observed (older controllers wrote a hash)", () => {
+    expect(done(rollout({ ...healthy, observedGeneration: "7d9f8c" }))).toBe(true);
+  });
+
+  it("is not done while Progressing, with old replicas left, or before the new ReplicaSet is stable", () => {
+    expect(done(rollout({ ...healthy, phase: "Progressing" }))).toBe(false);
+    expect(done(rollout({ ...healthy, replicas: 12 }))).toBe(false);
+    expect(done(rollout({ ...healthy, availableReplicas: 9 }))).toBe(false);
+    expect(done(rollout({ ...healthy, updatedReplicas: 8 }))).toBe(false);
+    expect(done(rollout({ ...healthy, stableRS: "74d865f79c" }))).toBe(false);
+    expect(done(rollout(undefined))).toBe(false);
+  });
+});
+
+describe("the order of the systems", () => {
+  const systems: System[] = ["deployment", "modelendpoint", "argorollouts"];
+
+  it("puts each system first, second and third once in three runs", () => {
+    const orders = [0, 1, 2].map((run) => runOrder(systems, run));
+    expect(orders).toEqual([
+      ["deployment", "modelendpoint", "argorollouts"],
+      ["modelendpoint", "argorollouts", "deployment"],
+      ["argorollouts", "deployment", "modelendpoint"],
+    ]);
+    for (const position of [0, 1, 2])
+      expect(new Set(orders.map((o) => o[position])).size).toBe(systems.length);
+    expect(runOrder(systems, 3)).toEqual(orders[0]);
+  });
+
+  it("alternates two systems, as the bench did before a third", () => {
+    expect(runOrder(["deployment", "modelendpoint"], 0)).toEqual(["deployment", "modelendpoint"]);
+    expect(runOrder(["deployment", "modelendpoint"], 1)).toEqual(["modelendpoint", "deployment"]);
+    expect(runOrder([], 1)).toEqual([]);
+  });
+});
+
+describe("ratios between the systems", () => {
+  const run = (system: System, readyDelayMs: number, index: number, wallMs: number): RolloutRun =>
+    ({ system, config: "surge2", run: index, readyDelayMs, wallMs }) as RolloutRun;
+  const result = {
+    settings: { readyDelayMs: 1000 },
+    rollouts: [
+      run("deployment", 500, 0, 4000),
+      run("modelendpoint", 500, 0, 3000),
+      run("argorollouts", 500, 0, 6000),
+      run("deployment", 1000, 0, 6000),
+      run("modelendpoint", 1000, 0, 5400),
+      run("argorollouts", 1000, 0, 9000),
+      run("deployment", 1000, 1, 6000),
+      run("modelendpoint", 1000, 1, 6600),
+    ],
+  } as unknown as BenchResult;
+
+  it("pairs runs of the same budgets, delay and index", () => {
+    expect(pairedRatios(result, "surge2", 500)).toEqual([0.75]);
+    expect(pairedRatios(result, "surge2", 1000)).toEqual([0.9, 1.1]);
+    expect(pairedRatios(result, "surge2", 1000, "modelendpoint", "argorollouts")).toEqual([0.6]);
+  });
+
+  it("takes the headline ratio at the fleet's delay, against Deployment or Argo Rollouts", () => {
+    expect(mainRatio(result).ratio).toBeCloseTo(1);
+    expect(mainRatio(result, "argorollouts").ratio).toBeCloseTo(6000 / 9000);
+  });
+
+  it("lists the systems and delays that ran, in the bench's order", () => {
+    expect(rolloutAxes(result)).toEqual({
+      systems: ["deployment", "modelendpoint", "argorollouts"],
+      delaysMs: [500, 1000],
+    });
   });
 });
