@@ -81,10 +81,10 @@ chaos: $(DEPS) controlplane ## rollouts under faults for 8 minutes (docs/reliabi
 chaos-short: $(DEPS) controlplane ## the same for 1 minute of faults (part of make test)
 	$(NODE) scripts/chaos.ts --short $(if $(SEED),--seed=$(SEED))
 
-bench: $(DEPS) argo-rollouts ## ModelEndpoint against Deployment and Argo Rollouts, side by side, a fleet of 1000, predictions through the Gateway (BENCHMARKS.md; ~40 min)
+bench: $(DEPS) argo-rollouts ## ModelEndpoint against Deployment and Argo Rollouts, side by side, a fleet of 1000, predictions through the Gateway (BENCHMARKS.md; ~50 min)
 	npm run -s bench
 
-bench-quick: $(DEPS) argo-rollouts ## the same in about 6 minutes (a fleet of 100, 10 s per prediction path)
+bench-quick: $(DEPS) argo-rollouts ## the same in about 8 minutes (a fleet of 100, 10 s per prediction path)
 	npm run -s bench -- --quick
 
 vertex-api: $(DEPS) ## the Vertex AI REST API on http://127.0.0.1:$${VERTEX_API_PORT:-8088} against $$KUBECONFIG, local mode (docs/vertex-api.md)
