@@ -31,7 +31,7 @@ import type { ReconcileResult } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AutoscalingPolicy, Proposal } from "../rollout/autoscale.ts";
 import { summarize } from "../rollout/summary.ts";
-import { countersSettling } from "../rollout/settling.ts";
+import { countersSettling, recordsMemory } from "../rollout/settling.ts";
 import {
   ACTION_EVENT_REASONS,
   type ActionError,
@@ -342,11 +342,13 @@ export class Reconciler {
     observeEndpoint(this.#o.metrics, namespace, name, plan.status);
     // A pass that scaled ReplicaSets or labelled pods, or whose counters lag their pods, is followed
     // by another pass at once: when nothing went wrong, the status waits for it (bounded), and so do
-    // the events that describe the status' change. A pass that created or deleted a ReplicaSet
-    // writes at once: the next pass must find the new revision's record beside its ReplicaSet.
+    // the events that describe the status' change. A status that records what the engine remembers
+    // only there (a state, a failure and why, a revision, N) and a pass that created or deleted a
+    // ReplicaSet write at once: the next pass must plan from that record.
     const followed =
       (plan.actions.length > 0 && plan.actions.every(isStepAction)) || countersSettling(snapshot);
     const clean =
+      !recordsMemory(snapshot.status, plan.status) &&
       drainLeftMs === 0 &&
       applied.failure === undefined &&
       denied === undefined &&

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { countersSettling } from "./settling.ts";
-import type { PodSnapshot, ReplicaSetSnapshot } from "./types.ts";
+import { countersSettling, recordsMemory } from "./settling.ts";
+import type { DeployedModelStatus, EndpointStatus, PodSnapshot, ReplicaSetSnapshot } from "./types.ts";
 
 function rs(overrides: Partial<ReplicaSetSnapshot> = {}): ReplicaSetSnapshot {
   return {
@@ -65,5 +65,94 @@ describe("countersSettling", () => {
     expect(countersSettling({ replicaSets: [rs()], pods: [...TWO_READY, ...other] })).toBe(false);
     const deleting = rs({ deployedModelId: "m2", name: "e-m2", deleting: true, observedGeneration: 1 });
     expect(countersSettling({ replicaSets: [rs(), deleting], pods: TWO_READY })).toBe(false);
+  });
+});
+
+function status(
+  model: Partial<DeployedModelStatus> = {},
+  overrides: Partial<EndpointStatus> = {},
+): EndpointStatus {
+  return {
+    observedGeneration: 2,
+    conditions: [
+      {
+        type: "Ready",
+        status: "True",
+        reason: "RolloutComplete",
+        message: "m1 serves",
+        lastTransitionTime: "2026-12-03T10:00:00Z",
+        observedGeneration: 2,
+      },
+    ],
+    trafficSplit: { m1: 100 },
+    deployedModels: [
+      {
+        id: "m1",
+        revisionNumber: 1,
+        state: "DEPLOYED",
+        replicas: 2,
+        readyReplicas: 2,
+        availableReplicaCount: 2,
+        createTime: "2026-12-03T09:00:00Z",
+        lastUpdateTime: "2026-12-03T10:00:00Z",
+        message: "2/2 available",
+        ...model,
+      },
+    ],
+    latestRevisionNumber: 1,
+    ...overrides,
+  };
+}
+
+describe("recordsMemory", () => {
+  it("is false for counts, traffic, messages, progress and timestamps: the next pass computes them again", () => {
+    const reported = status({
+      replicas: 3,
+      readyReplicas: 1,
+      availableReplicaCount: 1,
+      message: "1/2 available",
+      lastUpdateTime: "2026-12-03T10:00:05Z",
+      progressTime: "2026-12-03T10:00:05Z",
+    });
+    expect(recordsMemory(status(), { ...reported, trafficSplit: { m1: 50 } })).toBe(false);
+    const retimed = status().conditions.map((c) => ({ ...c, message: "other", lastTransitionTime: "x" }));
+    expect(recordsMemory(status(), { ...status(), conditions: retimed })).toBe(false);
+  });
+
+  it("is true for what only the status remembers", () => {
+    const base = status();
+    for (const changed of [
+      status({ state: "BEING_DEPLOYED" }),
+      status({ state: "FAILED", reason: "ProgressDeadlineExceeded" }),
+      status({ revisionNumber: 2 }),
+      status({ previousDeployedModel: "m0" }),
+      status({ createTime: "2026-12-03T09:30:00Z" }),
+      status({ serviceAccount: "reader" }),
+      status({ dedicatedResources: { minReplicaCount: 3, maxReplicaCount: 3 } }),
+      status({
+        autoscaling: { currentReplicaCount: 2, desiredReplicaCount: 4, metrics: [], lastScaleTime: "t" },
+      }),
+      status({}, { observedGeneration: 3 }),
+      status({}, { latestRevisionNumber: 2 }),
+      status({}, { deployedModels: [] }),
+      status({}, { conditions: [{ ...base.conditions[0]!, status: "False" }] }),
+    ]) {
+      expect(recordsMemory(base, changed)).toBe(true);
+    }
+    expect(recordsMemory(undefined, base)).toBe(true);
+  });
+
+  it("keeps a failure's message: it says why while the pods that show it still exist", () => {
+    const failed = status({
+      state: "FAILED",
+      reason: "ProgressDeadlineExceeded",
+      message: "1 not ready: probe",
+    });
+    expect(
+      recordsMemory(failed, {
+        ...failed,
+        deployedModels: [{ ...failed.deployedModels[0]!, message: "0/2" }],
+      }),
+    ).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import type { ReplicaSetSnapshot, Snapshot } from "./types.ts";
+import type { EndpointStatus, RecordedStatus, ReplicaSetSnapshot, Snapshot } from "./types.ts";
 
 /**
  * Whether a ReplicaSet's counters lag what the snapshot already shows, so that the ReplicaSet
@@ -27,4 +27,38 @@ function replicaSetSettling(rs: ReplicaSetSnapshot, pods: Snapshot["pods"]): boo
     if (pod.ready) ready++;
   }
   return active !== rs.statusReplicas || ready !== rs.readyReplicas;
+}
+
+/**
+ * Whether `next` records something the engine remembers only in the status, against `recorded`: the
+ * generation observed, the deployed models and their revisions, a model's state (and, when it
+ * fails, the reason and the message that say why, while the pods that explain it still exist), its
+ * chain link, compute and createTime, an autoscaled chain's N, a condition's status or reason. Such
+ * a status is written at once. One that only reports counts, traffic, messages and progress can
+ * wait for the next pass, which computes it again from the same record.
+ */
+export function recordsMemory(recorded: RecordedStatus | undefined, next: EndpointStatus): boolean {
+  return JSON.stringify(memoryOf(recorded)) !== JSON.stringify(memoryOf(next));
+}
+
+function memoryOf(status: RecordedStatus | EndpointStatus | undefined): unknown {
+  return {
+    observedGeneration: status?.observedGeneration,
+    latestRevisionNumber: status?.latestRevisionNumber,
+    conditions: (status?.conditions ?? []).map((c) => [c.type, c.status, c.reason]),
+    deployedModels: (status?.deployedModels ?? []).map((m) => [
+      m.id,
+      m.revisionNumber,
+      m.state,
+      m.reason,
+      m.reason === undefined ? undefined : m.message,
+      m.previousDeployedModel,
+      m.createTime,
+      m.dedicatedResources,
+      m.serviceAccount,
+      m.placement,
+      m.autoscaling?.desiredReplicaCount,
+      m.autoscaling?.lastScaleTime,
+    ]),
+  };
 }
