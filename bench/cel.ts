@@ -746,6 +746,7 @@ async function main(): Promise<void> {
             fixture: c.fixture,
             alone: c.alone,
             removed: c.removed,
+            celMs: c.celMs,
           })),
         },
         null,
