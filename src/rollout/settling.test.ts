@@ -105,7 +105,7 @@ function status(
 }
 
 describe("recordsMemory", () => {
-  it("is false for counts, traffic, messages, progress and timestamps: the next pass computes them again", () => {
+  it("is false for counts, traffic, conditions, messages, progress and timestamps: the next pass computes them again", () => {
     const reported = status({
       replicas: 3,
       readyReplicas: 1,
@@ -115,8 +115,14 @@ describe("recordsMemory", () => {
       progressTime: "2026-12-03T10:00:05Z",
     });
     expect(recordsMemory(status(), { ...reported, trafficSplit: { m1: 50 } })).toBe(false);
-    const retimed = status().conditions.map((c) => ({ ...c, message: "other", lastTransitionTime: "x" }));
-    expect(recordsMemory(status(), { ...status(), conditions: retimed })).toBe(false);
+    const flipped = status().conditions.map((c) => ({
+      ...c,
+      status: "False" as const,
+      reason: "ReplicasUnavailable" as const,
+      message: "8/10 available",
+      lastTransitionTime: "x",
+    }));
+    expect(recordsMemory(status(), { ...status(), conditions: flipped })).toBe(false);
   });
 
   it("is true for what only the status remembers", () => {
@@ -135,7 +141,6 @@ describe("recordsMemory", () => {
       status({}, { observedGeneration: 3 }),
       status({}, { latestRevisionNumber: 2 }),
       status({}, { deployedModels: [] }),
-      status({}, { conditions: [{ ...base.conditions[0]!, status: "False" }] }),
     ]) {
       expect(recordsMemory(base, changed)).toBe(true);
     }

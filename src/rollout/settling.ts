@@ -33,9 +33,10 @@ function replicaSetSettling(rs: ReplicaSetSnapshot, pods: Snapshot["pods"]): boo
  * Whether `next` records something the engine remembers only in the status, against `recorded`: the
  * generation observed, the deployed models and their revisions, a model's state (and, when it
  * fails, the reason and the message that say why, while the pods that explain it still exist), its
- * chain link, compute and createTime, an autoscaled chain's N, a condition's status or reason. Such
- * a status is written at once. One that only reports counts, traffic, messages and progress can
- * wait for the next pass, which computes it again from the same record.
+ * chain link, compute and createTime, an autoscaled chain's N. Such a status is written at once.
+ * One that only reports counts, traffic, conditions, messages and progress can wait for the next
+ * pass, which computes it again from the same record (a condition that flips while a step lowers
+ * availability within the budget, as Ready does with maxUnavailable, flips again in that pass).
  */
 export function recordsMemory(recorded: RecordedStatus | undefined, next: EndpointStatus): boolean {
   return JSON.stringify(memoryOf(recorded)) !== JSON.stringify(memoryOf(next));
@@ -45,7 +46,6 @@ function memoryOf(status: RecordedStatus | EndpointStatus | undefined): unknown 
   return {
     observedGeneration: status?.observedGeneration,
     latestRevisionNumber: status?.latestRevisionNumber,
-    conditions: (status?.conditions ?? []).map((c) => [c.type, c.status, c.reason]),
     deployedModels: (status?.deployedModels ?? []).map((m) => [
       m.id,
       m.revisionNumber,
