@@ -26,7 +26,7 @@ import { runWorkers, WorkQueue } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AutoscalingPolicy } from "../rollout/autoscale.ts";
 import { plan } from "../rollout/index.ts";
-import { ENDPOINT_INDEX, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownership.ts";
+import { ENDPOINT_INDEX, endpointSelector, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownership.ts";
 import { Reconciler } from "./reconciler.ts";
 import { DEFAULT_LOCATION, type DataPlaneSettings } from "./dataplane.ts";
 import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
@@ -273,6 +273,8 @@ export class Operator {
       planner: plan,
       canWrite: isLeader,
       readLive: (namespace, name) => ignoreNotFound(endpointClient.get(namespace, name)),
+      listLiveReplicaSets: async (namespace, endpoint) =>
+        (await client.replicaSets.list(namespace, { labelSelector: endpointSelector(endpoint) })).items,
     });
   }
 

@@ -88,7 +88,12 @@ function endpoint(overrides: Record<string, unknown> = {}): KubeObject {
   } as KubeObject;
 }
 
-function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined, gatewayApi = true) {
+function setup(
+  obj: KubeObject = endpoint(),
+  live?: () => KubeObject | undefined,
+  gatewayApi = true,
+  liveReplicaSets?: () => KubeObject[],
+) {
   const endpoints = new Store<KubeObject>();
   endpoints.put(obj);
   const indexers = { [ENDPOINT_INDEX]: indexByEndpoint };
@@ -124,6 +129,9 @@ function setup(obj: KubeObject = endpoint(), live?: () => KubeObject | undefined
     planner: plan,
     canWrite: () => leader,
     ...(live === undefined ? {} : { readLive: () => Promise.resolve(live()) }),
+    ...(liveReplicaSets === undefined
+      ? {}
+      : { listLiveReplicaSets: () => Promise.resolve(liveReplicaSets()) }),
   });
   return {
     endpoints,
@@ -430,6 +438,39 @@ describe("Reconciler", () => {
       metadata: { ...cached.metadata, resourceVersion: "11", labels: { team: "x" } },
     };
     const current = setup(cached, () => relabelled);
+    await current.reconciler.reconcile("ml/fraud");
+    expect(current.writer.kinds()).toContain("createReplicaSet");
+  });
+
+  it("does not act while its ReplicaSet cache misses another replica's ReplicaSet writes: waits for the watch", async () => {
+    const cached = endpoint();
+    // The endpoint is current, but the API server holds a ReplicaSet of this endpoint that the
+    // cache does not (another replica created it while this one's watch lagged).
+    const theirs = {
+      metadata: {
+        name: "fraud-m1",
+        namespace: "ml",
+        uid: "uid-theirs",
+        labels: OWNED_LABELS,
+        ownerReferences: OWNER,
+      },
+    } as KubeObject;
+    const lagging = setup(
+      cached,
+      () => cached,
+      true,
+      () => [theirs],
+    );
+    expect(await lagging.reconciler.reconcile("ml/fraud")).toEqual({ requeueAfterMs: 500 });
+    expect(lagging.writer.writes).toEqual([]);
+    // Someone else's ReplicaSet with the label does not count; none live and none cached: it acts.
+    const foreign = { ...theirs, metadata: { ...theirs.metadata, ownerReferences: [] } } as KubeObject;
+    const current = setup(
+      cached,
+      () => cached,
+      true,
+      () => [foreign],
+    );
     await current.reconciler.reconcile("ml/fraud");
     expect(current.writer.kinds()).toContain("createReplicaSet");
   });

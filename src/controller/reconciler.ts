@@ -63,7 +63,7 @@ import {
   withUnmadeObjects,
   type WrittenStatus,
 } from "./conditions.ts";
-import { Expectations, isCacheStale } from "./expectations.ts";
+import { Expectations, isCacheStale, replicaSetsDiffer } from "./expectations.ts";
 import type { ModelPodSettings, OwnerEndpoint } from "./objects.ts";
 import { controlledBy, ENDPOINT_INDEX } from "./ownership.ts";
 import { countRollouts, observeEndpoint, toEventInput } from "./report.ts";
@@ -163,6 +163,12 @@ export interface ReconcilerOptions {
    * cache it planned from is current (see `isCacheStale`). Without it the cache is trusted.
    */
   readonly readLive?: (namespace: string, name: string) => Promise<KubeObject | undefined>;
+  /**
+   * A live list of the endpoint's ReplicaSets (by its label), checked with `readLive`: the
+   * endpoint's status does not witness another replica's last ReplicaSet writes. Without it the
+   * ReplicaSet cache is trusted.
+   */
+  readonly listLiveReplicaSets?: (namespace: string, endpoint: string) => Promise<readonly KubeObject[]>;
 }
 
 export class Reconciler {
@@ -292,6 +298,14 @@ export class Reconciler {
     if (irreversible && this.#o.readLive !== undefined && (await isCacheStale(this.#o.readLive, raw))) {
       this.#o.logger.debug(log, "the cached endpoint is older than the API server's; waiting for the watch");
       return { requeueAfterMs: STALE_CACHE_RECHECK_MS, why: "stale-cache" };
+    }
+    const listLive = this.#o.listLiveReplicaSets;
+    if (irreversible && listLive !== undefined) {
+      const live = (await listLive(namespace, name)).filter((rs) => controlledBy(rs, ref.uid));
+      if (replicaSetsDiffer(live, replicaSets)) {
+        this.#o.logger.debug(log, "the cached ReplicaSets are not the API server's; waiting for the watch");
+        return { requeueAfterMs: STALE_CACHE_RECHECK_MS, why: "stale-cache" };
+      }
     }
 
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the
