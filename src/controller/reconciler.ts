@@ -31,7 +31,6 @@ import type { ReconcileResult } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AutoscalingPolicy, Proposal } from "../rollout/autoscale.ts";
 import { summarize } from "../rollout/summary.ts";
-import { countersSettling, recordsMemory } from "../rollout/settling.ts";
 import {
   ACTION_EVENT_REASONS,
   type ActionError,
@@ -354,22 +353,16 @@ export class Reconciler {
     }
     if (denied !== undefined) status = withPermissionDenied(status, describeForbidden(denied), recorded, now);
     observeEndpoint(this.#o.metrics, namespace, name, plan.status);
-    // A pass that scaled ReplicaSets or labelled pods, or whose counters lag their pods, is followed
-    // by another pass at once: when nothing went wrong, the status waits for it (bounded), and so do
-    // the events that describe the status' change. A status that records what the engine remembers
-    // only there (a state, a failure and why, a revision, N) and a pass that created or deleted a
-    // ReplicaSet write at once: the next pass must plan from that record.
-    const followed =
-      (plan.actions.length > 0 && plan.actions.every(isStepAction)) || countersSettling(snapshot);
+    // When the engine says the status may wait for the pass that follows, and nothing went wrong
+    // here, it waits (bounded), and so do the events that describe its change.
     const clean =
-      !recordsMemory(snapshot.status, plan.status) &&
       drainLeftMs === 0 &&
       applied.failure === undefined &&
       denied === undefined &&
       services.failure === undefined &&
       dataPlane.failure === undefined &&
       services.conflicts.length + dataPlane.problems.length === 0;
-    const holdMs = followed && clean ? this.#statusHold(key, endpoint, status) : 0;
+    const holdMs = plan.statusMayWait === true && clean ? this.#statusHold(key, endpoint, status) : 0;
     if (holdMs > 0) {
       return {
         requeueAfterMs: Math.min(plan.requeueAfterMs ?? Infinity, holdMs),
@@ -571,9 +564,4 @@ export class Reconciler {
 /** The status as written: the engine's, with the summary columns. */
 function fullStatus(status: WrittenStatus): WrittenStatus & ReturnType<typeof summarize> {
   return { ...status, ...summarize(status) };
-}
-
-/** A replica step or a pod label: the status it changes can wait for the pass that follows it. */
-function isStepAction(action: Plan["actions"][number]): boolean {
-  return action.kind === "scaleReplicaSet" || action.kind === "setPodServing";
 }

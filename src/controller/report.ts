@@ -34,8 +34,9 @@ export function toEventInput(event: PlanEvent): EventInput {
 
 /**
  * Counts the rollouts that the events say started, completed and failed (the events recorded with
- * a status write), and observes the duration of those that ended (from the model's createTime to `nowMs`). A rollback after an entry left spec is a rollout
- * too: it ends with RolloutComplete (or RolloutFailed).
+ * a status write), and observes the duration of those that ended (from the model's createTime to
+ * `nowMs`). A rollback after an entry left spec is a rollout too: it ends with RolloutComplete (or
+ * RolloutFailed).
  */
 export function countRollouts(
   metrics: Metrics,

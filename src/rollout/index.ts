@@ -14,7 +14,7 @@ export {
 export type { BudgetOptions, Budgets } from "./budgets.ts";
 export { calculateServingCounts } from "./traffic.ts";
 export type { ChainSupply } from "./traffic.ts";
-export { countersSettling, recordsMemory } from "./settling.ts";
+export { countersSettling, recordsMemory, statusMayWait } from "./settling.ts";
 export {
   ACTION_EVENT_REASONS,
   ConditionReason,

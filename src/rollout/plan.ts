@@ -7,6 +7,7 @@ import type { Chain, Member, PlanContext } from "./context.ts";
 import { checkProgress, findPreviousIntended, summarizeUnready } from "./deadline.ts";
 import type { Failure } from "./deadline.ts";
 import { planChainStep } from "./rolling.ts";
+import { statusMayWait } from "./settling.ts";
 import type { ChainStep, Judged, ReplicaDecision } from "./rolling.ts";
 import { sameJson } from "./json.ts";
 import { buildCondition, buildDeployedModelStatus, decideConditions } from "./status.ts";
@@ -276,6 +277,7 @@ export function plan(snapshot: Snapshot, now: Instant): Plan {
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
     ...(routes.route === undefined ? {} : { predictRoute: routes.route }),
     ...(autoscaled.length === 0 ? {} : { autoscalingProposals: Object.fromEntries(autoscaled) }),
+    ...(statusMayWait(snapshot, actions, status) ? { statusMayWait: true as const } : {}),
   };
 }
 

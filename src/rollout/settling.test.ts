@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 
-import { countersSettling, recordsMemory } from "./settling.ts";
-import type { DeployedModelStatus, EndpointStatus, PodSnapshot, ReplicaSetSnapshot } from "./types.ts";
+import { countersSettling, recordsMemory, statusMayWait } from "./settling.ts";
+import type {
+  Action,
+  DeployedModelStatus,
+  EndpointStatus,
+  PodSnapshot,
+  ReplicaSetSnapshot,
+} from "./types.ts";
 
 function rs(overrides: Partial<ReplicaSetSnapshot> = {}): ReplicaSetSnapshot {
   return {
@@ -159,5 +165,42 @@ describe("recordsMemory", () => {
         deployedModels: [{ ...failed.deployedModels[0]!, message: "0/2" }],
       }),
     ).toBe(true);
+  });
+});
+
+describe("statusMayWait", () => {
+  const scale: Action = {
+    kind: "scaleReplicaSet",
+    deployedModelId: "m1",
+    replicaSetName: "e-m1",
+    from: 2,
+    to: 3,
+  };
+  const create = { kind: "createReplicaSet", deployedModelId: "m2" } as Action;
+  const settled = { replicaSets: [rs()], pods: TWO_READY, status: status() };
+
+  it("waits after a replica step or while counters lag, when the status records no memory", () => {
+    const counted = status({ availableReplicaCount: 1 });
+    expect(statusMayWait(settled, [scale], counted)).toBe(true);
+    expect(statusMayWait({ ...settled, replicaSets: [rs({ readyReplicas: 1 })] }, [], counted)).toBe(true);
+  });
+
+  it("writes at once with nothing to follow, after a create, or when the status records memory", () => {
+    expect(statusMayWait(settled, [], status({ availableReplicaCount: 1 }))).toBe(false);
+    expect(statusMayWait(settled, [scale, create], status({ availableReplicaCount: 1 }))).toBe(false);
+    expect(
+      statusMayWait(settled, [scale], status({ state: "FAILED", reason: "ProgressDeadlineExceeded" })),
+    ).toBe(false);
+  });
+
+  it("compares the record as the API server returns it, whatever the order of its keys", () => {
+    const model = status().deployedModels[0]!;
+    const reordered = Object.fromEntries(Object.entries(model).reverse()) as unknown as DeployedModelStatus;
+    const recorded = {
+      ...status(),
+      deployedModels: [{ ...reordered, dedicatedResources: { maxReplicaCount: 2, minReplicaCount: 2 } }],
+    };
+    const next = status({ dedicatedResources: { minReplicaCount: 2, maxReplicaCount: 2 } });
+    expect(statusMayWait({ ...settled, status: recorded }, [scale], next)).toBe(true);
   });
 });

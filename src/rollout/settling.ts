@@ -1,4 +1,26 @@
-import type { EndpointStatus, RecordedStatus, ReplicaSetSnapshot, Snapshot } from "./types.ts";
+import { sameJson } from "./json.ts";
+import type { Action, EndpointStatus, RecordedStatus, ReplicaSetSnapshot, Snapshot } from "./types.ts";
+
+/**
+ * Whether a pass's status may wait for the pass that follows it (the controller holds it, bounded):
+ * the pass only scales ReplicaSets or labels pods, or a ReplicaSet's counters lag its pods, so the
+ * watch brings another pass at once; and the status records nothing the engine remembers only
+ * there. A pass that creates or deletes a ReplicaSet writes at once: the next pass must find the
+ * new revision's record beside its ReplicaSet.
+ */
+export function statusMayWait(
+  snapshot: Pick<Snapshot, "replicaSets" | "pods" | "status">,
+  actions: readonly Action[],
+  status: EndpointStatus,
+): boolean {
+  const followed = (actions.length > 0 && actions.every(isStep)) || countersSettling(snapshot);
+  return followed && !recordsMemory(snapshot.status, status);
+}
+
+/** A replica step or a pod label: the next pass sees its effect through the watch. */
+function isStep(action: Action): boolean {
+  return action.kind === "scaleReplicaSet" || action.kind === "setPodServing";
+}
 
 /**
  * Whether a ReplicaSet's counters lag what the snapshot already shows, so that the ReplicaSet
@@ -8,9 +30,9 @@ import type { EndpointStatus, RecordedStatus, ReplicaSetSnapshot, Snapshot } fro
  * - its `replicas` differs from its pods that count (not terminating, not Succeeded or Failed), or
  * - its `readyReplicas` differs from those of them that are Ready.
  *
- * The controller writes a pass's status only once the counters have caught up (or after a bounded
- * wait): the step a readiness change allows is never queued behind a status write that the next
- * pass would overwrite (docs/operator.md, "Status writes").
+ * Then the status waits for the counters (see statusMayWait): the step a readiness change allows
+ * is never queued behind a status write that the next pass would overwrite (docs/operator.md,
+ * "Status writes").
  */
 export function countersSettling(snapshot: Pick<Snapshot, "replicaSets" | "pods">): boolean {
   return snapshot.replicaSets.some((rs) => !rs.deleting && replicaSetSettling(rs, snapshot.pods));
@@ -39,7 +61,7 @@ function replicaSetSettling(rs: ReplicaSetSnapshot, pods: Snapshot["pods"]): boo
  * availability within the budget, as Ready does with maxUnavailable, flips again in that pass).
  */
 export function recordsMemory(recorded: RecordedStatus | undefined, next: EndpointStatus): boolean {
-  return JSON.stringify(memoryOf(recorded)) !== JSON.stringify(memoryOf(next));
+  return !sameJson(memoryOf(recorded), memoryOf(next));
 }
 
 function memoryOf(status: RecordedStatus | EndpointStatus | undefined): unknown {

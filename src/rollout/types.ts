@@ -557,6 +557,11 @@ export interface Plan {
   readonly predictRoute?: string;
   /** The autoscaler's proposals by chain head id, for the next pass's snapshot (not persisted). */
   readonly autoscalingProposals?: Readonly<Record<string, readonly Proposal[]>>;
+  /**
+   * The status may wait for the pass that follows this one (settling.ts `statusMayWait`); set only
+   * when true. The controller still writes at once after a failure, and after a bounded wait.
+   */
+  readonly statusMayWait?: true;
 }
 
 /** `now` as the controller's clock gives it. */
