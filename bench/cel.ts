@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 import { parse } from "yaml";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
+import { waitFor } from "../src/testing/harness.ts";
 import { ApiClient } from "./lib/cel-client.ts";
 import { endpointFixtures, type EndpointFixture } from "./lib/cel-fixture.ts";
 import { findRules, pathPresent, withRules, type CrdDocument, type FoundRule } from "./lib/cel-rules.ts";
@@ -112,12 +113,9 @@ async function settle(b: Bench): Promise<number> {
   return Date.now() - started;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+/** The harness's waitFor, with this bench's minute and a short interval. */
+function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
+  return waitFor(what, check, { timeoutMs: 60_000, intervalMs: 100 });
 }
 
 /** Deletes the CRD (and so every ModelEndpoint) and waits until it is gone. */
