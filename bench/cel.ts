@@ -17,16 +17,25 @@
  * API server's idle CPU is measured for a second before each run; "net" figures subtract it.
  *
  *     node --experimental-strip-types bench/cel.ts [--k 400] [--reps 3] [--rule-k 100] [--top 4]
- *       [--per-rule screen|full|none] [--apiserver-args "--flag=x ..."]
+ *       [--per-rule screen|full|none] [--apiserver-args "--flag=x ..."] [--crd FILE]
+ *
+ * `--crd` measures another ModelEndpoint CRD file than the committed one ("committed" in the tables
+ * is then that file), e.g. an earlier commit's, for a before/after on the same machine.
+ *
+ * `--pprof S` instead takes a CPU profile of kube-apiserver (its /debug/pprof/profile) over S seconds
+ * of status writes on the first endpoint under the committed CRD, for each fixture, to
+ * bench/results/profiles/<time>-apiserver-status-<fixture>.pprof; read it with
+ * `go tool pprof -top <file>` (the cached kube-apiserver binary resolves its symbols).
  *
  * Prints Markdown tables and writes bench/results/<time>-cel.json. Benchmarks print figures; they
  * never assert times.
  */
+import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 
 import { parse } from "yaml";
 
@@ -554,6 +563,62 @@ function ruleTable(costs: readonly RuleCost[]): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Profile
+
+/**
+ * kube-apiserver's CPU profile over `seconds` of back-to-back status writes to one endpoint under
+ * the committed CRD; returns the file written. The writes run until the profile has been taken.
+ */
+async function profileStatusWrites(
+  b: Bench,
+  crd: CrdDocument,
+  fixture: EndpointFixture,
+  seconds: number,
+  file: string,
+): Promise<{ writes: number }> {
+  await installCrd(b, { name: "committed", kind: "crd", crd });
+  const target = await createEndpoint(b, fixture);
+  try {
+    let current: Target = { ...target, object: (await writeStatus(b, target, 0, WARMUP)).object };
+    /** Set when the profile has been taken (an object: the loop reads it after each await). */
+    const profiling = { done: false };
+    let written = 0;
+    const writer = (async (): Promise<void> => {
+      while (!profiling.done) {
+        const r = await writeStatus(b, current, WARMUP + written, 20);
+        written += 20;
+        current = { ...current, object: r.object };
+      }
+    })();
+    const profile = promisify(execFile)(
+      b.cp.binaries.kubectl,
+      [
+        "--kubeconfig",
+        b.cp.kubeconfigPath,
+        "get",
+        "--raw",
+        `/debug/pprof/profile?seconds=${String(seconds)}`,
+      ],
+      { encoding: "buffer", maxBuffer: 256 * 1024 * 1024 },
+    ).finally(() => {
+      profiling.done = true;
+    });
+    const [taken] = await Promise.allSettled([profile, writer]);
+    await writer;
+    if (taken.status === "rejected") {
+      const err = taken.reason as { stderr?: Buffer; message: string };
+      throw new Error(
+        `kubectl get --raw /debug/pprof/profile failed: ${err.stderr?.toString() ?? err.message}`,
+      );
+    }
+    writeFileSync(file, taken.value.stdout);
+    return { writes: written };
+  } finally {
+    await b.api.json("DELETE", target.path, undefined, [200, 202, 404]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 
 async function main(): Promise<void> {
@@ -565,8 +630,13 @@ async function main(): Promise<void> {
       top: { type: "string", default: "4" },
       "per-rule": { type: "string", default: "full" },
       "apiserver-args": { type: "string", default: "" },
+      pprof: { type: "string" },
+      crd: { type: "string", default: CRD_FILE },
     },
   });
+  const pprofSeconds = values.pprof === undefined ? undefined : Number(values.pprof);
+  if (pprofSeconds !== undefined && !(Number.isInteger(pprofSeconds) && pprofSeconds > 0))
+    throw new Error(`--pprof takes whole seconds, got ${JSON.stringify(values.pprof)}`);
   const k = Number(values.k);
   const reps = Number(values.reps);
   const ruleK = Number(values["rule-k"]);
@@ -580,7 +650,7 @@ async function main(): Promise<void> {
       "--k, --reps, --rule-k and --top take positive integers; --per-rule screen, full or none",
     );
 
-  const crd = parse(readFileSync(CRD_FILE, "utf8")) as CrdDocument;
+  const crd = parse(readFileSync(values.crd, "utf8")) as CrdDocument;
   const rules = findRules(crd);
   const fixtures = endpointFixtures();
   const presentIn = (rule: FoundRule): string[] =>
@@ -599,7 +669,10 @@ async function main(): Promise<void> {
     nodes: 1,
     metrics: false,
     log,
-    apiserverArgs: values["apiserver-args"].split(/\s+/).filter((x) => x !== ""),
+    apiserverArgs: [
+      ...values["apiserver-args"].split(/\s+/).filter((x) => x !== ""),
+      ...(pprofSeconds === undefined ? [] : ["--profiling=true"]),
+    ],
   });
   const stop = (signal: string): void => {
     log(`${signal}: stopping the control plane`);
@@ -622,6 +695,20 @@ async function main(): Promise<void> {
       kind: "Namespace",
       metadata: { name: NAMESPACE },
     });
+
+    if (pprofSeconds !== undefined) {
+      const dir = join(ROOT, "bench", "results", "profiles");
+      mkdirSync(dir, { recursive: true });
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      for (const fixture of fixtures) {
+        const file = join(dir, `${stamp}-apiserver-status-${fixture.name}.pprof`);
+        log(`profiling kube-apiserver for ${String(pprofSeconds)} s of status writes on ${fixture.name}`);
+        const { writes } = await profileStatusWrites(b, crd, fixture, pprofSeconds, file);
+        log(`wrote ${file} (${String(writes)} status writes); read it with: go tool pprof -top ${file}`);
+      }
+      await deleteCrd(b);
+      return;
+    }
 
     // 1. The rule groups, `reps` times in alternating order.
     const runs: Run[] = [];
@@ -726,7 +813,16 @@ async function main(): Promise<void> {
       file,
       `${JSON.stringify(
         {
-          settings: { k, reps, ruleK, top, perRule, warmup: WARMUP, apiserverArgs: values["apiserver-args"] },
+          settings: {
+            k,
+            reps,
+            ruleK,
+            top,
+            perRule,
+            warmup: WARMUP,
+            apiserverArgs: values["apiserver-args"],
+            crd: values.crd,
+          },
           machine: {
             cpus: cpus().length,
             model: cpus()[0]?.model,

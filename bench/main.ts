@@ -31,7 +31,7 @@ import { load } from "./lib/stats.ts";
 import { Timeline } from "./lib/timeline.ts";
 import { runDataPlane } from "./dataplane.ts";
 import { runVertex } from "./vertex.ts";
-import { report, type BenchResult, type Settings } from "./report.ts";
+import { fleetsOf, growthChart, report, targetFleet, type BenchResult, type Settings } from "./report.ts";
 import {
   CONFIGS,
   runOrder,
@@ -122,8 +122,10 @@ function settingsFrom(argv: readonly string[]): Settings {
   --systems a,b         the rollouts' systems: deployment, modelendpoint, argorollouts (default all
                         three; argorollouts needs 'make argo-rollouts', and is left out without it)
   --replicas N          pods per rollout (default 10)
-  --fleet K             endpoints and Deployments in the scale test (full 1000, quick 100; 0 skips it)
-  --fleet-runs R        scale test repetitions (full 2, quick 1)
+  --fleet K[,K2,...]    endpoints and Deployments in the scale test, one size or several (full
+                        100,1000,5000, quick 100; 0 skips it); with several, a growth table and
+                        <results>-fleet.svg; the targets are judged at 1000 when listed, else the largest
+  --fleet-runs R        scale test repetitions at the targets' size (full 2, quick 1); other sizes once
   --fleet-systems a,b   which fleets: deployment, modelendpoint (default both)
   --dataplane-seconds S how long predictions are measured on each path (full 30, quick 10)
   --only rollout|scale|dataplane|vertex  run one part
@@ -159,6 +161,7 @@ function settingsFrom(argv: readonly string[]): Settings {
         : quick
           ? [1000]
           : [500, 1000];
+  const fleets = fleetsOf(values.fleet ?? (quick ? "100" : "100,1000,5000"));
   if (only !== undefined && !(PARTS as readonly string[]).includes(only))
     throw new Error(`--only must be one of ${PARTS.join(", ")}`);
   return {
@@ -168,7 +171,8 @@ function settingsFrom(argv: readonly string[]): Settings {
     readyDelaysMs,
     systems: namesOf(values.systems ?? SYSTEMS.join(","), SYSTEMS, "systems"),
     replicas: int(values.replicas, 10, "replicas"),
-    fleet: int(values.fleet, quick ? 100 : 1000, "fleet"),
+    fleet: targetFleet(fleets),
+    fleets,
     fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
     fleetSystems: namesOf(values["fleet-systems"] ?? FLEET_SYSTEMS.join(","), FLEET_SYSTEMS, "fleet-systems"),
     dataPlaneSeconds: int(values["dataplane-seconds"], quick ? 10 : 30, "dataplane-seconds"),
@@ -368,19 +372,23 @@ async function runComparison(
 
     const scale: ScaleRun[] = [];
     if (phase.scale) {
-      for (let run = 0; run < settings.fleetRuns; run++) {
-        scale.push(
-          ...(await runScale({
-            cp,
-            client,
-            operator,
-            fleet: settings.fleet,
-            run,
-            last: run === settings.fleetRuns - 1,
-            systems: settings.fleetSystems,
-            log,
-          })),
-        );
+      const sizes = settings.fleets ?? [settings.fleet];
+      for (const fleet of sizes) {
+        const runs = fleet === settings.fleet ? settings.fleetRuns : 1;
+        for (let run = 0; run < runs; run++) {
+          scale.push(
+            ...(await runScale({
+              cp,
+              client,
+              operator,
+              fleet,
+              run,
+              last: fleet === sizes.at(-1) && run === runs - 1,
+              systems: settings.fleetSystems,
+              log,
+            })),
+          );
+        }
       }
     }
 
@@ -476,8 +484,13 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${result.startedAt.replace(/[:.]/g, "-")}-${settings.mode}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const chart = growthChart(result);
+  const chartFile = file.replace(/\.json$/, "-fleet.svg");
+  if (chart !== undefined) writeFileSync(chartFile, chart);
   const text = report(result);
-  process.stdout.write(`\n${text.body}\n\nresults: ${file}\n${text.summary}\n`);
+  process.stdout.write(
+    `\n${text.body}\n\nresults: ${file}${chart === undefined ? "" : `\nfleet growth chart: ${chartFile}`}\n${text.summary}\n`,
+  );
 }
 
 main().then(

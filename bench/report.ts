@@ -8,6 +8,7 @@ import { CONFIGS, SYSTEMS, type FleetSystem, type RolloutRun, type System } from
 import type { ScaleRun } from "./scale.ts";
 import { distribution, summarize, type Summary } from "./lib/stats.ts";
 import { mmm, num, table } from "./lib/table.ts";
+import { chartSvg, type Panel } from "./lib/plot.ts";
 
 export interface Settings {
   readonly mode: "quick" | "full";
@@ -19,7 +20,11 @@ export interface Settings {
   /** The rollouts' systems. */
   readonly systems: readonly System[];
   readonly replicas: number;
+  /** The fleet size the targets are judged at (1000 when it is one of `fleets`). */
   readonly fleet: number;
+  /** Every fleet size run, ascending (absent in results before sizes could be listed). */
+  readonly fleets?: readonly number[];
+  /** Repetitions at `fleet`; every other size runs once. */
   readonly fleetRuns: number;
   readonly fleetSystems: readonly FleetSystem[];
   readonly dataPlaneSeconds: number;
@@ -170,7 +175,8 @@ export function targets(r: BenchResult): Target[] {
       met: unchanged + fleetUnchanged === 0,
     });
   }
-  const fleet = (system: System): ScaleRun[] => r.scale.filter((x) => x.system === system);
+  const fleet = (system: System): ScaleRun[] =>
+    r.scale.filter((x) => x.system === system && x.fleet === r.settings.fleet);
   if (r.scale.length > 0) {
     const ready =
       summarize(fleet("modelendpoint").map((x) => x.readyMs)).median /
@@ -178,7 +184,7 @@ export function targets(r: BenchResult): Target[] {
     const rolled =
       summarize(fleet("modelendpoint").map((x) => x.rolledMs)).median /
       summarize(fleet("deployment").map((x) => x.rolledMs)).median;
-    const k = r.scale[0]?.fleet ?? 0;
+    const k = r.settings.fleet;
     out.push({
       name: `${String(k)} endpoints all Ready / ${String(k)} Deployments`,
       target: "<= 1.1",
@@ -419,14 +425,41 @@ function rolloutTables(r: BenchResult): string[] {
   return out;
 }
 
+/** "100,1000,5000" -> [100, 1000, 5000]: fleet sizes, ascending, without 0 ("0" alone: no fleet). */
+export function fleetsOf(value: string): number[] {
+  const parts = value.split(",").map((v) => v.trim());
+  if (!parts.every((v) => /^\d+$/.test(v)))
+    throw new Error(`--fleet takes whole numbers separated by commas, got ${JSON.stringify(value)}`);
+  return [...new Set(parts.map(Number).filter((n) => n > 0))].sort((a, b) => a - b);
+}
+
+/** The size the fleet targets are judged at: 1000 when it runs, else the largest (0: none). */
+export function targetFleet(fleets: readonly number[]): number {
+  return fleets.includes(1000) ? 1000 : (fleets.at(-1) ?? 0);
+}
+
+/** The fleet sizes of a result, ascending. */
+export function fleetSizes(r: BenchResult): number[] {
+  return [...new Set(r.scale.map((x) => x.fleet))].sort((a, b) => a - b);
+}
+
 function scaleTables(r: BenchResult): string[] {
   if (r.scale.length === 0) return [];
-  const k = r.scale[0]?.fleet ?? 0;
+  const out: string[] = [];
+  for (const k of fleetSizes(r)) out.push(...fleetTable(r, k), "");
+  if (fleetSizes(r).length > 1) out.push(...growthTable(r), "");
+  out.push(...writesTable(r, r.settings.fleet));
+  return out;
+}
+
+function fleetTable(r: BenchResult, k: number): string[] {
+  const at = r.scale.filter((x) => x.fleet === k);
+  const reps = Math.max(...at.map((x) => x.run)) + 1;
   const out = [
-    `Fleet: ${String(k)} objects of 2 replicas created at once, then all rolled at once (seconds; median (min-max) of ${String(r.settings.fleetRuns)})`,
+    `Fleet: ${String(k)} objects of 2 replicas created at once, then all rolled at once (seconds; median (min-max) of ${String(reps)})`,
   ];
   const rows = (["deployment", "modelendpoint"] as const).map((system) => {
-    const runs = r.scale.filter((x) => x.system === system);
+    const runs = at.filter((x) => x.system === system);
     const f = (g: (x: ScaleRun) => number, digits = 1): string => mmm(summarize(runs.map(g)), digits);
     return [
       system,
@@ -468,11 +501,115 @@ function scaleTables(r: BenchResult): string[] {
       rows,
     ),
   );
-  out.push("");
-  out.push(
-    "API server writes during the fleet run, by kind: count and the API server's mean time per request (ms), first run",
+  return out;
+}
+
+/** The median of `f` over the runs of `system` at size `k`. */
+function medianAt(r: BenchResult, system: System, k: number, f: (x: ScaleRun) => number): number {
+  return summarize(r.scale.filter((x) => x.system === system && x.fleet === k).map(f)).median;
+}
+
+const apiserverCpuMs = (x: ScaleRun): number => x.componentCpuMs["kube-apiserver"] ?? Number.NaN;
+/** Every write the API server took during the run (all clients), per object of the fleet. */
+const writesPerObject = (x: ScaleRun): number => x.writes.total / x.fleet;
+
+/** How the fleet's figures grow with its size: both systems side by side, and the ratios. */
+function growthTable(r: BenchResult): string[] {
+  const rows = fleetSizes(r).map((k) => {
+    const dep = (f: (x: ScaleRun) => number): number => medianAt(r, "deployment", k, f);
+    const mep = (f: (x: ScaleRun) => number): number => medianAt(r, "modelendpoint", k, f);
+    const pair = (f: (x: ScaleRun) => number, scale: number, digits: number): string[] => [
+      num(dep(f) / scale, digits),
+      num(mep(f) / scale, digits),
+      num(mep(f) / dep(f), 2),
+    ];
+    return [
+      String(k),
+      ...pair((x) => x.readyMs, 1000, 1),
+      ...pair((x) => x.rolledMs, 1000, 1),
+      ...pair((x) => apiserverCpuMs(x) / x.fleet, 1, 1),
+      num(dep(writesPerObject), 1),
+      num(mep(writesPerObject), 1),
+      num(
+        mep((x) => x.reconcile.p50Ms),
+        1,
+      ),
+      num(
+        mep((x) => x.reconcile.p99Ms),
+        0,
+      ),
+      num(
+        mep((x) => x.operatorPeakRssMiB),
+        0,
+      ),
+      num(
+        mep((x) => x.controllerCpuMs / x.fleet),
+        1,
+      ),
+    ];
+  });
+  return [
+    "Growth with the fleet's size (medians; Dep = Deployments, MEP = ModelEndpoints)",
+    table(
+      [
+        "objects",
+        "all Ready Dep s",
+        "MEP s",
+        "ratio",
+        "all rolled Dep s",
+        "MEP s",
+        "ratio",
+        "API server CPU per object Dep ms",
+        "MEP ms",
+        "ratio",
+        "writes per object Dep",
+        "MEP",
+        "reconcile p50 ms",
+        "p99 ms",
+        "operator peak RSS MiB",
+        "operator CPU per endpoint ms",
+      ],
+      rows,
+    ),
+  ];
+}
+
+/** The growth chart (SVG), or undefined with fewer than two fleet sizes. */
+export function growthChart(r: BenchResult): string | undefined {
+  const sizes = fleetSizes(r);
+  if (sizes.length < 2) return undefined;
+  const systems = [
+    { system: "deployment" as const, name: "Deployments", color: "#1f77b4" },
+    { system: "modelendpoint" as const, name: "ModelEndpoints", color: "#d62728" },
+  ];
+  const panel = (title: string, yLabel: string, f: (x: ScaleRun) => number): Panel => ({
+    title,
+    yLabel,
+    series: systems.map(({ system, name, color }) => ({
+      name,
+      color,
+      points: sizes.map((k) => [k, medianAt(r, system, k, f)] as const),
+    })),
+  });
+  return chartSvg(
+    [
+      panel("all rolled", "seconds", (x) => x.rolledMs / 1000),
+      panel("API server CPU", "seconds", (x) => apiserverCpuMs(x) / 1000),
+      panel("operator peak RSS", "MiB", (x) =>
+        x.system === "modelendpoint" ? x.operatorPeakRssMiB : Number.NaN,
+      ),
+    ],
+    `npm run bench, ${r.startedAt.slice(0, 10)}, commit ${r.git.commit.slice(0, 7)}, ${String(r.machine.cpus)} cores; medians`,
   );
-  const first = (system: System): ScaleRun | undefined => r.scale.find((x) => x.system === system);
+}
+
+function writesTable(r: BenchResult, k: number): string[] {
+  const out: string[] = [];
+  out.push(
+    `API server writes during the fleet run of ${String(k)}, by kind: count and the API server's mean time per request (ms), first run`,
+  );
+  const first = (system: System): ScaleRun | undefined =>
+    r.scale.find((x) => x.system === system && x.fleet === k);
   const dep = first("deployment")?.writes;
   const mep = first("modelendpoint")?.writes;
   const kinds = new Map<string, [number, number]>();

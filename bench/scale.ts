@@ -178,7 +178,7 @@ function sampler(operator: OperatorProcess): { stop: () => Promise<{ queue: numb
 
 async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): Promise<ScaleRun> {
   const { client, fleet, operator, log } = ctx;
-  const ns = `bench-fleet-${system === "deployment" ? "dep" : "mep"}-${String(ctx.run)}`;
+  const ns = `bench-fleet-${system === "deployment" ? "dep" : "mep"}-${String(fleet)}-${String(ctx.run)}`;
   await client.resource(NAMESPACES).create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
   const timeline = await Timeline.start(client, ns);
   const names = Array.from({ length: fleet }, (_, i) => `f${String(i).padStart(4, "0")}`);

@@ -12,7 +12,20 @@ import type { ArgoRolloutObject } from "../../bench/lib/objects.ts";
 import { histogramQuantile, latencyBetween, parseProm } from "../../bench/lib/prom.ts";
 import { summarize } from "../../bench/lib/stats.ts";
 import { countStatusWrites } from "../../bench/lib/statuswrites.ts";
-import { mainRatio, pairedRatios, rolloutAxes, type BenchResult } from "../../bench/report.ts";
+import { chartSvg, logTicks, tickLabel } from "../../bench/lib/plot.ts";
+import {
+  fleetsOf,
+  fleetSizes,
+  growthChart,
+  mainRatio,
+  pairedRatios,
+  report,
+  rolloutAxes,
+  targetFleet,
+  targets,
+  type BenchResult,
+} from "../../bench/report.ts";
+import type { ScaleRun } from "../../bench/scale.ts";
 import { runOrder, type RolloutRun, type System } from "../../bench/rollout.ts";
 
 describe("the physical floor", () => {
@@ -269,5 +282,129 @@ describe("ratios between the systems", () => {
       systems: ["deployment", "modelendpoint", "argorollouts"],
       delaysMs: [500, 1000],
     });
+  });
+});
+
+describe("fleet sizes", () => {
+  it("parses a list, ascending, without repeats or 0; refuses anything else", () => {
+    expect(fleetsOf("5000,100,1000,100")).toEqual([100, 1000, 5000]);
+    expect(fleetsOf("300")).toEqual([300]);
+    expect(fleetsOf("0")).toEqual([]);
+    expect(() => fleetsOf("100,1k")).toThrow("--fleet takes whole numbers separated by commas");
+  });
+
+  it("judges the targets at 1000 when it runs, else at the largest", () => {
+    expect(targetFleet([100, 1000, 5000])).toBe(1000);
+    expect(targetFleet([100, 300])).toBe(300);
+    expect(targetFleet([])).toBe(0);
+  });
+});
+
+describe("the fleet's growth", () => {
+  const run = (
+    system: "deployment" | "modelendpoint",
+    fleet: number,
+    index: number,
+    rolledMs: number,
+  ): ScaleRun =>
+    ({
+      system,
+      fleet,
+      run: index,
+      readyMs: rolledMs / 2,
+      readyP50Ms: rolledMs / 4,
+      rolledMs,
+      rolledP50Ms: rolledMs / 2,
+      reconcile: { p50Ms: 2, p90Ms: 5, p99Ms: fleet / 10 },
+      reconcileCreate: { p50Ms: 2, p90Ms: 5, p99Ms: 10 },
+      reconcileRoll: { p50Ms: 2, p90Ms: 5, p99Ms: 10 },
+      decide: { p50Ms: 0.1, p90Ms: 0.5, p99Ms: 1 },
+      queueDepthPeak: 3,
+      operatorPeakRssMiB: system === "modelendpoint" ? 100 + fleet / 10 : 0,
+      operatorRssAfterMiB: 0,
+      operatorMemory: { heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0 },
+      controllerCpuMs: fleet * 10,
+      kcmCpuMs: 0,
+      componentCpuMs: { "kube-apiserver": fleet * (system === "deployment" ? 20 : 30) },
+      operatorCpuMs: 0,
+      writes: { controller: fleet * 9, total: fleet * 70, byKey: {}, meanMs: {} },
+      cleanupMs: 0,
+    }) as unknown as ScaleRun;
+  const result = {
+    mode: "full",
+    startedAt: "2026-12-03T12:00:00.000Z",
+    git: { commit: "0123456789abcdef", dirty: false },
+    machine: { cpus: 2, loadAtEnd: [1, 1, 1] },
+    settings: { fleet: 1000, fleets: [100, 1000, 5000], fleetRuns: 2 },
+    rollouts: [],
+    scale: [
+      run("deployment", 100, 0, 10_000),
+      run("modelendpoint", 100, 0, 20_000),
+      run("deployment", 1000, 0, 100_000),
+      run("modelendpoint", 1000, 0, 150_000),
+      run("deployment", 1000, 1, 120_000),
+      run("modelendpoint", 1000, 1, 170_000),
+      run("deployment", 5000, 0, 600_000),
+      run("modelendpoint", 5000, 0, 900_000),
+    ],
+    operatorProblems: [],
+  } as unknown as BenchResult;
+
+  it("judges the targets at the targets' size only", () => {
+    const rolled = targets(result).find((t) => t.name.includes("all rolled"));
+    expect(rolled?.name).toBe("1000 endpoints all rolled / 1000 Deployments");
+    expect(rolled?.value).toBe((160_000 / 110_000).toFixed(2));
+  });
+
+  it("tabulates each size with both systems and their ratios", () => {
+    expect(fleetSizes(result)).toEqual([100, 1000, 5000]);
+    const body = report(result).body;
+    expect(body).toContain("Growth with the fleet's size");
+    const row = body.split("\n").find((l) => l.startsWith("| 5000 "));
+    // all rolled 600 s against 900 s; API server CPU per object 20 against 30 ms.
+    expect(row?.split("|").map((c) => c.trim())).toEqual(
+      expect.arrayContaining(["600.0", "900.0", "1.50", "20.0", "30.0", "70.0", "500"]),
+    );
+  });
+
+  it("draws one line per system in each panel, at the sizes that ran", () => {
+    const svg = growthChart(result) ?? "";
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg.match(/<polyline/g)?.length).toBe(5); // rolled and API CPU for both, RSS for the operator
+    expect(svg.match(/<circle/g)?.length).toBe(15);
+    expect(svg).toContain("commit 0123456");
+    expect(growthChart({ ...result, scale: result.scale.filter((x) => x.fleet === 1000) })).toBeUndefined();
+  });
+
+  it("ticks a log axis at 1, 2 and 5 times the powers of ten, labelled briefly", () => {
+    expect(logTicks(100, 5000)).toEqual([100, 200, 500, 1000, 2000, 5000]);
+    expect(logTicks(0.3, 3)).toEqual([0.5, 1, 2]);
+    expect([100, 2000, 0.5].map(tickLabel)).toEqual(["100", "2k", "0.5"]);
+  });
+
+  it("escapes text and leaves out points that a log axis cannot show", () => {
+    const svg = chartSvg(
+      [
+        {
+          title: "a < b",
+          yLabel: "s",
+          series: [
+            {
+              name: "x & y",
+              color: "#000",
+              points: [
+                [1, 0],
+                [10, 5],
+                [100, Number.NaN],
+              ],
+            },
+          ],
+        },
+      ],
+      "caption",
+    );
+    expect(svg).toContain("a &lt; b");
+    expect(svg).toContain("x &amp; y");
+    expect(svg.match(/<circle/g)?.length).toBe(1);
   });
 });
