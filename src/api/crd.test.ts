@@ -221,6 +221,13 @@ describe.each(bySource)("the %s schema is structural", (_, source) => {
     }
   });
 
+  it("rules sit on the spec and the root only: the status, which the operator alone writes, has none", () => {
+    const ruled = (prefix: string) =>
+      all.filter((v) => v.path.startsWith(prefix) && v.node["x-kubernetes-validations"] !== undefined);
+    expect(ruled("status").map((v) => v.path)).toEqual([]);
+    expect(ruled("spec").length).toBeGreaterThan(0);
+  });
+
   it("every required field is a declared property", () => {
     for (const { path, node } of all) {
       const props = Object.keys((node.properties as Record<string, unknown> | undefined) ?? {});

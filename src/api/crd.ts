@@ -151,6 +151,30 @@ export function structuralSchemaOf(schema: z.ZodType): JsonSchema {
   return toStructural(json);
 }
 
+/**
+ * A schema without its CEL rules, at any depth. The status carries none: the operator alone writes
+ * it, from a spec that passed them (its machineSpec and placement are copies), and the API server
+ * evaluates every rule of the object on every status write, which the operator makes once per wave
+ * of every rollout. The status's shape, bounds and formats stay; its zod schema keeps the rules'
+ * TypeScript twins for the operator's own reads.
+ */
+export function withoutRules(node: JsonSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "x-kubernetes-validations") continue;
+    if (key === "properties" && isJsonSchema(value)) {
+      out[key] = Object.fromEntries(
+        Object.entries(value).map(([name, child]) => [name, isJsonSchema(child) ? withoutRules(child) : child]),
+      );
+    } else if ((key === "items" || key === "additionalProperties") && isJsonSchema(value)) {
+      out[key] = withoutRules(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
 /** A printer column of `kubectl get` (additionalPrinterColumns). */
 export interface PrinterColumn {
   readonly name: string;
@@ -191,7 +215,7 @@ export function openApiSchema(source: CrdSource = MODEL_ENDPOINT_CRD): JsonSchem
       // Declared so that CEL rules can point at metadata.name (fieldPath); the rules are below.
       metadata: { type: "object", properties: { name: { type: "string" } } },
       spec: structuralSchemaOf(source.spec),
-      status: structuralSchemaOf(source.status),
+      status: withoutRules(structuralSchemaOf(source.status)),
     },
     required: ["spec"],
     "x-kubernetes-validations": source.rootValidations,
