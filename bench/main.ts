@@ -31,6 +31,7 @@ import { load } from "./lib/stats.ts";
 import { Timeline } from "./lib/timeline.ts";
 import { runDataPlane } from "./dataplane.ts";
 import { runVertex } from "./vertex.ts";
+import { CHART_SERVICE_ACCOUNT, installChartIdentity, OPERATOR_IDENTITIES } from "./lib/apf.ts";
 import { fleetsOf, growthChart, report, targetFleet, type BenchResult, type Settings } from "./report.ts";
 import {
   CONFIGS,
@@ -66,6 +67,8 @@ const PARTS = ["rollout", "scale", "dataplane", "vertex"] as const;
 
 /** Concurrent clients of the Vertex AI API server's part (the target is set at 200). */
 const VERTEX_CLIENTS = 200;
+/** The namespace of the chart's ServiceAccount with --operator-identity chart. */
+const OPERATOR_NAMESPACE = "meo-system";
 
 const FLEET_SYSTEMS: readonly FleetSystem[] = ["deployment", "modelendpoint"];
 
@@ -109,6 +112,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       "operator-node-options": { type: "string" },
       "apiserver-args": { type: "string" },
       "operator-memory-limit": { type: "string" },
+      "operator-identity": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -139,6 +143,9 @@ function settingsFrom(argv: readonly string[]): Settings {
   --operator-node-options="..."  extra Node.js options for the operator (e.g. --max-semi-space-size=4)
   --operator-memory-limit MiB  run the operator in a memory cgroup of this size, as the Helm chart's
                           container limit does (default 512, the chart's; 0: no limit)
+  --operator-identity admin|chart  who the operator acts as: the control plane's admin (default;
+                        system:masters, which API Priority and Fairness exempts) or the Helm chart's
+                        ServiceAccount, RBAC and FlowSchema (its requests then queue in its own priority level)
   --apiserver-args="..."  extra kube-apiserver flags (e.g. --profiling=true, then read
                           /debug/pprof/profile with the admin certificate while a phase runs)
 `);
@@ -184,6 +191,8 @@ function settingsFrom(argv: readonly string[]): Settings {
     profile: values.profile,
     operatorNodeOptions: (values["operator-node-options"] ?? "").split(" ").filter((o) => o !== ""),
     apiserverArgs: (values["apiserver-args"] ?? "").split(" ").filter((o) => o !== ""),
+    operatorIdentity:
+      namesOf(values["operator-identity"] ?? "admin", OPERATOR_IDENTITIES, "operator-identity")[0] ?? "admin",
     operatorMemoryLimitMiB: int(
       values["operator-memory-limit"],
       CHART_MEMORY_LIMIT_MIB,
@@ -291,9 +300,17 @@ async function runComparison(
       }
     }
     const limit = cgroup;
+    const kubeconfig =
+      settings.operatorIdentity === "chart"
+        ? await installChartIdentity(cp, OPERATOR_NAMESPACE)
+        : cp.kubeconfigPath;
+    if (settings.operatorIdentity === "chart")
+      log(
+        `operator runs as ServiceAccount ${OPERATOR_NAMESPACE}/${CHART_SERVICE_ACCOUNT} (the chart's RBAC and FlowSchema)`,
+      );
     operator = new OperatorProcess({
       ...(limit === undefined ? {} : { wrap: (command, args) => inCgroup(limit, command, args) }),
-      kubeconfig: cp.kubeconfigPath,
+      kubeconfig,
       logFile: join(logDir, "operator.log"),
       extraArgs: settings.workers === undefined ? [] : [`--workers=${String(settings.workers)}`],
       nodeOptions: [

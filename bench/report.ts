@@ -9,6 +9,7 @@ import type { ScaleRun } from "./scale.ts";
 import { distribution, summarize, type Summary } from "./lib/stats.ts";
 import { mmm, num, table } from "./lib/table.ts";
 import { chartSvg, type Panel } from "./lib/plot.ts";
+import type { OperatorIdentity } from "./lib/apf.ts";
 
 export interface Settings {
   readonly mode: "quick" | "full";
@@ -37,6 +38,8 @@ export interface Settings {
   readonly operatorNodeOptions: readonly string[];
   readonly apiserverArgs: readonly string[];
   readonly operatorMemoryLimitMiB: number;
+  /** Who the operator acts as (absent in results before it could be chosen: the admin). */
+  readonly operatorIdentity?: OperatorIdentity;
 }
 
 export interface BenchResult {
@@ -501,7 +504,34 @@ function fleetTable(r: BenchResult, k: number): string[] {
       rows,
     ),
   );
-  return out;
+  return [...out, ...apfTable(at, k)];
+}
+
+/**
+ * API Priority and Fairness during the first run of each fleet of size `k`: per priority level,
+ * requests dispatched and rejected, and their wait in its queues. Only with a priority level other
+ * than exempt (the admin's) busy, i.e. the operator as the chart's ServiceAccount.
+ */
+function apfTable(at: readonly ScaleRun[], k: number): string[] {
+  const rows: string[][] = [];
+  for (const system of ["deployment", "modelendpoint"] as const) {
+    const first = at.find((x) => x.system === system);
+    for (const u of first?.apf ?? [])
+      rows.push([
+        system,
+        u.priorityLevel,
+        String(u.dispatched),
+        String(u.rejected),
+        num(u.waitP50Ms, 2),
+        num(u.waitP99Ms, 1),
+      ]);
+  }
+  if (!rows.some((r) => r[1] !== "exempt")) return [];
+  return [
+    "",
+    `API Priority and Fairness during the fleet run of ${String(k)} (first run): requests per priority level and their queue wait`,
+    table(["fleet", "priority level", "dispatched", "rejected", "wait p50 ms", "wait p99 ms"], rows),
+  ];
 }
 
 /** The median of `f` over the runs of `system` at size `k`. */

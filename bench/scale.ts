@@ -42,6 +42,7 @@ import { load, summarize } from "./lib/stats.ts";
 import { now, Timeline, type Tracker } from "./lib/timeline.ts";
 import type { FleetSystem } from "./rollout.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
+import { apfBetween, scrapeApf, type ApfUse } from "./lib/apf.ts";
 
 export type ReconcileLatency = HistogramLatency;
 
@@ -76,6 +77,8 @@ export interface ScaleRun {
   readonly operatorCpuMs: number;
   readonly writes: WriteBreakdown;
   readonly statusWrites?: StatusWriteCount;
+  /** What API Priority and Fairness dispatched, rejected and queued, per priority level. */
+  readonly apf?: readonly ApfUse[];
   /** How long deleting the fleet's namespace took (not part of any figure). */
   readonly cleanupMs: number;
 }
@@ -189,6 +192,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
     await delay(2000);
     const startLoad = load();
     const writesBefore = await scrapeWrites(ctx.cp);
+    const apfBefore = await scrapeApf(ctx.cp);
     const opBefore = await scrapeOperator(operator);
     const opMeter = new ProcessMeter(operator.pid, 500);
     const kcmMeter = new ProcessMeter(kcmPid(ctx.cp), 500);
@@ -232,6 +236,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
 
     const peaks = await samples.stop();
     const writes = attribute(diffWrites(await scrapeWrites(ctx.cp), writesBefore));
+    const apf = apfBetween(await scrapeApf(ctx.cp), apfBefore);
     const opAfter = await scrapeOperator(operator);
     const op = opMeter.stop();
     const kcm = kcmMeter.stop();
@@ -269,6 +274,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       operatorCpuMs: op.cpuMs,
       writes,
       ...(statusWrites === undefined ? {} : { statusWrites }),
+      apf,
     };
     await timeline.stop();
     const cleanupMs = wait

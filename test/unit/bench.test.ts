@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 
+import { apfBetween } from "../../bench/lib/apf.ts";
 import { attribute, diffWrites } from "../../bench/lib/apiserver.ts";
 import { floorWaves, resolveBudgets } from "../../bench/lib/budgets.ts";
 import { argoRolloutDone } from "../../bench/lib/done.ts";
@@ -406,5 +407,31 @@ describe("the fleet's growth", () => {
     expect(svg).toContain("a &lt; b");
     expect(svg).toContain("x &amp; y");
     expect(svg.match(/<circle/g)?.length).toBe(1);
+  });
+});
+
+describe("API Priority and Fairness between two scrapes", () => {
+  const scrape = (dispatched: number, rejected: number, fast: number, slow: number): string =>
+    [
+      `apiserver_flowcontrol_dispatched_requests_total{flow_schema="meo",priority_level="meo"} ${String(dispatched)}`,
+      `apiserver_flowcontrol_dispatched_requests_total{flow_schema="exempt",priority_level="exempt"} 7`,
+      `apiserver_flowcontrol_rejected_requests_total{flow_schema="meo",priority_level="meo",reason="queue-full"} ${String(rejected)}`,
+      `apiserver_flowcontrol_request_wait_duration_seconds_bucket{execute="true",flow_schema="meo",priority_level="meo",le="0.001"} ${String(fast)}`,
+      `apiserver_flowcontrol_request_wait_duration_seconds_bucket{execute="true",flow_schema="meo",priority_level="meo",le="0.1"} ${String(fast + slow)}`,
+      `apiserver_flowcontrol_request_wait_duration_seconds_bucket{execute="true",flow_schema="meo",priority_level="meo",le="+Inf"} ${String(fast + slow)}`,
+    ].join("\n");
+  const prefixes = ["apiserver_flowcontrol_"];
+
+  it("counts each busy priority level's requests and interpolates its queue wait", () => {
+    const before = parseProm(scrape(100, 0, 100, 0), prefixes);
+    const after = parseProm(scrape(300, 2, 298, 2), prefixes);
+    const [meo, ...rest] = apfBetween(after, before);
+    expect(rest).toEqual([]); // exempt dispatched nothing in between
+    expect(meo?.priorityLevel).toBe("meo");
+    expect(meo?.dispatched).toBe(200);
+    expect(meo?.rejected).toBe(2);
+    // 198 of 200 waited under 1 ms: the median lies 100/198 into that bucket, p99 at its top.
+    expect(meo?.waitP50Ms).toBeCloseTo((1 * 100) / 198, 6);
+    expect(meo?.waitP99Ms).toBeCloseTo(1, 6);
   });
 });
