@@ -164,7 +164,10 @@ export function withoutRules(node: JsonSchema): JsonSchema {
     if (key === "x-kubernetes-validations") continue;
     if (key === "properties" && isJsonSchema(value)) {
       out[key] = Object.fromEntries(
-        Object.entries(value).map(([name, child]) => [name, isJsonSchema(child) ? withoutRules(child) : child]),
+        Object.entries(value).map(([name, child]) => [
+          name,
+          isJsonSchema(child) ? withoutRules(child) : child,
+        ]),
       );
     } else if ((key === "items" || key === "additionalProperties") && isJsonSchema(value)) {
       out[key] = withoutRules(value);
