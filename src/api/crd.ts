@@ -85,14 +85,20 @@ function isJsonSchema(value: unknown): value is JsonSchema {
  * - `propertyNames` (map keys) is dropped: Kubernetes cannot constrain keys; CEL rules do;
  * - an object with `x-kubernetes-preserve-unknown-fields` (a loose zod object) loses zod's empty
  *   `properties` and catch-all `additionalProperties`: it is kept as written;
- * - keys are ordered (KEY_ORDER), properties keep their declaration order.
+ * - keys are ordered (KEY_ORDER), properties keep their declaration order;
+ * - with `rules: false`, CEL rules (`x-kubernetes-validations`) are left out at every depth.
  */
-export function toStructural(node: JsonSchema, path = "<root>"): JsonSchema {
+export function toStructural(
+  node: JsonSchema,
+  path = "<root>",
+  options: { readonly rules: boolean } = { rules: true },
+): JsonSchema {
   const out: JsonSchema = {};
   // An object kept as written (a loose zod object): no properties of its own to list.
   const preserved = node["x-kubernetes-preserve-unknown-fields"] === true;
   for (const [key, value] of Object.entries(node)) {
     if (DROPPED.has(key)) continue;
+    if (!options.rules && key === "x-kubernetes-validations") continue;
     if (preserved && (key === "properties" || key === "additionalProperties")) continue;
     if (FORBIDDEN.has(key)) {
       throw new SchemaGenerationError(`${path}: '${key}' is not allowed in a structural schema`);
@@ -102,13 +108,13 @@ export function toStructural(node: JsonSchema, path = "<root>"): JsonSchema {
       const props: JsonSchema = {};
       for (const [name, child] of Object.entries(value)) {
         if (!isJsonSchema(child)) throw new SchemaGenerationError(`${path}.${name}: not a schema`);
-        props[name] = toStructural(child, `${path}.${name}`);
+        props[name] = toStructural(child, `${path}.${name}`, options);
       }
       out[key] = props;
     } else if (key === "items" || key === "additionalProperties") {
       if (value === false) continue;
       if (!isJsonSchema(value)) throw new SchemaGenerationError(`${path}: ${key} must be a schema`);
-      out[key] = toStructural(value, `${path}[]`);
+      out[key] = toStructural(value, `${path}[]`, options);
     } else {
       out[key] = value;
     }
@@ -140,42 +146,21 @@ function orderKeys(node: JsonSchema): JsonSchema {
   return Object.fromEntries(keys.map((k) => [k, node[k]]));
 }
 
-/** The structural schema of one zod schema, as it is accepted on input (defaults are optional). */
-export function structuralSchemaOf(schema: z.ZodType): JsonSchema {
+/**
+ * The structural schema of one zod schema, as it is accepted on input (defaults are optional);
+ * `rules: false` leaves its CEL rules out.
+ */
+export function structuralSchemaOf(
+  schema: z.ZodType,
+  options: { readonly rules: boolean } = { rules: true },
+): JsonSchema {
   const json = z.toJSONSchema(schema, {
     io: "input",
     unrepresentable: "throw",
     cycles: "throw",
     reused: "inline",
   });
-  return toStructural(json);
-}
-
-/**
- * A schema without its CEL rules, at any depth. The status carries none: the operator alone writes
- * it, from a spec that passed them (its machineSpec and placement are copies), and the API server
- * evaluates every rule of the object on every status write, which the operator makes once per wave
- * of every rollout. The status's shape, bounds and formats stay; its zod schema keeps the rules'
- * TypeScript twins for the operator's own reads.
- */
-export function withoutRules(node: JsonSchema): JsonSchema {
-  const out: JsonSchema = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "x-kubernetes-validations") continue;
-    if (key === "properties" && isJsonSchema(value)) {
-      out[key] = Object.fromEntries(
-        Object.entries(value).map(([name, child]) => [
-          name,
-          isJsonSchema(child) ? withoutRules(child) : child,
-        ]),
-      );
-    } else if ((key === "items" || key === "additionalProperties") && isJsonSchema(value)) {
-      out[key] = withoutRules(value);
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
+  return toStructural(json, "<root>", options);
 }
 
 /** A printer column of `kubectl get` (additionalPrinterColumns). */
@@ -218,7 +203,11 @@ export function openApiSchema(source: CrdSource = MODEL_ENDPOINT_CRD): JsonSchem
       // Declared so that CEL rules can point at metadata.name (fieldPath); the rules are below.
       metadata: { type: "object", properties: { name: { type: "string" } } },
       spec: structuralSchemaOf(source.spec),
-      status: withoutRules(structuralSchemaOf(source.status)),
+      // The status carries no CEL rules: the operator alone writes it, from a spec that passed them
+      // (its machineSpec and placement are copies), and the API server evaluates every rule of the
+      // object on every status write, which the operator makes once per wave of every rollout. Its
+      // shape, bounds and formats stay; its zod schema keeps the rules' TypeScript twins.
+      status: structuralSchemaOf(source.status, { rules: false }),
     },
     required: ["spec"],
     "x-kubernetes-validations": source.rootValidations,
