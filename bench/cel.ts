@@ -45,7 +45,8 @@ import { ApiClient } from "./lib/cel-client.ts";
 import { endpointFixtures, type EndpointFixture } from "./lib/cel-fixture.ts";
 import { findRules, pathPresent, withRules, type CrdDocument, type FoundRule } from "./lib/cel-rules.ts";
 import { sampleProcess } from "./lib/proc.ts";
-import { bucketDiff, buckets, histogramQuantile, parseProm, sumOf, type PromSample } from "./lib/prom.ts";
+import { scrapeApiserver } from "./lib/apiserver.ts";
+import { bucketDiff, buckets, histogramQuantile, sumOf, type PromSample } from "./lib/prom.ts";
 import { distribution, load, round, summarize, type Summary } from "./lib/stats.ts";
 import { mmm, num, table } from "./lib/table.ts";
 
@@ -299,10 +300,8 @@ async function writeStatus(
 
 const METRIC_PREFIXES = ["apiserver_request_duration_seconds", "apiserver_cel_", "apiextensions_apiserver_"];
 
-async function scrape(b: Bench): Promise<PromSample[]> {
-  const res = await b.cp.apiGet("/metrics");
-  if (res.status !== 200) throw new Error(`API server /metrics answered ${String(res.status)}`);
-  return parseProm(res.body, METRIC_PREFIXES);
+function scrape(b: Bench): Promise<PromSample[]> {
+  return scrapeApiserver(b.cp, METRIC_PREFIXES);
 }
 
 interface ServerSide {
@@ -603,8 +602,9 @@ async function profileStatusWrites(
     ).finally(() => {
       profiling.done = true;
     });
-    const [taken] = await Promise.allSettled([profile, writer]);
-    await writer;
+    // Both settle before either failure is thrown: the writer stops once the profile is done.
+    const [taken, wrote] = await Promise.allSettled([profile, writer]);
+    if (wrote.status === "rejected") throw wrote.reason;
     if (taken.status === "rejected") {
       const err = taken.reason as { stderr?: Buffer; message: string };
       throw new Error(

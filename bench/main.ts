@@ -31,7 +31,12 @@ import { load } from "./lib/stats.ts";
 import { Timeline } from "./lib/timeline.ts";
 import { runDataPlane } from "./dataplane.ts";
 import { runVertex } from "./vertex.ts";
-import { CHART_SERVICE_ACCOUNT, installChartIdentity, OPERATOR_IDENTITIES } from "./lib/apf.ts";
+import {
+  CHART_SERVICE_ACCOUNT,
+  installChartIdentity,
+  OPERATOR_IDENTITIES,
+  type OperatorIdentity,
+} from "./lib/apf.ts";
 import { fleetsOf, growthChart, report, targetFleet, type BenchResult, type Settings } from "./report.ts";
 import {
   CONFIGS,
@@ -79,6 +84,16 @@ function namesOf<T extends string>(value: string, allowed: readonly T[], what: s
   if (wrong.length > 0 || names.length === 0)
     throw new Error(`--${what} takes a list of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
   return names as T[];
+}
+
+/** One of OPERATOR_IDENTITIES; throws on anything else (a list included). */
+function identityOf(value: string): OperatorIdentity {
+  const found = OPERATOR_IDENTITIES.find((i) => i === value);
+  if (found === undefined)
+    throw new Error(
+      `--operator-identity takes one of ${OPERATOR_IDENTITIES.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return found;
 }
 
 /** "500,1000" as whole milliseconds; throws on anything else. */
@@ -191,8 +206,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     profile: values.profile,
     operatorNodeOptions: (values["operator-node-options"] ?? "").split(" ").filter((o) => o !== ""),
     apiserverArgs: (values["apiserver-args"] ?? "").split(" ").filter((o) => o !== ""),
-    operatorIdentity:
-      namesOf(values["operator-identity"] ?? "admin", OPERATOR_IDENTITIES, "operator-identity")[0] ?? "admin",
+    operatorIdentity: identityOf(values["operator-identity"] ?? "admin"),
     operatorMemoryLimitMiB: int(
       values["operator-memory-limit"],
       CHART_MEMORY_LIMIT_MIB,

@@ -12,7 +12,8 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 import type { ControlPlane } from "../../src/testing/controlplane.ts";
-import { bucketDiff, buckets, histogramQuantile, parseProm, sumOf, type PromSample } from "./prom.ts";
+import { scrapeApiserver } from "./apiserver.ts";
+import { bucketDiff, buckets, histogramQuantile, sumOf, type PromSample } from "./prom.ts";
 
 const CHART = resolve(import.meta.dirname, "..", "..", "charts", "model-endpoint-operator");
 /** The release the bench installs; the chart names its objects `<release>-model-endpoint-operator`. */
@@ -54,10 +55,8 @@ const REJECTED = "apiserver_flowcontrol_rejected_requests_total";
 const WAIT = "apiserver_flowcontrol_request_wait_duration_seconds";
 
 /** The API server's APF counters. */
-export async function scrapeApf(cp: ControlPlane): Promise<PromSample[]> {
-  const res = await cp.apiGet("/metrics");
-  if (res.status !== 200) throw new Error(`API server /metrics answered ${String(res.status)}`);
-  return parseProm(res.body, [DISPATCHED, REJECTED, WAIT]);
+export function scrapeApf(cp: ControlPlane): Promise<PromSample[]> {
+  return scrapeApiserver(cp, [DISPATCHED, REJECTED, WAIT]);
 }
 
 /** What one priority level did between two scrapes. */

@@ -30,11 +30,16 @@ export type WriteCounts = ReadonlyMap<string, number>;
 
 const SECONDS = "seconds";
 
-export async function scrapeWrites(cp: ControlPlane): Promise<WriteCounts> {
+/** The API server's /metrics samples whose names start with one of `prefixes` (as the admin). */
+export async function scrapeApiserver(cp: ControlPlane, prefixes: readonly string[]): Promise<PromSample[]> {
   const res = await cp.apiGet("/metrics");
   if (res.status !== 200) throw new Error(`API server /metrics answered ${String(res.status)}`);
+  return parseProm(res.body, prefixes);
+}
+
+export async function scrapeWrites(cp: ControlPlane): Promise<WriteCounts> {
   const out = new Map<string, number>();
-  for (const s of parseProm(res.body, [
+  for (const s of await scrapeApiserver(cp, [
     "apiserver_request_total{",
     "apiserver_request_duration_seconds_sum{",
   ])) {
