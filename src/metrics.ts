@@ -33,6 +33,7 @@ export class Metrics {
   readonly reconcileErrors: Counter<"reason">;
   readonly queueDepth: Gauge;
   readonly watchRestarts: Counter<"resource" | "reason">;
+  readonly lists: Counter<"resource" | "reason">;
   readonly statusWrites: Counter;
   readonly apiWrites: Counter<"verb" | "resource">;
   readonly isLeader: Gauge;
@@ -119,7 +120,13 @@ export class Metrics {
     });
     this.watchRestarts = new Counter({
       name: `${PREFIX}watch_restarts_total`,
-      help: "Watches restarted, by resource and reason (closed, error, stalled, gone/relist).",
+      help: "Watches restarted, by resource and reason (closed, error, stalled, expired, relist).",
+      labelNames: ["resource", "reason"],
+      registers,
+    });
+    this.lists = new Counter({
+      name: `${PREFIX}lists_total`,
+      help: "Full lists of a watched resource, by resource and reason (initial, expired, retry; requested: a new leader lists its ReplicaSets again).",
       labelNames: ["resource", "reason"],
       registers,
     });

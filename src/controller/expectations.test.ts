@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { FakeClock } from "../kube/fake-clock.ts";
-import { Expectations, isCacheStale, replicaSetsDiffer } from "./expectations.ts";
+import { Expectations, isCacheStale } from "./expectations.ts";
 
 describe("expectations: waiting for the cache to show this replica's own writes", () => {
   const rs = "replicasets/ml/ep-m1";
@@ -63,27 +63,5 @@ describe("isCacheStale: the live check before a step that cannot be undone", () 
       true,
     );
     expect(await isCacheStale(live(undefined), cached)).toBe(true);
-  });
-});
-
-describe("replicaSetsDiffer: another replica's ReplicaSet writes the cache has not shown", () => {
-  const rs = (uid: string, deleting = false) => ({
-    metadata: {
-      uid,
-      resourceVersion: "1",
-      ...(deleting ? { deletionTimestamp: "2026-12-03T10:00:00Z" } : {}),
-    },
-  });
-
-  it("the same ReplicaSets, in any order and at any resourceVersion: the cache is current", () => {
-    const live = [rs("a"), { metadata: { uid: "b", resourceVersion: "9" } }];
-    expect(replicaSetsDiffer(live, [rs("b"), rs("a")])).toBe(false);
-    expect(replicaSetsDiffer([], [])).toBe(false);
-  });
-
-  it("one created, one deleted or one being deleted that the cache does not show: not current", () => {
-    expect(replicaSetsDiffer([rs("a"), rs("b")], [rs("a")])).toBe(true);
-    expect(replicaSetsDiffer([rs("a")], [rs("a"), rs("b")])).toBe(true);
-    expect(replicaSetsDiffer([rs("a", true)], [rs("a")])).toBe(true);
   });
 });

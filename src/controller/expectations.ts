@@ -90,22 +90,3 @@ export async function isCacheStale(
     !jsonEqual(status(live), status(raw))
   );
 }
-
-/**
- * Whether the cached ReplicaSets of an endpoint are not the API server's: one exists that the cache
- * does not hold, the cache holds one that is gone, or one is being deleted that the cache shows
- * alive. Only existence and deletion count: a ReplicaSet's counters change all the time and the
- * next watch event brings them. Another replica's creates and deletes (a replica that takes the
- * Lease while its ReplicaSet watch still lags) are what a step that cannot be undone must not miss.
- */
-export function replicaSetsDiffer(
-  live: readonly DeepReadonly<KubeObject>[],
-  cached: readonly DeepReadonly<KubeObject>[],
-): boolean {
-  const identity = (objects: readonly DeepReadonly<KubeObject>[]): string =>
-    objects
-      .map((o) => `${o.metadata?.uid ?? ""}:${o.metadata?.deletionTimestamp === undefined ? "" : "deleting"}`)
-      .sort()
-      .join(",");
-  return identity(live) !== identity(cached);
-}

@@ -26,7 +26,7 @@ import { runWorkers, WorkQueue } from "../kube/workqueue.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AutoscalingPolicy } from "../rollout/autoscale.ts";
 import { plan } from "../rollout/index.ts";
-import { ENDPOINT_INDEX, endpointSelector, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownership.ts";
+import { ENDPOINT_INDEX, indexByEndpoint, OWNED_LABEL_SELECTOR } from "./ownership.ts";
 import { Reconciler } from "./reconciler.ts";
 import { DEFAULT_LOCATION, type DataPlaneSettings } from "./dataplane.ts";
 import { checkPermissions, describePermission, requiredPermissions } from "./permissions.ts";
@@ -76,6 +76,10 @@ export class Operator {
   readonly #clock: Clock;
   readonly #queue: WorkQueue;
   readonly #informers: Informer<KubeObject>[] = [];
+  /** Counts terms of leadership, so a relist of an ended term does not vouch for the next. */
+  #term = 0;
+  /** False while a new leader's ReplicaSet relist is under way (see `#relistReplicaSets`). */
+  #replicaSetsCurrent = true;
   readonly #elector: LeaderElector | undefined;
   readonly #events: EventRecorder;
   readonly #reconciler: Reconciler;
@@ -122,6 +126,9 @@ export class Operator {
           metrics: {
             watchRestarted: (resource, reason) => {
               metrics.watchRestarts.inc({ resource, reason });
+            },
+            listed: (resource, reason) => {
+              metrics.lists.inc({ resource, reason });
             },
           },
           ...(options.watchTimeoutSeconds === undefined
@@ -192,11 +199,14 @@ export class Operator {
             logger,
             onStartedLeading: () => {
               metrics.isLeader.set(1);
+              this.#relistReplicaSets();
               // A new leader looks at every endpoint once: the queue was empty while standing by.
               this.#enqueueAll();
             },
             onStoppedLeading: () => {
               metrics.isLeader.set(0);
+              this.#term++;
+              this.#replicaSetsCurrent = false;
             },
           });
     const isLeader = (): boolean => this.#elector?.isLeader() ?? true;
@@ -273,8 +283,24 @@ export class Operator {
       planner: plan,
       canWrite: isLeader,
       readLive: (namespace, name) => ignoreNotFound(endpointClient.get(namespace, name)),
-      listLiveReplicaSets: async (namespace, endpoint) =>
-        (await client.replicaSets.list(namespace, { labelSelector: endpointSelector(endpoint) })).items,
+      replicaSetsCurrent: () => this.#replicaSetsCurrent,
+    });
+  }
+
+  /**
+   * A new leader's ReplicaSet cache may lack its predecessor's last creates and deletes (its watch
+   * may lag or have stalled): it lists the ReplicaSets again, and steps that cannot be undone wait
+   * until that list is in (the reconciler's `replicaSetsCurrent`). One list per term of leadership,
+   * where a live list before each such step cost a label-filtered scan of the namespace.
+   */
+  #relistReplicaSets(): void {
+    const term = ++this.#term;
+    this.#replicaSetsCurrent = false;
+    const relists = this.#informers.filter((i) => i.name === "replicasets").map((i) => i.relist());
+    void Promise.all(relists).then((listed) => {
+      if (term !== this.#term || !listed.every(Boolean)) return;
+      this.#replicaSetsCurrent = true;
+      this.#enqueueAll();
     });
   }
 

@@ -12,11 +12,6 @@ export const ENDPOINT_INDEX = "endpoint";
 /** The label selector of the informers of owned objects: every owned object carries the label. */
 export const OWNED_LABEL_SELECTOR = LABEL_ENDPOINT;
 
-/** The label selector of the objects one endpoint owns. */
-export function endpointSelector(endpoint: string): string {
-  return `${LABEL_ENDPOINT}=${endpoint}`;
-}
-
 /** Files an owned object (labelled with its endpoint) under "namespace/endpoint". */
 export function indexByEndpoint(obj: DeepReadonly<KubeObject>): readonly string[] {
   const endpoint = obj.metadata?.labels?.[LABEL_ENDPOINT];

@@ -62,7 +62,7 @@ import {
   withUnmadeObjects,
   type WrittenStatus,
 } from "./conditions.ts";
-import { Expectations, isCacheStale, replicaSetsDiffer } from "./expectations.ts";
+import { Expectations, isCacheStale } from "./expectations.ts";
 import type { ModelPodSettings, OwnerEndpoint } from "./objects.ts";
 import { controlledBy, ENDPOINT_INDEX } from "./ownership.ts";
 import { countRollouts, observeEndpoint, toEventInput } from "./report.ts";
@@ -163,11 +163,12 @@ export interface ReconcilerOptions {
    */
   readonly readLive?: (namespace: string, name: string) => Promise<KubeObject | undefined>;
   /**
-   * A live list of the endpoint's ReplicaSets (by its label), checked with `readLive`: the
-   * endpoint's status does not witness another replica's last ReplicaSet writes. Without it the
-   * ReplicaSet cache is trusted.
+   * False while the ReplicaSet cache may lack another replica's last creates and deletes: a replica
+   * that has just taken the lead relists its ReplicaSets, and until that list is in, steps that
+   * cannot be undone wait (the endpoint's status, which `readLive` checks, does not witness them).
+   * Without it the ReplicaSet cache is trusted.
    */
-  readonly listLiveReplicaSets?: (namespace: string, endpoint: string) => Promise<readonly KubeObject[]>;
+  readonly replicaSetsCurrent?: () => boolean;
 }
 
 export class Reconciler {
@@ -294,17 +295,16 @@ export class Reconciler {
     const serviceChanges = findServiceChanges(ownedServices, wantedServices);
     const irreversible =
       plan.actions.some(cannotBeUndone) || serviceChanges.create.length + serviceChanges.delete.length > 0;
+    if (irreversible && this.#o.replicaSetsCurrent?.() === false) {
+      this.#o.logger.debug(
+        log,
+        "the ReplicaSets are being listed again for this leader; waiting for the list",
+      );
+      return { requeueAfterMs: STALE_CACHE_RECHECK_MS, why: "stale-cache" };
+    }
     if (irreversible && this.#o.readLive !== undefined && (await isCacheStale(this.#o.readLive, raw))) {
       this.#o.logger.debug(log, "the cached endpoint is older than the API server's; waiting for the watch");
       return { requeueAfterMs: STALE_CACHE_RECHECK_MS, why: "stale-cache" };
-    }
-    const listLive = this.#o.listLiveReplicaSets;
-    if (irreversible && listLive !== undefined) {
-      const live = (await listLive(namespace, name)).filter((rs) => controlledBy(rs, ref.uid));
-      if (replicaSetsDiffer(live, replicaSets)) {
-        this.#o.logger.debug(log, "the cached ReplicaSets are not the API server's; waiting for the watch");
-        return { requeueAfterMs: STALE_CACHE_RECHECK_MS, why: "stale-cache" };
-      }
     }
 
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the

@@ -58,7 +58,8 @@ class Stream<E> implements AsyncIterable<E> {
 
 /** A ListWatch whose answers the test scripts. */
 class ScriptedListWatch implements ListWatch<Pod> {
-  readonly lists: (ListResult<Pod> | Error)[] = [];
+  /** The answers of the next lists; a promise is a list the test answers later. */
+  readonly lists: (ListResult<Pod> | Error | Promise<ListResult<Pod>>)[] = [];
   listCalls = 0;
   readonly watchCalls: Omit<WatchOptions, "signal">[] = [];
   readonly streams: Stream<WatchEvent<Pod>>[] = [];
@@ -67,6 +68,7 @@ class ScriptedListWatch implements ListWatch<Pod> {
     this.listCalls++;
     const next = this.lists.shift();
     if (next === undefined) return Promise.reject(new Error("test: no list scripted"));
+    if (next instanceof Promise) return next;
     return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
   }
 
@@ -387,6 +389,72 @@ describe("Informer", () => {
     await settle();
     await never.informer.stop();
     expect(await waiting).toBe(false);
+  });
+
+  it("relist drops a watch that missed writes, lists, reports only the differences and resolves true", async () => {
+    const { lw, informer, events, restarts, lists } = setup();
+    lw.lists.push({ items: [pod("kept", "10"), pod("gone", "11")], resourceVersion: "11" });
+    informer.start();
+    await settle();
+    events.length = 0;
+    const lagging = lw.current;
+
+    // Another writer deleted "gone" and created "made"; this watch delivered neither.
+    lw.lists.push({ items: [pod("kept", "10"), pod("made", "30")], resourceVersion: "31" });
+    const relisted = informer.relist();
+    expect(await relisted).toBe(true);
+    expect(lagging.signal.aborted).toBe(true);
+    expect(events).toEqual(["add ns/made@30", "delete ns/gone@11 (final state unknown)"]);
+    expect(restarts).toEqual(["relist"]);
+    expect(lists).toEqual(["initial", "requested"]);
+    await settle();
+    expect(lw.watchCalls.map((call) => call.resourceVersion)).toEqual(["11", "31"]);
+    await informer.stop();
+  });
+
+  it("a relist asked for while a list is under way waits for a list that began after it", async () => {
+    const { lw, informer, lists } = setup();
+    let answer: (result: ListResult<Pod>) => void = () => undefined;
+    lw.lists.push(
+      new Promise<ListResult<Pod>>((resolve) => {
+        answer = resolve;
+      }),
+    );
+    informer.start();
+    await settle();
+    let listed: boolean | undefined;
+    void informer.relist().then((ok) => (listed = ok));
+    lw.lists.push({ items: [pod("a", "20")], resourceVersion: "20" });
+    answer({ items: [], resourceVersion: "10" }); // the list that was under way: answered too early
+    await settle();
+    expect(lists).toEqual(["initial", "requested"]);
+    expect(listed).toBe(true);
+    expect(informer.store.get("ns/a")?.metadata?.resourceVersion).toBe("20");
+    expect(lw.watchCalls.map((call) => call.resourceVersion)).toEqual(["20"]);
+    await informer.stop();
+  });
+
+  it("a relist whose list fails retries with backoff; it resolves false when the informer stops or never ran", async () => {
+    const { clock, lw, informer, lists } = setup();
+    expect(await informer.relist()).toBe(false); // not started
+    lw.lists.push({ items: [], resourceVersion: "1" });
+    informer.start();
+    await settle();
+    lw.lists.push(new TransientError("503 ServiceUnavailable", { code: 503 }));
+    lw.lists.push({ items: [pod("a", "5")], resourceVersion: "5" });
+    let listed: boolean | undefined;
+    void informer.relist().then((ok) => (listed = ok));
+    await settle();
+    expect(listed).toBeUndefined();
+    await clock.advance(200);
+    expect(listed).toBe(true);
+    expect(lists).toEqual(["initial", "requested", "retry"]);
+
+    lw.lists.push(new TransientError("503 ServiceUnavailable", { code: 503 }));
+    const pending = informer.relist();
+    await settle();
+    await informer.stop();
+    expect(await pending).toBe(false);
   });
 
   it("asks each watch for a randomised timeout between t and 2t", async () => {

@@ -17,6 +17,9 @@
  * 5. Repeated failures back off exponentially with jitter (200 ms .. 30 s by default); a watch that
  *    delivered events or stayed up for `healthyWatchMs` resets the backoff. A first 410 relists at
  *    once.
+ * 6. `relist()` drops the watch and lists again at once, diffing as in 3, and resolves once a list
+ *    that began after the call is in the cache: a replica that has just taken the lead uses it so
+ *    its cache holds every write its predecessor made, however far its own watch lagged.
  *
  * Subscribers receive keys and objects, never a FIFO of raw watch events: a controller maps each
  * change to the key of the object it reconciles and enqueues that. Cached objects are frozen.
@@ -88,10 +91,10 @@ export type InformerEvent<T> =
 
 export type InformerHandler<T> = (event: InformerEvent<T>) => void;
 
-/** Why a watch was started again. */
-export type WatchRestartReason = "closed" | "error" | "stalled" | "expired";
-/** Why a list was made: the first, after 410 Gone, or again after a failed list. */
-export type ListReason = "initial" | "expired" | "retry";
+/** Why a watch was started again ("relist": `relist()` was called). */
+export type WatchRestartReason = "closed" | "error" | "stalled" | "expired" | "relist";
+/** Why a list was made: the first, after 410 Gone, again after a failed list, or `relist()`. */
+export type ListReason = "initial" | "expired" | "retry" | "requested";
 
 /** Counters the informer reports; the operator wires them to prom-client. */
 export interface InformerMetrics {
@@ -153,6 +156,10 @@ export class Informer<T extends KubeObject> {
   private syncWaiters: (() => void)[] = [];
   private abort: AbortController | undefined;
   private running: Promise<void> | undefined;
+  /** The current watch's own abort, for `relist()`. */
+  private watchAbort: AbortController | undefined;
+  /** Callers of `relist()` whose list has not begun yet. */
+  private relistWaiters: ((listed: boolean) => void)[] = [];
 
   constructor(options: InformerOptions<T>) {
     this.name = options.name;
@@ -212,6 +219,21 @@ export class Informer<T extends KubeObject> {
     this.abort = undefined;
     for (const wake of this.syncWaiters) wake();
     this.syncWaiters = [];
+    for (const answer of this.relistWaiters.splice(0)) answer(false);
+  }
+
+  /**
+   * Lists again now: the current watch is dropped, the list replaces the cache (only differences
+   * reported), and watching resumes from it. Resolves true once a list that began after this call
+   * is in the cache, false if the informer stops first. A list already under way does not count:
+   * it may have been answered before the call.
+   */
+  relist(): Promise<boolean> {
+    if (this.running === undefined) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.relistWaiters.push(resolve);
+      this.watchAbort?.abort(new Error("relist requested"));
+    });
   }
 
   /** Resolves true once synced, or false if `signal` aborts or the informer stops first. */
@@ -235,14 +257,24 @@ export class Informer<T extends KubeObject> {
     let listReason: ListReason = "initial";
     let failures = 0;
     while (!signal.aborted) {
+      if (this.relistWaiters.length > 0 && !needList) {
+        needList = true;
+        listReason = "requested";
+      }
       if (needList) {
         this.metrics.listed?.(this.name, listReason);
+        // The callers this list answers: those who asked before it began.
+        const answering = this.relistWaiters.splice(0);
         try {
           const result = await this.listWatch.list({ signal });
-          if (isAborted(signal)) break;
+          if (isAborted(signal)) {
+            this.relistWaiters.unshift(...answering);
+            break;
+          }
           this.replace(result.items);
           this.resourceVersion = result.resourceVersion;
           needList = false;
+          for (const answer of answering) answer(true);
           // failures is not reset here: only a healthy watch proves the loop is not spinning.
           this.markSynced();
           this.logger.debug(
@@ -255,6 +287,7 @@ export class Informer<T extends KubeObject> {
             "listed",
           );
         } catch (err) {
+          this.relistWaiters.unshift(...answering);
           if (isAborted(signal)) break;
           failures++;
           listReason = "retry";
@@ -268,11 +301,17 @@ export class Informer<T extends KubeObject> {
         }
       }
 
+      // A relist asked for while the list above was under way: list again before watching.
+      if (this.relistWaiters.length > 0) continue;
       const outcome = await this.watchOnce(signal);
       if (outcome.reason === "stopped" || isAborted(signal)) break;
       this.metrics.watchRestarted?.(this.name, outcome.reason);
       failures = outcome.healthy ? 0 : failures + 1;
       const fields = { informer: this.name, reason: outcome.reason, resourceVersion: this.resourceVersion };
+      if (outcome.reason === "relist") {
+        this.logger.debug(fields, "relist requested");
+        continue;
+      }
       if (outcome.reason === "expired") {
         needList = true;
         listReason = "expired";
@@ -295,6 +334,7 @@ export class Informer<T extends KubeObject> {
   /** One watch, from the last resourceVersion until it ends, fails or stalls. */
   private async watchOnce(signal: AbortSignal): Promise<WatchOutcome> {
     const watchAbort = new AbortController();
+    this.watchAbort = watchAbort;
     const forward = (): void => {
       watchAbort.abort(signal.reason);
     };
@@ -328,7 +368,7 @@ export class Informer<T extends KubeObject> {
       });
       for await (const event of stream) {
         if (isAborted(signal)) return { reason: "stopped", healthy: true };
-        if (watch.stalled) break;
+        if (watch.stalled || this.relistWaiters.length > 0) break;
         lastActivity = this.clock.now();
         if (event.type === "ERROR") {
           const reason = event.error instanceof GoneError ? "expired" : "error";
@@ -338,9 +378,11 @@ export class Informer<T extends KubeObject> {
         this.apply(event);
       }
       if (isAborted(signal)) return { reason: "stopped", healthy: true };
+      if (this.relistWaiters.length > 0) return { reason: "relist", healthy: true };
       return { reason: watch.stalled ? "stalled" : "closed", healthy: healthy() };
     } catch (err) {
       if (isAborted(signal)) return { reason: "stopped", healthy: true };
+      if (this.relistWaiters.length > 0) return { reason: "relist", healthy: true };
       if (watch.stalled) return { reason: "stalled", healthy: healthy() };
       const error = classifyApiError(err);
       return { reason: error instanceof GoneError ? "expired" : "error", healthy: healthy(), error };
@@ -348,6 +390,7 @@ export class Informer<T extends KubeObject> {
       watchdog.cancel();
       signal.removeEventListener("abort", forward);
       watchAbort.abort();
+      this.watchAbort = undefined;
     }
   }
 

@@ -162,6 +162,8 @@ describe("the controller under faults", () => {
 
     await waitCompleted(le, kc, name, "m2", ["m1"], 6);
     expect(await b.metric("modelendpoint_leader")).toBe(1);
+    // The new leader listed its ReplicaSets again before its first step that cannot be undone.
+    expect(await b.metric("modelendpoint_lists_total", 'resource="replicasets",reason="requested"')).toBe(1);
     expect(await writesOf(b)).toBeGreaterThan(0);
     const report = printFigures("9", await watcher.stop());
     expectCreatedOnce(report, name, { m1: 6, m2: 6 });
