@@ -117,6 +117,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       fleet: { type: "string" },
       "fleet-runs": { type: "string" },
       "fleet-systems": { type: "string" },
+      "deployment-pdb": { type: "boolean", default: false },
       "dataplane-seconds": { type: "string" },
       only: { type: "string" },
       configs: { type: "string" },
@@ -146,6 +147,8 @@ function settingsFrom(argv: readonly string[]): Settings {
                         <results>-fleet.svg; the targets are judged at 1000 when listed, else the largest
   --fleet-runs R        scale test repetitions at the targets' size (full 2, quick 1); other sizes once
   --fleet-systems a,b   which fleets: deployment, modelendpoint (default both)
+  --deployment-pdb      give each Deployment of the fleet a PodDisruptionBudget, as each endpoint's
+                        rollout chain has one (the same work for the disruption controller)
   --dataplane-seconds S how long predictions are measured on each path (full 30, quick 10)
   --only rollout|scale|dataplane|vertex  run one part
                         (vertex: the Vertex AI API server: GET and :predict at 200 clients for the
@@ -197,6 +200,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     fleets,
     fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
     fleetSystems: namesOf(values["fleet-systems"] ?? FLEET_SYSTEMS.join(","), FLEET_SYSTEMS, "fleet-systems"),
+    deploymentPdb: values["deployment-pdb"],
     dataPlaneSeconds: int(values["dataplane-seconds"], quick ? 10 : 30, "dataplane-seconds"),
     parts: only === undefined ? PARTS : [only],
     configs: values.configs === undefined ? CONFIGS.map((c) => c.id) : values.configs.split(","),
@@ -416,6 +420,7 @@ async function runComparison(
               run,
               last: fleet === sizes.at(-1) && run === runs - 1,
               systems: settings.fleetSystems,
+              deploymentPdb: settings.deploymentPdb ?? false,
               log,
             })),
           );

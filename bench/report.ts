@@ -28,6 +28,8 @@ export interface Settings {
   /** Repetitions at `fleet`; every other size runs once. */
   readonly fleetRuns: number;
   readonly fleetSystems: readonly FleetSystem[];
+  /** Each Deployment of the fleet had a PodDisruptionBudget (absent in results before the option). */
+  readonly deploymentPdb?: boolean;
   readonly dataPlaneSeconds: number;
   readonly parts: readonly string[];
   readonly configs: readonly string[];
@@ -188,14 +190,15 @@ export function targets(r: BenchResult): Target[] {
       summarize(fleet("modelendpoint").map((x) => x.rolledMs)).median /
       summarize(fleet("deployment").map((x) => x.rolledMs)).median;
     const k = r.settings.fleet;
+    const deployments = `${String(k)} Deployments${r.settings.deploymentPdb === true ? " with a PDB each" : ""}`;
     out.push({
-      name: `${String(k)} endpoints all Ready / ${String(k)} Deployments`,
+      name: `${String(k)} endpoints all Ready / ${deployments}`,
       target: "<= 1.1",
       value: num(ready, 2),
       met: ready <= 1.1,
     });
     out.push({
-      name: `${String(k)} endpoints all rolled / ${String(k)} Deployments`,
+      name: `${String(k)} endpoints all rolled / ${deployments}`,
       target: "<= 1.1",
       value: num(rolled, 2),
       met: rolled <= 1.1,
@@ -465,7 +468,7 @@ function fleetTable(r: BenchResult, k: number): string[] {
     const runs = at.filter((x) => x.system === system);
     const f = (g: (x: ScaleRun) => number, digits = 1): string => mmm(summarize(runs.map(g)), digits);
     return [
-      system,
+      system === "deployment" && r.settings.deploymentPdb === true ? "deployment + PDB" : system,
       f((x) => x.readyMs / 1000),
       f((x) => x.readyP50Ms / 1000),
       f((x) => x.rolledMs / 1000),

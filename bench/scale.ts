@@ -12,12 +12,14 @@
 import { setTimeout as delay } from "node:timers/promises";
 
 import type { KubeClient } from "../src/kube/client.ts";
+import { PODDISRUPTIONBUDGETS } from "../src/kube/client.ts";
 import { NotFoundError } from "../src/kube/errors.ts";
 import type { ControlPlane } from "../src/testing/controlplane.ts";
 import type { OperatorProcess } from "../src/testing/operator-process.ts";
 import { attribute, diffWrites, scrapeWrites, type WriteBreakdown } from "./lib/apiserver.ts";
 import {
   deployment,
+  deploymentDisruptionBudget,
   deploymentService,
   DEPLOYMENTS,
   modelEndpoint,
@@ -93,6 +95,8 @@ export interface ScaleContext {
   readonly last: boolean;
   /** The fleets to run (both by default). */
   readonly systems: readonly FleetSystem[];
+  /** Each Deployment gets a PodDisruptionBudget, as each chain of an endpoint has one. */
+  readonly deploymentPdb: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -206,6 +210,9 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       // A user creates the Service with the Deployment; the operator creates an endpoint's own.
       await pool(names, CONCURRENCY, async (name) => {
         await client.services.create(deploymentService(ns, name));
+        if (ctx.deploymentPdb) {
+          await client.resource(PODDISRUPTIONBUDGETS).create(deploymentDisruptionBudget(ns, name));
+        }
         await deployments.create(deployment(ns, name, REPLICAS, BUDGETS));
       });
       ready = timeline.trackDeployments(names, deploymentDone(1, REPLICAS), timeoutMs);

@@ -243,6 +243,24 @@ export function deployment(
 }
 
 /**
+ * The PodDisruptionBudget a production Deployment would carry, the same as the operator gives a
+ * rollout chain of one model with surge 1 / unavailable 0: maxUnavailable 1 over its pods, and
+ * unhealthy pods always evictable. For `--deployment-pdb`: the same work for both fleets.
+ */
+export function deploymentDisruptionBudget(namespace: string, name: string): KubeObject {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name, namespace },
+    spec: {
+      maxUnavailable: 1,
+      selector: { matchLabels: { [LABEL_APP]: name } },
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    },
+  } as KubeObject;
+}
+
+/**
  * An Argo Rollouts Rollout of version 1 with `replicas` pods: a canary strategy with no steps and
  * no traffic routing, so a new template goes to 100% at once within `budgets`, a rolling update as a
  * Deployment's (the same pods, the same budgets).

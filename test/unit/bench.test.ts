@@ -357,6 +357,15 @@ describe("the fleet's growth", () => {
     expect(rolled?.value).toBe((160_000 / 110_000).toFixed(2));
   });
 
+  it("names Deployments with a PodDisruptionBudget each where the fleet had them", () => {
+    const withPdb = { ...result, settings: { ...result.settings, deploymentPdb: true } } as BenchResult;
+    expect(targets(withPdb).map((t) => t.name)).toContain(
+      "1000 endpoints all rolled / 1000 Deployments with a PDB each",
+    );
+    expect(report(withPdb).body).toContain("| deployment + PDB ");
+    expect(report(result).body).not.toContain("PDB");
+  });
+
   it("tabulates each size with both systems and their ratios", () => {
     expect(fleetSizes(result)).toEqual([100, 1000, 5000]);
     const body = report(result).body;
