@@ -127,6 +127,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       profile: { type: "boolean", default: false },
       "operator-node-options": { type: "string" },
       "apiserver-args": { type: "string" },
+      "kcm-args": { type: "string" },
       "operator-memory-limit": { type: "string" },
       "operator-identity": { type: "string" },
       help: { type: "boolean", default: false },
@@ -166,6 +167,9 @@ function settingsFrom(argv: readonly string[]): Settings {
                         ServiceAccount, RBAC and FlowSchema (its requests then queue in its own priority level)
   --apiserver-args="..."  extra kube-apiserver flags (e.g. --profiling=true, then read
                           /debug/pprof/profile with the admin certificate while a phase runs)
+  --kcm-args="..."      extra kube-controller-manager flags (e.g. --secure-port=10257
+                          --authorization-always-allow-paths=/healthz,/debug/pprof/profile, then
+                          curl -k https://127.0.0.1:10257/debug/pprof/profile?seconds=60)
 `);
     process.exit(0);
   }
@@ -210,6 +214,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     profile: values.profile,
     operatorNodeOptions: (values["operator-node-options"] ?? "").split(" ").filter((o) => o !== ""),
     apiserverArgs: (values["apiserver-args"] ?? "").split(" ").filter((o) => o !== ""),
+    controllerManagerArgs: (values["kcm-args"] ?? "").split(" ").filter((o) => o !== ""),
     operatorIdentity: identityOf(values["operator-identity"] ?? "admin"),
     operatorMemoryLimitMiB: int(
       values["operator-memory-limit"],
@@ -298,6 +303,7 @@ async function runComparison(
     readyDelayMs: phase.readyDelayMs,
     readyJitterMs: 0,
     apiserverArgs,
+    controllerManagerArgs: settings.controllerManagerArgs ?? [],
     log,
   });
   const timelines: Timeline[] = [];
@@ -435,6 +441,7 @@ async function runComparison(
         readyDelayMs: phase.readyDelayMs,
         readyJitterMs: 0,
         apiserverArgs,
+        controllerManagerArgs: settings.controllerManagerArgs ?? [],
       },
       operator: { args: operator.args, memoryLimitMiB: cgroup?.limitMiB ?? null },
       ...(argo === undefined || phase.argo === undefined

@@ -39,6 +39,8 @@ export interface Settings {
   readonly profile: boolean;
   readonly operatorNodeOptions: readonly string[];
   readonly apiserverArgs: readonly string[];
+  /** Extra kube-controller-manager flags (absent in results before the option). */
+  readonly controllerManagerArgs?: readonly string[];
   readonly operatorMemoryLimitMiB: number;
   /** Who the operator acts as (absent in results before it could be chosen: the admin). */
   readonly operatorIdentity?: OperatorIdentity;
@@ -69,6 +71,7 @@ export interface BenchResult {
     readonly readyDelaysMs?: readonly number[];
     readonly readyJitterMs: number;
     readonly apiserverArgs: readonly string[];
+    readonly controllerManagerArgs?: readonly string[];
   };
   readonly operator?: { readonly args: readonly string[]; readonly memoryLimitMiB: number | null };
   /** rollouts-controller, when Argo Rollouts was one of the rollouts' systems. */

@@ -77,6 +77,8 @@ export interface ControlPlaneOptions {
   readonly keepDir?: boolean;
   /** Extra kube-apiserver flags, e.g. ["--max-requests-inflight=1000"]. */
   readonly apiserverArgs?: readonly string[];
+  /** Extra kube-controller-manager flags, e.g. a secure port for its /debug/pprof. */
+  readonly controllerManagerArgs?: readonly string[];
   /** Also start a Gateway API data plane (Traefik, see gateway.ts); `cp.gateway` then holds it. */
   readonly gateway?: boolean;
   /**
@@ -406,6 +408,7 @@ export class ControlPlane {
         "--kube-api-qps=500",
         "--kube-api-burst=1000",
         "--v=0",
+        ...(options.controllerManagerArgs ?? []),
       ],
     });
     this.#specs.set("kube-scheduler", {
