@@ -161,7 +161,7 @@ describe("the PodDisruptionBudgets of an endpoint", () => {
       budgets.map((b) => [
         b.metadata?.name,
         b.spec?.maxUnavailable,
-        b.spec?.selector.matchExpressions[0]?.values,
+        b.spec?.selector.matchExpressions?.[0]?.values,
       ]),
     ).toEqual([
       ["ep-m1", 3, ["m1", "m2"]],
@@ -181,12 +181,25 @@ describe("the PodDisruptionBudgets of an endpoint", () => {
     expect(budget?.spec?.maxUnavailable).toBe(1);
   });
 
-  it("keeps a removed member draining in its chain's selector", () => {
+  it("selects an endpoint's only chain, removed members included, by the endpoint's label alone", () => {
     const inSpec: Entry[] = [{ id: "m1", replicas: 4 }];
     const inStatus: Entry[] = [...inSpec, { id: "m2", previous: "m1", replicas: 4 }];
-    const [budget] = buildDisruptionBudgets(ref, endpoint(inSpec), status(inStatus));
-    expect(budget?.spec?.selector.matchExpressions[0]?.values).toEqual(["m1", "m2"]);
-    expect(budget?.spec?.maxUnavailable).toBe(1);
+    const budgets = buildDisruptionBudgets(ref, endpoint(inSpec), status(inStatus));
+    expect(budgets).toHaveLength(1);
+    expect(budgets[0]?.spec?.selector).toEqual({
+      matchLabels: { "serving.modelendpoint.io/endpoint": "ep" },
+    });
+    expect(budgets[0]?.spec?.maxUnavailable).toBe(1);
+  });
+
+  it("keeps a removed model draining in a chain of its own, and then names each chain's members", () => {
+    const inSpec: Entry[] = [{ id: "m1", replicas: 4 }];
+    const inStatus: Entry[] = [...inSpec, { id: "x1", replicas: 2 }];
+    const budgets = buildDisruptionBudgets(ref, endpoint(inSpec), status(inStatus));
+    expect(budgets.map((b) => [b.metadata?.name, b.spec?.selector.matchExpressions?.[0]?.values])).toEqual([
+      ["ep-m1", ["m1"]],
+      ["ep-x1", ["x1"]],
+    ]);
   });
 });
 

@@ -191,7 +191,7 @@ export interface PodDisruptionBudget extends KubeObject {
     maxUnavailable: number;
     selector: {
       matchLabels: Record<string, string>;
-      matchExpressions: { key: string; operator: "In"; values: string[] }[];
+      matchExpressions?: { key: string; operator: "In"; values: string[] }[];
     };
     unhealthyPodEvictionPolicy: "AlwaysAllow";
   };
@@ -292,6 +292,12 @@ export function buildHttpRoute(
  * chain's rollout budget (its intended model's rolloutOptions, resolved against its replica count;
  * 25% for a chain of one model), at least 1: a budget of 0 would block node maintenance for good,
  * so a surge-only chain gives up one pod at a time.
+ *
+ * The only chain of an endpoint selects by the endpoint's label alone. kube-controller-manager's
+ * disruption controller converts the selector of every budget in the namespace on each pod event,
+ * so a budget's requirements are paid per pod event times budgets (BENCHMARKS.md, the fleet's
+ * kube-controller-manager profile). A model that leaves spec stays in status, in a chain of its
+ * own, while it drains, so the pods of an endpoint with one chain are that chain's.
  */
 export function buildDisruptionBudgets(
   ref: OwnerEndpoint,
@@ -327,9 +333,13 @@ export function buildDisruptionBudgets(
           maxUnavailable: Math.max(1, budget),
           selector: {
             matchLabels: { [LABEL_ENDPOINT]: ref.name },
-            matchExpressions: [
-              { key: LABEL_DEPLOYED_MODEL, operator: "In" as const, values: [...ids].sort() },
-            ],
+            ...(chains.size === 1
+              ? {}
+              : {
+                  matchExpressions: [
+                    { key: LABEL_DEPLOYED_MODEL, operator: "In" as const, values: [...ids].sort() },
+                  ],
+                }),
           },
           unhealthyPodEvictionPolicy: "AlwaysAllow" as const,
         },

@@ -3,7 +3,7 @@
  * independent watcher that checks R4 and R6 at every event it sees. Scenario numbers follow the
  * controller issue's list.
  */
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, DiscoveryV1Api, PolicyV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { createNamespace, eventually, kubeConfig } from "./context.ts";
@@ -16,6 +16,7 @@ const kc = kubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 const discovery = kc.makeApiClient(DiscoveryV1Api);
+const policy = kc.makeApiClient(PolicyV1Api);
 
 let ns = "";
 let endpoints: Endpoints;
@@ -91,6 +92,35 @@ describe("the controller", () => {
     expect(rs.spec?.template?.spec?.containers[0]?.readinessProbe?.httpGet?.path).toBe("/health");
     await core.readNamespacedService({ namespace: ns, name: "first" });
     await core.readNamespacedService({ namespace: ns, name: "first-m1" });
+  });
+
+  it("1b. a model's PodDisruptionBudget counts its pods: the disruption controller allows one eviction of 4", async () => {
+    await applyEndpoint(ns, firstDeployment("drain", "m1", 4));
+    await endpoints.waitForState("drain", "m1", "DEPLOYED");
+    const read = () => policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: "drain-m1" });
+    // The endpoint's only chain: selected by the endpoint's label alone.
+    expect((await read()).spec?.selector).toEqual({
+      matchLabels: { "serving.modelendpoint.io/endpoint": "drain" },
+    });
+    const counted = await eventually(
+      "the budget counts 4 healthy pods of 4, one disruption allowed",
+      async () => {
+        const s = (await read()).status;
+        return s?.expectedPods === 4 && s.currentHealthy === 4 && s.disruptionsAllowed === 1 && s;
+      },
+    );
+    expect(counted.desiredHealthy).toBe(3); // maxUnavailable 25% of 4
+    const pods = await core.listNamespacedPod({
+      namespace: ns,
+      labelSelector: "serving.modelendpoint.io/endpoint=drain",
+    });
+    const victim = pods.items[0]?.metadata?.name ?? "";
+    await core.createNamespacedPodEviction({
+      namespace: ns,
+      name: victim,
+      body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: victim, namespace: ns } },
+    });
+    await endpoints.waitForState("drain", "m1", "DEPLOYED");
   });
 
   it.each([
