@@ -191,7 +191,9 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
   const names = Array.from({ length: fleet }, (_, i) => `f${String(i).padStart(4, "0")}`);
   const deployments = client.resource(DEPLOYMENTS);
   const endpoints = client.modelEndpoints<ModelEndpointObject>();
-  const timeoutMs = 120_000 + fleet * 600;
+  // Per phase. 0.6 s per object ended a ModelEndpoint fleet of 5000 before its rollout completed
+  // on two cores (and the run without a results file); the bound only stops a stuck run.
+  const timeoutMs = 120_000 + fleet * 1500;
   try {
     await delay(2000);
     const startLoad = load();
