@@ -76,10 +76,10 @@ export class Operator {
   readonly #clock: Clock;
   readonly #queue: WorkQueue;
   readonly #informers: Informer<KubeObject>[] = [];
-  /** Counts terms of leadership, so a relist of an ended term does not vouch for the next. */
+  /** Counts terms of leadership (and their ends), so a relist of an ended term vouches for none. */
   #term = 0;
-  /** False while a new leader's ReplicaSet relist is under way (see `#relistReplicaSets`). */
-  #replicaSetsCurrent = true;
+  /** The term whose ReplicaSet relist has landed (see `#relistReplicaSets`). */
+  #relistedTerm = 0;
   readonly #elector: LeaderElector | undefined;
   readonly #events: EventRecorder;
   readonly #reconciler: Reconciler;
@@ -206,7 +206,6 @@ export class Operator {
             onStoppedLeading: () => {
               metrics.isLeader.set(0);
               this.#term++;
-              this.#replicaSetsCurrent = false;
             },
           });
     const isLeader = (): boolean => this.#elector?.isLeader() ?? true;
@@ -283,7 +282,7 @@ export class Operator {
       planner: plan,
       canWrite: isLeader,
       readLive: (namespace, name) => ignoreNotFound(endpointClient.get(namespace, name)),
-      replicaSetsCurrent: () => this.#replicaSetsCurrent,
+      replicaSetsCurrent: () => this.#relistedTerm === this.#term,
     });
   }
 
@@ -295,11 +294,10 @@ export class Operator {
    */
   #relistReplicaSets(): void {
     const term = ++this.#term;
-    this.#replicaSetsCurrent = false;
     const relists = this.#informers.filter((i) => i.name === "replicasets").map((i) => i.relist());
     void Promise.all(relists).then((listed) => {
       if (term !== this.#term || !listed.every(Boolean)) return;
-      this.#replicaSetsCurrent = true;
+      this.#relistedTerm = term;
       this.#enqueueAll();
     });
   }
