@@ -118,6 +118,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       "fleet-runs": { type: "string" },
       "fleet-systems": { type: "string" },
       "deployment-pdb": { type: "boolean", default: false },
+      "deployment-model-services": { type: "boolean", default: false },
       "dataplane-seconds": { type: "string" },
       only: { type: "string" },
       configs: { type: "string" },
@@ -150,6 +151,10 @@ function settingsFrom(argv: readonly string[]): Settings {
   --fleet-systems a,b   which fleets: deployment, modelendpoint (default both)
   --deployment-pdb      give each Deployment of the fleet a PodDisruptionBudget, as each endpoint's
                         rollout chain has one (the same work for the disruption controller)
+  --deployment-model-services
+                        give each Deployment a Service per version of its pods as well, as an
+                        endpoint has one per deployed model (the same work for the EndpointSlice
+                        controller: two Services each, three from the rollout on)
   --dataplane-seconds S how long predictions are measured on each path (full 30, quick 10)
   --only rollout|scale|dataplane|vertex  run one part
                         (vertex: the Vertex AI API server: GET and :predict at 200 clients for the
@@ -205,6 +210,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     fleetRuns: int(values["fleet-runs"], quick ? 1 : 2, "fleet-runs"),
     fleetSystems: namesOf(values["fleet-systems"] ?? FLEET_SYSTEMS.join(","), FLEET_SYSTEMS, "fleet-systems"),
     deploymentPdb: values["deployment-pdb"],
+    deploymentModelServices: values["deployment-model-services"],
     dataPlaneSeconds: int(values["dataplane-seconds"], quick ? 10 : 30, "dataplane-seconds"),
     parts: only === undefined ? PARTS : [only],
     configs: values.configs === undefined ? CONFIGS.map((c) => c.id) : values.configs.split(","),
@@ -427,6 +433,7 @@ async function runComparison(
               last: fleet === sizes.at(-1) && run === runs - 1,
               systems: settings.fleetSystems,
               deploymentPdb: settings.deploymentPdb ?? false,
+              deploymentModelServices: settings.deploymentModelServices ?? false,
               log,
             })),
           );

@@ -30,6 +30,8 @@ export interface Settings {
   readonly fleetSystems: readonly FleetSystem[];
   /** Each Deployment of the fleet had a PodDisruptionBudget (absent in results before the option). */
   readonly deploymentPdb?: boolean;
+  /** Each Deployment also had a Service per version of its pods (absent before the option). */
+  readonly deploymentModelServices?: boolean;
   readonly dataPlaneSeconds: number;
   readonly parts: readonly string[];
   readonly configs: readonly string[];
@@ -142,6 +144,23 @@ export function pairedRatios(
   });
 }
 
+/** What the fleet's Deployments carried besides their Service, for a target's name. */
+function withSameWork(s: Settings): string {
+  const parts = [
+    ...(s.deploymentPdb === true ? ["a PDB"] : []),
+    ...(s.deploymentModelServices === true ? ["a Service per version"] : []),
+  ];
+  return parts.length === 0 ? "" : ` with ${parts.join(" and ")} each`;
+}
+
+/** The same, as a table's system column: `deployment + PDB + version Services`. */
+function sameWorkTag(s: Settings): string {
+  return (
+    (s.deploymentPdb === true ? " + PDB" : "") +
+    (s.deploymentModelServices === true ? " + version Services" : "")
+  );
+}
+
 /**
  * ModelEndpoint's median wall time over `b`'s (Deployment by default) in the first budgets at the
  * fleet's readiness delay, and the paired ratios' range (NaN when `b` did not run).
@@ -193,7 +212,7 @@ export function targets(r: BenchResult): Target[] {
       summarize(fleet("modelendpoint").map((x) => x.rolledMs)).median /
       summarize(fleet("deployment").map((x) => x.rolledMs)).median;
     const k = r.settings.fleet;
-    const deployments = `${String(k)} Deployments${r.settings.deploymentPdb === true ? " with a PDB each" : ""}`;
+    const deployments = `${String(k)} Deployments${withSameWork(r.settings)}`;
     out.push({
       name: `${String(k)} endpoints all Ready / ${deployments}`,
       target: "<= 1.1",
@@ -471,7 +490,7 @@ function fleetTable(r: BenchResult, k: number): string[] {
     const runs = at.filter((x) => x.system === system);
     const f = (g: (x: ScaleRun) => number, digits = 1): string => mmm(summarize(runs.map(g)), digits);
     return [
-      system === "deployment" && r.settings.deploymentPdb === true ? "deployment + PDB" : system,
+      system === "deployment" ? `deployment${sameWorkTag(r.settings)}` : system,
       f((x) => x.readyMs / 1000),
       f((x) => x.readyP50Ms / 1000),
       f((x) => x.rolledMs / 1000),

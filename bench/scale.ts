@@ -21,6 +21,7 @@ import {
   deployment,
   deploymentDisruptionBudget,
   deploymentService,
+  deploymentVersionService,
   DEPLOYMENTS,
   modelEndpoint,
   NAMESPACES,
@@ -97,6 +98,8 @@ export interface ScaleContext {
   readonly systems: readonly FleetSystem[];
   /** Each Deployment gets a PodDisruptionBudget, as each chain of an endpoint has one. */
   readonly deploymentPdb: boolean;
+  /** Each Deployment also gets a Service per version of its pods, as an endpoint has per model. */
+  readonly deploymentModelServices: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -212,6 +215,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       // A user creates the Service with the Deployment; the operator creates an endpoint's own.
       await pool(names, CONCURRENCY, async (name) => {
         await client.services.create(deploymentService(ns, name));
+        if (ctx.deploymentModelServices) await client.services.create(deploymentVersionService(ns, name, 1));
         if (ctx.deploymentPdb) {
           await client.resource(PODDISRUPTIONBUDGETS).create(deploymentDisruptionBudget(ns, name));
         }
@@ -231,7 +235,10 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
     const t1 = now();
     let rolled: Tracker;
     if (system === "deployment") {
-      await pool(names, CONCURRENCY, (name) => deployments.mergePatch(ns, name, rollDeployment(name)));
+      await pool(names, CONCURRENCY, async (name) => {
+        if (ctx.deploymentModelServices) await client.services.create(deploymentVersionService(ns, name, 2));
+        await deployments.mergePatch(ns, name, rollDeployment(name));
+      });
       rolled = timeline.trackDeployments(names, deploymentDone(2, REPLICAS), timeoutMs);
     } else {
       await pool(names, CONCURRENCY, (name) =>

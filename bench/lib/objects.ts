@@ -289,6 +289,17 @@ export function rollDeployment(name: string): object {
   return { spec: { template: podTemplate(name, 2) } };
 }
 
+/**
+ * A Service over the pods of one version of a Deployment, `<name>-v<version>`: what the operator
+ * keeps per deployed model (`<endpoint>-<id>`) beside the endpoint's own. For
+ * `--deployment-model-services`: a fleet of Deployments with the Services a fleet of endpoints has
+ * (two each, a third from the rollout on).
+ */
+export function deploymentVersionService(namespace: string, name: string, version: number): Service {
+  const service = deploymentService(namespace, `${name}-v${String(version)}`);
+  return { ...service, spec: { ...service.spec, selector: { [LABEL_APP]: name, version: String(version) } } };
+}
+
 /** The Service a user puts in front of a Deployment or a Rollout (the ModelEndpoint makes its own). */
 export function deploymentService(namespace: string, name: string): Service {
   return {

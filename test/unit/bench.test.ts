@@ -9,7 +9,7 @@ import { apfBetween } from "../../bench/lib/apf.ts";
 import { attribute, diffWrites } from "../../bench/lib/apiserver.ts";
 import { floorWaves, resolveBudgets } from "../../bench/lib/budgets.ts";
 import { argoRolloutDone } from "../../bench/lib/done.ts";
-import type { ArgoRolloutObject } from "../../bench/lib/objects.ts";
+import { deploymentVersionService, LABEL_APP, type ArgoRolloutObject } from "../../bench/lib/objects.ts";
 import { histogramQuantile, latencyBetween, parseProm } from "../../bench/lib/prom.ts";
 import { summarize } from "../../bench/lib/stats.ts";
 import { countStatusWrites } from "../../bench/lib/statuswrites.ts";
@@ -364,6 +364,28 @@ describe("the fleet's growth", () => {
     );
     expect(report(withPdb).body).toContain("| deployment + PDB ");
     expect(report(result).body).not.toContain("PDB");
+  });
+
+  it("names Deployments with a Service per version as well where the fleet had them", () => {
+    const same = {
+      ...result,
+      settings: { ...result.settings, deploymentPdb: true, deploymentModelServices: true },
+    } as BenchResult;
+    expect(targets(same).map((t) => t.name)).toContain(
+      "1000 endpoints all Ready / 1000 Deployments with a PDB and a Service per version each",
+    );
+    expect(report(same).body).toContain("| deployment + PDB + version Services ");
+    const servicesOnly = {
+      ...result,
+      settings: { ...result.settings, deploymentModelServices: true },
+    } as BenchResult;
+    expect(report(servicesOnly).body).toContain("| deployment + version Services ");
+  });
+
+  it("gives a Deployment's version Service the selector of that version's pods only", () => {
+    const s = deploymentVersionService("ns", "f0001", 2);
+    expect(s.metadata?.name).toBe("f0001-v2");
+    expect(s.spec?.selector).toEqual({ [LABEL_APP]: "f0001", version: "2" });
   });
 
   it("tabulates each size with both systems and their ratios", () => {
