@@ -451,11 +451,34 @@ export function buildEndpointService(endpoint: OwnerEndpoint): Service {
   return service(endpoint, endpoint.name, { [LABEL_ENDPOINT]: endpoint.name, [LABEL_SERVING]: "true" });
 }
 
-/** A Service for one deployed model's pods (all of them, serving or not), for direct access. */
-export function buildModelService(endpoint: OwnerEndpoint, id: string, grpc?: number): Service {
-  const svc = service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
+/**
+ * A Service for one deployed model's pods (all of them, serving or not), for direct access.
+ * `headlessPort`: no ClusterIP (`clusterIP: None`), for a model no Gateway routes to; its DNS name
+ * resolves to the model's ready pods, so its HTTP port is the one they listen on (a headless
+ * Service forwards nothing from port 80). Its EndpointSlices are the same; it takes no address from
+ * the cluster's Service range, and the API server does no allocation for it (an allocation lists
+ * every address of the range, so each costs more in a cluster of many Services).
+ */
+export function buildModelService(
+  endpoint: OwnerEndpoint,
+  id: string,
+  grpc?: number,
+  headlessPort?: number,
+): Service {
+  const base = service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
     [LABEL_DEPLOYED_MODEL]: id,
   });
+  const svc =
+    headlessPort === undefined || base.spec === undefined
+      ? base
+      : {
+          ...base,
+          spec: {
+            ...base.spec,
+            clusterIP: "None",
+            ports: (base.spec.ports ?? []).map((p) => (p.name === "http" ? { ...p, port: headlessPort } : p)),
+          },
+        };
   if (grpc === undefined || svc.spec === undefined) return svc;
   // gRPC over cleartext HTTP/2, which gateways and meshes read from appProtocol.
   const port = {

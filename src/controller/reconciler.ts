@@ -291,6 +291,7 @@ export class Reconciler {
       ref,
       endpoint,
       replicaSets.flatMap((rs) => rs.metadata?.labels?.[LABEL_DEPLOYED_MODEL] ?? []),
+      routed,
     );
     const serviceChanges = findServiceChanges(ownedServices, wantedServices);
     const irreversible =

@@ -6,7 +6,14 @@
 import type { ModelEndpoint } from "../api/resource.ts";
 import { TerminalError } from "../kube/errors.ts";
 import type { DeepReadonly, Service } from "../kube/objects.ts";
-import { buildEndpointService, buildModelService, grpcPort, type OwnerEndpoint } from "./objects.ts";
+import {
+  buildEndpointService,
+  buildModelService,
+  grpcPort,
+  SERVICE_PORT,
+  servingPort,
+  type OwnerEndpoint,
+} from "./objects.ts";
 import type { Writer } from "./writer.ts";
 
 /** Services of an endpoint to create and to delete. */
@@ -28,35 +35,63 @@ export interface ServiceSync {
  * still has a ReplicaSet (`withReplicaSet`, by deployed model id): a removed revision draining, or
  * one whose last pods are on their way out. The gateway routes to a model by its Service, and drops
  * it from the route before its pods go: the Service goes with the ReplicaSet, after that.
+ *
+ * `routed`: a Gateway routes to the endpoint, so its models' Services get a ClusterIP (a gateway may
+ * need one to accept a backend). Otherwise they are headless: nothing balances over their ClusterIP
+ * (the endpoint's own Service carries the traffic), and the Vertex API's per-model `:predict` reads
+ * their EndpointSlices, which a headless Service has as well.
  */
 export function findWantedServices(
   ref: OwnerEndpoint,
   endpoint: ModelEndpoint,
   withReplicaSet: readonly string[] = [],
+  routed = false,
 ): Service[] {
   const ids = endpoint.spec.deployedModels.map((dm) => dm.id);
   const draining = [...new Set(withReplicaSet.filter((id) => !ids.includes(id)))].sort();
-  // A model's Service is made once (containerSpec is immutable); a draining one exists already.
+  // A model's Service is made once (containerSpec is immutable); a draining one exists already
+  // (made again only if someone deleted it, then on port 80 when headless: its pods' port is no
+  // longer in spec).
   return [
     buildEndpointService(ref),
-    ...endpoint.spec.deployedModels.map((dm) => buildModelService(ref, dm.id, grpcPort(dm.containerSpec))),
-    ...draining.map((id) => buildModelService(ref, id)),
+    ...endpoint.spec.deployedModels.map((dm) =>
+      buildModelService(
+        ref,
+        dm.id,
+        grpcPort(dm.containerSpec),
+        routed ? undefined : servingPort(dm.containerSpec),
+      ),
+    ),
+    ...draining.map((id) => buildModelService(ref, id, undefined, routed ? undefined : SERVICE_PORT)),
   ];
+}
+
+/** A Service without a ClusterIP. */
+export function isHeadless(svc: DeepReadonly<Service>): boolean {
+  return svc.spec?.clusterIP === "None";
 }
 
 /**
  * The changes that make `owned` (the Services this endpoint controls, from the cache) what is
  * `wanted`: create what is missing, delete what is no longer wanted (a removed model's Service).
+ * A headless Service where a ClusterIP is wanted (the endpoint is routed through a Gateway now) is
+ * deleted, and created again by the next pass, which sees it gone: a ClusterIP cannot be added to a
+ * Service. A ClusterIP Service where a headless one would do is kept: nothing is gained by taking
+ * it away from whoever uses its address.
  */
 export function findServiceChanges(
   owned: readonly DeepReadonly<Service>[],
   wanted: readonly Service[],
 ): ServiceChanges {
+  const wantedByName = new Map(wanted.map((s) => [s.metadata?.name ?? "", s]));
   const have = new Set(owned.map((s) => s.metadata?.name ?? ""));
-  const want = new Set(wanted.map((s) => s.metadata?.name ?? ""));
+  const stale = (s: DeepReadonly<Service>): boolean => {
+    const want = wantedByName.get(s.metadata?.name ?? "");
+    return want === undefined || (isHeadless(s) && !isHeadless(want));
+  };
   return {
     create: wanted.filter((s) => !have.has(s.metadata?.name ?? "")),
-    delete: owned.filter((s) => !want.has(s.metadata?.name ?? "")),
+    delete: owned.filter(stale),
   };
 }
 

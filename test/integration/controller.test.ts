@@ -90,8 +90,24 @@ describe("the controller", () => {
       AIP_MODE: "PREDICTION",
     });
     expect(rs.spec?.template?.spec?.containers[0]?.readinessProbe?.httpGet?.path).toBe("/health");
-    await core.readNamespacedService({ namespace: ns, name: "first" });
-    await core.readNamespacedService({ namespace: ns, name: "first-m1" });
+    const own = await core.readNamespacedService({ namespace: ns, name: "first" });
+    expect(own.spec?.clusterIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    // No Gateway routes to this endpoint: the model's Service is headless, and its EndpointSlices
+    // list the model's 5 pods all the same (what the Vertex API's per-model :predict reads).
+    const model = await core.readNamespacedService({ namespace: ns, name: "first-m1" });
+    expect(model.spec?.clusterIP).toBe("None");
+    const slices = await eventually("5 ready endpoints in first-m1's EndpointSlices", async () => {
+      const list = await discovery.listNamespacedEndpointSlice({
+        namespace: ns,
+        labelSelector: "kubernetes.io/service-name=first-m1",
+      });
+      const ready = list.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready === true);
+      return ready.length === 5 && list;
+    });
+    // Its DNS name resolves to the pods, so its port is the one they listen on.
+    const httpPort = (ports: readonly { name?: string; port?: number }[] | undefined) =>
+      ports?.find((p) => p.name === "http")?.port;
+    expect(httpPort(model.spec?.ports)).toBe(httpPort(slices.items[0]?.ports));
   });
 
   it("1b. a model's PodDisruptionBudget counts its pods: the disruption controller allows one eviction of 4", async () => {

@@ -285,6 +285,34 @@ async function deployTwoRoots(
   await endpoints.waitForState(name, "x1", "DEPLOYED");
 }
 
+/** The ClusterIP of Service `name`: "None" when headless. */
+async function clusterIpOf(name: string): Promise<string | undefined> {
+  return (await core.readNamespacedService({ namespace: ns, name })).spec?.clusterIP;
+}
+
+describe("a model's Service", () => {
+  it("is headless until a Gateway routes to the endpoint, then has a ClusterIP and serves through the route", async () => {
+    const name = "later";
+    const plain = firstDeployment(name, "m1", 2, V1);
+    await applyEndpoint(ns, plain);
+    await endpoints.waitForState(name, "m1", "DEPLOYED");
+    expect(await clusterIpOf(`${name}-m1`)).toBe("None");
+    const endpointIp = await clusterIpOf(name);
+    expect(endpointIp).not.toBe("None");
+    expect(endpointIp).toBeDefined();
+    const before = (await core.readNamespacedService({ namespace: ns, name: `${name}-m1` })).metadata?.uid;
+
+    await applyEndpoint(ns, routed(name, 2));
+    await waitAnsweredOnlyBy(name, ["m1"]);
+    const after = await core.readNamespacedService({ namespace: ns, name: `${name}-m1` });
+    expect(after.metadata?.uid).not.toBe(before);
+    expect(after.spec?.clusterIP).not.toBe("None");
+    expect(after.metadata?.ownerReferences?.[0]?.kind).toBe("ModelEndpoint");
+    // The endpoint's own Service was left as it was.
+    expect(await clusterIpOf(name)).toBe(endpointIp);
+  });
+});
+
 describe("splits through the gateway", () => {
   it("90/10 over one replica each is 90/10 (±5) at the request level", async () => {
     const name = "split";
