@@ -63,8 +63,10 @@ describe("the Services of an endpoint", () => {
   });
 
   it("makes a model's Service headless unless a Gateway routes to the endpoint", () => {
-    const clusterIps = (wanted: readonly { metadata?: { name?: string }; spec?: { clusterIP?: string } }[]) =>
-      Object.fromEntries(wanted.map((s) => [s.metadata?.name, s.spec?.clusterIP ?? "allocated"]));
+    const clusterIps = (
+      wanted: readonly { metadata?: { name?: string }; spec?: { clusterIP?: string } }[],
+    ): Record<string, string> =>
+      Object.fromEntries(wanted.map((s) => [s.metadata?.name ?? "", s.spec?.clusterIP ?? "allocated"]));
     expect(clusterIps(findWantedServices(ref, endpoint(["m1"]), ["m1", "m0"]))).toEqual({
       ep: "allocated",
       "ep-m1": "None",
