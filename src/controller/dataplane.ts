@@ -121,7 +121,10 @@ export interface RouteInputs {
   };
   /** The Services this pass wants (the endpoint's and one per model). */
   readonly wantedServices: readonly Service[];
-  /** The Services the endpoint controls now, and the EndpointSlices of its namespace-index. */
+  /**
+   * The Services the endpoint controls now and keeps (not those this pass deletes), and the
+   * EndpointSlices of its namespace-index.
+   */
   readonly ownedServices: readonly DeepReadonly<Service>[];
   readonly slices: readonly DeepReadonly<KubeObject>[];
   /** The endpoint's HTTPRoute as the cache holds it. */

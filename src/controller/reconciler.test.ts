@@ -106,6 +106,7 @@ function setup(
   const metrics = new Metrics({ defaultMetrics: false });
   let now = NOW;
   const httpRoutes = new Store<KubeObject>(indexers);
+  const endpointSlices = new Store<KubeObject>(indexers);
   /** The debug lines: [message, fields]. */
   const debug: [string, Record<string, unknown>][] = [];
   const reconciler = new Reconciler({
@@ -114,7 +115,7 @@ function setup(
     pods,
     services,
     disruptionBudgets: new Store<KubeObject>(indexers),
-    gatewayApi: gatewayApi ? { httpRoutes, endpointSlices: new Store<KubeObject>(indexers) } : undefined,
+    gatewayApi: gatewayApi ? { httpRoutes, endpointSlices } : undefined,
     dataPlane: { location: "us-central1" },
     writer,
     events: { record: (_o, e) => events.push(e) },
@@ -141,6 +142,7 @@ function setup(
     metrics,
     reconciler,
     httpRoutes,
+    endpointSlices,
     debug,
     setLeader: (v: boolean) => {
       leader = v;
@@ -244,6 +246,63 @@ describe("Reconciler", () => {
     t.advance(1_000);
     await t.reconciler.reconcile("ml/fraud");
     expect(t.writer.kinds()).toContain("deleteReplicaSet");
+  });
+
+  it("replaces a headless model Service once the endpoint is routed, and weights the model only through the new one", async () => {
+    const spec = (endpoint() as { spec: Record<string, unknown> }).spec;
+    const routed = endpoint({ spec: { ...spec, gateway: { parentRefs: [{ name: "public" }] } } });
+    const backends = (t: ReturnType<typeof setup>): string[] => {
+      const [, route] = t.writer.owned.find(([type]) => type === "httproutes") ?? [];
+      type Route = { spec?: { rules?: { backendRefs?: { name: string; weight: number }[] }[] } };
+      const rules = (route as Route | undefined)?.spec?.rules;
+      return (rules ?? []).flatMap((r) => r.backendRefs ?? []).map((b) => `${b.name} ${String(b.weight)}`);
+    };
+    const withModelService = (clusterIP: string): ReturnType<typeof setup> => {
+      const t = setup(routed);
+      putOwned(t, { replicas: 2, readyReplicas: 2, availableReplicas: 2, observedGeneration: 1 });
+      for (const i of [1, 2])
+        t.pods.put({
+          metadata: {
+            name: `fraud-m1-${String(i)}`,
+            namespace: "ml",
+            uid: `pod-${String(i)}`,
+            labels: { ...OWNED_LABELS, "serving.modelendpoint.io/serving": "true" },
+            ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: "fraud-m1", uid: "uid-rs" }],
+          },
+          status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+        });
+      t.services.put({
+        metadata: {
+          name: "fraud-m1",
+          namespace: "ml",
+          uid: "svc-m1",
+          labels: OWNED_LABELS,
+          ownerReferences: OWNER,
+        },
+        spec: { clusterIP },
+      });
+      t.endpointSlices.put({
+        metadata: {
+          name: "fraud-m1-abcde",
+          namespace: "ml",
+          uid: "slice-m1",
+          labels: OWNED_LABELS,
+          ownerReferences: [{ apiVersion: "v1", kind: "Service", name: "fraud-m1", uid: "svc-m1" }],
+        },
+        endpoints: [{ conditions: { ready: true } }],
+      } as KubeObject);
+      return t;
+    };
+    // With a ClusterIP, the model's ready endpoint makes it a backend.
+    const kept = withModelService("10.96.0.17");
+    await kept.reconciler.reconcile("ml/fraud");
+    expect(kept.writer.kinds()).not.toContain("deleteService");
+    expect(backends(kept)).toEqual(["fraud-m1 100"]);
+    // Headless: deleted this pass, and its endpoints are no backend while it goes.
+    const replaced = withModelService("None");
+    await replaced.reconciler.reconcile("ml/fraud");
+    expect(replaced.writer.writes).toContainEqual(["deleteService", "fraud-m1"]);
+    expect(backends(replaced)).toEqual([]);
   });
 
   it("says DataPlaneUnavailable when the endpoint names a Gateway and the cluster has no Gateway API", async () => {

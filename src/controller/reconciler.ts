@@ -311,7 +311,12 @@ export class Reconciler {
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
     const services = await syncServices(this.#o.writer, ref, serviceChanges);
-    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, { wantedServices, ownedServices });
+    // A Service this pass deletes (a headless one the route needs with a ClusterIP) is not a
+    // backend: its model gets weight once the Service made in its place lists a ready pod.
+    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, {
+      wantedServices,
+      ownedServices: ownedServices.filter((s) => !serviceChanges.delete.includes(s)),
+    });
     // The route no longer weights a model whose last pods this plan takes away: the replica steps
     // wait for the gateway to apply it first; the status (its split already without the model) is
     // written. The next pass plans again from the same state and goes on.
