@@ -247,7 +247,7 @@ describe("owned objects", () => {
       { name: "http", containerPort: 9000, protocol: "TCP" },
       { name: "grpc", containerPort: 8500, protocol: "TCP" },
     ]);
-    expect(buildModelService(endpoint, "m2", 8500).spec?.ports).toEqual([
+    expect(buildModelService(endpoint, "m2", { grpc: 8500 }).spec?.ports).toEqual([
       { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
       { name: "grpc", port: 8500, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
     ]);

@@ -416,29 +416,60 @@ export function kubeProbe(
   return { ...handler, ...times };
 }
 
+/** What sets one of the endpoint's Services apart besides its name and selector. */
+interface ServiceShape {
+  readonly extraLabels?: Record<string, string>;
+  /** No ClusterIP (`clusterIP: None`), its `http` port the pods' own. */
+  readonly headlessPort?: number;
+  /** A second port, `grpc`, for the pods' gRPC port. */
+  readonly grpc?: number | undefined;
+}
+
 /**
- * A ClusterIP Service on port 80 whose target is the pods' port named "http", so models of one
- * endpoint may listen on different container ports behind the same Service.
+ * A Service whose `http` port targets the pods' port named "http", so models of one endpoint may
+ * listen on different container ports behind the same Service: port 80 on a ClusterIP, or, when
+ * headless, the pods' own port (a headless Service's DNS name resolves to the pods, and nothing
+ * forwards port 80 to them).
  */
 function service(
   endpoint: OwnerEndpoint,
   name: string,
   selector: Record<string, string>,
-  extraLabels: Record<string, string> = {},
+  shape: ServiceShape = {},
 ): Service {
+  const http = {
+    name: "http",
+    port: shape.headlessPort ?? SERVICE_PORT,
+    targetPort: "http",
+    protocol: "TCP",
+  };
+  // gRPC over cleartext HTTP/2, which gateways and meshes read from appProtocol.
+  const grpc =
+    shape.grpc === undefined
+      ? []
+      : [
+          {
+            name: "grpc",
+            port: shape.grpc,
+            targetPort: "grpc",
+            protocol: "TCP",
+            appProtocol: "kubernetes.io/h2c",
+          },
+        ];
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
       name,
       namespace: endpoint.namespace,
-      labels: { [LABEL_ENDPOINT]: endpoint.name, [LABEL_MANAGED_BY]: MANAGED_BY, ...extraLabels },
+      labels: { [LABEL_ENDPOINT]: endpoint.name, [LABEL_MANAGED_BY]: MANAGED_BY, ...shape.extraLabels },
       ownerReferences: [ownerReference(endpoint)],
     },
     spec: {
       type: "ClusterIP",
+      ...(shape.headlessPort === undefined ? {} : { clusterIP: "None" }),
       selector,
-      ports: [{ name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP" }],
+      ports: [http, ...grpc],
     },
   };
 }
@@ -452,41 +483,19 @@ export function buildEndpointService(endpoint: OwnerEndpoint): Service {
 }
 
 /**
- * A Service for one deployed model's pods (all of them, serving or not), for direct access.
- * `headlessPort`: no ClusterIP (`clusterIP: None`), for a model no Gateway routes to; its DNS name
- * resolves to the model's ready pods, so its HTTP port is the one they listen on (a headless
- * Service forwards nothing from port 80). Its EndpointSlices are the same; it takes no address from
- * the cluster's Service range, and the API server does no allocation for it (an allocation lists
- * every address of the range, so each costs more in a cluster of many Services).
+ * A Service for one deployed model's pods (all of them, serving or not), for direct access, with
+ * the model's gRPC port if it has one. `headlessPort`: no ClusterIP, for a model no Gateway routes
+ * to (docs/dataplane.md); its EndpointSlices are the same, it takes no address from the cluster's
+ * Service range, and the API server does no allocation for it (an allocation lists every address
+ * in use, so each costs more in a cluster of many Services).
  */
 export function buildModelService(
   endpoint: OwnerEndpoint,
   id: string,
-  grpc?: number,
-  headlessPort?: number,
+  options: Pick<ServiceShape, "grpc" | "headlessPort"> = {},
 ): Service {
-  const base = service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
-    [LABEL_DEPLOYED_MODEL]: id,
+  return service(endpoint, modelServiceName(endpoint.name, id), modelSelector(endpoint.name, id), {
+    ...options,
+    extraLabels: { [LABEL_DEPLOYED_MODEL]: id },
   });
-  const svc =
-    headlessPort === undefined || base.spec === undefined
-      ? base
-      : {
-          ...base,
-          spec: {
-            ...base.spec,
-            clusterIP: "None",
-            ports: (base.spec.ports ?? []).map((p) => (p.name === "http" ? { ...p, port: headlessPort } : p)),
-          },
-        };
-  if (grpc === undefined || svc.spec === undefined) return svc;
-  // gRPC over cleartext HTTP/2, which gateways and meshes read from appProtocol.
-  const port = {
-    name: "grpc",
-    port: grpc,
-    targetPort: "grpc",
-    protocol: "TCP",
-    appProtocol: "kubernetes.io/h2c",
-  };
-  return { ...svc, spec: { ...svc.spec, ports: [...(svc.spec.ports ?? []), port] } };
 }

@@ -52,22 +52,21 @@ export function findWantedServices(
   // A model's Service is made once (containerSpec is immutable); a draining one exists already
   // (made again only if someone deleted it, then on port 80 when headless: its pods' port is no
   // longer in spec).
+  const headless = (port: number): { headlessPort?: number } => (routed ? {} : { headlessPort: port });
   return [
     buildEndpointService(ref),
     ...endpoint.spec.deployedModels.map((dm) =>
-      buildModelService(
-        ref,
-        dm.id,
-        grpcPort(dm.containerSpec),
-        routed ? undefined : servingPort(dm.containerSpec),
-      ),
+      buildModelService(ref, dm.id, {
+        grpc: grpcPort(dm.containerSpec),
+        ...headless(servingPort(dm.containerSpec)),
+      }),
     ),
-    ...draining.map((id) => buildModelService(ref, id, undefined, routed ? undefined : SERVICE_PORT)),
+    ...draining.map((id) => buildModelService(ref, id, headless(SERVICE_PORT))),
   ];
 }
 
 /** A Service without a ClusterIP. */
-export function isHeadless(svc: DeepReadonly<Service>): boolean {
+function isHeadless(svc: DeepReadonly<Service>): boolean {
   return svc.spec?.clusterIP === "None";
 }
 
