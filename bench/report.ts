@@ -144,21 +144,27 @@ export function pairedRatios(
   });
 }
 
-/** What the fleet's Deployments carried besides their Service, for a target's name. */
-function withSameWork(s: Settings): string {
-  const parts = [
-    ...(s.deploymentPdb === true ? ["a PDB"] : []),
-    ...(s.deploymentModelServices === true ? ["a Service per version"] : []),
+/** What the fleet's Deployments carried besides their Service: a target's words and a column's tag. */
+function deploymentExtras(s: Settings): { readonly words: string; readonly tag: string }[] {
+  return [
+    ...(s.deploymentPdb === true ? [{ words: "a PDB", tag: "PDB" }] : []),
+    ...(s.deploymentModelServices === true
+      ? [{ words: "a Service per version", tag: "version Services" }]
+      : []),
   ];
-  return parts.length === 0 ? "" : ` with ${parts.join(" and ")} each`;
 }
 
-/** The same, as a table's system column: `deployment + PDB + version Services`. */
+/** For a target's name: ` with a PDB and a Service per version each`, or nothing. */
+function withSameWork(s: Settings): string {
+  const extras = deploymentExtras(s);
+  return extras.length === 0 ? "" : ` with ${extras.map((e) => e.words).join(" and ")} each`;
+}
+
+/** For the table's system column: ` + PDB + version Services`, or nothing. */
 function sameWorkTag(s: Settings): string {
-  return (
-    (s.deploymentPdb === true ? " + PDB" : "") +
-    (s.deploymentModelServices === true ? " + version Services" : "")
-  );
+  return deploymentExtras(s)
+    .map((e) => ` + ${e.tag}`)
+    .join("");
 }
 
 /**
