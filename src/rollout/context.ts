@@ -106,6 +106,15 @@ export interface RecordView {
 
 /** What a ReplicaSet's status says, for the deployed model's status record. */
 export interface Observed {
+  /**
+   * The lower of the ReplicaSet's counter and its pods seen alive (not terminating, not Succeeded or
+   * Failed). The ReplicaSet controller computes `status.replicas` from the pods it saw before it
+   * acted, so after a scale-down its first status still counts the pods it has just deleted; once
+   * the watch shows them terminating they no longer count, without waiting for its next status.
+   * The counts are used only when the ReplicaSet has observed its latest spec (rolling.ts), and a
+   * ReplicaSet that has observed its spec creates no pods above it: what it may still have beyond
+   * its spec is what is seen alive.
+   */
   readonly replicas: number;
   /** The lower of the ReplicaSet's counter and the Ready pods seen. */
   readonly readyReplicas: number;
@@ -189,8 +198,7 @@ export function gatherContext(snapshot: Snapshot, now: Instant): PlanContext {
     const pods = podsById.get(spec.id) ?? [];
     const firstSeen = !rawById.has(spec.id) && replicaSet === undefined;
     const startState = record?.state ?? (firstSeen ? undefined : "BEING_DEPLOYED");
-    const readyPods = pods.filter(isServable).length;
-    const observed = observe(replicaSet, readyPods);
+    const observed = observe(replicaSet, pods);
     return {
       id: spec.id,
       index,
@@ -302,7 +310,7 @@ function removedMember(
     readonly raw: RecordedDeployedModelStatus | undefined;
   },
 ): Member {
-  const observed = observe(rs, pods.filter(isServable).length);
+  const observed = observe(rs, pods);
   const settings = rs?.rolloutSettings;
   return {
     id,
@@ -487,6 +495,11 @@ function namedPrevious(
   return records.get(entry.id)?.previousDeployedModel ?? entry.rolloutOptions?.previousDeployedModel;
 }
 
+/** A pod the ReplicaSet controller counts in `status.replicas`: not terminating, not Succeeded or Failed. */
+export function isActive(pod: PodSnapshot): boolean {
+  return !pod.deleting && pod.phase !== "Succeeded" && pod.phase !== "Failed";
+}
+
 /** A pod that may receive traffic: Ready, running and not terminating (R6). */
 export function isServable(pod: PodSnapshot): boolean {
   return pod.ready && !pod.deleting && pod.phase === "Running";
@@ -548,12 +561,18 @@ function findPoolSize(head: Member, members: readonly Member[]): number | undefi
   return annotated.length === 0 ? undefined : Math.max(...annotated);
 }
 
-function observe(replicaSet: ReplicaSetSnapshot | undefined, readyPods: number): Observed {
+function observe(replicaSet: ReplicaSetSnapshot | undefined, pods: readonly PodSnapshot[]): Observed {
   if (replicaSet === undefined) return { replicas: 0, readyReplicas: 0, availableReplicas: 0 };
+  let active = 0;
+  let servable = 0;
+  for (const pod of pods) {
+    if (isActive(pod)) active++;
+    if (isServable(pod)) servable++;
+  }
   return {
-    replicas: whole(replicaSet.statusReplicas),
-    readyReplicas: Math.min(whole(replicaSet.readyReplicas), readyPods),
-    availableReplicas: Math.min(whole(replicaSet.availableReplicas), readyPods),
+    replicas: Math.min(whole(replicaSet.statusReplicas), active),
+    readyReplicas: Math.min(whole(replicaSet.readyReplicas), servable),
+    availableReplicas: Math.min(whole(replicaSet.availableReplicas), servable),
   };
 }
 

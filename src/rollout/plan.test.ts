@@ -836,6 +836,51 @@ describe("R4, R5: rolling within the budgets, one step per pass", () => {
   });
 });
 
+describe("R4: a ReplicaSet's pods while it scales down", () => {
+  /**
+   * N=4, surge 1, unavailable 0: m2 +1, and once its pod is Ready m1 4->3. Then the ReplicaSet
+   * controller syncs m1 once: it deletes a pod and, as replica_set.go does, writes a status counting
+   * the 4 pods it saw before acting.
+   */
+  function scaledDownOnce(): FakeCluster {
+    const cluster = deployed(4, { m2: 5 });
+    rollOnto(cluster, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    expect(scales(pass(cluster).actions)).toEqual(["m2 +1"]);
+    later(cluster, 10);
+    expect(scales(pass(cluster).actions)).toEqual(["m1 4->3"]);
+    cluster.syncReplicaSets("m1");
+    return cluster;
+  }
+
+  it("steps once the pods above an observed spec are seen terminating, before the ReplicaSet's next status", () => {
+    const cluster = scaledDownOnce();
+    const m1 = cluster.snapshot().replicaSets.find((rs) => rs.deployedModelId === "m1");
+    expect(m1).toMatchObject({ specReplicas: 3, statusReplicas: 4 });
+    expect(m1?.observedGeneration).toBe(m1?.generation);
+    expect(scales(pass(cluster).actions)).toEqual(["m2 1->2"]);
+  });
+
+  it("counts the pods the status counts while their termination is not seen yet", () => {
+    const cluster = scaledDownOnce();
+    // The watch has not brought the deletion: the pod still looks alive.
+    for (const pod of cluster.pods.values()) pod.deleting = false;
+    expect(scales(pass(cluster).actions)).toEqual([]);
+  });
+
+  it("takes no step while the ReplicaSet has not observed its spec, even when one of its pods is seen going", () => {
+    const cluster = deployed(4, { m2: 5 });
+    rollOnto(cluster, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
+    pass(cluster);
+    later(cluster, 10);
+    expect(scales(pass(cluster).actions)).toEqual(["m1 4->3"]);
+    // Someone else deletes an m1 pod before the ReplicaSet controller has seen the new spec.
+    const [victim] = cluster.livePods("m1");
+    if (victim === undefined) throw new Error("no m1 pod");
+    cluster.deletePod(victim);
+    expect(scales(pass(cluster).actions)).toEqual([]);
+  });
+});
+
 /** The first live pod of `id` fails its readiness probe for good. */
 function failProbe(cluster: FakeCluster, id: string) {
   const [sick] = cluster.livePods(id);

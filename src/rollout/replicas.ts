@@ -13,9 +13,10 @@ export interface MemberCounts {
   /** spec.replicas of its ReplicaSet; 0 when it has none or it is being deleted. */
   readonly replicas: number;
   /**
-   * Pods it may have right now: max(spec.replicas, status.replicas). A scale-up whose pods are not
-   * created yet already counts against the surge, and so do pods of a scale-down not carried out yet,
-   * so a step never plans on capacity that is still in flight.
+   * Pods it may have right now: max(spec.replicas, status.replicas less the pods the watch already
+   * shows terminating). A scale-up whose pods are not created yet already counts against the surge,
+   * and so do pods of a scale-down not carried out yet, so a step never plans on capacity that is
+   * still in flight.
    */
   readonly pods: number;
   /**

@@ -1,3 +1,4 @@
+import { isActive } from "./context.ts";
 import { sameJson } from "./json.ts";
 import type { Action, EndpointStatus, RecordedStatus, ReplicaSetSnapshot, Snapshot } from "./types.ts";
 
@@ -43,8 +44,7 @@ function replicaSetSettling(rs: ReplicaSetSnapshot, pods: Snapshot["pods"]): boo
   let active = 0;
   let ready = 0;
   for (const pod of pods) {
-    if (pod.deployedModelId !== rs.deployedModelId || pod.deleting) continue;
-    if (pod.phase === "Succeeded" || pod.phase === "Failed") continue;
+    if (pod.deployedModelId !== rs.deployedModelId || !isActive(pod)) continue;
     active++;
     if (pod.ready) ready++;
   }

@@ -31,6 +31,11 @@ export interface FakeReplicaSet {
   spec: number;
   generation: number;
   observedGeneration: number;
+  /**
+   * status.replicas as the ReplicaSet controller writes it: the pods it saw before it acted, so a
+   * scale-down's first status still counts the pods it has just deleted; the next sync corrects it.
+   */
+  statusReplicas: number;
   deleting: boolean;
   /** The message of a ReplicaFailure condition: pods are not created while it is set. */
   replicaFailure: string | undefined;
@@ -103,7 +108,7 @@ export class FakeCluster {
           lineage: rs.lineage,
           rolloutSettings: rs.rolloutSettings,
           specReplicas: rs.spec,
-          statusReplicas: this.livePods(rs.id).length,
+          statusReplicas: rs.statusReplicas,
           readyReplicas: ready,
           availableReplicas: ready,
           generation: rs.generation,
@@ -156,6 +161,7 @@ export class FakeCluster {
             spec: action.replicas,
             generation: 1,
             observedGeneration: 0,
+            statusReplicas: 0,
             deleting: false,
             replicaFailure: undefined,
             serving: action.serving,
@@ -190,7 +196,8 @@ export class FakeCluster {
 
   /**
    * The ReplicaSet controller, once for one ReplicaSet (or all): pods up or down to spec (the least
-   * ready and newest go first), the new spec observed, a deleted ReplicaSet gone with its pods.
+   * ready and newest go first), the new spec observed with the pods seen before acting (as
+   * replica_set.go's calculateStatus does), a deleted ReplicaSet gone with its pods.
    * Returns whether anything changed.
    */
   syncReplicaSets(id?: string): boolean {
@@ -204,8 +211,9 @@ export class FakeCluster {
         changed = true;
         continue;
       }
-      if (rs.observedGeneration !== rs.generation) changed = true;
+      if (rs.observedGeneration !== rs.generation || rs.statusReplicas !== pods.length) changed = true;
       rs.observedGeneration = rs.generation;
+      rs.statusReplicas = pods.length;
       if (pods.length < rs.spec && rs.replicaFailure === undefined) {
         for (let i = pods.length; i < rs.spec; i++) this.createPod(rs.id, rs.serving);
         changed = true;

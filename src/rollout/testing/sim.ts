@@ -406,8 +406,12 @@ class Simulation {
       const rolling = this.#rollingMember(chain, result.status);
       if (rolling === undefined) continue;
       const previous = before.get(rolling.id);
+      // A ReplicaSet's pods: its counter, less the pods the snapshot already shows terminating.
       const podsOf = (id: string): number =>
-        snapshot.replicaSets.find((rs) => rs.deployedModelId === id)?.statusReplicas ?? 0;
+        Math.min(
+          snapshot.replicaSets.find((rs) => rs.deployedModelId === id)?.statusReplicas ?? 0,
+          snapshot.pods.filter((p) => p.deployedModelId === id && !p.deleting).length,
+        );
       const others = chain.ids.filter((id) => id !== rolling.id && before.has(id));
       const retired =
         others.reduce((sum, id) => sum + podsOf(id), 0) <
@@ -566,7 +570,10 @@ class Simulation {
       const quiet =
         this.#requeueAt === undefined &&
         [...this.#cluster.replicaSets.values()].every(
-          (rs) => rs.observedGeneration === rs.generation && !rs.deleting,
+          (rs) =>
+            rs.observedGeneration === rs.generation &&
+            rs.statusReplicas === this.#cluster.livePods(rs.id).length &&
+            !rs.deleting,
         ) &&
         [...this.#cluster.pods.values()].every((p) => !p.deleting && (p.ready || p.readyAt === undefined));
       if (quiet) {
