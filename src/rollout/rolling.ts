@@ -73,9 +73,14 @@ export function findChainBudgets(chain: Chain, n: number, judged: (id: string) =
 }
 
 /**
- * One safe step for one chain, the way rolling.go's rolloutRolling does it: scale the intended member
- * up if the surge allows and stop; otherwise scale old members down if availability allows. The next
- * pass sees what that did.
+ * One safe step for one chain, as rolling.go's rolloutRolling takes it over two syncs: scale the
+ * intended member up as far as the surge allows, then, in the same pass, scale old members down as far
+ * as availability allows with the intended member counted as this pass leaves it (the pods it adds
+ * are not available, so they free no old capacity: the retirement is what the next pass would
+ * decide, without waiting for the ReplicaSet controller to observe the scale-up). The next pass sees
+ * what that did. Old pods must be seen going before their room is given to new ones (R4 counts the
+ * pods that exist, not the replicas asked for), so a scale-down is never followed by a scale-up in
+ * the same pass.
  *
  * - No step while a ReplicaSet of the chain has not observed its latest spec (its counters describe
  *   the past), or while the intended member's ReplicaSet is being deleted (it is recreated once gone).
@@ -91,6 +96,7 @@ export function findChainBudgets(chain: Chain, n: number, judged: (id: string) =
  *
  * First deployment, N = 5: create with 5 (pods 0 < 5 + 2). Roll m2 onto m1 (N = 5, surge 1,
  * unavailable 0): create m2 with 1; when it is available, m1 5 -> 4; then m2 1 -> 2; ...; m1 1 -> 0.
+ * N = 10, surge 3, unavailable 2: create m2 with 3 and m1 10 -> 8 in one pass.
  * Drift: someone scaled a REPLACED member to 3: it is an old member with 3 replicas and is drained
  * within the budgets like any other.
  */
@@ -124,16 +130,28 @@ export function planChainStep(
   }
   if (intended.replicaSet?.deleting === true) return waiting;
 
-  const all: MemberCounts[] = chain.members.map((m) => m.counts);
-  const target = calculateIntendedReplicas(n, budgets, intended.counts, all);
+  const target = calculateIntendedReplicas(
+    n,
+    budgets,
+    intended.counts,
+    chain.members.map((m) => m.counts),
+  );
   const decisions: ReplicaDecision[] = [];
   if (intended.replicaSet === undefined) {
     decisions.push({ kind: "create", member: intended, replicas: target });
-    if (target > 0) return { ...waiting, decisions };
   } else if (target !== intended.counts.replicas) {
     decisions.push({ kind: "scale", member: intended, from: intended.counts.replicas, to: target });
-    return { ...waiting, decisions };
   }
+  // The old members' step is planned on the intended member as this pass leaves it: the replicas it
+  // adds are unavailable, so they free no old capacity (R5), and the same pass retires what the next
+  // one would, without waiting for the ReplicaSet controller to observe the scale-up.
+  const after: MemberCounts = {
+    id: intended.id,
+    replicas: target,
+    pods: Math.max(target, intended.counts.pods),
+    available: Math.min(intended.counts.available, target),
+  };
+  const all: MemberCounts[] = chain.members.map((m) => (m.id === intended.id ? after : m.counts));
 
   const byId = new Map(chain.members.map((m) => [m.id, m]));
   const old = orderForRetirement(
@@ -150,7 +168,7 @@ export function planChainStep(
   for (const change of calculateOldScaleDown(
     n,
     budgets,
-    intended.counts,
+    after,
     old.map((m) => m.counts),
     all,
   )) {
