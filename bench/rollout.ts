@@ -187,6 +187,8 @@ function traceOf(timeline: Timeline, group: string, t0: number, tDone: number): 
       lines.push([s.t, `scale ${s.replicaSet} ${String(s.from ?? "new")} -> ${String(s.to)}`]);
   for (const s of timeline.statuses)
     if (s.endpoint === group && s.t > t0) lines.push([s.t, `status ${s.changed ? "changed" : "same"}`]);
+  for (const s of timeline.replicaSetStatuses)
+    if (s.group === group && s.t > t0) lines.push([s.t, `rs ${s.replicaSet} ${s.what}`]);
   lines.push([tDone, "done"]);
   return lines.sort((a, b) => a[0] - b[0]).map(([t, what]) => `+${(t - t0).toFixed(1)} ${what}`);
 }

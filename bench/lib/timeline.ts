@@ -47,6 +47,15 @@ export interface ScaleRecord {
   readonly to: number;
 }
 
+/** A ReplicaSet controller's status write, as the watch delivered it (for --trace). */
+export interface ReplicaSetStatusRecord {
+  readonly t: number;
+  readonly group: string;
+  readonly replicaSet: string;
+  /** "observed 3/3 replicas 10 ready 10": the generation observed of the current one, and the counters. */
+  readonly what: string;
+}
+
 export interface StatusRecord {
   readonly t: number;
   readonly endpoint: string;
@@ -117,6 +126,7 @@ export class Timeline {
   readonly namespace: string;
   readonly pods = new Map<string, PodRecord>();
   readonly scales: ScaleRecord[] = [];
+  readonly replicaSetStatuses: ReplicaSetStatusRecord[] = [];
   readonly statuses: StatusRecord[] = [];
   readonly #informers: Informer<KubeObject>[] = [];
   readonly #deployments: Informer<Deployment>;
@@ -230,6 +240,15 @@ export class Timeline {
 
   #onReplicaSet(e: InformerEvent<ReplicaSet>): void {
     if (e.type === "delete") return;
+    const status = e.object.status;
+    if (e.type === "update" && JSON.stringify(e.old.status) !== JSON.stringify(status)) {
+      this.replicaSetStatuses.push({
+        t: now(),
+        group: groupOf(e.object),
+        replicaSet: e.object.metadata?.name ?? "",
+        what: `observed ${String(status?.observedGeneration ?? 0)}/${String(e.object.metadata?.generation ?? 0)} replicas ${String(status?.replicas ?? 0)} ready ${String(status?.readyReplicas ?? 0)}`,
+      });
+    }
     const to = e.object.spec?.replicas ?? 1;
     const from = e.type === "update" ? (e.old.spec?.replicas ?? 1) : undefined;
     if (from === to) return;
