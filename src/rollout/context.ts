@@ -146,7 +146,7 @@ export interface Member {
   readonly inherited: Inherited;
   readonly observed: Observed;
   readonly counts: MemberCounts;
-  /** Its ReplicaSet's counters describe an older spec (observedGeneration < generation). */
+  /** Its ReplicaSet's counters describe an older spec (observedGeneration < generation > 1). */
   readonly stale: boolean;
   /**
    * Its entry left spec while other members of its chain stayed (a git revert of a rolling
@@ -396,9 +396,18 @@ function recordedAncestors(id: string, records: ReadonlyMap<string, RecordView>)
   return ancestors;
 }
 
+/**
+ * Its ReplicaSet's counters describe an older spec, so no step may be planned on them. A ReplicaSet
+ * whose spec never changed since it was created (generation 1) is not: whether or not its
+ * controller has seen it yet, it creates at most the replicas it was created with, which its spec
+ * counts already.
+ */
 function isStale(replicaSet: ReplicaSetSnapshot | undefined): boolean {
   return (
-    replicaSet !== undefined && !replicaSet.deleting && replicaSet.observedGeneration < replicaSet.generation
+    replicaSet !== undefined &&
+    !replicaSet.deleting &&
+    replicaSet.generation > 1 &&
+    replicaSet.observedGeneration < replicaSet.generation
   );
 }
 

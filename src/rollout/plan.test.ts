@@ -877,6 +877,17 @@ describe("R4: a ReplicaSet's pods while it scales down", () => {
     expect(scales(pass(cluster).actions)).toEqual([]);
   });
 
+  it("a new ReplicaSet its controller has not seen yet holds no step: it creates at most what it was created with", () => {
+    const cluster = deployed(4, { m2: 5 });
+    rollOnto(cluster, 4, { maxSurgeReplicas: 0, maxUnavailableReplicas: 2 });
+    // No surge: m2 is created at 0 and two m1 pods go in the same pass.
+    expect(scales(pass(cluster).actions)).toEqual(["m2 +0", "m1 4->2"]);
+    // The ReplicaSet controller has acted on m1 (its two pods are seen terminating), not yet on m2.
+    cluster.syncReplicaSets("m1");
+    expect(cluster.replicaSets.get("m2")).toMatchObject({ generation: 1, observedGeneration: 0 });
+    expect(scales(pass(cluster).actions)).toEqual(["m2 0->2"]);
+  });
+
   it("takes no step while the ReplicaSet has not observed its spec, even when one of its pods is seen going", () => {
     const cluster = deployed(4, { m2: 5 });
     rollOnto(cluster, 4, { maxSurgeReplicas: 1, maxUnavailableReplicas: 0 });
