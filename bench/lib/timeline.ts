@@ -163,7 +163,14 @@ export class Timeline {
     );
     make(
       client.replicaSets.type,
-      slim<ReplicaSet>(true, () => undefined),
+      slim<ReplicaSet>(true, (s) => {
+        const status = s as ReplicaSet["status"];
+        return {
+          observedGeneration: status?.observedGeneration,
+          replicas: status?.replicas,
+          readyReplicas: status?.readyReplicas,
+        };
+      }),
       (e) => {
         this.#onReplicaSet(e);
       },
