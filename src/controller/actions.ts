@@ -79,7 +79,7 @@ async function applyAction(
       }
       case "scaleReplicaSet": {
         const rv = byName(action.replicaSetName)?.metadata?.resourceVersion ?? "";
-        await writer.scaleReplicaSet(ref.namespace, action.replicaSetName, action.to, rv);
+        await writer.scaleReplicaSet(ref.namespace, action.replicaSetName, action.from, action.to);
         expect(key, `replicasets/${ref.namespace}/${action.replicaSetName}`, rv);
         break;
       }

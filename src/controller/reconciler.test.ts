@@ -25,8 +25,8 @@ class RecordingWriter implements Writer {
     this.writes.push(["createReplicaSet", rs.metadata?.name, rs.spec?.replicas]);
     return this.failCreate ? Promise.reject(this.failCreate) : Promise.resolve();
   }
-  scaleReplicaSet(_ns: string, name: string, replicas: number, rv: string): Promise<void> {
-    this.writes.push(["scaleReplicaSet", name, replicas, rv]);
+  scaleReplicaSet(_ns: string, name: string, from: number, to: number): Promise<void> {
+    this.writes.push(["scaleReplicaSet", name, from, to]);
     return Promise.resolve();
   }
   deleteReplicaSet(_ns: string, name: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { KubeClient } from "../kube/client.ts";
-import { errorFromResponse, ForbiddenError, TerminalError } from "../kube/errors.ts";
+import { ConflictError, errorFromResponse, ForbiddenError, TerminalError } from "../kube/errors.ts";
 import type { ReplicaSet } from "../kube/objects.ts";
 import type { HttpRequest, StreamRequest, Transport } from "../kube/transport.ts";
 import { ApiWriter } from "./writer.ts";
@@ -84,5 +84,58 @@ describe("ApiWriter.createReplicaSet", () => {
       .createReplicaSet(rs, "uid-1")
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TerminalError);
+  });
+});
+
+describe("ApiWriter.scaleReplicaSet", () => {
+  it("sets spec.replicas with a JSON patch that tests the count the plan saw, not the resourceVersion", async () => {
+    const transport = new ScriptedTransport({ ...rs, spec: { replicas: 2 } });
+    await new ApiWriter(new KubeClient(transport)).scaleReplicaSet("ml", "fraud-m1", 3, 2);
+    expect(transport.requests).toEqual([
+      expect.objectContaining({
+        method: "PATCH",
+        path: "/apis/apps/v1/namespaces/ml/replicasets/fraud-m1",
+        contentType: "application/json-patch+json",
+        body: [
+          { op: "test", path: "/spec/replicas", value: 3 },
+          { op: "replace", path: "/spec/replicas", value: 2 },
+        ],
+      }),
+    ]);
+  });
+
+  it("turns a failed test (someone else scaled it) into a conflict: plan again, not a refusal for good", async () => {
+    const failedTest = errorFromResponse(
+      422,
+      {
+        kind: "Status",
+        code: 422,
+        reason: "Invalid",
+        message: "the server rejected our request due to an error in our request",
+        details: {},
+      },
+      undefined,
+    );
+    const writer = new ApiWriter(new KubeClient(new ScriptedTransport(failedTest)));
+    const error = await writer.scaleReplicaSet("ml", "fraud-m1", 3, 2).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+  });
+
+  it("leaves a refusal that names a field (an invalid result) as it is: that is no conflict", async () => {
+    const invalid = errorFromResponse(
+      422,
+      {
+        kind: "Status",
+        code: 422,
+        reason: "Invalid",
+        message: 'ReplicaSet.apps "fraud-m1" is invalid: spec.replicas: Invalid value: -1',
+        details: { causes: [{ field: "spec.replicas", message: "Invalid value: -1" }] },
+      },
+      undefined,
+    );
+    const writer = new ApiWriter(new KubeClient(new ScriptedTransport(invalid)));
+    const error = await writer.scaleReplicaSet("ml", "fraud-m1", 1, -1).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(ConflictError);
+    expect((error as Error).message).toContain("spec.replicas: Invalid value: -1");
   });
 });

@@ -35,7 +35,8 @@ export class NotLeaderError extends Error {
 /** The writes the reconciler makes; one implementation over the API server, one recording in tests. */
 export interface Writer {
   createReplicaSet(rs: ReplicaSet, ownerUid: string): Promise<void>;
-  scaleReplicaSet(namespace: string, name: string, replicas: number, resourceVersion: string): Promise<void>;
+  /** Sets spec.replicas from `from` to `to`; a ConflictError when it is no longer `from`. */
+  scaleReplicaSet(namespace: string, name: string, from: number, to: number): Promise<void>;
   deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void>;
   setPodServing(namespace: string, name: string, serving: boolean): Promise<void>;
   createService(svc: Service, ownerUid: string): Promise<void>;
@@ -106,14 +107,15 @@ export class ApiWriter implements Writer {
     await createOwned(this.#client.replicaSets, rs, ownerUid);
   }
 
-  async scaleReplicaSet(
-    namespace: string,
-    name: string,
-    replicas: number,
-    resourceVersion: string,
-  ): Promise<void> {
+  async scaleReplicaSet(namespace: string, name: string, from: number, to: number): Promise<void> {
     this.#count("patch", "replicasets");
-    await this.#client.replicaSets.mergePatch(namespace, name, { spec: { replicas } }, { resourceVersion });
+    // Conditional on the replica count the plan saw, not on the object's resourceVersion: the
+    // ReplicaSet controller rewrites the status many times a second during a rollout, and a step
+    // refused for a status write it does not depend on costs a round trip and a new pass.
+    await this.#client.replicaSets.jsonPatch(namespace, name, [
+      { op: "test", path: "/spec/replicas", value: from },
+      { op: "replace", path: "/spec/replicas", value: to },
+    ]);
   }
 
   async deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void> {

@@ -15,7 +15,15 @@
  * Objects go and come as JSON (`Wire<T>`, see objects.ts). Every call takes an AbortSignal and a
  * timeout, and every failure is a KubeError (errors.ts): `NotFoundError`, `ConflictError`, ...
  */
-import { classifyApiError, errorFromStatus, GoneError, NotFoundError, TerminalError } from "./errors.ts";
+import {
+  classifyApiError,
+  ConflictError,
+  errorFromStatus,
+  GoneError,
+  InvalidError,
+  NotFoundError,
+  TerminalError,
+} from "./errors.ts";
 import type { ListResult, ListWatch, WatchEvent, WatchOptions } from "./informer.ts";
 import type { EventSink } from "./events.ts";
 import type { LeaseClient } from "./leaderelection.ts";
@@ -113,6 +121,14 @@ export function modelEndpoints<T extends KubeObject = KubeObject>(): ResourceTyp
 }
 
 /** Per-call options. */
+/** One operation of a JSON patch (RFC 6902); the operator uses `test` and `replace`. */
+export interface JsonPatchOperation {
+  readonly op: "test" | "replace" | "add" | "remove";
+  /** A JSON pointer, e.g. "/spec/replicas". */
+  readonly path: string;
+  readonly value?: unknown;
+}
+
 export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Overrides the client's default request timeout. */
@@ -208,6 +224,41 @@ export class ResourceClient<T extends KubeObject> {
     options: CallOptions & { readonly resourceVersion?: string } = {},
   ): Promise<T> {
     return this.patch(this.path(namespace, name), mergeBody(patch, options.resourceVersion), options);
+  }
+
+  /**
+   * A JSON patch (RFC 6902). A `test` operation makes it conditional on one field rather than on the
+   * whole object's resourceVersion: a failed test is a ConflictError, as a stale resourceVersion is
+   * (the API server's own answer, a 422 without causes, cannot be told from other refusals).
+   */
+  async jsonPatch(
+    namespace: string,
+    name: string,
+    operations: readonly JsonPatchOperation[],
+    options: CallOptions = {},
+  ): Promise<T> {
+    try {
+      return (await this.call(
+        "PATCH",
+        this.path(namespace, name),
+        options,
+        {},
+        operations,
+        "application/json-patch+json",
+      )) as T;
+    } catch (err) {
+      // The API server answers a failed test with a bare 422 ("the server rejected our request due
+      // to an error in our request", no causes); a patch that leaves an invalid object gets a 422
+      // that names the field.
+      const tested = operations.filter((o) => o.op === "test").map((o) => o.path);
+      if (err instanceof InvalidError && err.causes.length === 0 && tested.length > 0) {
+        throw new ConflictError(
+          `409 Conflict: ${this.type.kind} ${namespace}/${name} changed: ${tested.join(", ")} no longer holds the value tested`,
+          { code: 409, ...(err.status === undefined ? {} : { status: err.status }), cause: err },
+        );
+      }
+      throw err;
+    }
   }
 
   /** Server-side apply of `obj` (apiVersion, kind, metadata.name required). */

@@ -118,6 +118,25 @@ describe("KubeClient", () => {
     await expect(
       rs.mergePatch(ns, "verbs", { metadata: { labels: { late: "yes" } } }, { resourceVersion: "1" }),
     ).rejects.toBeInstanceOf(ConflictError);
+    // A JSON patch with a test on one field applies whatever else changed (the labels above), and a
+    // failed test is a conflict, as a stale resourceVersion is.
+    const scaled = await rs.jsonPatch(ns, "verbs", [
+      { op: "test", path: "/spec/replicas", value: 0 },
+      { op: "replace", path: "/spec/replicas", value: 0 },
+      { op: "add", path: "/metadata/labels/tested", value: "yes" },
+    ]);
+    expect(scaled.metadata?.labels?.["tested"]).toBe("yes");
+    const refused = await rs
+      .jsonPatch(ns, "verbs", [
+        { op: "test", path: "/spec/replicas", value: 3 },
+        { op: "replace", path: "/spec/replicas", value: 2 },
+      ])
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect((refused as Error).message).toBe(
+      `409 Conflict: ReplicaSet ${ns}/verbs changed: /spec/replicas no longer holds the value tested`,
+    );
+    expect((await rs.get(ns, "verbs")).spec?.replicas).toBe(0);
     // replace without a resourceVersion is a bug of the caller, caught before any request.
     await expect(rs.replace(bareRs("verbs", 0))).rejects.toBeInstanceOf(TerminalError);
 
