@@ -9,15 +9,15 @@
  * Benchmarks print figures; they never assert times.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { parse } from "yaml";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
-import { OperatorProcess } from "../src/testing/operator-process.ts";
+import { OperatorProcess, type LogLevel } from "../src/testing/operator-process.ts";
 import {
   ArgoRolloutsController,
   findArgoRollouts,
@@ -87,6 +87,17 @@ function namesOf<T extends string>(value: string, allowed: readonly T[], what: s
 }
 
 /** One of OPERATOR_IDENTITIES; throws on anything else (a list included). */
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error"];
+
+function logLevelOf(value: string): LogLevel {
+  const found = LOG_LEVELS.find((l) => l === value);
+  if (found === undefined)
+    throw new Error(
+      `--operator-log-level takes one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return found;
+}
+
 function identityOf(value: string): OperatorIdentity {
   const found = OPERATOR_IDENTITIES.find((i) => i === value);
   if (found === undefined)
@@ -127,6 +138,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       trace: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       "operator-node-options": { type: "string" },
+      "operator-log-level": { type: "string" },
       "apiserver-args": { type: "string" },
       "kcm-args": { type: "string" },
       "operator-memory-limit": { type: "string" },
@@ -165,6 +177,8 @@ function settingsFrom(argv: readonly string[]): Settings {
   --trace               store each rollout's events in order in the JSON (for reading a run)
   --profile             run the operator with --cpu-prof; the profile goes to bench/results/profiles/
   --operator-node-options="..."  extra Node.js options for the operator (e.g. --max-semi-space-size=4)
+  --operator-log-level L  the operator's --log-level (default info; debug logs each pass's actions and
+                          duration); its log is bench/results/logs/<run>/operator-<D>ms.log
   --operator-memory-limit MiB  run the operator in a memory cgroup of this size, as the Helm chart's
                           container limit does (default 512, the chart's; 0: no limit)
   --operator-identity admin|chart  who the operator acts as: the control plane's admin (default;
@@ -219,6 +233,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     trace: values.trace,
     profile: values.profile,
     operatorNodeOptions: (values["operator-node-options"] ?? "").split(" ").filter((o) => o !== ""),
+    operatorLogLevel: logLevelOf(values["operator-log-level"] ?? "info"),
     apiserverArgs: (values["apiserver-args"] ?? "").split(" ").filter((o) => o !== ""),
     controllerManagerArgs: (values["kcm-args"] ?? "").split(" ").filter((o) => o !== ""),
     operatorIdentity: identityOf(values["operator-identity"] ?? "admin"),
@@ -319,7 +334,7 @@ async function runComparison(
   try {
     await installCrds(cp);
     const client = benchClient(cp);
-    const logDir = mkdtempSync(join(tmpdir(), "meo-bench-"));
+    mkdirSync(phase.logDir, { recursive: true });
     if (settings.operatorMemoryLimitMiB > 0) {
       const made = createMemoryCgroup(`meo-bench-${String(process.pid)}`, settings.operatorMemoryLimitMiB);
       if ("error" in made) {
@@ -341,7 +356,8 @@ async function runComparison(
     operator = new OperatorProcess({
       ...(limit === undefined ? {} : { wrap: (command, args) => inCgroup(limit, command, args) }),
       kubeconfig,
-      logFile: join(logDir, "operator.log"),
+      logFile: join(phase.logDir, `operator-${String(phase.readyDelayMs)}ms.log`),
+      logLevel: settings.operatorLogLevel ?? "info",
       extraArgs: settings.workers === undefined ? [] : [`--workers=${String(settings.workers)}`],
       nodeOptions: [
         ...settings.operatorNodeOptions,

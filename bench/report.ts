@@ -2,6 +2,7 @@
  * The results file (`bench/results/*.json`, format `model-endpoint-operator/bench@1`) and the
  * tables and one-line summary printed from it. BENCHMARKS.md describes every field.
  */
+import type { LogLevel } from "../src/testing/operator-process.ts";
 import { DATAPLANE_ROLLOUTS, type DataPlaneRun } from "./dataplane.ts";
 import type { VertexRun } from "./vertex.ts";
 import { CONFIGS, SYSTEMS, type FleetSystem, type RolloutRun, type System } from "./rollout.ts";
@@ -40,6 +41,8 @@ export interface Settings {
   readonly trace: boolean;
   readonly profile: boolean;
   readonly operatorNodeOptions: readonly string[];
+  /** The operator's --log-level (absent in results before the option: info). */
+  readonly operatorLogLevel?: LogLevel;
   readonly apiserverArgs: readonly string[];
   /** Extra kube-controller-manager flags (absent in results before the option). */
   readonly controllerManagerArgs?: readonly string[];

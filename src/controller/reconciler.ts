@@ -33,6 +33,7 @@ import type { AutoscalingPolicy, Proposal } from "../rollout/autoscale.ts";
 import { summarize } from "../rollout/summary.ts";
 import {
   ACTION_EVENT_REASONS,
+  type Action,
   type ActionError,
   type Instant,
   type Plan,
@@ -338,6 +339,12 @@ export class Reconciler {
     if (drainLeftMs > 0) {
       this.#o.logger.debug({ ...log, drainLeftMs }, "waiting for the gateway to drop a retiring model");
     }
+    if (plan.actions.length > 0) {
+      this.#o.logger.debug(
+        { ...log, actions: plan.actions.map(describeAction), held: drainLeftMs > 0 },
+        "planned",
+      );
+    }
     const denied = [applied.failure, services.failure, dataPlane.failure].find(
       (e) => e instanceof ForbiddenError,
     );
@@ -570,4 +577,18 @@ export class Reconciler {
 /** The status as written: the engine's, with the summary columns. */
 function fullStatus(status: WrittenStatus): WrittenStatus & ReturnType<typeof summarize> {
   return { ...status, ...summarize(status) };
+}
+
+/** "scale m2 3->5", "create m2 (3)", "delete m1", "label pod-x serving": an action in a debug log. */
+function describeAction(action: Action): string {
+  switch (action.kind) {
+    case "createReplicaSet":
+      return `create ${action.deployedModelId} (${String(action.replicas)})`;
+    case "scaleReplicaSet":
+      return `scale ${action.deployedModelId} ${String(action.from)}->${String(action.to)}`;
+    case "deleteReplicaSet":
+      return `delete ${action.deployedModelId}`;
+    case "setPodServing":
+      return `label ${action.podName} ${action.serving ? "serving" : "not serving"}`;
+  }
 }

@@ -313,7 +313,9 @@ export async function runWorkers(
       } finally {
         queue.done(key);
       }
-      options.onReconciled?.(key, outcome, clock.now() - started);
+      const ms = clock.now() - started;
+      logger.debug({ queue: queue.name, key, outcome, ms }, "reconciled");
+      options.onReconciled?.(key, outcome, ms);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, workers) }, loop));
