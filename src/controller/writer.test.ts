@@ -28,6 +28,21 @@ class ScriptedTransport implements Transport {
   }
 }
 
+/** The API server's refusal: a Status with this code, reason and message, as the client classifies it. */
+function refusal(code: number, reason: string, message?: string, details?: object): Error {
+  return errorFromResponse(
+    code,
+    {
+      kind: "Status",
+      code,
+      reason,
+      ...(message === undefined ? {} : { message }),
+      ...(details === undefined ? {} : { details }),
+    },
+    undefined,
+  );
+}
+
 const rs: ReplicaSet = {
   apiVersion: "apps/v1",
   kind: "ReplicaSet",
@@ -36,16 +51,10 @@ const rs: ReplicaSet = {
 
 describe("ApiWriter.createReplicaSet", () => {
   it("turns a 422 into a terminal error carrying the API server's reason", async () => {
-    const refused = errorFromResponse(
+    const refused = refusal(
       422,
-      {
-        kind: "Status",
-        code: 422,
-        reason: "Invalid",
-        message:
-          'ReplicaSet.apps "fraud-m1" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
-      },
-      undefined,
+      "Invalid",
+      'ReplicaSet.apps "fraud-m1" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
     );
     const writer = new ApiWriter(new KubeClient(new ScriptedTransport(refused)));
     const error = await writer.createReplicaSet(rs, "uid-1").catch((e: unknown) => e);
@@ -56,11 +65,7 @@ describe("ApiWriter.createReplicaSet", () => {
   });
 
   it("leaves a 403 retryable: a permission can be granted later", async () => {
-    const forbidden = errorFromResponse(
-      403,
-      { kind: "Status", code: 403, reason: "Forbidden", message: "no" },
-      undefined,
-    );
+    const forbidden = refusal(403, "Forbidden", "no");
     const writer = new ApiWriter(new KubeClient(new ScriptedTransport(forbidden)));
     const error = await writer.createReplicaSet(rs, "uid-1").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ForbiddenError);
@@ -68,7 +73,7 @@ describe("ApiWriter.createReplicaSet", () => {
   });
 
   it("takes AlreadyExists of its own object as done, and anyone else's as terminal", async () => {
-    const exists = errorFromResponse(409, { kind: "Status", code: 409, reason: "AlreadyExists" }, undefined);
+    const exists = refusal(409, "AlreadyExists");
     const owned = (uid: string): ReplicaSet => ({
       ...rs,
       metadata: {
@@ -105,16 +110,11 @@ describe("ApiWriter.scaleReplicaSet", () => {
   });
 
   it("turns a failed test (someone else scaled it) into a conflict: plan again, not a refusal for good", async () => {
-    const failedTest = errorFromResponse(
+    const failedTest = refusal(
       422,
-      {
-        kind: "Status",
-        code: 422,
-        reason: "Invalid",
-        message: "the server rejected our request due to an error in our request",
-        details: {},
-      },
-      undefined,
+      "Invalid",
+      "the server rejected our request due to an error in our request",
+      {},
     );
     const writer = new ApiWriter(new KubeClient(new ScriptedTransport(failedTest)));
     const error = await writer.scaleReplicaSet("ml", "fraud-m1", 3, 2).catch((e: unknown) => e);
@@ -122,16 +122,13 @@ describe("ApiWriter.scaleReplicaSet", () => {
   });
 
   it("leaves a refusal that names a field (an invalid result) as it is: that is no conflict", async () => {
-    const invalid = errorFromResponse(
+    const invalid = refusal(
       422,
+      "Invalid",
+      'ReplicaSet.apps "fraud-m1" is invalid: spec.replicas: Invalid value: -1',
       {
-        kind: "Status",
-        code: 422,
-        reason: "Invalid",
-        message: 'ReplicaSet.apps "fraud-m1" is invalid: spec.replicas: Invalid value: -1',
-        details: { causes: [{ field: "spec.replicas", message: "Invalid value: -1" }] },
+        causes: [{ field: "spec.replicas", message: "Invalid value: -1" }],
       },
-      undefined,
     );
     const writer = new ApiWriter(new KubeClient(new ScriptedTransport(invalid)));
     const error = await writer.scaleReplicaSet("ml", "fraud-m1", 1, -1).catch((e: unknown) => e);
