@@ -421,6 +421,28 @@ function rolloutTables(r: BenchResult): string[] {
     ),
   );
   out.push("");
+  const peaks = cases.flatMap(({ d, c }) =>
+    systems.flatMap((system) => {
+      const runs = runsOf(r, system, c.id, d).filter((x) => x.peakPods !== undefined);
+      if (runs.length === 0) return [];
+      const over = runs.filter((x) => (x.peakPods ?? 0) > (x.podCeiling ?? Infinity)).length;
+      return [
+        [
+          `${String(d / 1000)} s`,
+          c.id,
+          system,
+          String(runs[0]?.podCeiling ?? ""),
+          String(Math.max(...runs.map((x) => x.peakPods ?? 0))),
+          `${String(over)} of ${String(runs.length)}`,
+        ],
+      ];
+    }),
+  );
+  if (peaks.length > 0) {
+    out.push("Pods alive at once during a rollout (created, not terminating; as the watch saw them)");
+    out.push(table(["D", "budgets", "system", "N + maxSurge", "peak", "runs above"], peaks));
+    out.push("");
+  }
   const mep = runsOf(r, "modelendpoint");
   out.push(
     "ModelEndpoint reconciles during the rollouts (ms; median (min-max) over runs): whole pass, and the part before any API call",

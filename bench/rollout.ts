@@ -55,7 +55,7 @@ import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { argoRolloutDone, deploymentDone, endpointDone } from "./lib/done.ts";
 import { load } from "./lib/stats.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
-import { now, type Timeline, type Tracker } from "./lib/timeline.ts";
+import { now, type PodRecord, type Timeline, type Tracker } from "./lib/timeline.ts";
 
 export type System = "deployment" | "modelendpoint" | "argorollouts";
 export const SYSTEMS: readonly System[] = ["deployment", "modelendpoint", "argorollouts"];
@@ -123,6 +123,12 @@ export interface RolloutRun {
   /** Argo Rollouts only: rollouts-controller's peak RSS. */
   readonly argoPeakRssMiB?: number;
   readonly stepLatenciesMs: readonly number[];
+  /**
+   * The most pods alive at once during the rollout ({@link peakPods}) and the ceiling R4 and the
+   * Deployment controller's maxSurge set, N + maxSurge (absent in results before they were recorded).
+   */
+  readonly peakPods?: number;
+  readonly podCeiling?: number;
   /** ModelEndpoint only. */
   readonly statusWrites?: StatusWriteCount;
   /** ModelEndpoint only: the operator's reconciles during the rollout, whole and before any API call. */
@@ -191,6 +197,29 @@ function traceOf(timeline: Timeline, group: string, t0: number, tDone: number): 
     if (s.group === group && s.t > t0) lines.push([s.t, `rs ${s.replicaSet} ${s.what}`]);
   lines.push([tDone, "done"]);
   return lines.sort((a, b) => a[0] - b[0]).map(([t, what]) => `+${(t - t0).toFixed(1)} ${what}`);
+}
+
+/**
+ * The most pods of `group` alive at once between `from` and `to`, as the watch saw them: created and
+ * not yet terminating (R4 counts these; so does the Deployment controller's maxSurge).
+ */
+export function peakPods(pods: Iterable<PodRecord>, group: string, from: number, to: number): number {
+  const changes: [number, number][] = [];
+  let alive = 0;
+  for (const p of pods) {
+    if (p.group !== group || p.seenAt > to || (p.goneAt !== undefined && p.goneAt <= from)) continue;
+    if (p.seenAt <= from) alive++;
+    else changes.push([p.seenAt, 1]);
+    if (p.goneAt !== undefined && p.goneAt <= to) changes.push([p.goneAt, -1]);
+  }
+  // At the same instant a pod going counts before one coming: the watch delivered them in that order.
+  changes.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let peak = alive;
+  for (const [, delta] of changes) {
+    alive += delta;
+    peak = Math.max(peak, alive);
+  }
+  return peak;
 }
 
 /** When N new pods were Ready and every old pod was gone (NaN when that never happened). */
@@ -396,6 +425,8 @@ export async function runRollout(
     operatorPeakRssMiB: op.peakRssMiB,
     ...(argoUse === undefined ? {} : { argoPeakRssMiB: argoUse.peakRssMiB }),
     stepLatenciesMs: stepLatencies(timeline, name, t0, tDone),
+    peakPods: peakPods(timeline.pods.values(), name, t0, tDone),
+    podCeiling: n + surge,
     ...(statusWrites === undefined ? {} : { statusWrites }),
     ...(system === "modelendpoint"
       ? {

@@ -27,7 +27,7 @@ import {
   type BenchResult,
 } from "../../bench/report.ts";
 import type { ScaleRun } from "../../bench/scale.ts";
-import { runOrder, type RolloutRun, type System } from "../../bench/rollout.ts";
+import { peakPods, runOrder, type RolloutRun, type System } from "../../bench/rollout.ts";
 
 describe("the physical floor", () => {
   it("counts the waves of the documented examples", () => {
@@ -225,6 +225,37 @@ describe("an Argo Rollout's completion, as kubectl argo rollouts status judges i
     expect(done(rollout({ ...healthy, updatedReplicas: 8 }))).toBe(false);
     expect(done(rollout({ ...healthy, stableRS: "74d865f79c" }))).toBe(false);
     expect(done(rollout(undefined))).toBe(false);
+  });
+});
+
+describe("the most pods alive at once during a rollout", () => {
+  const pod = (name: string, seenAt: number, goneAt?: number, group = "ep") => ({
+    name,
+    group,
+    replicaSet: "rs",
+    version: "v",
+    seenAt,
+    ...(goneAt === undefined ? {} : { goneAt }),
+  });
+
+  it("counts pods alive at the start, then each creation and each going, in the order the watch saw them", () => {
+    const pods = [
+      pod("old-a", 0, 30),
+      pod("old-b", 0),
+      pod("new-a", 20),
+      pod("new-b", 40),
+      pod("gone-before", 0, 5),
+      pod("after", 200),
+      pod("other", 25, undefined, "other-endpoint"),
+    ];
+    // From 10: old-a, old-b (2); new-a at 20 (3); old-a goes at 30 (2); new-b at 40 (3).
+    expect(peakPods(pods, "ep", 10, 100)).toBe(3);
+    // A pod created before the old one was seen going: 4 at once.
+    expect(peakPods([...pods, pod("early", 25)], "ep", 10, 100)).toBe(4);
+  });
+
+  it("lets a pod going and one coming at the same instant replace each other", () => {
+    expect(peakPods([pod("old", 0, 50), pod("new", 50)], "ep", 10, 100)).toBe(1);
   });
 });
 
