@@ -119,7 +119,7 @@ each watched namespace's Role. Leases are in lease-role.yaml (release namespace 
   resources: [modelendpoints/finalizers]
   verbs: [update]
 {{- end }}
-# One ReplicaSet per deployed model: created, scaled (merge patch at a resourceVersion), deleted
+# One ReplicaSet per deployed model: created, scaled (a JSON patch that tests the replica count), deleted
 # (uid precondition); get when a create finds the name taken.
 - apiGroups: [apps]
   resources: [replicasets]
