@@ -8,6 +8,7 @@
  * - get / list (all pages) / create;
  * - replace: a full update, refused unless metadata.resourceVersion is set (never a blind write);
  * - mergePatch (RFC 7386 JSON merge patch), optionally conditional on a resourceVersion;
+ * - jsonPatch (RFC 6902), conditional on the fields its `test` operations name;
  * - apply: server-side apply with a field manager (force takes over conflicting fields);
  * - delete with preconditions (uid, resourceVersion) and a propagation policy;
  * - the status subresource: mergePatchStatus, applyStatus, replaceStatus.
