@@ -121,7 +121,6 @@ export function modelEndpoints<T extends KubeObject = KubeObject>(): ResourceTyp
   };
 }
 
-/** Per-call options. */
 /** One operation of a JSON patch (RFC 6902); the operator uses `test` and `replace`. */
 export interface JsonPatchOperation {
   readonly op: "test" | "replace" | "add" | "remove";
@@ -130,6 +129,7 @@ export interface JsonPatchOperation {
   readonly value?: unknown;
 }
 
+/** Per-call options. */
 export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Overrides the client's default request timeout. */
@@ -239,14 +239,7 @@ export class ResourceClient<T extends KubeObject> {
     options: CallOptions = {},
   ): Promise<T> {
     try {
-      return (await this.call(
-        "PATCH",
-        this.path(namespace, name),
-        options,
-        {},
-        operations,
-        "application/json-patch+json",
-      )) as T;
+      return await this.patch(this.path(namespace, name), operations, options, "application/json-patch+json");
     } catch (err) {
       // The API server answers a failed test with a bare 422 ("the server rejected our request due
       // to an error in our request", no causes); a patch that leaves an invalid object gets a 422
@@ -332,8 +325,13 @@ export class ResourceClient<T extends KubeObject> {
     }
   }
 
-  private async patch(path: string, body: object, options: CallOptions): Promise<T> {
-    return (await this.call("PATCH", path, options, {}, body, "application/merge-patch+json")) as T;
+  private async patch(
+    path: string,
+    body: object,
+    options: CallOptions,
+    contentType = "application/merge-patch+json",
+  ): Promise<T> {
+    return (await this.call("PATCH", path, options, {}, body, contentType)) as T;
   }
 
   private async applyAt(path: string, obj: T, options: ApplyOptions): Promise<T> {
