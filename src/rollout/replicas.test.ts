@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { calculateBudgets } from "./budgets.ts";
 import type { Budgets } from "./budgets.ts";
-import { calculateIntendedReplicas, calculateMaxScaledDown, calculateOldScaleDown } from "./replicas.ts";
+import {
+  calculateIntendedReplicas,
+  calculateMaxScaledDown,
+  calculateOldScaleDown,
+  scaledTo,
+} from "./replicas.ts";
 import type { MemberCounts } from "./replicas.ts";
 
 /** A member with `replicas` (spec), `available` of them available, and pods = replicas unless given. */
@@ -243,5 +248,17 @@ describe("calculateOldScaleDown (reconcileOldReplicaSets)", () => {
       }
     }
     expect(steps).toEqual(["new 0->3", "old 10->5", "new 3->8", "old 5->0", "new 8->10"]);
+  });
+});
+
+describe("scaledTo: a member's counts right after its spec changes", () => {
+  const member: MemberCounts = { id: "m2", replicas: 3, pods: 3, available: 2 };
+
+  it("counts a scale-up's pods at once and keeps what is available", () => {
+    expect(scaledTo(member, 5)).toEqual({ id: "m2", replicas: 5, pods: 5, available: 2 });
+  });
+
+  it("keeps a scale-down's pods until they go, and counts no more available than the new spec", () => {
+    expect(scaledTo(member, 1)).toEqual({ id: "m2", replicas: 1, pods: 3, available: 1 });
   });
 });

@@ -27,6 +27,20 @@ export interface MemberCounts {
   readonly available: number;
 }
 
+/**
+ * A member's counts once its spec.replicas is `replicas`, before its ReplicaSet controller acts: the
+ * pods it has still count (a scale-down's go later) and so do the ones it will create; what is
+ * available stays, capped by the new spec.
+ */
+export function scaledTo(member: MemberCounts, replicas: number): MemberCounts {
+  return {
+    id: member.id,
+    replicas,
+    pods: Math.max(replicas, member.pods),
+    available: Math.min(member.available, replicas),
+  };
+}
+
 /** Sum of a field over members. */
 export function sumOf(members: readonly MemberCounts[], field: "replicas" | "pods" | "available"): number {
   let total = 0;

@@ -2,7 +2,7 @@ import { calculateBudgets } from "./budgets.ts";
 import type { Budgets } from "./budgets.ts";
 import { orderForRetirement } from "./chains.ts";
 import type { Chain, Member } from "./context.ts";
-import { calculateIntendedReplicas, calculateOldScaleDown } from "./replicas.ts";
+import { calculateIntendedReplicas, calculateOldScaleDown, scaledTo } from "./replicas.ts";
 import type { MemberCounts } from "./replicas.ts";
 import { REFUSAL_REASONS } from "./types.ts";
 import type { DeployedModelState, FailureReason } from "./types.ts";
@@ -145,12 +145,7 @@ export function planChainStep(
   // The old members' step is planned on the intended member as this pass leaves it: the replicas it
   // adds are unavailable, so they free no old capacity (R5), and the same pass retires what the next
   // one would, without waiting for the ReplicaSet controller to observe the scale-up.
-  const after: MemberCounts = {
-    id: intended.id,
-    replicas: target,
-    pods: Math.max(target, intended.counts.pods),
-    available: Math.min(intended.counts.available, target),
-  };
+  const after = scaledTo(intended.counts, target);
   const all: MemberCounts[] = chain.members.map((m) => (m.id === intended.id ? after : m.counts));
 
   const byId = new Map(chain.members.map((m) => [m.id, m]));
