@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { parse } from "yaml";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
-import { OperatorProcess, type LogLevel } from "../src/testing/operator-process.ts";
+import { isLogLevel, OperatorProcess, type LogLevel } from "../src/testing/operator-process.ts";
 import {
   ArgoRolloutsController,
   findArgoRollouts,
@@ -87,15 +87,12 @@ function namesOf<T extends string>(value: string, allowed: readonly T[], what: s
 }
 
 /** One of OPERATOR_IDENTITIES; throws on anything else (a list included). */
-const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error"];
-
 function logLevelOf(value: string): LogLevel {
-  const found = LOG_LEVELS.find((l) => l === value);
-  if (found === undefined)
+  if (!isLogLevel(value))
     throw new Error(
-      `--operator-log-level takes one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`,
+      `--operator-log-level takes trace, debug, info, warn or error, got ${JSON.stringify(value)}`,
     );
-  return found;
+  return value;
 }
 
 function identityOf(value: string): OperatorIdentity {

@@ -66,6 +66,11 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 /** pino's numeric levels, as they appear in the JSON log. */
 const LEVELS: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
 
+/** Whether `value` is one of the operator's `--log-level` values. */
+export function isLogLevel(value: string): value is LogLevel {
+  return Object.hasOwn(LEVELS, value);
+}
+
 /** How one process of an `OperatorProcess` ended. */
 export interface OperatorExit {
   /** The exit code, or the signal that ended it (e.g. "SIGKILL"). */
