@@ -39,7 +39,7 @@ COPY src ./src
 COPY --from=deps --chown=65532:65532 /app/.node-compile-cache ./.node-compile-cache
 USER 65532:65532
 # Exec form: the runtime image has no shell. The flags are the chart's (see its templates).
-RUN ["/nodejs/bin/node", "src/main.ts", "--help"]
+RUN ["/nodejs/bin/node", "--max-semi-space-size=4", "src/main.ts", "--help"]
 RUN ["/nodejs/bin/node", "--max-semi-space-size=4", "src/vertex/main.ts", "--help"]
 # 8080: the operator's metrics and probes; 8088: the Vertex AI REST API server's default port.
 EXPOSE 8080 8088

@@ -55,7 +55,7 @@ interface Rule {
 
 interface Container {
   readonly args: readonly string[];
-  readonly env: readonly { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  readonly env: readonly { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   readonly securityContext: Record<string, unknown>;
   readonly livenessProbe: { httpGet: { path: string; port: string } };
   readonly readinessProbe: { httpGet: { path: string; port: string } };
@@ -144,7 +144,13 @@ function chartArgs(manifests: readonly Manifest[]): string[] {
   const args = deploymentOf(manifests).template.spec.containers[0]?.args ?? [];
   const at = args.indexOf(OPERATOR_SCRIPT);
   expect(at, "the script, after node's own flags").toBeGreaterThanOrEqual(0);
-  expect(args.slice(0, at).every((a) => a.startsWith("--max-old-space-size-percentage="))).toBe(true);
+  expect(
+    args
+      .slice(0, at)
+      .every(
+        (a) => a.startsWith("--max-old-space-size-percentage=") || a.startsWith("--max-semi-space-size="),
+      ),
+  ).toBe(true);
   return args.slice(at + 1).filter((a) => !a.startsWith("--metrics-bind-address="));
 }
 
@@ -402,9 +408,10 @@ describe("the chart, rendered", () => {
     expectHardened(pod, container);
     expect(container?.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
     expect(container?.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "metrics" });
-    expect(container?.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath])).toEqual([
+    expect(container?.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value])).toEqual([
       ["POD_NAMESPACE", "metadata.namespace"],
       ["POD_NAME", "metadata.name"],
+      ["MALLOC_ARENA_MAX", "2"],
     ]);
     // Every flag the chart passes is one docs/operator.md documents.
     const documented = readFileSync(join(ROOT, "docs", "operator.md"), "utf8");
@@ -412,18 +419,33 @@ describe("the chart, rendered", () => {
     expect(container?.args).toContain("--leader-elect=true");
   });
 
-  it("sizes V8's heap from the container's memory limit with a flag this Node accepts, and not without a limit", async () => {
+  it("sizes V8's heap from the container's memory limit with flags this Node accepts, and not without a limit", async () => {
     const flags = nodeArgs(await template("x"));
-    expect(flags).toEqual(["--max-old-space-size-percentage=75"]);
+    expect(flags).toEqual(["--max-old-space-size-percentage=75", "--max-semi-space-size=4"]);
     // The image's node and this one are both Node 24: an unknown flag would stop it at once.
     await run(process.execPath, [...flags, "-e", "0"]);
     await expect(run(process.execPath, ["--max-old-space-size-percentag=75", "-e", "0"])).rejects.toThrow(
       /bad option/,
     );
-    expect(nodeArgs(await template("x", ["--set=heapLimitPercent=0"]))).toEqual([]);
+    expect(nodeArgs(await template("x", ["--set=heapLimitPercent=0"]))).toEqual(["--max-semi-space-size=4"]);
     // Without a memory limit the percentage would be of the node's memory.
-    expect(nodeArgs(await template("x", ["--set=resources.limits=null"]))).toEqual([]);
+    expect(nodeArgs(await template("x", ["--set=resources.limits=null"]))).toEqual([
+      "--max-semi-space-size=4",
+    ]);
+    expect(nodeArgs(await template("x", ["--set=heapLimitPercent=0", "--set=semiSpaceMiB=0"]))).toEqual([]);
     await expect(template("x", ["--set=heapLimitPercent=101"])).rejects.toThrow(/heapLimitPercent/);
+    await expect(template("x", ["--set=semiSpaceMiB=-1"])).rejects.toThrow(/semiSpaceMiB/);
+  });
+
+  it("holds glibc's malloc to the arenas the values give, and leaves its default with 0", async () => {
+    const env = async (set: string[]) =>
+      deploymentOf(await template("x", set)).template.spec.containers[0]?.env.filter(
+        (e) => e.name === "MALLOC_ARENA_MAX",
+      );
+    expect(await env([])).toEqual([{ name: "MALLOC_ARENA_MAX", value: "2" }]);
+    expect(await env(["--set=mallocArenaMax=4"])).toEqual([{ name: "MALLOC_ARENA_MAX", value: "4" }]);
+    expect(await env(["--set=mallocArenaMax=0"])).toEqual([]);
+    await expect(template("x", ["--set=mallocArenaMax=two"])).rejects.toThrow(/mallocArenaMax/);
   });
 
   it("passes the placement values as the operator's --placement-* flags, which it accepts", async () => {
