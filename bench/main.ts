@@ -9,8 +9,8 @@
  * Benchmarks print figures; they never assert times.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, release, totalmem } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -27,6 +27,7 @@ import {
 import { createMemoryCgroup, inCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
 import { NAMESPACES } from "./lib/objects.ts";
 import { benchClient, installCrds } from "./lib/setup.ts";
+import { sampleProcess } from "./lib/proc.ts";
 import { load } from "./lib/stats.ts";
 import { Timeline } from "./lib/timeline.ts";
 import { runDataPlane } from "./dataplane.ts";
@@ -51,20 +52,33 @@ import {
 import { runScale, type ScaleRun } from "./scale.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-/** The Helm chart's container memory limit (values.yaml resources.limits.memory), in MiB. */
-const CHART_MEMORY_LIMIT_MIB = chartMemoryLimitMiB();
+/** What the Helm chart's values.yaml gives the operator's container, which the bench repeats. */
+const CHART = chartRuntime();
 
-function chartMemoryLimitMiB(): number {
+function chartRuntime(): {
+  readonly memoryLimitMiB: number;
+  readonly heapLimitPercent: number;
+  readonly semiSpaceMiB: number;
+  readonly mallocArenaMax: number;
+} {
   const values = parse(
     readFileSync(join(ROOT, "charts", "model-endpoint-operator", "values.yaml"), "utf8"),
   ) as {
     resources?: { limits?: { memory?: string } };
+    heapLimitPercent?: number;
+    semiSpaceMiB?: number;
+    mallocArenaMax?: number;
   };
   const limit = values.resources?.limits?.memory ?? "";
   const match = /^(\d+)(Mi|Gi)$/.exec(limit);
   if (match?.[1] === undefined)
     throw new Error(`the chart's memory limit ${JSON.stringify(limit)} is not in Mi or Gi`);
-  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+  return {
+    memoryLimitMiB: Number(match[1]) * (match[2] === "Gi" ? 1024 : 1),
+    heapLimitPercent: values.heapLimitPercent ?? 0,
+    semiSpaceMiB: values.semiSpaceMiB ?? 0,
+    mallocArenaMax: values.mallocArenaMax ?? 0,
+  };
 }
 
 /** The parts of a run, in order; `--only` picks one. */
@@ -173,11 +187,13 @@ function settingsFrom(argv: readonly string[]): Settings {
   --label TEXT          stored with the results (e.g. "before keep-alive")
   --trace               store each rollout's events in order in the JSON (for reading a run)
   --profile             run the operator with --cpu-prof; the profile goes to bench/results/profiles/
-  --operator-node-options="..."  extra Node.js options for the operator (e.g. --max-semi-space-size=4)
+  --operator-node-options="..."  extra Node.js options for the operator, after the chart's (e.g. --max-semi-space-size=8);
+                          MALLOC_ARENA_MAX in this environment overrides the chart's
   --operator-log-level L  the operator's --log-level (default info; debug logs each pass's actions and
                           duration); its log is bench/results/logs/<run>/operator-<D>ms.log
   --operator-memory-limit MiB  run the operator in a memory cgroup of this size, as the Helm chart's
-                          container limit does (default 512, the chart's; 0: no limit)
+                          container limit does (default 512, the chart's; 0: no limit), with the
+                          chart's --max-old-space-size-percentage when there is a limit
   --operator-identity admin|chart  who the operator acts as: the control plane's admin (default;
                         system:masters, which API Priority and Fairness exempts) or the Helm chart's
                         ServiceAccount, RBAC and FlowSchema (its requests then queue in its own priority level)
@@ -236,7 +252,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     operatorIdentity: identityOf(values["operator-identity"] ?? "admin"),
     operatorMemoryLimitMiB: int(
       values["operator-memory-limit"],
-      CHART_MEMORY_LIMIT_MIB,
+      CHART.memoryLimitMiB,
       "operator-memory-limit",
     ),
   };
@@ -328,6 +344,7 @@ async function runComparison(
   let operator: OperatorProcess | undefined;
   let argo: ArgoRolloutsController | undefined;
   let cgroup: MemoryCgroup | undefined;
+  let compileCache: string | undefined;
   try {
     await installCrds(cp);
     const client = benchClient(cp);
@@ -350,14 +367,37 @@ async function runComparison(
       log(
         `operator runs as ServiceAccount ${OPERATOR_NAMESPACE}/${CHART_SERVICE_ACCOUNT} (the chart's RBAC and FlowSchema)`,
       );
+    // As the image and the chart run it: V8's heap limit as a share of the container's (only with
+    // a limit, as in the chart), the chart's semi-spaces and malloc arenas, and the modules from a
+    // compile cache that a run with --help filled (the Dockerfile does the same at build time), so
+    // the type stripper is never loaded. --operator-node-options come after, and win.
+    const nodeOptions = [
+      ...(limit === undefined || CHART.heapLimitPercent === 0
+        ? []
+        : [`--max-old-space-size-percentage=${String(CHART.heapLimitPercent)}`]),
+      ...(CHART.semiSpaceMiB === 0 ? [] : [`--max-semi-space-size=${String(CHART.semiSpaceMiB)}`]),
+      ...settings.operatorNodeOptions,
+    ];
+    compileCache = mkdtempSync(join(tmpdir(), "bench-operator-compile-cache-"));
+    const env = {
+      ...(CHART.mallocArenaMax === 0 ? {} : { MALLOC_ARENA_MAX: String(CHART.mallocArenaMax) }),
+      ...process.env,
+      NODE_COMPILE_CACHE: compileCache,
+    };
+    execFileSync(
+      join(ROOT, "node_modules", ".bin", "node"),
+      [...nodeOptions, join(ROOT, "src", "main.ts"), "--help"],
+      { env, stdio: "ignore" },
+    );
     operator = new OperatorProcess({
       ...(limit === undefined ? {} : { wrap: (command, args) => inCgroup(limit, command, args) }),
       kubeconfig,
+      env,
       logFile: join(phase.logDir, `operator-${String(phase.readyDelayMs)}ms.log`),
       logLevel: settings.operatorLogLevel ?? "info",
       extraArgs: settings.workers === undefined ? [] : [`--workers=${String(settings.workers)}`],
       nodeOptions: [
-        ...settings.operatorNodeOptions,
+        ...nodeOptions,
         ...(settings.profile
           ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench", "results", "profiles")}`]
           : []),
@@ -368,7 +408,10 @@ async function runComparison(
       readyTimeoutMs: 60_000,
     });
     await operator.start();
-    log(`operator pid ${String(operator.pid)} ready; log ${operator.logFile}`);
+    const idleRssMiB = (sampleProcess(operator.pid)?.rssBytes ?? Number.NaN) / 2 ** 20;
+    log(
+      `operator pid ${String(operator.pid)} ready, RSS ${idleRssMiB.toFixed(1)} MiB; log ${operator.logFile}`,
+    );
 
     const rollouts: RolloutRun[] = [];
     if (phase.rollouts) {
@@ -463,7 +506,13 @@ async function runComparison(
         apiserverArgs,
         controllerManagerArgs: settings.controllerManagerArgs ?? [],
       },
-      operator: { args: operator.args, memoryLimitMiB: cgroup?.limitMiB ?? null },
+      operator: {
+        args: operator.args,
+        nodeOptions,
+        mallocArenaMax: env.MALLOC_ARENA_MAX ?? null,
+        memoryLimitMiB: cgroup?.limitMiB ?? null,
+        idleRssMiB: Number.isNaN(idleRssMiB) ? null : idleRssMiB,
+      },
       ...(argo === undefined || phase.argo === undefined
         ? {}
         : { argoRollouts: { version: phase.argo.version, args: argo.args } }),
@@ -476,6 +525,7 @@ async function runComparison(
     await argo?.stop();
     await operator?.stop();
     cgroup?.remove();
+    if (compileCache !== undefined) rmSync(compileCache, { recursive: true, force: true });
     await cp.stop();
   }
 }

@@ -388,6 +388,19 @@ describe("the fleet's growth", () => {
     expect(rolled?.value).toBe((160_000 / 110_000).toFixed(2));
   });
 
+  it("judges memory in MB of 10^6 bytes, and the idle operator only where it was measured", () => {
+    const memory = (r: BenchResult) =>
+      targets(r)
+        .filter((t) => t.name.startsWith("operator"))
+        .map((t) => [t.name, t.value, t.met]);
+    // 200 MiB at 1000 endpoints (the fixture's) is 209.7 MB.
+    expect(memory(result)).toEqual([["operator peak RSS at 1000 endpoints", "210 MB", false]]);
+    const idle = (mib: number) =>
+      ({ ...result, operator: { args: [], memoryLimitMiB: 512, idleRssMiB: mib } }) as BenchResult;
+    expect(memory(idle(95))[0]).toEqual(["operator RSS idle (ready, no objects)", "100 MB", true]);
+    expect(memory(idle(96))[0]).toEqual(["operator RSS idle (ready, no objects)", "101 MB", false]);
+  });
+
   it("names Deployments with a PodDisruptionBudget each where the fleet had them", () => {
     const withPdb = { ...result, settings: { ...result.settings, deploymentPdb: true } } as BenchResult;
     expect(targets(withPdb).map((t) => t.name)).toContain(
