@@ -580,6 +580,13 @@ function fleetTable(r: BenchResult, k: number): string[] {
       rows,
     ),
   );
+  for (const x of at) {
+    if (x.timedOut === undefined) continue;
+    const { phase, done, of } = x.timedOut;
+    out.push(
+      `${x.system} #${String(x.run)} ran past the per-phase timeout: ${String(done)} of ${String(of)} ${phase === "ready" ? "Ready, so not rolled" : "rolled"}; the times it did not reach are n/a and left out of the medians`,
+    );
+  }
   return [...out, ...apfTable(at, k)];
 }
 

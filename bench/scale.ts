@@ -42,7 +42,7 @@ import {
 import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { deploymentDone, endpointDone } from "./lib/done.ts";
 import { load, summarize } from "./lib/stats.ts";
-import { now, Timeline, type Tracker } from "./lib/timeline.ts";
+import { now, Timeline, TrackerTimedOut, type Tracker } from "./lib/timeline.ts";
 import type { FleetSystem } from "./rollout.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
 import { apfBetween, scrapeApf, type ApfUse } from "./lib/apf.ts";
@@ -61,6 +61,11 @@ export interface ScaleRun {
   /** From the first change to the last rollout complete. */
   readonly rolledMs: number;
   readonly rolledP50Ms: number;
+  /**
+   * Set when a phase ran past the bench's per-phase timeout: the run's figures are kept (NaN for
+   * the times it did not reach; a fleet not all Ready is not rolled) and the bench goes on.
+   */
+  readonly timedOut?: { readonly phase: "ready" | "rolled"; readonly done: number; readonly of: number };
   /** Reconcile latency over both phases (operator only; NaN for a Deployment). */
   readonly reconcile: ReconcileLatency;
   readonly reconcileCreate: ReconcileLatency;
@@ -120,7 +125,24 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-function p50(tracker: Tracker, t0: number): number {
+/**
+ * When the tracker's last object was seen done; NaN, after `onTimeout`, when the phase ran past
+ * its timeout (a fleet that big records what it reached instead of ending the bench without a
+ * results file).
+ */
+async function finished(tracker: Tracker, onTimeout: (err: TrackerTimedOut) => void): Promise<number> {
+  try {
+    return await tracker.all;
+  } catch (err) {
+    if (!(err instanceof TrackerTimedOut)) throw err;
+    onTimeout(err);
+    return Number.NaN;
+  }
+}
+
+/** The median object's time from `t0`; NaN unless all `of` were done. */
+function p50(tracker: Tracker, t0: number, of: number): number {
+  if (tracker.doneAt.size < of) return Number.NaN;
   return summarize([...tracker.doneAt.values()].map((t) => t - t0)).median;
 }
 
@@ -226,15 +248,22 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       await pool(names, CONCURRENCY, (name) => endpoints.create(modelEndpoint(ns, name, REPLICAS)));
       ready = timeline.trackEndpoints(names, endpointDone(1, { m1: "DEPLOYED" }), timeoutMs);
     }
-    const tReady = await ready.all;
-    log(`fleet ${String(fleet)} ${system}: all Ready in ${((tReady - t0) / 1000).toFixed(1)}s`);
+    let timedOut: ScaleRun["timedOut"];
+    const tReady = await finished(ready, (err) => {
+      timedOut = { phase: "ready", done: err.done, of: err.of };
+      log(`fleet ${String(fleet)} ${system}: not all Ready: ${err.message}; not rolled`);
+    });
+    if (timedOut === undefined)
+      log(`fleet ${String(fleet)} ${system}: all Ready in ${((tReady - t0) / 1000).toFixed(1)}s`);
     await delay(2000);
     const opMid = await scrapeOperator(operator);
 
     // Rolled at once.
     const t1 = now();
-    let rolled: Tracker;
-    if (system === "deployment") {
+    let rolled: Tracker | undefined;
+    if (timedOut !== undefined) {
+      rolled = undefined;
+    } else if (system === "deployment") {
       await pool(names, CONCURRENCY, async (name) => {
         if (ctx.deploymentModelServices) await client.services.create(deploymentVersionService(ns, name, 2));
         await deployments.mergePatch(ns, name, rollDeployment(name));
@@ -246,8 +275,15 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       );
       rolled = timeline.trackEndpoints(names, endpointDone(2, { m1: "REPLACED", m2: "DEPLOYED" }), timeoutMs);
     }
-    const tRolled = await rolled.all;
-    log(`fleet ${String(fleet)} ${system}: all rolled in ${((tRolled - t1) / 1000).toFixed(1)}s`);
+    const tRolled =
+      rolled === undefined
+        ? Number.NaN
+        : await finished(rolled, (err) => {
+            timedOut = { phase: "rolled", done: err.done, of: err.of };
+            log(`fleet ${String(fleet)} ${system}: not all rolled: ${err.message}`);
+          });
+    if (timedOut === undefined)
+      log(`fleet ${String(fleet)} ${system}: all rolled in ${((tRolled - t1) / 1000).toFixed(1)}s`);
     await delay(2000);
 
     const peaks = await samples.stop();
@@ -273,9 +309,10 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       run: ctx.run,
       load: startLoad,
       readyMs: tReady - t0,
-      readyP50Ms: p50(ready, t0),
+      readyP50Ms: p50(ready, t0, fleet),
       rolledMs: tRolled - t1,
-      rolledP50Ms: p50(rolled, t1),
+      rolledP50Ms: rolled === undefined ? Number.NaN : p50(rolled, t1, fleet),
+      ...(timedOut === undefined ? {} : { timedOut }),
       reconcile: isOp ? latencyBetween(opAfter, opBefore, RECONCILE_SECONDS) : NO_LATENCY,
       reconcileCreate: isOp ? latencyBetween(opMid, opBefore, RECONCILE_SECONDS) : NO_LATENCY,
       reconcileRoll: isOp ? latencyBetween(opAfter, opMid, RECONCILE_SECONDS) : NO_LATENCY,
@@ -312,7 +349,7 @@ export async function runScale(ctx: ScaleContext): Promise<ScaleRun[]> {
   for (const system of order) {
     const r = await runFleet(ctx, system, !ctx.last || system !== order[order.length - 1]);
     ctx.log(
-      `fleet ${String(ctx.fleet)} ${system} #${String(ctx.run)}: ready ${(r.readyMs / 1000).toFixed(1)}s, rolled ${(r.rolledMs / 1000).toFixed(1)}s, cpu ${(r.controllerCpuMs / 1000).toFixed(1)}s, reconcile p99 ${r.reconcile.p99Ms.toFixed(1)}ms, queue peak ${String(r.queueDepthPeak)}, RSS peak ${r.operatorPeakRssMiB.toFixed(0)} MiB (cleanup ${(r.cleanupMs / 1000).toFixed(0)}s)`,
+      `fleet ${String(ctx.fleet)} ${system} #${String(ctx.run)}: ${r.timedOut === undefined ? "" : `TIMED OUT (${r.timedOut.phase} ${String(r.timedOut.done)} of ${String(r.timedOut.of)}), `}ready ${(r.readyMs / 1000).toFixed(1)}s, rolled ${(r.rolledMs / 1000).toFixed(1)}s, cpu ${(r.controllerCpuMs / 1000).toFixed(1)}s, reconcile p99 ${r.reconcile.p99Ms.toFixed(1)}ms, queue peak ${String(r.queueDepthPeak)}, RSS peak ${r.operatorPeakRssMiB.toFixed(0)} MiB (cleanup ${(r.cleanupMs / 1000).toFixed(0)}s)`,
     );
     out.push(r);
   }

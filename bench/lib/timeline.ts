@@ -109,6 +109,18 @@ export interface Tracker {
   cancel(reason: string): void;
 }
 
+/** A tracker's objects were not all done in time; `done` of `of` were. */
+export class TrackerTimedOut extends Error {
+  readonly done: number;
+  readonly of: number;
+  constructor(timeoutMs: number, done: number, of: number) {
+    super(`timed out after ${String(timeoutMs)} ms: ${String(of - done)} of ${String(of)} not done`);
+    this.name = "TrackerTimedOut";
+    this.done = done;
+    this.of = of;
+  }
+}
+
 interface TrackerState<T> {
   readonly names: ReadonlySet<string>;
   readonly isDone: (obj: DeepReadonly<T>) => boolean;
@@ -323,11 +335,7 @@ export class Timeline {
       };
       reject = state.reject;
       timer = setTimeout(() => {
-        state.reject(
-          new Error(
-            `timed out after ${String(timeoutMs)} ms: ${String(set.size - doneAt.size)} of ${String(set.size)} not done`,
-          ),
-        );
+        state.reject(new TrackerTimedOut(timeoutMs, doneAt.size, set.size));
       }, timeoutMs);
       const t = now();
       for (const name of set) {

@@ -401,6 +401,31 @@ describe("the fleet's growth", () => {
     expect(memory(idle(96))[0]).toEqual(["operator RSS idle (ready, no objects)", "101 MB", false]);
   });
 
+  it("says which fleets ran past the per-phase timeout, and how far they got", () => {
+    const late = {
+      ...run("modelendpoint", 5000, 0, Number.NaN),
+      readyMs: 1_400_000,
+      timedOut: { phase: "rolled", done: 4123, of: 5000 },
+    } as ScaleRun;
+    const partial = {
+      ...result,
+      scale: [...result.scale.filter((x) => !(x.fleet === 5000 && x.system === "modelendpoint")), late],
+    } as BenchResult;
+    const body = report(partial).body;
+    expect(body).toContain(
+      "modelendpoint #0 ran past the per-phase timeout: 4123 of 5000 rolled; the times it did not reach are n/a",
+    );
+    expect(report(result).body).not.toContain("per-phase timeout");
+    // Its Ready time still counts in the growth table; its rollout is n/a there.
+    const growth = body.split("\n").find((l) => l.startsWith("| 5000 "));
+    expect(
+      growth
+        ?.split("|")
+        .map((c) => c.trim())
+        .slice(1, 8),
+    ).toEqual(["5000", "300.0", "1400.0", "4.67", "600.0", "n/a", "n/a"]);
+  });
+
   it("names Deployments with a PodDisruptionBudget each where the fleet had them", () => {
     const withPdb = { ...result, settings: { ...result.settings, deploymentPdb: true } } as BenchResult;
     expect(targets(withPdb).map((t) => t.name)).toContain(
