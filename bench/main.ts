@@ -9,15 +9,15 @@
  * Benchmarks print figures; they never assert times.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { parse } from "yaml";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
-import { isLogLevel, OperatorProcess, type LogLevel } from "../src/testing/operator-process.ts";
+import { isLogLevel, MAIN, OperatorProcess, type LogLevel } from "../src/testing/operator-process.ts";
 import {
   ArgoRolloutsController,
   findArgoRollouts,
@@ -25,6 +25,7 @@ import {
   type ArgoRolloutsBuild,
 } from "./lib/argo.ts";
 import { createMemoryCgroup, inCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
+import { fillCompileCache, type CompileCache } from "./lib/compile-cache.ts";
 import { NAMESPACES } from "./lib/objects.ts";
 import { benchClient, installCrds } from "./lib/setup.ts";
 import { sampleProcess } from "./lib/proc.ts";
@@ -344,7 +345,7 @@ async function runComparison(
   let operator: OperatorProcess | undefined;
   let argo: ArgoRolloutsController | undefined;
   let cgroup: MemoryCgroup | undefined;
-  let compileCache: string | undefined;
+  let compileCache: CompileCache | undefined;
   try {
     await installCrds(cp);
     const client = benchClient(cp);
@@ -378,17 +379,11 @@ async function runComparison(
       ...(CHART.semiSpaceMiB === 0 ? [] : [`--max-semi-space-size=${String(CHART.semiSpaceMiB)}`]),
       ...settings.operatorNodeOptions,
     ];
-    compileCache = mkdtempSync(join(tmpdir(), "bench-operator-compile-cache-"));
-    const env = {
+    compileCache = fillCompileCache([...nodeOptions, MAIN], {
       ...(CHART.mallocArenaMax === 0 ? {} : { MALLOC_ARENA_MAX: String(CHART.mallocArenaMax) }),
       ...process.env,
-      NODE_COMPILE_CACHE: compileCache,
-    };
-    execFileSync(
-      join(ROOT, "node_modules", ".bin", "node"),
-      [...nodeOptions, join(ROOT, "src", "main.ts"), "--help"],
-      { env, stdio: "ignore" },
-    );
+    });
+    const env = compileCache.env;
     operator = new OperatorProcess({
       ...(limit === undefined ? {} : { wrap: (command, args) => inCgroup(limit, command, args) }),
       kubeconfig,
@@ -408,9 +403,10 @@ async function runComparison(
       readyTimeoutMs: 60_000,
     });
     await operator.start();
-    const idleRssMiB = (sampleProcess(operator.pid)?.rssBytes ?? Number.NaN) / 2 ** 20;
+    const idle = sampleProcess(operator.pid);
+    const idleRssMiB = idle === undefined ? null : idle.rssBytes / 2 ** 20;
     log(
-      `operator pid ${String(operator.pid)} ready, RSS ${idleRssMiB.toFixed(1)} MiB; log ${operator.logFile}`,
+      `operator pid ${String(operator.pid)} ready, RSS ${idleRssMiB?.toFixed(1) ?? "?"} MiB; log ${operator.logFile}`,
     );
 
     const rollouts: RolloutRun[] = [];
@@ -511,7 +507,7 @@ async function runComparison(
         nodeOptions,
         mallocArenaMax: env.MALLOC_ARENA_MAX ?? null,
         memoryLimitMiB: cgroup?.limitMiB ?? null,
-        idleRssMiB: Number.isNaN(idleRssMiB) ? null : idleRssMiB,
+        idleRssMiB,
       },
       ...(argo === undefined || phase.argo === undefined
         ? {}
@@ -525,7 +521,7 @@ async function runComparison(
     await argo?.stop();
     await operator?.stop();
     cgroup?.remove();
-    if (compileCache !== undefined) rmSync(compileCache, { recursive: true, force: true });
+    compileCache?.remove();
     await cp.stop();
   }
 }

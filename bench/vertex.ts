@@ -12,18 +12,17 @@
  * 3. the server's resident memory with a namespace of `fleet` ModelEndpoints cached and listed
  *    (measured before the load phases), and again after them.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn, type ChildProcess } from "node:child_process";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { ControlPlane } from "../src/testing/controlplane.ts";
 import { freePort, waitFor } from "../src/testing/harness.ts";
 import { startLoad, type WindowSummary } from "../src/testing/load.ts";
-import { OperatorProcess } from "../src/testing/operator-process.ts";
+import { NODE, OperatorProcess } from "../src/testing/operator-process.ts";
 import { MODEL_SERVER_IMAGE } from "../src/testing/process-kubelet.ts";
 import { percentile } from "../src/testing/stats.ts";
+import { fillCompileCache, type CompileCache } from "./lib/compile-cache.ts";
 import { installCrds } from "./lib/setup.ts";
 import { sampleProcess } from "./lib/proc.ts";
 
@@ -160,7 +159,7 @@ export async function runVertex(options: {
     },
   });
   let server: ChildProcess | undefined;
-  const compileCache = mkdtempSync(join(tmpdir(), "bench-vertex-compile-cache-"));
+  let compileCache: CompileCache | undefined;
   const operator = new OperatorProcess({ kubeconfig: cp.kubeconfigPath, namespaces: [NAMESPACE] });
   try {
     await installCrds(cp);
@@ -180,12 +179,10 @@ export async function runVertex(options: {
     const port = await freePort();
     // As the image runs it (Dockerfile, chart): the chart's V8 flag, and modules from a compile
     // cache that a first run with --help filled, so the type stripper is never loaded.
-    const node = join(ROOT, "node_modules", ".bin", "node");
     const script = ["--max-semi-space-size=4", join(ROOT, "src", "vertex", "main.ts")];
-    const env = { ...process.env, NODE_COMPILE_CACHE: compileCache };
-    execFileSync(node, [...script, "--help"], { env, stdio: "ignore" });
-    server = spawn(node, [...script, `--kubeconfig=${cp.kubeconfigPath}`, `--port=${String(port)}`], {
-      env,
+    compileCache = fillCompileCache(script);
+    server = spawn(NODE, [...script, `--kubeconfig=${cp.kubeconfigPath}`, `--port=${String(port)}`], {
+      env: compileCache.env,
       stdio: "ignore",
     });
     const api = `http://127.0.0.1:${String(port)}`;
@@ -304,6 +301,6 @@ export async function runVertex(options: {
     server?.kill("SIGTERM");
     await operator.stop();
     await cp.stop();
-    rmSync(compileCache, { recursive: true, force: true });
+    compileCache?.remove();
   }
 }

@@ -30,9 +30,9 @@ import { Supervised } from "./process.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 /** The Node.js that package.json pins. */
-const NODE = join(ROOT, "node_modules", ".bin", "node");
+export const NODE = join(ROOT, "node_modules", ".bin", "node");
 /** The operator's entry point. */
-const MAIN = join(ROOT, "src", "main.ts");
+export const MAIN = join(ROOT, "src", "main.ts");
 /** How often a condition that cannot be awaited (a log line, an HTTP answer) is looked at. */
 const POLL_MS = 50;
 /** How long one request to the metrics server may take before it counts as not answered. */
