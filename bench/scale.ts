@@ -42,6 +42,7 @@ import {
 import { ControlPlaneCpu, kcmPid, ProcessMeter } from "./lib/proc.ts";
 import { deploymentDone, endpointDone } from "./lib/done.ts";
 import { load, summarize } from "./lib/stats.ts";
+import { num } from "./lib/table.ts";
 import { now, Timeline, TrackerTimedOut, type Tracker } from "./lib/timeline.ts";
 import type { FleetSystem } from "./rollout.ts";
 import { countStatusWrites, type StatusWriteCount } from "./lib/statuswrites.ts";
@@ -126,16 +127,14 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
 }
 
 /**
- * When the tracker's last object was seen done; NaN, after `onTimeout`, when the phase ran past
- * its timeout (a fleet that big records what it reached instead of ending the bench without a
- * results file).
+ * When the tracker's last object was seen done; NaN when the phase ran past its timeout (a fleet that
+ * big records what it reached instead of ending the bench without a results file).
  */
-async function finished(tracker: Tracker, onTimeout: (err: TrackerTimedOut) => void): Promise<number> {
+async function finished(tracker: Tracker): Promise<number> {
   try {
     return await tracker.all;
   } catch (err) {
     if (!(err instanceof TrackerTimedOut)) throw err;
-    onTimeout(err);
     return Number.NaN;
   }
 }
@@ -219,6 +218,16 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
   // Per phase. 0.6 s per object ended a ModelEndpoint fleet of 5000 before its rollout completed
   // on two cores (and the run without a results file); the bound only stops a stuck run.
   const timeoutMs = 120_000 + fleet * 1500;
+  /** When the phase's last object was done, or NaN when the phase ran past its timeout; logged. */
+  const settle = async (phase: "Ready" | "rolled", tracker: Tracker, from: number): Promise<number> => {
+    const t = await finished(tracker);
+    log(
+      Number.isNaN(t)
+        ? `fleet ${String(fleet)} ${system}: not all ${phase} within ${String(timeoutMs / 1000)}s: ${String(tracker.doneAt.size)} of ${String(fleet)}`
+        : `fleet ${String(fleet)} ${system}: all ${phase} in ${((t - from) / 1000).toFixed(1)}s`,
+    );
+    return t;
+  };
   try {
     await delay(2000);
     const startLoad = load();
@@ -248,20 +257,14 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       await pool(names, CONCURRENCY, (name) => endpoints.create(modelEndpoint(ns, name, REPLICAS)));
       ready = timeline.trackEndpoints(names, endpointDone(1, { m1: "DEPLOYED" }), timeoutMs);
     }
-    let timedOut: ScaleRun["timedOut"];
-    const tReady = await finished(ready, (err) => {
-      timedOut = { phase: "ready", done: err.done, of: err.of };
-      log(`fleet ${String(fleet)} ${system}: not all Ready: ${err.message}; not rolled`);
-    });
-    if (timedOut === undefined)
-      log(`fleet ${String(fleet)} ${system}: all Ready in ${((tReady - t0) / 1000).toFixed(1)}s`);
+    const tReady = await settle("Ready", ready, t0);
     await delay(2000);
     const opMid = await scrapeOperator(operator);
 
-    // Rolled at once.
+    // Rolled at once; a fleet not all Ready is not rolled (its stragglers would be counted twice).
     const t1 = now();
     let rolled: Tracker | undefined;
-    if (timedOut !== undefined) {
+    if (Number.isNaN(tReady)) {
       rolled = undefined;
     } else if (system === "deployment") {
       await pool(names, CONCURRENCY, async (name) => {
@@ -275,15 +278,12 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       );
       rolled = timeline.trackEndpoints(names, endpointDone(2, { m1: "REPLACED", m2: "DEPLOYED" }), timeoutMs);
     }
-    const tRolled =
-      rolled === undefined
-        ? Number.NaN
-        : await finished(rolled, (err) => {
-            timedOut = { phase: "rolled", done: err.done, of: err.of };
-            log(`fleet ${String(fleet)} ${system}: not all rolled: ${err.message}`);
-          });
-    if (timedOut === undefined)
-      log(`fleet ${String(fleet)} ${system}: all rolled in ${((tRolled - t1) / 1000).toFixed(1)}s`);
+    const tRolled = rolled === undefined ? Number.NaN : await settle("rolled", rolled, t1);
+    const late = Number.isNaN(tReady)
+      ? { phase: "ready" as const, done: ready.doneAt.size }
+      : rolled !== undefined && Number.isNaN(tRolled)
+        ? { phase: "rolled" as const, done: rolled.doneAt.size }
+        : undefined;
     await delay(2000);
 
     const peaks = await samples.stop();
@@ -312,7 +312,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       readyP50Ms: p50(ready, t0, fleet),
       rolledMs: tRolled - t1,
       rolledP50Ms: rolled === undefined ? Number.NaN : p50(rolled, t1, fleet),
-      ...(timedOut === undefined ? {} : { timedOut }),
+      ...(late === undefined ? {} : { timedOut: { ...late, of: fleet } }),
       reconcile: isOp ? latencyBetween(opAfter, opBefore, RECONCILE_SECONDS) : NO_LATENCY,
       reconcileCreate: isOp ? latencyBetween(opMid, opBefore, RECONCILE_SECONDS) : NO_LATENCY,
       reconcileRoll: isOp ? latencyBetween(opAfter, opMid, RECONCILE_SECONDS) : NO_LATENCY,
@@ -349,7 +349,7 @@ export async function runScale(ctx: ScaleContext): Promise<ScaleRun[]> {
   for (const system of order) {
     const r = await runFleet(ctx, system, !ctx.last || system !== order[order.length - 1]);
     ctx.log(
-      `fleet ${String(ctx.fleet)} ${system} #${String(ctx.run)}: ${r.timedOut === undefined ? "" : `TIMED OUT (${r.timedOut.phase} ${String(r.timedOut.done)} of ${String(r.timedOut.of)}), `}ready ${(r.readyMs / 1000).toFixed(1)}s, rolled ${(r.rolledMs / 1000).toFixed(1)}s, cpu ${(r.controllerCpuMs / 1000).toFixed(1)}s, reconcile p99 ${r.reconcile.p99Ms.toFixed(1)}ms, queue peak ${String(r.queueDepthPeak)}, RSS peak ${r.operatorPeakRssMiB.toFixed(0)} MiB (cleanup ${(r.cleanupMs / 1000).toFixed(0)}s)`,
+      `fleet ${String(ctx.fleet)} ${system} #${String(ctx.run)}: ${r.timedOut === undefined ? "" : `TIMED OUT (${r.timedOut.phase} ${String(r.timedOut.done)} of ${String(r.timedOut.of)}), `}ready ${num(r.readyMs / 1000, 1, "s")}, rolled ${num(r.rolledMs / 1000, 1, "s")}, cpu ${(r.controllerCpuMs / 1000).toFixed(1)}s, reconcile p99 ${r.reconcile.p99Ms.toFixed(1)}ms, queue peak ${String(r.queueDepthPeak)}, RSS peak ${r.operatorPeakRssMiB.toFixed(0)} MiB (cleanup ${(r.cleanupMs / 1000).toFixed(0)}s)`,
     );
     out.push(r);
   }

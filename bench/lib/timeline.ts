@@ -109,15 +109,11 @@ export interface Tracker {
   cancel(reason: string): void;
 }
 
-/** A tracker's objects were not all done in time; `done` of `of` were. */
+/** A tracker's objects were not all done in time (its `doneAt` holds those that were). */
 export class TrackerTimedOut extends Error {
-  readonly done: number;
-  readonly of: number;
   constructor(timeoutMs: number, done: number, of: number) {
     super(`timed out after ${String(timeoutMs)} ms: ${String(of - done)} of ${String(of)} not done`);
     this.name = "TrackerTimedOut";
-    this.done = done;
-    this.of = of;
   }
 }
 
