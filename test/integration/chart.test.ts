@@ -143,14 +143,8 @@ const OPERATOR_SCRIPT = "/app/src/main.ts";
 function chartArgs(manifests: readonly Manifest[]): string[] {
   const args = deploymentOf(manifests).template.spec.containers[0]?.args ?? [];
   const at = args.indexOf(OPERATOR_SCRIPT);
+  // node's own flags come before it; "sizes V8's heap ..." pins them.
   expect(at, "the script, after node's own flags").toBeGreaterThanOrEqual(0);
-  expect(
-    args
-      .slice(0, at)
-      .every(
-        (a) => a.startsWith("--max-old-space-size-percentage=") || a.startsWith("--max-semi-space-size="),
-      ),
-  ).toBe(true);
   return args.slice(at + 1).filter((a) => !a.startsWith("--metrics-bind-address="));
 }
 
