@@ -35,11 +35,19 @@ export interface ProgressCheck {
  *
  * - the controller reports that the API server refused its ReplicaSet for good
  *   (ReplicaSetCreateFailed): at once, nothing can make it progress;
- * - `now >= progressTime + progressDeadlineSeconds`, with no progress since the last pass and the
- *   rollout not complete. If its ReplicaSet reports that pods cannot be created (a quota, an
- *   admission webhook) the reason is PodCreateFailed, else ProgressDeadlineExceeded. Failing to
- *   create pods is not fatal on sight: with surge 1 / unavailable 1 under a full quota the first surge
- *   pod fails, the next step retires an old pod and the quota frees up, so the deadline decides.
+ * - `now >= progressTime + progressDeadlineSeconds`, with no progress since the last pass, the
+ *   rollout not complete, and no scale-down of an old member still to be carried out. If its
+ *   ReplicaSet reports that pods cannot be created (a quota, an admission webhook) the reason is
+ *   PodCreateFailed, else ProgressDeadlineExceeded. Failing to create pods is not fatal on sight:
+ *   with surge 1 / unavailable 1 under a full quota the first surge pod fails, the next step retires
+ *   an old pod and the quota frees up, so the deadline decides.
+ *
+ * The deadline judges the new revision, so it does not run out while the chain waits for the
+ * ReplicaSet controller to remove old pods the operator already scaled away: m2 holds 2/2 available,
+ * m1 was scaled 1 -> 0 and its pod is still there ten minutes later (a kube-controller-manager that is
+ * down or far behind, as with 5000 endpoints rolling at once on two cores). Failing m2 then would
+ * revert a revision whose every replica serves, and the revert would wait for the same controller.
+ * Once the old pods go, that is progress, and the clock starts again.
  *
  * Deadline 600s, progressTime 10:00:00: a pass at 10:09:59 passes; a pass at 10:10:00 fails it, and
  * the plan asks to be requeued at 10:10:00 so that pass happens even when nothing else changes.
@@ -70,6 +78,7 @@ export function checkProgress(ctx: PlanContext): ProgressCheck {
       progressed.add(rollout.id);
       continue;
     }
+    if (awaitsScaleDown(chain, rollout)) continue;
     const since = rollout.record?.progressTime ?? rollout.record?.createTime;
     const deadline = calculateProgressDeadlineSeconds(rollout.spec);
     if (since === undefined || ctx.now < since + deadline) continue;
@@ -96,6 +105,16 @@ function hasProgressed(chain: Chain, rollout: Member): boolean {
     observedOld += member.observed.replicas;
   }
   return observedOld < recordedOld;
+}
+
+/**
+ * An old member of the chain has pods above its ReplicaSet's spec: a scale-down (or a deletion)
+ * the operator asked for that the ReplicaSet controller has not carried out yet. m1 at spec 0 with
+ * status.replicas 1 and its pod not terminating: yes; the same pod shown terminating: no (it is gone
+ * as far as the budgets count).
+ */
+function awaitsScaleDown(chain: Chain, rollout: Member): boolean {
+  return chain.members.some((m) => m.id !== rollout.id && m.counts.pods > m.counts.replicas);
 }
 
 /**

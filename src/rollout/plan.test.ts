@@ -1194,6 +1194,39 @@ describe("R8: progress deadline, failure and revert", () => {
   });
 });
 
+describe("R8: the deadline judges the new revision, not the ReplicaSet controller", () => {
+  it("waits, without failing, while the ReplicaSet controller has not removed old pods scaled away", () => {
+    const cluster = deployed(1, { m2: 5 });
+    rollOnto(cluster, 1, { progressDeadlineSeconds: 60 });
+    pass(cluster);
+    later(cluster, 5);
+    expect(scales(pass(cluster).actions)).toEqual(["m1 1->0"]); // m2 holds 1/1 available
+    // The ReplicaSet controller is down: m1's pod stays, well past m2's deadline.
+    cluster.advanceTo(cluster.now + 600);
+    const waiting = pass(cluster);
+    expect(model(waiting, "m2").state).toBe("BEING_DEPLOYED");
+    expect(reasons(waiting.events)).not.toContain("RolloutFailed");
+    expect(waiting.actions).toEqual([]);
+    // It comes back: the pod goes, and the rollout completes.
+    cluster.syncReplicaSets();
+    const done = pass(cluster);
+    expect(model(done, "m2").state).toBe("DEPLOYED");
+    expect(reasons(done.events)).toContain("RolloutComplete");
+  });
+
+  it("still fails a new revision that makes no progress once the old pods it may replace are gone", () => {
+    const cluster = deployed(2);
+    rollOnto(cluster, 2, { progressDeadlineSeconds: 60, maxSurgeReplicas: 0, maxUnavailableReplicas: 1 });
+    expect(scales(pass(cluster).actions)).toEqual(["m2 +0", "m1 2->1"]);
+    cluster.syncReplicaSets();
+    later(cluster, 1);
+    pass(cluster); // the old pod's going is progress: the clock starts here
+    later(cluster, 60);
+    const failed = pass(cluster);
+    expect(model(failed, "m2")).toMatchObject({ state: "FAILED", reason: "ProgressDeadlineExceeded" });
+  });
+});
+
 describe("R9: rollback onto an in-progress rollout", () => {
   it("the highest revision wins; the in-progress member is drained first; both end REPLACED", () => {
     const cluster = deployed(4, { m3: 5 });
