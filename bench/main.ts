@@ -9,9 +9,9 @@
  * Benchmarks print figures; they never assert times.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { parse } from "yaml";
@@ -39,7 +39,15 @@ import {
   OPERATOR_IDENTITIES,
   type OperatorIdentity,
 } from "./lib/apf.ts";
-import { fleetsOf, growthChart, report, targetFleet, type BenchResult, type Settings } from "./report.ts";
+import {
+  fleetsOf,
+  growthChart,
+  mergeResults,
+  report,
+  targetFleet,
+  type BenchResult,
+  type Settings,
+} from "./report.ts";
 import {
   CONFIGS,
   runOrder,
@@ -160,6 +168,9 @@ function settingsFrom(argv: readonly string[]): Settings {
   });
   if (values.help) {
     process.stdout.write(`usage: npm run bench [-- options]
+       npm run bench -- --merge FILE,FILE...   no run: one report, growth table and chart from
+                        the fleets of several results files (a system at a size from the first
+                        file that has it; everything else from the first file)
   --quick               a few minutes: fewer runs, a smaller fleet, shorter data-plane measurements
   --runs N              rollout runs per configuration and system (full 5, quick 3)
   --ready-delays a,b    how long a pod takes to become Ready, ms: the rollouts run at each, on a
@@ -526,7 +537,59 @@ async function runComparison(
   }
 }
 
+/** The results files of `--merge`, as given or under bench/results. */
+function readResults(list: string): { file: string; result: BenchResult }[] {
+  const files = list.split(",").filter((f) => f !== "");
+  if (files.length < 2)
+    throw new Error(
+      `--merge takes two or more results files separated by commas, got ${JSON.stringify(list)}`,
+    );
+  return files.map((given) => {
+    const file = [resolve(given), join(ROOT, "bench", "results", given)].find((f) => existsSync(f));
+    if (file === undefined) throw new Error(`--merge: no results file ${given} (nor bench/results/${given})`);
+    let result: unknown;
+    try {
+      result = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new Error(`--merge: ${file} is not JSON: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+    if (typeof result !== "object" || result === null || !Array.isArray((result as BenchResult).scale))
+      throw new Error(`--merge: ${file} is not a results file of npm run bench (no scale[])`);
+    return { file: relative(ROOT, file), result: result as BenchResult };
+  });
+}
+
+/** Writes a result as bench/results/<time>-<kind>.json, its growth chart when it has one, and prints the report. */
+function publish(result: BenchResult, time: string, kind: string): void {
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${time.replace(/[:.]/g, "-")}-${kind}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const chart = growthChart(result);
+  const chartFile = file.replace(/\.json$/, "-fleet.svg");
+  if (chart !== undefined) writeFileSync(chartFile, chart);
+  const text = report(result);
+  process.stdout.write(
+    `\n${text.body}\n\nresults: ${file}${chart === undefined ? "" : `\nfleet growth chart: ${chartFile}`}\n${text.summary}\n`,
+  );
+}
+
 async function main(): Promise<void> {
+  const mergeAt = process.argv.indexOf("--merge");
+  if (mergeAt >= 0) {
+    const others = process.argv.slice(2).filter((_, i) => i !== mergeAt - 2 && i !== mergeAt - 1);
+    if (others.length > 0)
+      throw new Error(`--merge runs nothing, so it takes no other option: ${others.join(" ")}`);
+    const merged = mergeResults(readResults(process.argv[mergeAt + 1] ?? ""));
+    for (const m of merged.mergedFrom ?? [])
+      process.stdout.write(
+        `${m.file} (${m.startedAt}, ${m.commit.slice(0, 7)}): ${m.fleets.join(", ") || "nothing new"}\n`,
+      );
+    publish(merged, new Date().toISOString(), "merged");
+    return;
+  }
   const asked = settingsFrom(process.argv.slice(2));
   const began = Date.now();
   const log = (line: string): void => {
@@ -589,17 +652,7 @@ async function main(): Promise<void> {
     ...(vertex === undefined ? {} : { vertex }),
     operatorProblems: comparison?.operatorProblems ?? [],
   };
-  const dir = join(ROOT, "bench", "results");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${result.startedAt.replace(/[:.]/g, "-")}-${settings.mode}.json`);
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  const chart = growthChart(result);
-  const chartFile = file.replace(/\.json$/, "-fleet.svg");
-  if (chart !== undefined) writeFileSync(chartFile, chart);
-  const text = report(result);
-  process.stdout.write(
-    `\n${text.body}\n\nresults: ${file}${chart === undefined ? "" : `\nfleet growth chart: ${chartFile}`}\n${text.summary}\n`,
-  );
+  publish(result, result.startedAt, settings.mode);
 }
 
 main().then(

@@ -96,6 +96,16 @@ export interface BenchResult {
   readonly dataPlane?: DataPlaneRun;
   readonly vertex?: VertexRun;
   readonly operatorProblems: readonly string[];
+  /** Set by `--merge`: the runs this result's fleets come from, in the order given. */
+  readonly mergedFrom?: readonly MergedRun[];
+}
+
+export interface MergedRun {
+  readonly file: string;
+  readonly startedAt: string;
+  readonly commit: string;
+  /** The fleets taken from this run: "<system> <size>". */
+  readonly fleets: readonly string[];
 }
 
 export interface Target {
@@ -712,8 +722,53 @@ export function growthChart(r: BenchResult): string | undefined {
         x.system === "modelendpoint" ? x.operatorPeakRssMiB : Number.NaN,
       ),
     ],
-    `npm run bench, ${r.startedAt.slice(0, 10)}, commit ${r.git.commit.slice(0, 7)}, ${String(r.machine.cpus)} cores; medians`,
+    r.mergedFrom === undefined
+      ? `npm run bench, ${r.startedAt.slice(0, 10)}, commit ${r.git.commit.slice(0, 7)}, ${String(r.machine.cpus)} cores; medians`
+      : `npm run bench, ${String(r.mergedFrom.length)} runs of ${r.mergedFrom.map((m) => `${m.startedAt.slice(0, 10)} (${m.commit.slice(0, 7)})`).join(", ")}, ${String(r.machine.cpus)} cores; medians`,
   );
+}
+
+/**
+ * Several results files as one, for the growth table and chart across runs that each measured some
+ * of the fleet sizes (a full run of 100 and 1000, say, then a fleet of 5000 alone, which takes hours).
+ * A system at a size comes from the first file that measured it, all of its runs there, so no median
+ * mixes two runs' code. Everything else (the rollouts, data plane, settings, machine) is the first
+ * file's; `mergedFrom` says which fleets came from which run. Refuses files of another schema or
+ * another machine's core count, whose figures would not compare.
+ */
+export function mergeResults(
+  inputs: readonly { readonly file: string; readonly result: BenchResult }[],
+): BenchResult {
+  const first = inputs[0];
+  if (first === undefined) throw new Error("--merge needs at least one results file");
+  const scale: ScaleRun[] = [];
+  const mergedFrom: MergedRun[] = [];
+  for (const { file, result } of inputs) {
+    if ((result.schema as string) !== first.result.schema)
+      throw new Error(
+        `${file}: schema ${JSON.stringify(result.schema)}, expected ${JSON.stringify(first.result.schema)}`,
+      );
+    if (result.machine.cpus !== first.result.machine.cpus)
+      throw new Error(
+        `${file}: measured on ${String(result.machine.cpus)} cores, ${first.file} on ${String(first.result.machine.cpus)}: their fleets do not compare`,
+      );
+    const taken = new Set<string>();
+    for (const x of result.scale) {
+      const key = `${x.system} ${String(x.fleet)}`;
+      if (!taken.has(key) && scale.some((y) => y.system === x.system && y.fleet === x.fleet)) continue;
+      taken.add(key);
+      scale.push(x);
+    }
+    mergedFrom.push({ file, startedAt: result.startedAt, commit: result.git.commit, fleets: [...taken] });
+  }
+  const fleets = [...new Set(scale.map((x) => x.fleet))].sort((a, b) => a - b);
+  return {
+    ...first.result,
+    label: `merged: ${inputs.map((i) => i.result.label || i.file).join(" + ")}`,
+    settings: { ...first.result.settings, fleets, fleet: targetFleet(fleets) },
+    scale,
+    mergedFrom,
+  };
 }
 
 function writesTable(r: BenchResult, k: number): string[] {

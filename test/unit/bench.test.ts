@@ -19,6 +19,7 @@ import {
   fleetSizes,
   growthChart,
   mainRatio,
+  mergeResults,
   pairedRatios,
   report,
   rolloutAxes,
@@ -362,6 +363,14 @@ describe("the fleet's growth", () => {
       writes: { controller: fleet * 9, total: fleet * 70, byKey: {}, meanMs: {} },
       cleanupMs: 0,
     }) as unknown as ScaleRun;
+  /** The growth table's row for `size` in a report: its size, then all Ready and all rolled (Dep, MEP, ratio). */
+  const growthCells = (body: string, size: number): string[] | undefined =>
+    body
+      .split("\n")
+      .find((l) => l.startsWith(`| ${String(size)} `))
+      ?.split("|")
+      .map((c) => c.trim())
+      .slice(1, 8);
   const result = {
     mode: "full",
     startedAt: "2026-12-03T12:00:00.000Z",
@@ -417,13 +426,7 @@ describe("the fleet's growth", () => {
     );
     expect(report(result).body).not.toContain("per-phase timeout");
     // Its Ready time still counts in the growth table; its rollout is n/a there.
-    const growth = body.split("\n").find((l) => l.startsWith("| 5000 "));
-    expect(
-      growth
-        ?.split("|")
-        .map((c) => c.trim())
-        .slice(1, 8),
-    ).toEqual(["5000", "300.0", "1400.0", "4.67", "600.0", "n/a", "n/a"]);
+    expect(growthCells(body, 5000)).toEqual(["5000", "300.0", "1400.0", "4.67", "600.0", "n/a", "n/a"]);
   });
 
   it("names Deployments with a PodDisruptionBudget each where the fleet had them", () => {
@@ -475,6 +478,57 @@ describe("the fleet's growth", () => {
     expect(svg.match(/<circle/g)?.length).toBe(15);
     expect(svg).toContain("commit 0123456");
     expect(growthChart({ ...result, scale: result.scale.filter((x) => x.fleet === 1000) })).toBeUndefined();
+  });
+
+  it("merges runs that each measured some sizes, a system at a size from the first run that has it", () => {
+    const early = {
+      ...result,
+      label: "early",
+      scale: result.scale.filter((x) => x.fleet !== 5000),
+    } as BenchResult;
+    const later = {
+      ...result,
+      label: "",
+      startedAt: "2026-12-04T20:00:00.000Z",
+      git: { commit: "fedcba9876543210", dirty: false },
+      // A 1000 of its own (left out: the early run has one) and the 5000 of one system only.
+      scale: [run("modelendpoint", 1000, 0, 999_000), run("modelendpoint", 5000, 0, 800_000)],
+    } as BenchResult;
+    const merged = mergeResults([
+      { file: "a.json", result: early },
+      { file: "b.json", result: later },
+    ]);
+    expect(merged.scale.filter((x) => x.fleet === 1000).map((x) => x.rolledMs)).toEqual([
+      100_000, 150_000, 120_000, 170_000,
+    ]);
+    expect(merged.settings.fleets).toEqual([100, 1000, 5000]);
+    expect(merged.settings.fleet).toBe(1000);
+    expect(merged.label).toBe("merged: early + b.json");
+    expect(merged.mergedFrom?.map((m) => [m.file, m.commit, m.fleets])).toEqual([
+      [
+        "a.json",
+        "0123456789abcdef",
+        ["deployment 100", "modelendpoint 100", "deployment 1000", "modelendpoint 1000"],
+      ],
+      ["b.json", "fedcba9876543210", ["modelendpoint 5000"]],
+    ]);
+    expect(growthCells(report(merged).body, 5000)).toEqual([
+      "5000",
+      "n/a",
+      "400.0",
+      "n/a",
+      "n/a",
+      "800.0",
+      "n/a",
+    ]);
+    expect(growthChart(merged)).toContain("2 runs of 2026-12-03 (0123456), 2026-12-04 (fedcba9)");
+    const otherMachine = { ...later, machine: { ...later.machine, cpus: 8 } } as BenchResult;
+    expect(() =>
+      mergeResults([
+        { file: "a.json", result: early },
+        { file: "c.json", result: otherMachine },
+      ]),
+    ).toThrow("c.json: measured on 8 cores, a.json on 2: their fleets do not compare");
   });
 
   it("ticks a log axis at 1, 2 and 5 times the powers of ten, labelled briefly", () => {
