@@ -117,7 +117,7 @@ function modelEntry(id: string, version: number, replicas: number, repository?: 
   };
 }
 
-function rolloutOptions(previous: string, b: RolloutBudgets): object {
+function rolloutOptions(previous: string, b: RolloutBudgets, deadlineSeconds?: number): object {
   const budget = (name: "Surge" | "Unavailable", value: Budget): object =>
     typeof value === "number"
       ? { [`max${name}Replicas`]: value }
@@ -126,6 +126,7 @@ function rolloutOptions(previous: string, b: RolloutBudgets): object {
     previousDeployedModel: previous,
     ...budget("Surge", b.maxSurge),
     ...budget("Unavailable", b.maxUnavailable),
+    ...(deadlineSeconds === undefined ? {} : { progressDeadlineSeconds: deadlineSeconds }),
   };
 }
 
@@ -149,12 +150,17 @@ export function modelEndpoint(
 }
 
 /** Deployed model m<version> (image version <version>) rolling onto m<version - 1> within `budgets`. */
-function rollingEntry(version: number, budgets: RolloutBudgets, repository?: string): object {
+function rollingEntry(
+  version: number,
+  budgets: RolloutBudgets,
+  repository?: string,
+  deadlineSeconds?: number,
+): object {
   return {
     id: `m${String(version)}`,
     model: `bench-model@${String(version)}`,
     containerSpec: { imageUri: image(version, repository), ...ROUTES, resources: RESOURCES },
-    rolloutOptions: rolloutOptions(`m${String(version - 1)}`, budgets),
+    rolloutOptions: rolloutOptions(`m${String(version - 1)}`, budgets, deadlineSeconds),
   };
 }
 
@@ -166,12 +172,13 @@ export function rollModelEndpoint(
   replicas: number,
   steps: readonly RolloutBudgets[],
   repository?: string,
+  deadlineSeconds?: number,
 ): object {
   return {
     spec: {
       deployedModels: [
         modelEntry("m1", 1, replicas, repository),
-        ...steps.map((budgets, i) => rollingEntry(i + 2, budgets, repository)),
+        ...steps.map((budgets, i) => rollingEntry(i + 2, budgets, repository, deadlineSeconds)),
       ],
     },
   };
