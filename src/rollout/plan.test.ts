@@ -1207,6 +1207,8 @@ describe("R8: the deadline judges the new revision, not the ReplicaSet controlle
     expect(model(waiting, "m2").state).toBe("BEING_DEPLOYED");
     expect(reasons(waiting.events)).not.toContain("RolloutFailed");
     expect(waiting.actions).toEqual([]);
+    // Past the deadline, nothing is due at a time: the pod's going (a watch event) brings the next pass.
+    expect(waiting.requeueAfterMs).toBeUndefined();
     // It comes back: the pod goes, and the rollout completes.
     cluster.syncReplicaSets();
     const done = pass(cluster);

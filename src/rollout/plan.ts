@@ -942,7 +942,9 @@ function findRequeue(
       return;
     const since = progressTimes.get(intended.id) ?? ctx.now;
     const at = (since + calculateProgressDeadlineSeconds(intended.spec)) * 1000;
-    earliest = earliest === undefined ? at : Math.min(earliest, at);
+    // A deadline already past that did not fail the rollout waits for old pods to go (deadline.ts):
+    // their going is a watch event, and a requeue now would only spin.
+    if (at > ctx.nowMs) earliest = earliest === undefined ? at : Math.min(earliest, at);
   });
   return earliest === undefined ? undefined : Math.max(0, earliest - ctx.nowMs);
 }
