@@ -761,13 +761,12 @@ export function mergeResults(
     }
     mergedFrom.push({ file, startedAt: result.startedAt, commit: result.git.commit, fleets: [...taken] });
   }
-  const fleets = [...new Set(scale.map((x) => x.fleet))].sort((a, b) => a - b);
+  const merged = { ...first.result, scale, mergedFrom };
+  const fleets = fleetSizes(merged);
   return {
-    ...first.result,
+    ...merged,
     label: `merged: ${inputs.map((i) => i.result.label || i.file).join(" + ")}`,
     settings: { ...first.result.settings, fleets, fleet: targetFleet(fleets) },
-    scale,
-    mergedFrom,
   };
 }
 
