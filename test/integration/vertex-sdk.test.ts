@@ -183,6 +183,9 @@ describe("the official Node SDK against the Vertex AI API server", () => {
       imageUri: `${MODEL_SERVER_IMAGE}:${tag}`,
       predictRoute: "/predict",
       healthRoute: "/health",
+      // Probed every second (the default is 5 s): a replica is Ready about a second after its
+      // server listens, well inside the 10 s progress deadline even when a probe misses the start.
+      healthProbe: { periodSeconds: 1 },
       env,
     });
     const versions = [
