@@ -44,6 +44,7 @@ import { waitFor } from "../src/testing/harness.ts";
 import { ApiClient } from "./lib/cel-client.ts";
 import { endpointFixtures, type EndpointFixture } from "./lib/cel-fixture.ts";
 import { findRules, pathPresent, withRules, type CrdDocument, type FoundRule } from "./lib/cel-rules.ts";
+import { processInterrupts } from "./lib/interrupt.ts";
 import { sampleProcess } from "./lib/proc.ts";
 import { scrapeApiserver } from "./lib/apiserver.ts";
 import { bucketDiff, buckets, histogramQuantile, sumOf, type PromSample } from "./lib/prom.ts";
@@ -674,17 +675,11 @@ async function main(): Promise<void> {
       ...(pprofSeconds === undefined ? [] : ["--profiling=true"]),
     ],
   });
-  const stop = (signal: string): void => {
-    log(`${signal}: stopping the control plane`);
-    interrupted = cp.stop();
-  };
-  process.once("SIGINT", () => {
-    stop("SIGINT");
-  });
-  process.once("SIGTERM", () => {
-    stop("SIGTERM");
-  });
   const api = new ApiClient(cp.kubeconfigPath);
+  const held = signals.hold(async () => {
+    api.close();
+    await cp.stop();
+  });
   try {
     const apiserverPid = cp.status().find((c) => c.name === "kube-apiserver")?.pid;
     if (apiserverPid === undefined) throw new Error("kube-apiserver is not running");
@@ -849,16 +844,16 @@ async function main(): Promise<void> {
     );
     log(`wrote ${file}`);
   } finally {
-    api.close();
-    await cp.stop();
+    await held.release();
   }
 }
 
-/** Set by a signal: the control plane's stop, which main's failure (its connection gone) then awaits. */
-let interrupted: Promise<void> | undefined;
+/** The undos a signal runs; a failure after a signal (its connection gone) waits for them. */
+const signals = processInterrupts((line) => {
+  console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+});
 
 await main().catch(async (err: unknown) => {
-  if (interrupted === undefined) throw err;
-  await interrupted;
-  process.exit(130);
+  if (signals.interrupted === undefined) throw err;
+  await signals.interrupted;
 });

@@ -35,6 +35,7 @@ import {
   rollModelEndpoint,
   type ModelEndpointObject,
 } from "./lib/objects.ts";
+import type { Interrupts } from "./lib/interrupt.ts";
 import { installCrds, benchClient } from "./lib/setup.ts";
 import { sampleProcess } from "./lib/proc.ts";
 import { load } from "./lib/stats.ts";
@@ -113,6 +114,7 @@ export interface DataPlaneOptions {
   /** How long each path is measured (after the warm-up). */
   readonly seconds: number;
   readonly log: (line: string) => void;
+  readonly interrupts: Interrupts;
 }
 
 interface Context {
@@ -134,6 +136,10 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<DataPlane
     log: options.log,
   });
   let operator: OperatorProcess | undefined;
+  const held = options.interrupts.hold(async () => {
+    await operator?.stop();
+    await cp.stop();
+  });
   try {
     const gateway = cp.gateway;
     if (gateway === undefined) throw new Error("the data-plane control plane has no gateway");
@@ -159,8 +165,7 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<DataPlane
       operatorProblems: operator.problems().slice(0, 50),
     };
   } finally {
-    await operator?.stop();
-    await cp.stop();
+    await held.release();
   }
 }
 

@@ -26,6 +26,7 @@ import {
 } from "./lib/argo.ts";
 import { createMemoryCgroup, inCgroup, type MemoryCgroup } from "./lib/cgroup.ts";
 import { fillCompileCache, type CompileCache } from "./lib/compile-cache.ts";
+import { processInterrupts, type Interrupts } from "./lib/interrupt.ts";
 import { NAMESPACES } from "./lib/objects.ts";
 import { benchClient, installCrds } from "./lib/setup.ts";
 import { sampleProcess } from "./lib/proc.ts";
@@ -305,6 +306,7 @@ async function runComparisons(
   settings: Settings,
   argo: ArgoRolloutsBuild | undefined,
   log: (line: string) => void,
+  interrupts: Interrupts,
 ): Promise<Comparison> {
   const rollouts = settings.parts.includes("rollout");
   const scale = settings.parts.includes("scale") && settings.fleet > 0;
@@ -315,7 +317,12 @@ async function runComparisons(
     const last = i === delays.length - 1;
     log(`comparison at ready delay ${String(readyDelayMs)} ms${last && scale ? " (and the fleet)" : ""}`);
     parts.push(
-      await runComparison(settings, { readyDelayMs, rollouts, scale: last && scale, argo, logDir }, log),
+      await runComparison(
+        settings,
+        { readyDelayMs, rollouts, scale: last && scale, argo, logDir },
+        log,
+        interrupts,
+      ),
     );
   }
   const final = parts.at(-1);
@@ -336,6 +343,7 @@ async function runComparison(
   settings: Settings,
   phase: Phase,
   log: (line: string) => void,
+  interrupts: Interrupts,
 ): Promise<Comparison> {
   const apiserverArgs = [
     "--max-requests-inflight=800",
@@ -357,6 +365,14 @@ async function runComparison(
   let argo: ArgoRolloutsController | undefined;
   let cgroup: MemoryCgroup | undefined;
   let compileCache: CompileCache | undefined;
+  const held = interrupts.hold(async () => {
+    for (const t of timelines) await t.stop();
+    await argo?.stop();
+    await operator?.stop();
+    cgroup?.remove();
+    compileCache?.remove();
+    await cp.stop();
+  });
   try {
     await installCrds(cp);
     const client = benchClient(cp);
@@ -528,12 +544,7 @@ async function runComparison(
       operatorProblems: operator.problems().slice(0, 50),
     };
   } finally {
-    for (const t of timelines) await t.stop();
-    await argo?.stop();
-    await operator?.stop();
-    cgroup?.remove();
-    compileCache?.remove();
-    await cp.stop();
+    await held.release();
   }
 }
 
@@ -595,6 +606,8 @@ async function main(): Promise<void> {
   const log = (line: string): void => {
     process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
   };
+  const signals = processInterrupts(log);
+  interrupts = signals;
   // Argo Rollouts is built on request only (make argo-rollouts): without it, the others run.
   const argoBuild = findArgoRollouts();
   const argoMissing = asked.systems.includes("argorollouts") && argoBuild.missing !== undefined;
@@ -610,10 +623,10 @@ async function main(): Promise<void> {
   );
   // One control plane at a time: the data plane's starts after the comparison's has stopped.
   const comparison = settings.parts.some((p) => p === "rollout" || p === "scale")
-    ? await runComparisons(settings, argo, log)
+    ? await runComparisons(settings, argo, log, signals)
     : undefined;
   const dataPlane = settings.parts.includes("dataplane")
-    ? await runDataPlane({ seconds: settings.dataPlaneSeconds, log })
+    ? await runDataPlane({ seconds: settings.dataPlaneSeconds, log, interrupts: signals })
     : undefined;
   const vertex = settings.parts.includes("vertex")
     ? await runVertex({
@@ -621,6 +634,7 @@ async function main(): Promise<void> {
         clients: VERTEX_CLIENTS,
         fleet: Math.max(settings.fleet, 1000),
         log,
+        interrupts: signals,
       })
     : undefined;
   const result: BenchResult = {
@@ -655,9 +669,14 @@ async function main(): Promise<void> {
   publish(result, result.startedAt, settings.mode);
 }
 
+/** The undos a signal runs (set by main once it can log); a failure after a signal waits for them. */
+let interrupts: Interrupts | undefined;
+
 main().then(
   () => process.exit(0),
-  (err: unknown) => {
+  async (err: unknown) => {
+    // A signal's undo exits 130 when it is done; the failure it caused (a control plane gone) is not the bench's.
+    if (interrupts?.interrupted !== undefined) return interrupts.interrupted;
     process.stderr.write(
       `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );

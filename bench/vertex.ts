@@ -23,6 +23,7 @@ import { NODE, OperatorProcess } from "../src/testing/operator-process.ts";
 import { MODEL_SERVER_IMAGE } from "../src/testing/process-kubelet.ts";
 import { percentile } from "../src/testing/stats.ts";
 import { fillCompileCache, type CompileCache } from "./lib/compile-cache.ts";
+import type { Interrupts } from "./lib/interrupt.ts";
 import { installCrds } from "./lib/setup.ts";
 import { sampleProcess } from "./lib/proc.ts";
 
@@ -148,6 +149,7 @@ export async function runVertex(options: {
   readonly clients: number;
   readonly fleet: number;
   readonly log: (line: string) => void;
+  readonly interrupts: Interrupts;
 }): Promise<VertexRun> {
   const { seconds, clients, fleet, log } = options;
   const cp = await ControlPlane.start({
@@ -161,6 +163,12 @@ export async function runVertex(options: {
   let server: ChildProcess | undefined;
   let compileCache: CompileCache | undefined;
   const operator = new OperatorProcess({ kubeconfig: cp.kubeconfigPath, namespaces: [NAMESPACE] });
+  const held = options.interrupts.hold(async () => {
+    server?.kill("SIGTERM");
+    await operator.stop();
+    await cp.stop();
+    compileCache?.remove();
+  });
   try {
     await installCrds(cp);
     await cp.kubectl(["wait", "--for=condition=Established", "crd/models.serving.modelendpoint.io"]);
@@ -298,9 +306,6 @@ export async function runVertex(options: {
       fleet,
     };
   } finally {
-    server?.kill("SIGTERM");
-    await operator.stop();
-    await cp.stop();
-    compileCache?.remove();
+    await held.release();
   }
 }
