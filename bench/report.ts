@@ -115,6 +115,14 @@ export interface Target {
   readonly met: boolean | undefined;
 }
 
+/**
+ * A target judged: undefined (neither met nor missed) when the figure was not measured, e.g. a
+ * ratio to a system that did not run (NaN) or a maximum over no runs (-Infinity).
+ */
+export function atMost(value: number, limit: number): boolean | undefined {
+  return Number.isFinite(value) ? value <= limit : undefined;
+}
+
 /** All control-plane processes' CPU (older results files have none: NaN). */
 const cpuTotal = (c: Readonly<Record<string, number>> | undefined): number =>
   c === undefined ? Number.NaN : Object.values(c).reduce((a, b) => a + b, 0);
@@ -215,14 +223,14 @@ export function targets(r: BenchResult): Target[] {
       name: "rollout wall time ModelEndpoint / Deployment (N 10, surge 2, median)",
       target: "<= 1.0",
       value: num(ratio, 2),
-      met: ratio <= 1.0,
+      met: atMost(ratio, 1.0),
     });
     const steps = distribution(runsOf(r, "modelendpoint").flatMap((x) => x.stepLatenciesMs));
     out.push({
       name: "step latency p99",
       target: "<= 100 ms",
       value: num(steps.p99, 0, " ms"),
-      met: steps.p99 <= 100,
+      met: atMost(steps.p99, 100),
     });
     const unchanged = runsOf(r, "modelendpoint").reduce((n, x) => n + (x.statusWrites?.unchanged ?? 0), 0);
     const fleetUnchanged = r.scale.reduce((n, x) => n + (x.statusWrites?.unchanged ?? 0), 0);
@@ -248,13 +256,13 @@ export function targets(r: BenchResult): Target[] {
       name: `${String(k)} endpoints all Ready / ${deployments}`,
       target: "<= 1.1",
       value: num(ready, 2),
-      met: ready <= 1.1,
+      met: atMost(ready, 1.1),
     });
     out.push({
       name: `${String(k)} endpoints all rolled / ${deployments}`,
       target: "<= 1.1",
       value: num(rolled, 2),
-      met: rolled <= 1.1,
+      met: atMost(rolled, 1.1),
     });
     const idle = r.operator?.idleRssMiB;
     if (idle !== undefined && idle !== null)
@@ -262,21 +270,21 @@ export function targets(r: BenchResult): Target[] {
         name: "operator RSS idle (ready, no objects)",
         target: "<= 100 MB",
         value: num(idle * MB_PER_MIB, 0, " MB"),
-        met: idle * MB_PER_MIB <= 100,
+        met: atMost(idle * MB_PER_MIB, 100),
       });
     const rss = Math.max(...fleet("modelendpoint").map((x) => x.operatorPeakRssMiB));
     out.push({
       name: `operator peak RSS at ${String(k)} endpoints`,
       target: "<= 200 MB",
       value: num(rss * MB_PER_MIB, 0, " MB"),
-      met: rss * MB_PER_MIB <= 200,
+      met: atMost(rss * MB_PER_MIB, 200),
     });
     const p99 = Math.max(...fleet("modelendpoint").map((x) => x.reconcile.p99Ms));
     out.push({
       name: `reconcile p99 at ${String(k)} endpoints`,
       target: "<= 50 ms",
       value: num(p99, 1, " ms"),
-      met: p99 <= 50,
+      met: atMost(p99, 50),
     });
   }
   if (r.vertex !== undefined) {
@@ -287,19 +295,19 @@ export function targets(r: BenchResult): Target[] {
         name: "Vertex API GET endpoint p99",
         target: "<= 20 ms",
         value: num(v.get.p99Ms, 1, " ms"),
-        met: v.get.p99Ms <= 20,
+        met: atMost(v.get.p99Ms, 20),
       },
       {
         name: "Vertex API predict added p99",
         target: "<= 5 ms",
         value: signed(added, 1) + " ms",
-        met: added <= 5,
+        met: atMost(added, 5),
       },
       {
         name: `Vertex API server RSS with ${String(v.fleet)} endpoints`,
         target: "<= 100 MB",
         value: num(v.rssFleetMb, 0, " MB"),
-        met: v.rssFleetMb <= 100,
+        met: atMost(v.rssFleetMb, 100),
       },
     );
   }
@@ -934,7 +942,12 @@ export function report(r: BenchResult): { body: string; summary: string } {
   lines.push(
     table(
       ["target", "wanted", "measured", ""],
-      t.map((x) => [x.name, x.target, x.value, x.met === undefined ? "" : x.met ? "met" : "MISSED"]),
+      t.map((x) => [
+        x.name,
+        x.target,
+        x.value,
+        x.met === undefined ? "not measured" : x.met ? "met" : "MISSED",
+      ]),
     ),
   );
   lines.push(

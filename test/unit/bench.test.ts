@@ -410,6 +410,29 @@ describe("the fleet's growth", () => {
     expect(memory(idle(96))[0]).toEqual(["operator RSS idle (ready, no objects)", "101 MB", false]);
   });
 
+  it("neither meets nor misses a target whose system did not run", () => {
+    const judged = (system: "deployment" | "modelendpoint") =>
+      targets({ ...result, scale: result.scale.filter((x) => x.system === system) }).map((t) => [
+        t.name.split(" / ")[0],
+        t.value,
+        t.met,
+      ]);
+    expect(judged("modelendpoint")).toEqual([
+      ["1000 endpoints all Ready", "n/a", undefined],
+      ["1000 endpoints all rolled", "n/a", undefined],
+      ["operator peak RSS at 1000 endpoints", "210 MB", false],
+      ["reconcile p99 at 1000 endpoints", "100.0 ms", false],
+    ]);
+    // Without endpoints, no operator ran at that size: its maximum over no runs is no figure.
+    expect(judged("deployment").slice(2)).toEqual([
+      ["operator peak RSS at 1000 endpoints", "n/a", undefined],
+      ["reconcile p99 at 1000 endpoints", "n/a", undefined],
+    ]);
+    expect(
+      report({ ...result, scale: result.scale.filter((x) => x.system === "modelendpoint") }).body,
+    ).toMatch(/1000 endpoints all rolled \/ 1000 Deployments +\| +<= 1\.1 \| +n\/a \| not measured \|/);
+  });
+
   it("says which fleets ran past the per-phase timeout, and how far they got", () => {
     const late = {
       ...run("modelendpoint", 5000, 0, Number.NaN),
