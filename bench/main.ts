@@ -587,6 +587,13 @@ function publish(result: BenchResult, time: string, kind: string): void {
   );
 }
 
+const began = Date.now();
+const log = (line: string): void => {
+  process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+};
+/** The undos a signal runs; a failure after a signal (its control plane gone) waits for them. */
+const signals = processInterrupts(log);
+
 async function main(): Promise<void> {
   const mergeAt = process.argv.indexOf("--merge");
   if (mergeAt >= 0) {
@@ -602,12 +609,6 @@ async function main(): Promise<void> {
     return;
   }
   const asked = settingsFrom(process.argv.slice(2));
-  const began = Date.now();
-  const log = (line: string): void => {
-    process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
-  };
-  const signals = processInterrupts(log);
-  interrupts = signals;
   // Argo Rollouts is built on request only (make argo-rollouts): without it, the others run.
   const argoBuild = findArgoRollouts();
   const argoMissing = asked.systems.includes("argorollouts") && argoBuild.missing !== undefined;
@@ -669,14 +670,11 @@ async function main(): Promise<void> {
   publish(result, result.startedAt, settings.mode);
 }
 
-/** The undos a signal runs (set by main once it can log); a failure after a signal waits for them. */
-let interrupts: Interrupts | undefined;
-
 main().then(
   () => process.exit(0),
   async (err: unknown) => {
-    // A signal's undo exits 130 when it is done; the failure it caused (a control plane gone) is not the bench's.
-    if (interrupts?.interrupted !== undefined) return interrupts.interrupted;
+    // A signal's undo exits 130 when it is done; the failure it caused is not the bench's.
+    if (signals.interrupted !== undefined) return signals.interrupted;
     process.stderr.write(
       `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );

@@ -4,8 +4,8 @@
  * operator's memory cgroup, the compile cache, the pod addresses on lo.
  *
  * A `finally` block does not run when a signal ends the process, so each part holds its undo here
- * while it runs (`hold`) and lets its `finally` block release it (run it once). The first SIGINT or SIGTERM runs every registered undo, newest
- * first, and exits 130; a second one exits at once. The child processes go by themselves (they get
+ * while it runs (`hold`) and lets its `finally` block release it (run it once). The first SIGINT or
+ * SIGTERM runs every undo still held, newest first, and exits 130; a second one exits at once. The child processes go by themselves (they get
  * the terminal's signal, and die with the bench besides), so an undo only has to wait for them and
  * remove what they leave.
  */
