@@ -190,7 +190,8 @@ function settingsFrom(argv: readonly string[]): Settings {
   --deployment-model-services
                         give each Deployment a Service per version of its pods as well, as an
                         endpoint has one per deployed model (the same work for the EndpointSlice
-                        controller: two Services each, three from the rollout on)
+                        controller: two Services each, three from the rollout on; the version
+                        Services headless, as the endpoints' model Services are without a Gateway)
   --dataplane-seconds S how long predictions are measured on each path (full 30, quick 10)
   --only rollout|scale|dataplane|vertex  run one part
                         (vertex: the Vertex AI API server: GET and :predict at 200 clients for the

@@ -300,11 +300,16 @@ export function rollDeployment(name: string): object {
  * A Service over the pods of one version of a Deployment, `<name>-v<version>`: what the operator
  * keeps per deployed model (`<endpoint>-<id>`) beside the endpoint's own. For
  * `--deployment-model-services`: a fleet of Deployments with the Services a fleet of endpoints has
- * (two each, a third from the rollout on).
+ * (two each, a third from the rollout on). Headless, as a model's Service is where no Gateway
+ * routes to the endpoint (the bench's fleet has none): a ClusterIP would cost the Deployments an
+ * address allocation the endpoints do not pay.
  */
 export function deploymentVersionService(namespace: string, name: string, version: number): Service {
   const service = deploymentService(namespace, `${name}-v${String(version)}`);
-  return { ...service, spec: { ...service.spec, selector: { [LABEL_APP]: name, version: String(version) } } };
+  return {
+    ...service,
+    spec: { ...service.spec, clusterIP: "None", selector: { [LABEL_APP]: name, version: String(version) } },
+  };
 }
 
 /** The Service a user puts in front of a Deployment or a Rollout (the ModelEndpoint makes its own). */

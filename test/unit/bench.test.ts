@@ -477,10 +477,12 @@ describe("the fleet's growth", () => {
     expect(report(servicesOnly).body).toContain("| deployment + version Services ");
   });
 
-  it("gives a Deployment's version Service the selector of that version's pods only", () => {
+  it("gives a Deployment's version Service the selector of that version's pods only, and no ClusterIP", () => {
     const s = deploymentVersionService("ns", "f0001", 2);
     expect(s.metadata?.name).toBe("f0001-v2");
     expect(s.spec?.selector).toEqual({ [LABEL_APP]: "f0001", version: "2" });
+    // Headless, as an endpoint's model Services are where no Gateway routes.
+    expect(s.spec?.clusterIP).toBe("None");
   });
 
   it("tabulates each size with both systems and their ratios", () => {
