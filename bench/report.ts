@@ -572,6 +572,8 @@ function fleetTable(r: BenchResult, k: number): string[] {
       f((x) => x.controllerCpuMs / 1000, 1),
       f((x) => cpuTotal(x.componentCpuMs) / 1000, 1),
       f((x) => (x.componentCpuMs["kube-apiserver"] ?? Number.NaN) / 1000, 1),
+      f((x) => apiserverCpuPerObject(x).created, 1),
+      f((x) => apiserverCpuPerObject(x).rolled, 1),
       f((x) => x.writes.controller, 0),
       system === "modelendpoint" ? f((x) => x.statusWrites?.unchanged ?? 0, 0) : "",
     ];
@@ -592,6 +594,8 @@ function fleetTable(r: BenchResult, k: number): string[] {
         "controller CPU s",
         "control plane CPU s",
         "API server CPU s",
+        "per object created ms",
+        "per object rolled ms",
         "controller writes",
         "unchanged status writes",
       ],
@@ -641,6 +645,14 @@ function medianAt(r: BenchResult, system: System, k: number, f: (x: ScaleRun) =>
 }
 
 const apiserverCpuMs = (x: ScaleRun): number => x.componentCpuMs["kube-apiserver"] ?? Number.NaN;
+/**
+ * The API server's CPU per object of the fleet while it was created (to all Ready) and while it
+ * rolled (the rest of the run); NaN for results that did not record the split.
+ */
+function apiserverCpuPerObject(x: ScaleRun): { created: number; rolled: number } {
+  const created = x.componentCpuCreateMs?.["kube-apiserver"] ?? Number.NaN;
+  return { created: created / x.fleet, rolled: (apiserverCpuMs(x) - created) / x.fleet };
+}
 /** Every write the API server took during the run (all clients), per object of the fleet. */
 const writesPerObject = (x: ScaleRun): number => x.writes.total / x.fleet;
 

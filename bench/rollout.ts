@@ -383,7 +383,7 @@ export async function runRollout(
   const op = opMeter.stop();
   const kcmUse = kcmMeter.stop();
   const argoUse = argoMeter?.stop();
-  const componentCpuMs = cpMeter.stop();
+  const componentCpuMs = cpMeter.read();
   const opMetricsAfter = await scrapeOperator(ctx.operator);
   const statusWritesAfter = sumOf(opMetricsAfter, "modelendpoint_status_writes_total");
 

@@ -83,6 +83,11 @@ export interface ScaleRun {
   readonly kcmCpuMs: number;
   /** CPU of each control-plane process during the run (etcd, kube-apiserver, ...). */
   readonly componentCpuMs: Readonly<Record<string, number>>;
+  /**
+   * The same from the start to 2 s after all Ready: the creation's share (the rollout's is the rest).
+   * Absent from results made before 2026-12-05.
+   */
+  readonly componentCpuCreateMs?: Readonly<Record<string, number>>;
   readonly operatorCpuMs: number;
   readonly writes: WriteBreakdown;
   readonly statusWrites?: StatusWriteCount;
@@ -260,6 +265,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
     const tReady = await settle("Ready", ready, t0);
     await delay(2000);
     const opMid = await scrapeOperator(operator);
+    const componentCpuCreateMs = cpMeter.read();
 
     // Rolled at once; a fleet not all Ready is not rolled (its stragglers would be counted twice).
     const t1 = now();
@@ -296,7 +302,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
     const opAfter = await scrapeOperator(operator);
     const op = opMeter.stop();
     const kcm = kcmMeter.stop();
-    const componentCpuMs = cpMeter.stop();
+    const componentCpuMs = cpMeter.read();
     const statusWrites =
       system === "modelendpoint"
         ? countStatusWrites(
@@ -328,6 +334,7 @@ async function runFleet(ctx: ScaleContext, system: FleetSystem, wait: boolean): 
       controllerCpuMs: isOp ? op.cpuMs : kcm.cpuMs,
       kcmCpuMs: kcm.cpuMs,
       componentCpuMs,
+      componentCpuCreateMs,
       operatorCpuMs: op.cpuMs,
       writes,
       ...(statusWrites === undefined ? {} : { statusWrites }),

@@ -112,8 +112,8 @@ export class ControlPlaneCpu {
     );
   }
 
-  /** Milliseconds of CPU per component since construction. */
-  stop(): Record<string, number> {
+  /** Milliseconds of CPU per component since construction (it can be read more than once). */
+  read(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, { pid, cpuMs }] of this.#start)
       out[name] = (sampleProcess(pid)?.cpuMs ?? cpuMs) - cpuMs;
