@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 
+import { FakeClock } from "../kube/fake-clock.ts";
 import type { Pod } from "../kube/index.ts";
 import { chooseCidr, cidrContains, cidrRange, numberToIpv4 } from "./loopback.ts";
 import {
@@ -11,6 +12,7 @@ import {
   processEnv,
   runsAsProcess,
   statusPatch,
+  StatusWrites,
   terminatedState,
   type ProbeState,
 } from "./process-kubelet.ts";
@@ -248,5 +250,65 @@ describe("pod CIDRs", () => {
     expect(numberToIpv4(range.last - 1)).toBe("10.200.255.254");
     expect(cidrContains("10.200.0.0/16", "10.200.9.1")).toBe(true);
     expect(cidrContains("10.200.0.0/16", "10.201.0.1")).toBe(false);
+  });
+});
+
+describe("status writes", () => {
+  /** A writer that fails its first `failures` calls, recording what it wrote. */
+  function writer(failures: number) {
+    const written: string[] = [];
+    const errors: string[] = [];
+    let calls = 0;
+    const write = (state: string) => () => {
+      calls++;
+      if (calls <= failures) return Promise.reject(new Error(`write ${String(calls)} refused`));
+      written.push(state);
+      return Promise.resolve();
+    };
+    return { written, errors, write };
+  }
+
+  it("tries a failed write again, and skips a state already written", async () => {
+    const clock = new FakeClock();
+    const w = writer(1);
+    const writes = new StatusWrites(clock, 1000, (err) => w.errors.push(String(err)));
+    writes.push("ready", w.write("ready"));
+    await writes.settled();
+    expect(w.written).toEqual([]);
+    expect(w.errors).toEqual(["Error: write 1 refused"]);
+    await clock.advance(1000);
+    await writes.settled();
+    expect(w.written).toEqual(["ready"]);
+    writes.push("ready", w.write("ready"));
+    await writes.settled();
+    expect(w.written).toEqual(["ready"]);
+  });
+
+  it("writes the newer state rather than retrying an older one", async () => {
+    const clock = new FakeClock();
+    const w = writer(1);
+    const writes = new StatusWrites(clock, 1000, (err) => w.errors.push(String(err)));
+    writes.push("not-ready", w.write("not-ready"));
+    writes.push("ready", w.write("ready"));
+    await writes.settled();
+    await clock.advance(5000);
+    await writes.settled();
+    expect(w.written).toEqual(["ready"]);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it("stops retrying once stopped", async () => {
+    const clock = new FakeClock();
+    const w = writer(10);
+    const writes = new StatusWrites(clock, 1000, (err) => w.errors.push(String(err)));
+    writes.push("ready", w.write("ready"));
+    await writes.settled();
+    await clock.advance(1000);
+    await writes.settled();
+    expect(w.errors).toHaveLength(2);
+    writes.stop();
+    await clock.advance(5000);
+    expect(w.errors).toHaveLength(2);
+    expect(w.written).toEqual([]);
   });
 });

@@ -336,6 +336,64 @@ interface Deps {
   readonly started: (pid: number) => void;
 }
 
+/** How long a pod's status write that failed waits before it is tried again. */
+const STATUS_RETRY_MS = 1_000;
+
+/**
+ * A pod's status writes, one at a time and in order. A write whose state (`key`) is the last one
+ * written is skipped. A write that fails is not taken as written: it is logged and tried again after
+ * `retryMs`, unless a newer state was queued meanwhile (that one is written instead), so one failed
+ * request (a timeout, an API server restart) cannot leave a Ready process reported not Ready.
+ */
+export class StatusWrites {
+  readonly #clock: Clock;
+  readonly #retryMs: number;
+  readonly #failed: (err: unknown) => void;
+  #written = "";
+  #queued = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #retry: Timer | undefined;
+  #stopped = false;
+
+  constructor(clock: Clock, retryMs: number, failed: (err: unknown) => void) {
+    this.#clock = clock;
+    this.#retryMs = retryMs;
+    this.#failed = failed;
+  }
+
+  /** Queues the write of the state `key`; `write` throws when it did not write. */
+  push(key: string, write: () => Promise<void>): void {
+    if (this.#stopped) return;
+    const seq = ++this.#queued;
+    this.#retry?.cancel();
+    this.#retry = undefined;
+    this.#chain = this.#chain.then(async () => {
+      if (key === this.#written || this.#stopped) return;
+      try {
+        await write();
+        this.#written = key;
+      } catch (err) {
+        this.#failed(err);
+        if (seq === this.#queued && !this.#stopped)
+          this.#retry = this.#clock.setTimeout(() => {
+            this.push(key, write);
+          }, this.#retryMs);
+      }
+    });
+  }
+
+  /** Resolves once the writes queued so far are done (a retry not yet due is not waited for). */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
+  /** No more writes or retries (the pod is going away). */
+  stop(): void {
+    this.#stopped = true;
+    this.#retry?.cancel();
+  }
+}
+
 /** One pod: its address, its process (restarted as needed), its probes and its deletion. */
 class PodProcess {
   readonly uid: string;
@@ -354,8 +412,7 @@ class PodProcess {
   #probeTimer: Timer | undefined;
   #restartTimer: Timer | undefined;
   #lastState: ContainerStatus["lastState"];
-  #written = "";
-  #writes: Promise<void> = Promise.resolve();
+  readonly #statuses: StatusWrites;
   #addressAdded = false;
   #terminating: Promise<void> | undefined;
 
@@ -366,6 +423,9 @@ class PodProcess {
     this.namespace = pod.metadata?.namespace ?? "";
     this.name = pod.metadata?.name ?? "";
     this.logFile = join(deps.logDir, `${this.namespace}_${this.name}.log`);
+    this.#statuses = new StatusWrites(deps.clock, STATUS_RETRY_MS, (err) => {
+      this.#log("error", { err: String(err) }, "status write failed; trying again");
+    });
   }
 
   get #container(): Container {
@@ -537,13 +597,10 @@ class PodProcess {
       Object.keys(state),
       this.#probe.result,
     ]);
-    this.#writes = this.#writes.then(async () => {
-      if (key === this.#written) return;
-      await this.#writeStatus(report);
-      this.#written = key;
-    });
+    this.#statuses.push(key, () => this.#writeStatus(report));
   }
 
+  /** Writes `report`; resolves when written or when the pod is gone, throws when it was not written. */
   async #writeStatus(report: ContainerReport): Promise<void> {
     let pod = this.#pod;
     for (let attempt = 1; ; attempt++) {
@@ -557,10 +614,7 @@ class PodProcess {
         return;
       } catch (err) {
         if (err instanceof NotFoundError) return;
-        if (!(err instanceof ConflictError) || attempt >= 5) {
-          this.#log("error", { err: String(err) }, "status write failed");
-          return;
-        }
+        if (!(err instanceof ConflictError) || attempt >= 5) throw err;
         try {
           pod = await this.#deps.pods.get(this.namespace, this.name);
         } catch (getErr) {
@@ -604,7 +658,8 @@ class PodProcess {
     }
     this.#probeTimer?.cancel();
     this.#generation++;
-    await this.#writes;
+    await this.#statuses.settled();
+    this.#statuses.stop();
     await this.#removeAddress();
     this.phase = "done";
     try {
@@ -632,6 +687,7 @@ class PodProcess {
   /** SIGKILL the process, stop every timer, remove the address. */
   async kill(): Promise<void> {
     this.#generation++;
+    this.#statuses.stop();
     this.#probeTimer?.cancel();
     this.#restartTimer?.cancel();
     await this.#proc?.kill();
