@@ -133,6 +133,9 @@ interface ActiveChain extends ChainCheck {
   overCreated: number;
 }
 
+/** How long `stop` waits for the pod updates behind ready endpoints it has not confirmed. */
+const UNCONFIRMED_GRACE_MS = 5_000;
+
 export class InvariantWatcher {
   readonly #namespace: string;
   readonly #pods: Informer<V1Pod> & ObjectCache<V1Pod>;
@@ -155,6 +158,8 @@ export class InvariantWatcher {
   readonly #replicaSetUids = new Map<string, Set<string>>();
   readonly #podsSeen = new Map<string, Set<string>>();
   #events = 0;
+  /** Set while `stop` waits for the unconfirmed endpoints' pods. */
+  #onConfirmed: (() => void) | undefined;
   #synced = false;
   #stopped = false;
 
@@ -335,6 +340,7 @@ export class InvariantWatcher {
       if (isReady(pod)) {
         this.#everReady.add(pod.metadata?.name ?? "");
         this.#unconfirmed.delete(pod.metadata?.name ?? "");
+        if (this.#unconfirmed.size === 0) this.#onConfirmed?.();
       }
       const labels = pod.metadata?.labels ?? {};
       const endpoint = labels[LABEL_ENDPOINT];
@@ -453,7 +459,23 @@ export class InvariantWatcher {
     };
   }
 
+  /**
+   * Stops watching and reports. A ready endpoint whose pod has not been seen Ready yet is given up
+   * to `UNCONFIRMED_GRACE_MS` for the pod watch to deliver the update the slice was computed from
+   * (a test may stop the watcher the moment it sees the outcome through the API): only a pod still
+   * unseen then is reported.
+   */
   async stop(): Promise<WatchReport> {
+    if (this.#unconfirmed.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, UNCONFIRMED_GRACE_MS);
+        this.#onConfirmed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#onConfirmed = undefined;
+    }
     this.#stopped = true;
     await Promise.all([this.#pods.stop(), this.#replicaSets.stop(), this.#slices.stop()]);
     return this.report();

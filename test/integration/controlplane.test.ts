@@ -15,6 +15,7 @@ import {
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { SIM_UNREADY_LABEL } from "../../src/testing/kwok-stages.ts";
+import { InvariantWatcher } from "../../src/testing/watcher.ts";
 import { controlPlaneClient, createNamespace, eventually, kubeConfig, replicaSetOf } from "./context.ts";
 
 const kc = kubeConfig();
@@ -98,6 +99,46 @@ describe("the local control plane", () => {
       return all.length === 2 && all;
     });
     expect(await readyEndpoints("never")).toEqual([]);
+  });
+
+  it("has the invariant watcher report a ready endpoint whose pod it never saw Ready (R6)", async () => {
+    await createReplicaSet("unserved", "registry.example/model:2.0-unready", 1);
+    const [pod] = await eventually("a Running pod", async () => {
+      const list = await pods("unserved");
+      return list.length === 1 && list.every((p) => p.status?.phase === "Running") && list;
+    });
+    const podName = pod?.metadata?.name ?? "";
+    const watcher = await InvariantWatcher.start(kc, ns);
+    // A slice that lies: it lists the never-Ready pod as ready (written by hand, not by the
+    // EndpointSlice controller, which leaves slices of another manager alone).
+    await discovery.createNamespacedEndpointSlice({
+      namespace: ns,
+      body: {
+        metadata: {
+          name: "unserved-forged",
+          labels: {
+            "kubernetes.io/service-name": "unserved",
+            "endpointslice.kubernetes.io/managed-by": "test",
+          },
+        },
+        addressType: "IPv4",
+        endpoints: [
+          {
+            addresses: [pod?.status?.podIP ?? "10.0.0.1"],
+            conditions: { ready: true },
+            targetRef: { kind: "Pod", name: podName, namespace: ns },
+          },
+        ],
+        ports: [{ port: 8080 }],
+      },
+    });
+    const r6 = `R6 service unserved: ready endpoint ${podName} was never seen Ready`;
+    await eventually("the watcher to see the forged slice", () =>
+      Promise.resolve(watcher.report().violations.some((v) => v.endsWith(r6))),
+    );
+    // Stopping gives the pod watch time to confirm the pod; it never can, so the violation stays.
+    const report = await watcher.stop();
+    expect(report.violations.filter((v) => v.endsWith(r6))).toHaveLength(1);
   });
 
   it("flips a running pod to not Ready and back when a test asks, and endpoints follow", async () => {

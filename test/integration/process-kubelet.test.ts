@@ -60,6 +60,33 @@ async function processOf(pod: V1Pod): Promise<PodProcessInfo | undefined> {
   return (await control.processes()).find((p) => p.uid === pod.metadata?.uid);
 }
 
+/**
+ * What a timeout should print: each pod's phase, IP and Ready condition, the process the kubelet
+ * runs for it, and the last lines that process wrote.
+ */
+async function describePods(app: string): Promise<string> {
+  const processes = await control.processes();
+  const lines = (await pods(app)).map((pod) => {
+    const proc = processes.find((p) => p.uid === pod.metadata?.uid);
+    const ready = readyCondition(pod);
+    let tail: string[];
+    try {
+      tail = proc ? readFileSync(proc.logFile, "utf8").trimEnd().split("\n").slice(-5) : [];
+    } catch (err) {
+      tail = [String(err)];
+    }
+    return JSON.stringify({
+      pod: pod.metadata?.name,
+      phase: pod.status?.phase,
+      podIP: pod.status?.podIP,
+      ready: ready && { status: ready.status, reason: ready.reason, message: ready.message },
+      process: proc ?? null,
+      log: tail,
+    });
+  });
+  return `${String(lines.length)} pods: ${lines.join("; ")}; loopback: ${(await loopbackAddresses()).join(",")}`;
+}
+
 /** The JSON lines the model server wrote. */
 function serverLog(file: string): { time: string; msg: string; signal?: string }[] {
   return readFileSync(file, "utf8")
@@ -77,7 +104,7 @@ describe("process kubelet", () => {
         const list = await pods("served");
         return list.length === 2 && list.every(isReady) && list;
       },
-      { describe: async () => JSON.stringify(await control.processes()) },
+      { describe: async () => describePods("served") },
     );
 
     for (const pod of ready) {
@@ -129,10 +156,14 @@ describe("process kubelet", () => {
     expect(await loopbackAddresses()).not.toContain(proc.podIP);
 
     // The ReplicaSet's replacement runs too.
-    await eventually("the replacement pod Ready", async () => {
-      const list = await pods("served");
-      return list.length === 2 && list.every(isReady);
-    });
+    await eventually(
+      "the replacement pod Ready",
+      async () => {
+        const list = await pods("served");
+        return list.length === 2 && list.every(isReady);
+      },
+      { describe: async () => describePods("served") },
+    );
   });
 
   it("keeps a pod whose health route answers 404 not Ready, saying why", async () => {
