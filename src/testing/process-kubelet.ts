@@ -374,7 +374,8 @@ export class StatusWrites {
         this.#written = key;
       } catch (err) {
         this.#failed(err);
-        if (seq === this.#queued && !this.#stopped)
+        // A retry that falls due after stop() finds push() closed.
+        if (seq === this.#queued)
           this.#retry = this.#clock.setTimeout(() => {
             this.push(key, write);
           }, this.#retryMs);
