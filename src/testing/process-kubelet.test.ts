@@ -254,8 +254,9 @@ describe("pod CIDRs", () => {
 });
 
 describe("status writes", () => {
-  /** A writer that fails its first `failures` calls, recording what it wrote. */
-  function writer(failures: number) {
+  /** Writes whose first `failures` calls fail, on a fake clock, retried after 1 s doubling. */
+  function setup(failures: number) {
+    const clock = new FakeClock();
     const written: string[] = [];
     const errors: string[] = [];
     let calls = 0;
@@ -265,50 +266,52 @@ describe("status writes", () => {
       written.push(state);
       return Promise.resolve();
     };
-    return { written, errors, write };
+    const writes = new StatusWrites(clock, { initialMs: 1000, maxMs: 30_000 }, (err) =>
+      errors.push(String(err)),
+    );
+    return { clock, written, errors, write, writes };
   }
 
-  it("tries a failed write again, and skips a state already written", async () => {
-    const clock = new FakeClock();
-    const w = writer(1);
-    const writes = new StatusWrites(clock, 1000, (err) => w.errors.push(String(err)));
-    writes.push("ready", w.write("ready"));
+  it("tries a failed write again after a growing backoff, and skips a state already written", async () => {
+    const { clock, written, errors, write, writes } = setup(2);
+    writes.push("ready", write("ready"));
     await writes.settled();
-    expect(w.written).toEqual([]);
-    expect(w.errors).toEqual(["Error: write 1 refused"]);
+    expect(errors).toEqual(["Error: write 1 refused"]);
     await clock.advance(1000);
     await writes.settled();
-    expect(w.written).toEqual(["ready"]);
-    writes.push("ready", w.write("ready"));
+    expect(errors).toEqual(["Error: write 1 refused", "Error: write 2 refused"]);
+    // The second retry waits 2 s, not 1.
+    await clock.advance(1000);
+    expect(written).toEqual([]);
+    await clock.advance(1000);
     await writes.settled();
-    expect(w.written).toEqual(["ready"]);
+    expect(written).toEqual(["ready"]);
+    writes.push("ready", write("ready"));
+    await writes.settled();
+    expect(written).toEqual(["ready"]);
   });
 
   it("writes the newer state rather than retrying an older one", async () => {
-    const clock = new FakeClock();
-    const w = writer(1);
-    const writes = new StatusWrites(clock, 1000, (err) => w.errors.push(String(err)));
-    writes.push("not-ready", w.write("not-ready"));
-    writes.push("ready", w.write("ready"));
+    const { clock, written, write, writes } = setup(1);
+    writes.push("not-ready", write("not-ready"));
+    writes.push("ready", write("ready"));
     await writes.settled();
     await clock.advance(5000);
     await writes.settled();
-    expect(w.written).toEqual(["ready"]);
+    expect(written).toEqual(["ready"]);
     expect(clock.pending()).toBe(0);
   });
 
   it("stops retrying once stopped", async () => {
-    const clock = new FakeClock();
-    const w = writer(10);
-    const writes = new StatusWrites(clock, 1000, (err) => w.errors.push(String(err)));
-    writes.push("ready", w.write("ready"));
+    const { clock, written, errors, write, writes } = setup(10);
+    writes.push("ready", write("ready"));
     await writes.settled();
     await clock.advance(1000);
     await writes.settled();
-    expect(w.errors).toHaveLength(2);
+    expect(errors).toHaveLength(2);
     writes.stop();
-    await clock.advance(5000);
-    expect(w.errors).toHaveLength(2);
-    expect(w.written).toEqual([]);
+    await clock.advance(60_000);
+    expect(errors).toHaveLength(2);
+    expect(written).toEqual([]);
   });
 });

@@ -336,28 +336,30 @@ interface Deps {
   readonly started: (pid: number) => void;
 }
 
-/** How long a pod's status write that failed waits before it is tried again. */
-const STATUS_RETRY_MS = 1_000;
+/** How long a pod's status write that failed waits before it is tried again (1 s doubling to 30 s). */
+const STATUS_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 30_000 };
 
 /**
  * A pod's status writes, one at a time and in order. A write whose state (`key`) is the last one
  * written is skipped. A write that fails is not taken as written: it is logged and tried again after
- * `retryMs`, unless a newer state was queued meanwhile (that one is written instead), so one failed
+ * a growing backoff (`backoffDelay`), unless a newer state was queued meanwhile (that one is written instead), so one failed
  * request (a timeout, an API server restart) cannot leave a Ready process reported not Ready.
  */
 export class StatusWrites {
   readonly #clock: Clock;
-  readonly #retryMs: number;
+  readonly #backoff: BackoffOptions;
   readonly #failed: (err: unknown) => void;
   #written = "";
   #queued = 0;
+  /** Failed writes in a row, for the backoff. */
+  #failures = 0;
   #chain: Promise<void> = Promise.resolve();
   #retry: Timer | undefined;
   #stopped = false;
 
-  constructor(clock: Clock, retryMs: number, failed: (err: unknown) => void) {
+  constructor(clock: Clock, backoff: BackoffOptions, failed: (err: unknown) => void) {
     this.#clock = clock;
-    this.#retryMs = retryMs;
+    this.#backoff = backoff;
     this.#failed = failed;
   }
 
@@ -372,13 +374,18 @@ export class StatusWrites {
       try {
         await write();
         this.#written = key;
+        this.#failures = 0;
       } catch (err) {
         this.#failed(err);
+        this.#failures++;
         // A retry that falls due after stop() finds push() closed.
         if (seq === this.#queued)
-          this.#retry = this.#clock.setTimeout(() => {
-            this.push(key, write);
-          }, this.#retryMs);
+          this.#retry = this.#clock.setTimeout(
+            () => {
+              this.push(key, write);
+            },
+            backoffDelay(this.#failures, this.#backoff),
+          );
       }
     });
   }
@@ -424,7 +431,7 @@ class PodProcess {
     this.namespace = pod.metadata?.namespace ?? "";
     this.name = pod.metadata?.name ?? "";
     this.logFile = join(deps.logDir, `${this.namespace}_${this.name}.log`);
-    this.#statuses = new StatusWrites(deps.clock, STATUS_RETRY_MS, (err) => {
+    this.#statuses = new StatusWrites(deps.clock, STATUS_RETRY, (err) => {
       this.#log("error", { err: String(err) }, "status write failed; trying again");
     });
   }
