@@ -5,9 +5,9 @@
  *
  * A `finally` block does not run when a signal ends the process, so each part holds its undo here
  * while it runs (`hold`) and lets its `finally` block release it (run it once). The first SIGINT or
- * SIGTERM runs every undo still held, newest first, and exits 130; a second one exits at once. The child processes go by themselves (they get
- * the terminal's signal, and die with the bench besides), so an undo only has to wait for them and
- * remove what they leave.
+ * SIGTERM runs every undo still held, newest first, and exits 130; a second one exits at once. The
+ * child processes go by themselves (they get the terminal's signal, and die with the bench
+ * besides), so an undo only has to wait for them and remove what they leave.
  */
 
 type Cleanup = () => Promise<void>;
