@@ -257,13 +257,14 @@ async function run(): Promise<number> {
     before: before[i],
     after: after[i],
     logged: quietPasses.filter((p) => p.identity === r.identity).reduce((n, p) => n + p.passes, 0),
+    active: quietPasses.filter((p) => p.identity === r.identity).reduce((n, p) => n + p.active, 0),
   }));
   const quiet = countQuietReconciles(counts);
   for (const note of quiet.notes) log(note);
   const quietReconciles = quiet.total;
-  if (quietReconciles > 2 * endpointCount)
+  if (quiet.hot > 2 * endpointCount)
     violation(
-      `${quietReconciles} reconciles in 15 quiet seconds: a hot loop; per replica and endpoint:\n  ${describePasses(quietPasses)}`,
+      `${quiet.hot} of ${quietReconciles} reconciles in 15 quiet seconds wrote or asked to come back: a hot loop; per replica and endpoint:\n  ${describePasses(quietPasses)}`,
     );
 
   // Nothing created twice.
@@ -298,7 +299,7 @@ async function run(): Promise<number> {
     `operators: ${replicas.reduce((n, r) => n + r.starts, 0)} starts, ${scanned.leaderships} leaderships, ${scanned.lost} lost leases, ${scanned.stalls} stalled watches restarted by the watchdog, ${scanned.conflicts} reconciles that met a 409, ${scanned.objectsLogged} log lines holding an object`,
   );
   log(
-    `concurrent writer: ${writer.writes} metadata edits; ${nudger.nudges} ReplicaSets nudged and ${nudger.restarts} restarts of kube-controller-manager; proxy: ${JSON.stringify(proxy.stats())}; ${quietReconciles} reconciles in 15 quiet seconds (counts since each replica's start: ${counts.map((c) => `${c.identity} ${String(c.before)} -> ${String(c.after)}`).join(", ")})`,
+    `concurrent writer: ${writer.writes} metadata edits; ${nudger.nudges} ReplicaSets nudged and ${nudger.restarts} restarts of kube-controller-manager; proxy: ${JSON.stringify(proxy.stats())}; ${quietReconciles} reconciles in 15 quiet seconds, ${quiet.hot} of them writing or asking to come back (counts since each replica's start: ${counts.map((c) => `${c.identity} ${String(c.before)} -> ${String(c.after)}`).join(", ")})`,
   );
   if (scanned.objectsLogged > 0)
     violation(`${scanned.objectsLogged} operator log lines hold a Kubernetes object`);

@@ -6,9 +6,16 @@
  * Such a replica is counted from its log instead.
  *
  * The logs (the operators run at debug level) also say what the passes were: each pass logs
- * "reconciled" with its key and the reason of its requeue, and each key an informer event queued
- * logs "enqueued" with the informer. A hot loop thus names its endpoint and what keeps sending it
- * round: a requeue reason (the pass asked to come back) or an informer (something keeps changing).
+ * "reconciled" with its key, the reason of its requeue and how many writes it made, and each key an
+ * informer event queued logs "enqueued" with the informer. A hot loop thus names its endpoint and
+ * what keeps sending it round: a requeue reason (the pass asked to come back) or an informer
+ * (something keeps changing).
+ *
+ * Only passes that wrote or asked to come back count towards a hot loop. A pass that does neither
+ * answered a change someone else made (kube-controller-manager settling a budget's status, a watch
+ * delivering late after a restart) and cannot send itself round: without a write there is no event
+ * of its own to come back on. Passes the metric counted that the log does not show count as hot,
+ * so a missing log cannot hide a loop.
  */
 import { readFileSync } from "node:fs";
 
@@ -22,6 +29,8 @@ export interface KeyPasses {
   readonly identity: string;
   readonly key: string;
   passes: number;
+  /** Passes that wrote, asked to come back, or failed (or whose line does not say how many writes). */
+  active: number;
   /** Requeue reason ("none": no requeue; "error": failed, retried with backoff) -> passes. */
   readonly why: Map<string, number>;
   /** "<informer> <event type>" -> times it queued the key. */
@@ -36,6 +45,7 @@ interface LoggedLine {
   readonly result?: string;
   readonly why?: string;
   readonly requeueAfterMs?: number;
+  readonly writes?: number;
   readonly informer?: string;
   readonly event?: string;
 }
@@ -63,6 +73,7 @@ export function countPasses(
         identity,
         key,
         passes: 0,
+        active: 0,
         why: new Map<string, number>(),
         enqueued: new Map<string, number>(),
         shortestRequeueMs: Infinity,
@@ -72,6 +83,7 @@ export function countPasses(
         passes.passes++;
         const why = entry.result === "error" ? "error" : (entry.why ?? "none");
         passes.why.set(why, (passes.why.get(why) ?? 0) + 1);
+        if (why !== "none" || entry.writes !== 0) passes.active++;
         if (entry.requeueAfterMs !== undefined)
           passes.shortestRequeueMs = Math.min(passes.shortestRequeueMs, entry.requeueAfterMs);
       } else {
@@ -93,8 +105,8 @@ export function countLoggedPasses(replicas: readonly ReplicaLog[], from: number,
 }
 
 /**
- * One line per replica and key, the busiest first: "operator-a chaos/ep-1: 140 passes (requeue
- * plan 138, none 2; shortest requeue 0 ms; enqueued by pods update 2)".
+ * One line per replica and key, the busiest first: "operator-a chaos/ep-1: 140 passes, 139 wrote or
+ * came back (requeue plan 138, none 2; shortest requeue 0 ms; enqueued by pods update 2)".
  */
 export function describePasses(passes: readonly KeyPasses[]): string {
   const counts = (m: ReadonlyMap<string, number>): string =>
@@ -106,7 +118,7 @@ export function describePasses(passes: readonly KeyPasses[]): string {
     const parts = p.passes > 0 ? [`requeue ${counts(p.why)}`] : [];
     if (Number.isFinite(p.shortestRequeueMs)) parts.push(`shortest requeue ${p.shortestRequeueMs} ms`);
     if (p.enqueued.size > 0) parts.push(`enqueued by ${counts(p.enqueued)}`);
-    return `${p.identity} ${p.key}: ${p.passes} pass${p.passes === 1 ? "" : "es"} (${parts.join("; ")})`;
+    return `${p.identity} ${p.key}: ${p.passes} pass${p.passes === 1 ? "" : "es"}, ${p.active} wrote or came back (${parts.join("; ")})`;
   });
   return lines.length === 0 ? "no pass logged" : lines.join("\n  ");
 }
@@ -119,22 +131,36 @@ export interface ReplicaCount {
   readonly after: number | undefined;
   /** The passes its log shows in the quiet seconds. */
   readonly logged: number;
+  /** Of those, the ones that wrote or asked to come back (`KeyPasses.active`). */
+  readonly active: number;
 }
 
 /**
  * The reconciles of the quiet seconds: the metric's increase of each replica, or its logged passes
- * when a read got no answer or the counter went back (a restart). `notes` says which were counted
- * from the log and why.
+ * when a read got no answer or the counter went back (a restart). `hot` is what counts towards a
+ * hot loop: the logged passes that wrote or asked to come back, and the passes the metric counted
+ * beyond the log. `notes` says which replicas were counted from the log and why, and which logs
+ * fell short of the metric.
  */
 export function countQuietReconciles(counts: readonly ReplicaCount[]): {
   readonly total: number;
+  readonly hot: number;
   readonly notes: readonly string[];
 } {
   let total = 0;
+  let hot = 0;
   const notes: string[] = [];
-  for (const { identity, before, after, logged } of counts) {
+  for (const { identity, before, after, logged, active } of counts) {
+    hot += active;
     if (before !== undefined && after !== undefined && after >= before) {
-      total += after - before;
+      const counted = after - before;
+      total += counted;
+      if (counted > logged) {
+        notes.push(
+          `${identity}: its metric counted ${counted} passes, its log ${logged}; the ${counted - logged} not logged count as hot`,
+        );
+        hot += counted - logged;
+      }
       continue;
     }
     const unanswered = [before === undefined ? "before" : [], after === undefined ? "after" : []].flat();
@@ -145,5 +171,5 @@ export function countQuietReconciles(counts: readonly ReplicaCount[]): {
     notes.push(`${identity}: ${why}; counted from its log: ${logged} passes`);
     total += logged;
   }
-  return { total, notes };
+  return { total, hot, notes };
 }

@@ -345,9 +345,12 @@ describe("Reconciler", () => {
     expect(result?.requeueAfterMs).toBeGreaterThan(0);
   });
 
-  it("logs every pass with the reason of its requeue, so a key that keeps coming back says why", async () => {
+  it("logs every pass with the reason of its requeue and its writes, so a key that keeps coming back says why", async () => {
     const t = setup();
     await t.reconciler.reconcile("ml/fraud");
+    // The Services, the ReplicaSet and the status, and the PodDisruptionBudget.
+    const firstWrites = t.writer.writes.length + t.writer.owned.length;
+    expect(firstWrites).toBe(5);
     await t.reconciler.reconcile("ml/fraud");
     t.setLeader(false);
     await t.reconciler.reconcile("ml/fraud");
@@ -359,11 +362,32 @@ describe("Reconciler", () => {
       });
     expect(passes).toEqual([
       // The first deployment: a rollout runs, the plan asks to be back by its progress deadline.
-      { key: "ml/fraud", result: "success", leader: true, requeueAfterMs: 600_000, why: "plan" },
+      {
+        key: "ml/fraud",
+        result: "success",
+        leader: true,
+        requeueAfterMs: 600_000,
+        why: "plan",
+        writes: firstWrites,
+      },
       // The cache does not show the ReplicaSet it created yet.
-      { key: "ml/fraud", result: "success", leader: true, requeueAfterMs: 1_000, why: "awaiting-cache" },
+      {
+        key: "ml/fraud",
+        result: "success",
+        leader: true,
+        requeueAfterMs: 1_000,
+        why: "awaiting-cache",
+        writes: 0,
+      },
       // After losing the lease it writes nothing, and still waits for the writes it made as leader.
-      { key: "ml/fraud", result: "success", leader: false, requeueAfterMs: 1_000, why: "awaiting-cache" },
+      {
+        key: "ml/fraud",
+        result: "success",
+        leader: false,
+        requeueAfterMs: 1_000,
+        why: "awaiting-cache",
+        writes: 0,
+      },
     ]);
   });
 

@@ -69,7 +69,7 @@ import { controlledBy, ENDPOINT_INDEX } from "./ownership.ts";
 import { countRollouts, observeEndpoint, toEventInput } from "./report.ts";
 import { findServiceChanges, findWantedServices, syncServices } from "./services.ts";
 import { buildSnapshot, type PodUsageLookup } from "./snapshot.ts";
-import type { Writer } from "./writer.ts";
+import { countingWriter, type Writer } from "./writer.ts";
 
 const NO_GATEWAY_API =
   "the cluster does not serve HTTPRoute (gateway.networking.k8s.io/v1), so predictions cannot be " +
@@ -195,8 +195,11 @@ export class Reconciler {
     const started = performance.now();
     let result = "success";
     let pass: PassResult | undefined;
+    // The writes this pass makes, for its log line: a pass that writes nothing and asks for no
+    // requeue only answered someone else's change.
+    const writes = countingWriter(this.#o.writer);
     try {
-      pass = await this.#reconcile(key);
+      pass = await this.#reconcile(key, writes.writer);
       return pass === undefined ? undefined : { requeueAfterMs: pass.requeueAfterMs };
     } catch (err) {
       result = "error";
@@ -213,13 +216,20 @@ export class Reconciler {
       const durationMs = performance.now() - started;
       this.#o.metrics.reconcileDuration.observe({ result }, durationMs / 1000);
       this.#o.logger.debug(
-        { key, result, leader: this.#canWrite(), ...pass, durationMs: Math.round(durationMs * 10) / 10 },
+        {
+          key,
+          result,
+          leader: this.#canWrite(),
+          ...pass,
+          writes: writes.count(),
+          durationMs: Math.round(durationMs * 10) / 10,
+        },
         "reconciled",
       );
     }
   }
 
-  async #reconcile(key: string): Promise<PassResult | undefined> {
+  async #reconcile(key: string, writer: Writer): Promise<PassResult | undefined> {
     const started = performance.now();
     const raw = this.#o.endpoints.get(key);
     const [namespace = "", name = ""] = key.split("/");
@@ -236,7 +246,7 @@ export class Reconciler {
     if (raw.metadata?.deletionTimestamp !== undefined) return undefined;
     const parsed = parseModelEndpoint(structuredClone(raw));
     if (!parsed.ok) {
-      await this.#reportInvalid(raw, parsed.issues);
+      await this.#reportInvalid(writer, raw, parsed.issues);
       return undefined;
     }
     const endpoint = parsed.value;
@@ -311,10 +321,10 @@ export class Reconciler {
 
     // 3. Act. A Service that cannot be made holds up neither the replica steps nor the status: the
     // plan's deadline decisions (R8) and refusals (R10) land whatever else fails.
-    const services = await syncServices(this.#o.writer, ref, serviceChanges);
+    const services = await syncServices(writer, ref, serviceChanges);
     // A Service this pass deletes (a headless one the route needs with a ClusterIP) is not a
     // backend: its model gets weight once the Service made in its place lists a ready pod.
-    const dataPlane = await this.#syncDataPlane(key, ref, endpoint, plan, {
+    const dataPlane = await this.#syncDataPlane(writer, key, ref, endpoint, plan, {
       wantedServices,
       ownedServices: ownedServices.filter((s) => !serviceChanges.delete.includes(s)),
     });
@@ -326,6 +336,7 @@ export class Reconciler {
       drainLeftMs > 0
         ? HELD
         : await this.#applyPlan(
+            writer,
             {
               key,
               ref,
@@ -386,7 +397,7 @@ export class Reconciler {
     const transitions = plan.events.filter((e) => !ACTION_EVENT_REASONS.has(e.reason));
     for (const event of transitions) this.#o.events.record(raw, toEventInput(event));
     countRollouts(this.#o.metrics, namespace, name, plan.status, transitions, this.#o.clock.now());
-    await this.#forbiddenReported(raw, this.#writeStatus(raw, endpoint, status));
+    await this.#forbiddenReported(raw, this.#writeStatus(writer, raw, endpoint, status));
 
     if (applied.failure !== undefined) {
       if (applied.failure instanceof TerminalError) {
@@ -419,10 +430,15 @@ export class Reconciler {
   }
 
   /** Applies the plan's actions, records its events and counts its rollouts. */
-  async #applyPlan(on: ActionTarget, plan: Plan, raw: DeepReadonly<KubeObject>): Promise<Applied> {
+  async #applyPlan(
+    writer: Writer,
+    on: ActionTarget,
+    plan: Plan,
+    raw: DeepReadonly<KubeObject>,
+  ): Promise<Applied> {
     const applied = await applyActions(
       {
-        writer: this.#o.writer,
+        writer,
         expect: (...args) => {
           this.#expectations.expect(...args);
         },
@@ -457,6 +473,7 @@ export class Reconciler {
    * for the status, not an error: nothing else of the endpoint depends on it.
    */
   async #syncDataPlane(
+    writer: Writer,
     key: string,
     ref: OwnerEndpoint,
     endpoint: ModelEndpoint,
@@ -474,7 +491,7 @@ export class Reconciler {
     ];
     const gatewayApi = this.#o.gatewayApi;
     if (gatewayApi === undefined) {
-      const synced = await syncDataPlane(this.#o.writer, ref, work);
+      const synced = await syncDataPlane(writer, ref, work);
       if (findParentRefs(endpoint, this.#o.dataPlane) === undefined) return { ...synced, drained: false };
       return {
         ...synced,
@@ -493,7 +510,7 @@ export class Reconciler {
       current: current[0],
     });
     work.push({ type: "httproutes", owned: current, wanted: route ? [route] : [] });
-    return { ...(await syncDataPlane(this.#o.writer, ref, work)), drained };
+    return { ...(await syncDataPlane(writer, ref, work)), drained };
   }
 
   /**
@@ -517,6 +534,7 @@ export class Reconciler {
 
   /** Writes the status when it differs from what the object holds; the object's resourceVersion guards it. */
   async #writeStatus(
+    writer: Writer,
     raw: DeepReadonly<KubeObject>,
     endpoint: ModelEndpoint,
     status: WrittenStatus,
@@ -525,7 +543,7 @@ export class Reconciler {
     if (jsonEqual(endpoint.status ?? {}, full)) return;
     const next = structuredClone(raw) as KubeObject & { status?: unknown };
     next.status = full;
-    await this.#o.writer.replaceStatus(next);
+    await writer.replaceStatus(next);
     const key = `${endpoint.metadata.namespace ?? ""}/${endpoint.metadata.name}`;
     this.#expectations.expect(key, `modelendpoints/${key}`, raw.metadata?.resourceVersion ?? "");
     this.#o.metrics.statusWrites.inc();
@@ -535,7 +553,11 @@ export class Reconciler {
    * An endpoint that does not validate (it bypassed admission, e.g. created before a CRD upgrade):
    * conditions say exactly what is wrong; everything it owns is left as it is.
    */
-  async #reportInvalid(raw: DeepReadonly<KubeObject>, issues: readonly ValidationIssue[]): Promise<void> {
+  async #reportInvalid(
+    writer: Writer,
+    raw: DeepReadonly<KubeObject>,
+    issues: readonly ValidationIssue[],
+  ): Promise<void> {
     if (!this.#canWrite()) return;
     const message = describeInvalid(issues);
     const current = (raw as { status?: Record<string, unknown> }).status ?? {};
@@ -544,7 +566,7 @@ export class Reconciler {
     this.#o.events.record(raw, { type: "Warning", reason: INVALID_SPEC, action: "Validate", note: message });
     const next = structuredClone(raw) as KubeObject & { status?: unknown };
     next.status = status;
-    await this.#forbiddenReported(raw, this.#o.writer.replaceStatus(next));
+    await this.#forbiddenReported(raw, writer.replaceStatus(next));
     this.#o.metrics.statusWrites.inc();
   }
 

@@ -172,54 +172,71 @@ export class ApiWriter implements Writer {
   }
 }
 
-/** A Writer that refuses every write unless this replica leads right now. */
-export class GuardedWriter implements Writer {
+/**
+ * A Writer that calls `before` ahead of each write of `inner` and lets it refuse the write by
+ * throwing: the lease check of `GuardedWriter`, or a count of a pass's writes.
+ */
+export class HookedWriter implements Writer {
   readonly #inner: Writer;
-  readonly #isLeader: () => boolean;
+  readonly #before: () => void;
 
-  constructor(inner: Writer, isLeader: () => boolean) {
+  constructor(inner: Writer, before: () => void) {
     this.#inner = inner;
-    this.#isLeader = isLeader;
-  }
-
-  #check(): void {
-    if (!this.#isLeader()) throw new NotLeaderError("not the leader: write refused");
+    this.#before = before;
   }
 
   async createReplicaSet(...args: Parameters<Writer["createReplicaSet"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.createReplicaSet(...args);
   }
   async scaleReplicaSet(...args: Parameters<Writer["scaleReplicaSet"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.scaleReplicaSet(...args);
   }
   async deleteReplicaSet(...args: Parameters<Writer["deleteReplicaSet"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.deleteReplicaSet(...args);
   }
   async setPodServing(...args: Parameters<Writer["setPodServing"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.setPodServing(...args);
   }
   async createService(...args: Parameters<Writer["createService"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.createService(...args);
   }
   async deleteService(...args: Parameters<Writer["deleteService"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.deleteService(...args);
   }
   async putOwned(...args: Parameters<Writer["putOwned"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.putOwned(...args);
   }
   async deleteOwned(...args: Parameters<Writer["deleteOwned"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.deleteOwned(...args);
   }
   async replaceStatus(...args: Parameters<Writer["replaceStatus"]>): Promise<void> {
-    this.#check();
+    this.#before();
     await this.#inner.replaceStatus(...args);
   }
+}
+
+/** A Writer that refuses every write unless this replica leads right now. */
+export class GuardedWriter extends HookedWriter {
+  constructor(inner: Writer, isLeader: () => boolean) {
+    super(inner, () => {
+      if (!isLeader()) throw new NotLeaderError("not the leader: write refused");
+    });
+  }
+}
+
+/** A Writer that counts the writes made through it (one reconcile pass's, for its log line). */
+export function countingWriter(inner: Writer): { readonly writer: Writer; readonly count: () => number } {
+  let count = 0;
+  const writer = new HookedWriter(inner, () => {
+    count++;
+  });
+  return { writer, count: () => count };
 }
