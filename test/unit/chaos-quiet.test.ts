@@ -48,7 +48,9 @@ describe("what counts towards a hot loop", () => {
   });
 
   it("counts the passes the metric saw and the log did not as hot", () => {
-    const quiet = countQuietReconciles([{ identity: "operator-a", before: 10, after: 40, logged: 2, active: 0 }]);
+    const quiet = countQuietReconciles([
+      { identity: "operator-a", before: 10, after: 40, logged: 2, active: 0 },
+    ]);
     expect(quiet.hot).toBe(28);
     expect(quiet.notes).toEqual([
       "operator-a: its metric counted 30 passes, its log 2; the 28 not logged count as hot",
