@@ -252,14 +252,8 @@ async function run(): Promise<number> {
   const quietTo = Date.now();
   const replicaLogs = replicas.map((r) => ({ identity: r.identity, file: r.logFile }));
   const quietPasses = countLoggedPasses(replicaLogs, quietFrom, quietTo);
-  const counts = replicas.map((r, i) => ({
-    identity: r.identity,
-    before: before[i],
-    after: after[i],
-    logged: quietPasses.filter((p) => p.identity === r.identity).reduce((n, p) => n + p.passes, 0),
-    active: quietPasses.filter((p) => p.identity === r.identity).reduce((n, p) => n + p.active, 0),
-  }));
-  const quiet = countQuietReconciles(counts);
+  const counts = replicas.map((r, i) => ({ identity: r.identity, before: before[i], after: after[i] }));
+  const quiet = countQuietReconciles(counts, quietPasses);
   for (const note of quiet.notes) log(note);
   const quietReconciles = quiet.total;
   if (quiet.hot > 2 * endpointCount)

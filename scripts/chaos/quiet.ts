@@ -123,26 +123,24 @@ export function describePasses(passes: readonly KeyPasses[]): string {
   return lines.length === 0 ? "no pass logged" : lines.join("\n  ");
 }
 
-/** One replica's reconcile counts around the quiet seconds. */
+/** One replica's reconcile metric around the quiet seconds; undefined when /metrics did not answer. */
 export interface ReplicaCount {
   readonly identity: string;
-  /** Its metric before and after; undefined when /metrics did not answer. */
   readonly before: number | undefined;
   readonly after: number | undefined;
-  /** The passes its log shows in the quiet seconds. */
-  readonly logged: number;
-  /** Of those, the ones that wrote or asked to come back (`KeyPasses.active`). */
-  readonly active: number;
 }
 
 /**
  * The reconciles of the quiet seconds: the metric's increase of each replica, or its logged passes
- * when a read got no answer or the counter went back (a restart). `hot` is what counts towards a
- * hot loop: the logged passes that wrote or asked to come back, and the passes the metric counted
+ * when a read got no answer or the counter went back (a restart); the log is `passes`
+ * (`countPasses`). `hot` is what counts towards a hot loop: the logged passes that wrote or asked to come back, and the passes the metric counted
  * beyond the log. `notes` says which replicas were counted from the log and why, and which logs
  * fell short of the metric.
  */
-export function countQuietReconciles(counts: readonly ReplicaCount[]): {
+export function countQuietReconciles(
+  counts: readonly ReplicaCount[],
+  passes: readonly KeyPasses[],
+): {
   readonly total: number;
   readonly hot: number;
   readonly notes: readonly string[];
@@ -150,8 +148,10 @@ export function countQuietReconciles(counts: readonly ReplicaCount[]): {
   let total = 0;
   let hot = 0;
   const notes: string[] = [];
-  for (const { identity, before, after, logged, active } of counts) {
-    hot += active;
+  for (const { identity, before, after } of counts) {
+    const own = passes.filter((p) => p.identity === identity);
+    const logged = own.reduce((n, p) => n + p.passes, 0);
+    hot += own.reduce((n, p) => n + p.active, 0);
     if (before !== undefined && after !== undefined && after >= before) {
       const counted = after - before;
       total += counted;

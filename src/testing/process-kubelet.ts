@@ -342,8 +342,9 @@ const STATUS_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 30_000 };
 /**
  * A pod's status writes, one at a time and in order. A write whose state (`key`) is the last one
  * written is skipped. A write that fails is not taken as written: it is logged and tried again after
- * a growing backoff (`backoffDelay`), unless a newer state was queued meanwhile (that one is written instead), so one failed
- * request (a timeout, an API server restart) cannot leave a Ready process reported not Ready.
+ * a growing backoff (`backoffDelay`), unless a newer state was queued meanwhile (that one is written
+ * instead), so one failed request (a timeout, an API server restart) cannot leave a Ready process
+ * reported not Ready.
  */
 export class StatusWrites {
   readonly #clock: Clock;

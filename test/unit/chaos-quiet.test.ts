@@ -4,16 +4,37 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { countPasses, countQuietReconciles, describePasses } from "../../scripts/chaos/quiet.ts";
+import {
+  countPasses,
+  countQuietReconciles,
+  describePasses,
+  type KeyPasses,
+} from "../../scripts/chaos/quiet.ts";
+
+/** What a replica's log showed for one key: `passes`, of which `active` wrote or came back. */
+function logged(identity: string, passes: number, active: number): KeyPasses {
+  return {
+    identity,
+    key: "chaos/ep-1",
+    passes,
+    active,
+    why: new Map(),
+    enqueued: new Map(),
+    shortestRequeueMs: Infinity,
+  };
+}
 
 describe("the quiet count", () => {
   it("does not take a /metrics read that got no answer for 0", () => {
     // A standby that reconciled 284 times over the run, not once in the quiet seconds: with its
     // first read unanswered, counting it as 0 gave "284 reconciles in 15 quiet seconds".
-    const quiet = countQuietReconciles([
-      { identity: "operator-a", before: 61, after: 61, logged: 0, active: 0 },
-      { identity: "operator-b", before: undefined, after: 284, logged: 0, active: 0 },
-    ]);
+    const quiet = countQuietReconciles(
+      [
+        { identity: "operator-a", before: 61, after: 61 },
+        { identity: "operator-b", before: undefined, after: 284 },
+      ],
+      [],
+    );
     expect(quiet.total).toBe(0);
     expect(quiet.hot).toBe(0);
     expect(quiet.notes).toEqual([
@@ -22,11 +43,19 @@ describe("the quiet count", () => {
   });
 
   it("counts the metric's increase, and the log for a replica whose counter went back", () => {
-    const quiet = countQuietReconciles([
-      { identity: "operator-a", before: 100, after: 103, logged: 3, active: 1 },
-      { identity: "operator-b", before: 50, after: 2, logged: 2, active: 2 },
-      { identity: "operator-c", before: undefined, after: undefined, logged: 7, active: 0 },
-    ]);
+    const quiet = countQuietReconciles(
+      [
+        { identity: "operator-a", before: 100, after: 103 },
+        { identity: "operator-b", before: 50, after: 2 },
+        { identity: "operator-c", before: undefined, after: undefined },
+      ],
+      [
+        logged("operator-a", 3, 1),
+        logged("operator-b", 2, 2),
+        logged("operator-c", 4, 0),
+        logged("operator-c", 3, 0),
+      ],
+    );
     expect(quiet.total).toBe(12);
     expect(quiet.hot).toBe(3);
     expect(quiet.notes).toEqual([
@@ -40,17 +69,21 @@ describe("what counts towards a hot loop", () => {
   it("is the passes that wrote or came back, not those that answered someone else's change", () => {
     // The flake this replaced: 10 passes, each answering a PodDisruptionBudget status update or a
     // Service delete delivered late, none writing or requeueing, counted as a hot loop.
-    const quiet = countQuietReconciles([
-      { identity: "operator-a", before: 200, after: 206, logged: 6, active: 0 },
-      { identity: "operator-b", before: 90, after: 94, logged: 4, active: 1 },
-    ]);
+    const quiet = countQuietReconciles(
+      [
+        { identity: "operator-a", before: 200, after: 206 },
+        { identity: "operator-b", before: 90, after: 94 },
+      ],
+      [logged("operator-a", 6, 0), logged("operator-b", 4, 1)],
+    );
     expect(quiet).toEqual({ total: 10, hot: 1, notes: [] });
   });
 
   it("counts the passes the metric saw and the log did not as hot", () => {
-    const quiet = countQuietReconciles([
-      { identity: "operator-a", before: 10, after: 40, logged: 2, active: 0 },
-    ]);
+    const quiet = countQuietReconciles(
+      [{ identity: "operator-a", before: 10, after: 40 }],
+      [logged("operator-a", 2, 0)],
+    );
     expect(quiet.hot).toBe(28);
     expect(quiet.notes).toEqual([
       "operator-a: its metric counted 30 passes, its log 2; the 28 not logged count as hot",
