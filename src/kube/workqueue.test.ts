@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { ConflictError, TerminalError, TransientError } from "./errors.ts";
 import { FakeClock, settle } from "./fake-clock.ts";
+import { noopLogger } from "./logger.ts";
 import { runWorkers, WorkQueue, type ReconcileOutcome } from "./workqueue.ts";
 
 function queue(clock = new FakeClock()): { q: WorkQueue; clock: FakeClock; depths: number[] } {
@@ -240,6 +241,25 @@ describe("runWorkers", () => {
     ]);
     await q.shutDown();
     await done;
+  });
+
+  it("logs each key it processed as 'processed', leaving 'reconciled' to the reconciler's own line", async () => {
+    const { q, clock } = setup();
+    const debug: [string, Record<string, unknown>][] = [];
+    const logger = {
+      ...noopLogger,
+      debug: (fields: Record<string, unknown>, message: string) => {
+        debug.push([message, fields]);
+      },
+    };
+    const done = runWorkers(q, 1, () => Promise.resolve(undefined), { clock, logger });
+    q.add("ns/a");
+    await clock.advance(1);
+    await q.shutDown();
+    await done;
+    expect(debug.map(([message, fields]) => [message, fields.key, fields.outcome])).toEqual([
+      ["processed", "ns/a", "success"],
+    ]);
   });
 
   it("an error re-queues with growing backoff; a TransientError's retryAfter is a floor", async () => {

@@ -314,7 +314,9 @@ export async function runWorkers(
         queue.done(key);
       }
       const ms = clock.now() - started;
-      logger.debug({ queue: queue.name, key, outcome, ms }, "reconciled");
+      // Not "reconciled": that is the reconciler's own line, one per pass, which the chaos run's
+      // quiet check counts.
+      logger.debug({ queue: queue.name, key, outcome, ms }, "processed");
       options.onReconciled?.(key, outcome, ms);
     }
   };

@@ -114,6 +114,15 @@ describe("the passes of the quiet seconds, from the logs", () => {
     line({ time: 1006, key: "chaos/ep-3", result: "success", leader: true, writes: 0, msg: "reconciled" }),
     line({ time: 1006, key: "chaos/ep-3", result: "success", leader: true, writes: 1, msg: "reconciled" }),
     '{"level":20,"time":1006,"key":"chaos/ep-2","msg":"reconci', // cut short by a kill
+    // The work queue's line for the same pass is not a pass of its own.
+    line({
+      time: 1004,
+      queue: "modelendpoints",
+      key: "chaos/ep-2",
+      outcome: "success",
+      ms: 3,
+      msg: "processed",
+    }),
     // A line that does not say how many writes the pass made counts as one that wrote.
     line({ time: 1006, key: "chaos/ep-4", result: "success", leader: true, msg: "reconciled" }),
     line({ time: 1007, informer: "pods", msg: "watch silent too long; restarting it" }),
